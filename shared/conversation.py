@@ -1,0 +1,110 @@
+"""The conversation's write paths, each one short transaction's worth of work.
+
+Both processes call these with a connection already inside a write transaction
+(BEGIN IMMEDIATE on SQLite), so a read-then-write here cannot race another process.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from shared.clock import utc_now_iso
+from shared.db import events as event_rows
+from shared.db import jobs as job_rows
+from shared.db import messages as message_rows
+from shared.db import sessions as session_rows
+from shared.masking_policy import MaskingPolicy
+
+
+class ConversationError(Exception):
+    """A trainee action the conversation's state does not allow; `code` goes to the client."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class AcceptedMessage:
+    message_id: int
+    duplicate: bool
+
+
+def accept_trainee_message(
+    conn: Connection,
+    *,
+    session_id: int,
+    content: str,
+    client_message_id: str | None,
+    masking: MaskingPolicy,
+    scenario_patterns: tuple = (),
+    reply_expiry_seconds: float,
+) -> AcceptedMessage:
+    """Store a trainee message (masked) and its reply job.
+
+    A resend with a client_message_id already stored is acknowledged with the original
+    message's id and stores nothing."""
+    session = session_rows.select_session(conn, session_id)
+    if session is None:
+        raise ConversationError("session_not_found", "This session does not exist.")
+    if session["status"] != "active":
+        raise ConversationError("session_completed", "This session has ended; start a new one to keep practising.")
+    if client_message_id is not None:
+        existing = message_rows.select_message_by_client_id(conn, session_id, client_message_id)
+        if existing is not None:
+            return AcceptedMessage(message_id=existing["id"], duplicate=True)
+    data = session["data"]
+    masked_text, findings = masking.apply(content, data, scenario_patterns)
+    metadata = {"masking": findings} if findings else {}
+    message = message_rows.insert_message(
+        conn,
+        session_id=session_id,
+        role="user",
+        content=masked_text,
+        metadata=metadata,
+        client_message_id=client_message_id,
+    )
+    now = time.time()
+    job_rows.insert_reply_job(
+        conn, message_id=message["id"], session_id=session_id, now=now, expires_at=now + reply_expiry_seconds
+    )
+    if findings:
+        session_rows.update_session_data(conn, session_id, data)
+    session_rows.touch_session(conn, session_id)
+    return AcceptedMessage(message_id=message["id"], duplicate=False)
+
+
+def retry_reply(conn: Connection, *, session_id: int, message_id: int, reply_expiry_seconds: float) -> None:
+    """Queue a failed or expired reply again at the trainee's request."""
+    job = job_rows.select_reply_job(conn, message_id)
+    if job is None or job["session_id"] != session_id:
+        raise ConversationError("message_not_found", "No trainee message with that id in this session.")
+    if job["status"] in ("queued", "working"):
+        raise ConversationError("reply_in_progress", "A reply to that message is already on its way.")
+    if job["status"] == "done":
+        raise ConversationError("already_answered", "That message already has its reply.")
+    now = time.time()
+    job_rows.requeue_reply_job(conn, message_id, now=now, expires_at=now + reply_expiry_seconds)
+
+
+def write_opening_line(conn: Connection, *, session_id: int, content: str) -> int:
+    """Store the customer's opening line and its event when a session is created."""
+    message = message_rows.insert_message(conn, session_id=session_id, role="assistant", content=content)
+    payload: dict[str, Any] = {
+        "content": content,
+        "timestamp": message["timestamp"],
+        "message_id": message["id"],
+        "metadata": {"tokens": 0, "reply_to": None, "opening": True},
+    }
+    event_rows.insert_event(conn, session_id=session_id, type="assistant_message", payload=payload, message_id=message["id"])
+    return message["id"]
+
+
+def write_error_event(conn: Connection, *, session_id: int, code: str, content: str, message_id: int | None) -> int:
+    payload = {"code": code, "content": content, "reply_to": message_id, "timestamp": utc_now_iso()}
+    return event_rows.insert_event(conn, session_id=session_id, type="error", payload=payload, message_id=message_id)

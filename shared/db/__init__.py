@@ -1,0 +1,6 @@
+"""Schema, engines, migrations and the data-access functions both processes share.
+
+Every data function is synchronous and takes a SQLAlchemy Connection first. The worker
+calls them directly; the web process runs them on its async engine through
+`AsyncConnection.run_sync`, so each query is written once.
+"""

@@ -1,0 +1,86 @@
+"""The events table: an append-only log of the frames the server sends to a session's
+sockets. The web process tails it by id; a reconnecting client replays it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from shared.clock import utc_now_iso
+from shared.db.jsoncol import dumps, loads
+from shared.db.schema import events
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: int
+    session_id: int
+    type: str
+    payload_json: str
+
+    def frame_text(self) -> str:
+        """The WebSocket frame: the payload with its type and event_id, serialised once.
+
+        The payload is stored as a JSON object, so the frame is built by splicing text
+        rather than parsing and re-serialising it for every socket."""
+        body = self.payload_json[1:-1]
+        separator = "," if body else ""
+        return f'{{"type":"{self.type}","event_id":{self.id}{separator}{body}}}'
+
+
+def insert_event(
+    conn: Connection, *, session_id: int, type: str, payload: dict[str, Any], message_id: int | None = None
+) -> int:
+    """Append one event; returns its id."""
+    result = conn.execute(
+        events.insert().values(
+            session_id=session_id,
+            type=type,
+            message_id=message_id,
+            payload_json=dumps(payload),
+            created_at=utc_now_iso(),
+        )
+    )
+    return result.inserted_primary_key[0]
+
+
+_EVENT_COLUMNS = (events.c.id, events.c.session_id, events.c.type, events.c.payload_json)
+
+
+def select_events_after(conn: Connection, after_id: int, *, limit: int = 500) -> list[StoredEvent]:
+    """Every session's events with id > after_id, oldest first (what the tailer reads)."""
+    rows = conn.execute(select(*_EVENT_COLUMNS).where(events.c.id > after_id).order_by(events.c.id).limit(limit))
+    return [StoredEvent(*row) for row in rows]
+
+
+def select_session_events_after(conn: Connection, session_id: int, after_id: int) -> list[StoredEvent]:
+    """One session's events with id > after_id, oldest first (what a reconnect replays)."""
+    rows = conn.execute(
+        select(*_EVENT_COLUMNS)
+        .where(events.c.session_id == session_id, events.c.id > after_id)
+        .order_by(events.c.id)
+    )
+    return [StoredEvent(*row) for row in rows]
+
+
+def select_max_event_id(conn: Connection) -> int:
+    return conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()
+
+
+def select_streamed_deltas(conn: Connection, message_id: int) -> tuple[str, int]:
+    """The text already streamed for the reply to `message_id` and the next delta seq.
+
+    A delta with `restart` set discards what came before it."""
+    rows = conn.execute(
+        select(events.c.payload_json)
+        .where(events.c.message_id == message_id, events.c.type == "assistant_delta")
+        .order_by(events.c.id)
+    )
+    text, next_seq = "", 0
+    for (payload_json,) in rows:
+        payload = loads(payload_json, {})
+        text = payload["content"] if payload.get("restart") else text + payload["content"]
+        next_seq = payload["seq"] + 1
+    return text, next_seq

@@ -1,0 +1,121 @@
+"""The reply_jobs table: which trainee messages still need a reply, who is working on
+each, and until when their lease holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select, update
+
+from shared.db.schema import reply_jobs
+
+
+def insert_reply_job(conn: Connection, *, message_id: int, session_id: int, now: float, expires_at: float) -> None:
+    conn.execute(
+        reply_jobs.insert().values(
+            message_id=message_id,
+            session_id=session_id,
+            status="queued",
+            attempts=0,
+            enqueued_at=now,
+            expires_at=expires_at,
+        )
+    )
+
+
+def select_reply_job(conn: Connection, message_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(reply_jobs).where(reply_jobs.c.message_id == message_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def claim_reply_job(
+    conn: Connection, message_id: int, *, worker_id: str, now: float, lease_seconds: float
+) -> dict[str, Any] | None:
+    """Take the job if it is queued or its previous holder's lease has run out.
+
+    Returns the claimed job, or None when it is done, failed, or held by a live worker:
+    a duplicate or stale queue entry then does nothing."""
+    result = conn.execute(
+        update(reply_jobs)
+        .where(
+            reply_jobs.c.message_id == message_id,
+            or_(
+                reply_jobs.c.status == "queued",
+                and_(reply_jobs.c.status == "working", reply_jobs.c.lease_expires_at < now),
+            ),
+        )
+        .values(
+            status="working",
+            worker_id=worker_id,
+            lease_expires_at=now + lease_seconds,
+            attempts=reply_jobs.c.attempts + 1,
+        )
+    )
+    if result.rowcount != 1:
+        return None
+    return select_reply_job(conn, message_id)
+
+
+def renew_lease(conn: Connection, message_id: int, *, worker_id: str, lease_expires_at: float) -> bool:
+    """Extend the lease while streaming. False means another worker took the job over."""
+    result = conn.execute(
+        update(reply_jobs)
+        .where(reply_jobs.c.message_id == message_id, reply_jobs.c.worker_id == worker_id, reply_jobs.c.status == "working")
+        .values(lease_expires_at=lease_expires_at)
+    )
+    return result.rowcount == 1
+
+
+def finish_reply_job(conn: Connection, message_id: int, *, status: str, last_error: str | None = None) -> None:
+    """Set a final status: done, failed or expired."""
+    conn.execute(
+        update(reply_jobs)
+        .where(reply_jobs.c.message_id == message_id)
+        .values(status=status, lease_expires_at=None, last_error=last_error)
+    )
+
+
+def requeue_reply_job(
+    conn: Connection, message_id: int, *, now: float, last_error: str | None = None, expires_at: float | None = None
+) -> bool:
+    """Put a job back to queued (after an interruption, a retryable failure, or a trainee's
+    retry). Returns False if the job is already done."""
+    values: dict[str, Any] = {"status": "queued", "worker_id": None, "lease_expires_at": None, "enqueued_at": now}
+    if last_error is not None:
+        values["last_error"] = last_error
+    if expires_at is not None:
+        values["expires_at"] = expires_at
+        values["attempts"] = 0
+    result = conn.execute(
+        update(reply_jobs).where(reply_jobs.c.message_id == message_id, reply_jobs.c.status != "done").values(**values)
+    )
+    return result.rowcount == 1
+
+
+def select_recoverable_jobs(conn: Connection, *, now: float, queued_before: float, limit: int = 500) -> list[dict[str, Any]]:
+    """Jobs that may have lost their queue entry: working with an expired lease, or queued
+    for longer than a healthy queue would take."""
+    rows = conn.execute(
+        select(reply_jobs)
+        .where(
+            or_(
+                and_(reply_jobs.c.status == "working", reply_jobs.c.lease_expires_at < now),
+                and_(reply_jobs.c.status == "queued", reply_jobs.c.enqueued_at < queued_before),
+            )
+        )
+        .order_by(reply_jobs.c.message_id)
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+def select_working_jobs(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(reply_jobs).where(reply_jobs.c.status == "working"))
+    return [dict(row._mapping) for row in rows]
+
+
+def count_open_reply_jobs(conn: Connection) -> int:
+    """Replies queued or being written: the backlog an operator watches."""
+    return conn.execute(
+        select(func.count()).select_from(reply_jobs).where(reply_jobs.c.status.in_(("queued", "working")))
+    ).scalar_one()

@@ -1,0 +1,112 @@
+"""The database schema as SQLAlchemy Core tables: the single description both processes
+and the Alembic migrations agree on."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+scenarios = Table(
+    "scenarios",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slug", Text, nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("config_json", Text, nullable=False),
+    Column("file_path", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scenario_id", Integer, ForeignKey("scenarios.id"), nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default="active"),
+    Column("created_at", Text, nullable=False),
+    Column("completed_at", Text),
+    # Masking vault and other per-session state; never raw personal data.
+    Column("data_json", Text, nullable=False, server_default="{}"),
+    Column("last_activity_at", Text, nullable=False),
+    Column("ended_by", Text),
+    Index("ix_sessions_user_id", "user_id"),
+    Index("ix_sessions_scenario_id", "scenario_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", Integer, ForeignKey("sessions.id"), nullable=False),
+    Column("role", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("timestamp", Text, nullable=False),
+    Column("metadata_json", Text),
+    # The trainee message an assistant reply answers. Unique: a retried or duplicated
+    # reply job can never store a second reply.
+    Column("reply_to", Integer, ForeignKey("messages.id"), unique=True),
+    Column("client_message_id", Text),
+    UniqueConstraint("session_id", "client_message_id", name="uq_messages_session_client_id"),
+    Index("ix_messages_session_id", "session_id", "id"),
+)
+
+# Append-only log of what the server tells a session's sockets; the web process tails it.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", Integer, ForeignKey("sessions.id"), nullable=False),
+    Column("type", Text, nullable=False),
+    Column("message_id", Integer),
+    Column("payload_json", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Index("ix_events_session_id", "session_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# One row per trainee message that needs a reply: the source of truth for retries and
+# crash recovery (the Huey queue only prompts work).
+reply_jobs = Table(
+    "reply_jobs",
+    metadata,
+    Column("message_id", Integer, ForeignKey("messages.id"), primary_key=True),
+    Column("session_id", Integer, ForeignKey("sessions.id"), nullable=False),
+    Column("status", Text, nullable=False),  # queued | working | done | failed | expired
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("worker_id", Text),
+    Column("lease_expires_at", Float),  # epoch seconds
+    Column("enqueued_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("last_error", Text),
+    Index("ix_reply_jobs_status", "status"),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("worker_id", Text, primary_key=True),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Text, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("session_id", Integer, ForeignKey("sessions.id"), primary_key=True),
+    Column("report_json", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+)

@@ -1,0 +1,97 @@
+"""The sessions table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from shared.clock import utc_now_iso
+from shared.db.jsoncol import dumps, loads
+from shared.db.schema import reports, sessions
+
+
+def insert_session(conn: Connection, *, scenario_id: int, user_id: str) -> dict[str, Any]:
+    """Create an active session and return it as a dict."""
+    now = utc_now_iso()
+    result = conn.execute(
+        sessions.insert().values(
+            scenario_id=scenario_id,
+            user_id=user_id,
+            status="active",
+            created_at=now,
+            last_activity_at=now,
+            data_json="{}",
+        )
+    )
+    return select_session(conn, result.inserted_primary_key[0])  # type: ignore[return-value]
+
+
+def _session_dict(row) -> dict[str, Any]:  # noqa: ANN001
+    session = dict(row._mapping)
+    session["data"] = loads(session.pop("data_json"), {})
+    return session
+
+
+def select_session(conn: Connection, session_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(sessions).where(sessions.c.id == session_id)).first()
+    return _session_dict(row) if row else None
+
+
+def select_sessions(
+    conn: Connection,
+    *,
+    user_id: str | None = None,
+    scenario_id: int | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Sessions newest first, filtered by whichever arguments are given, each with its
+    report's overall score when there is one."""
+    query = (
+        select(sessions, reports.c.report_json)
+        .outerjoin(reports, reports.c.session_id == sessions.c.id)
+        .order_by(sessions.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    if user_id is not None:
+        query = query.where(sessions.c.user_id == user_id)
+    if scenario_id is not None:
+        query = query.where(sessions.c.scenario_id == scenario_id)
+    if status is not None:
+        query = query.where(sessions.c.status == status)
+    rows = []
+    for row in conn.execute(query):
+        session = _session_dict(row)
+        report = loads(session.pop("report_json"), None)
+        session["report"] = report
+        rows.append(session)
+    return rows
+
+
+def count_active_sessions(conn: Connection, user_id: str) -> int:
+    return conn.execute(
+        select(func.count()).select_from(sessions).where(sessions.c.user_id == user_id, sessions.c.status == "active")
+    ).scalar_one()
+
+
+def update_session_data(conn: Connection, session_id: int, data: dict[str, Any]) -> None:
+    conn.execute(sessions.update().where(sessions.c.id == session_id).values(data_json=dumps(data)))
+
+
+def touch_session(conn: Connection, session_id: int) -> None:
+    """Record trainee activity (the idle timeout counts from here)."""
+    conn.execute(sessions.update().where(sessions.c.id == session_id).values(last_activity_at=utc_now_iso()))
+
+
+def complete_session(conn: Connection, session_id: int, *, ended_by: str) -> bool:
+    """Mark an active session completed. Returns False when it was already completed, so
+    that exactly one caller goes on to evaluate it."""
+    result = conn.execute(
+        update(sessions)
+        .where(sessions.c.id == session_id, sessions.c.status == "active")
+        .values(status="completed", completed_at=utc_now_iso(), ended_by=ended_by)
+    )
+    return result.rowcount == 1

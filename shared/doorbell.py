@@ -1,0 +1,129 @@
+"""Doorbells: wake a sleeping process on this machine instead of making it poll fast.
+
+A sleeper binds a Unix datagram socket named `<role>-<pid>-<nonce>.sock` in the doorbell
+folder; a ringer sends one byte to every socket of that role. A ring carries no data: it
+only says "look again", so a lost ring costs at most the sleeper's fallback poll
+interval. Several web processes and workers on the same data folder each get their own
+socket. (With Redis or PostgreSQL the same role is played by BRPOP or LISTEN/NOTIFY.)
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import secrets
+import select
+import socket
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# Unix socket paths must fit in sockaddr_un (108 bytes on Linux, less elsewhere).
+MAX_SOCKET_PATH_BYTES = 100
+
+
+def doorbell_folder(preferred: Path) -> Path:
+    """The folder for doorbell sockets: `preferred`, or a short folder in the system temp
+    dir derived from it when socket paths there would be too long."""
+    if len(str(preferred).encode()) + 40 <= MAX_SOCKET_PATH_BYTES:
+        folder = preferred
+    else:
+        digest = hashlib.sha1(str(preferred).encode()).hexdigest()[:16]
+        folder = Path(tempfile.gettempdir()) / f"chattrain-bells-{digest}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+class Doorbell:
+    """A sleeper's socket. Not shared across forks."""
+
+    def __init__(self, folder: Path, role: str):
+        self.folder = doorbell_folder(folder)
+        self.path = self.folder / f"{role}-{os.getpid()}-{secrets.token_hex(3)}.sock"
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.socket.bind(str(self.path))
+        self.socket.setblocking(False)
+
+    def fileno(self) -> int:
+        return self.socket.fileno()
+
+    def drain(self) -> bool:
+        """Consume pending rings; True if there was at least one."""
+        rang = False
+        while True:
+            try:
+                self.socket.recv(64)
+                rang = True
+            except (BlockingIOError, InterruptedError):
+                return rang
+
+    def wait(self, timeout_seconds: float) -> bool:
+        """Block until rung or the timeout passes; True if rung. Safe to call from several
+        threads: each is woken, one of them drains."""
+        readable, _, _ = select.select([self.socket], [], [], timeout_seconds)
+        if not readable:
+            return False
+        self.drain()
+        return True
+
+    def close(self) -> None:
+        self.socket.close()
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+class Ringer:
+    """Rings every sleeper of one role. Caches the folder listing and re-reads it only when
+    the folder changes (a sleeper came or went)."""
+
+    def __init__(self, folder: Path, role: str):
+        self.folder = doorbell_folder(folder)
+        self.prefix = f"{role}-"
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._socket.setblocking(False)
+        self._listing_mtime_ns = -1
+        self._targets: list[str] = []
+
+    def _refresh(self) -> None:
+        try:
+            mtime_ns = os.stat(self.folder).st_mtime_ns
+        except FileNotFoundError:
+            self._targets = []
+            return
+        if mtime_ns != self._listing_mtime_ns:
+            self._listing_mtime_ns = mtime_ns
+            with os.scandir(self.folder) as entries:
+                self._targets = [e.path for e in entries if e.name.startswith(self.prefix) and e.name.endswith(".sock")]
+
+    def ring(self) -> int:
+        """Send a ring to every sleeper; returns how many were reached."""
+        self._refresh()
+        reached = 0
+        for target in self._targets:
+            try:
+                self._socket.sendto(b"\x01", target)
+                reached += 1
+            except BlockingIOError:
+                reached += 1  # its buffer is full of rings already: it will wake
+            except OSError as exc:
+                if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):
+                    self._forget(target)
+                else:
+                    log.warning("doorbell ring to %s failed: %s", target, exc)
+        return reached
+
+    def _forget(self, target: str) -> None:
+        # The sleeper died without cleaning up; remove its socket so nobody rings it again.
+        try:
+            os.unlink(target)
+        except FileNotFoundError:
+            pass
+        self._listing_mtime_ns = -1
+
+    def close(self) -> None:
+        self._socket.close()

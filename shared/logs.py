@@ -1,0 +1,18 @@
+"""Logging to stdout, one line per event. Messages put the session id in the text as
+`session_id=N` so a grep finds a session's whole story across both processes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def configure_logging(level: str = "INFO") -> None:
+    root = logging.getLogger()
+    if getattr(root, "_chattrain_configured", False):
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    root._chattrain_configured = True  # type: ignore[attr-defined]

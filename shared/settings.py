@@ -1,0 +1,84 @@
+"""All settings, read once from CHATTRAIN_* environment variables.
+
+Names carry their unit. The README's settings table lists every field here; keep the two
+in step.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHATTRAIN_", frozen=True, extra="ignore")
+
+    # Storage
+    data_dir: Path = Path("data")
+    database_url: str = ""  # empty: SQLite file chattrain.db under data_dir
+    queue_path: Path | None = None  # empty: queue.db under data_dir (Huey's own SQLite file)
+    scenarios_dir: Path = Path("scenarios")
+
+    # Web
+    cors_allowed_origins: tuple[str, ...] = ("http://localhost:3000", "http://localhost:5173")
+    public_base_url: str = ""  # used to build websocket_url; empty: derived from the request
+    max_message_chars: int = 4000
+    max_frame_bytes: int = 65536
+    ws_ping_interval_seconds: float = 20.0
+    event_poll_interval_ms: int = 1000  # fallback when no doorbell rings
+
+    # Worker
+    worker_poll_interval_ms: int = 1000  # fallback when no doorbell rings
+    reply_lease_seconds: float = 10.0
+    reply_max_attempts: int = 4
+    reply_retry_base_delay_seconds: float = 1.0
+    reply_expiry_seconds: float = 300.0
+    sweep_interval_seconds: float = 5.0
+    stream_batch_ms: int = 50
+    stream_batch_chars: int = 200
+
+    # LLM
+    llm_provider: Literal["mock", "openai"] = "mock"
+    llm_base_url: str = "https://api.openai.com/v1"
+    llm_api_key: str = ""
+    llm_model: str = "gpt-4o-mini"
+    llm_request_timeout_seconds: float = 30.0
+    llm_total_timeout_seconds: float = 90.0
+    llm_max_retries: int = 3
+    llm_context_tokens: int = 6000
+    mock_llm_first_chunk_ms: int = 0
+    mock_llm_chunks_per_second: float = 0.0  # 0: whole reply at once
+    mock_llm_chunk_chars: int = 12
+
+    # Masking
+    masking: Literal["on", "off"] = "on"
+    secret_key: str = Field(default="dev-only-insecure-secret", repr=False)
+
+    # Logging
+    log_level: str = "INFO"
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """SQLAlchemy URL for the sync driver (the web side swaps in aiosqlite)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'chattrain.db').resolve()}"
+
+    @cached_property
+    def resolved_queue_path(self) -> Path:
+        return (self.queue_path or self.data_dir / "queue.db").resolve()
+
+    @cached_property
+    def doorbell_dir(self) -> Path:
+        return (self.data_dir / "doorbells").resolve()
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment and make sure the data folder exists."""
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings

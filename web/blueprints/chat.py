@@ -1,0 +1,205 @@
+"""WS /chat/<session_id>: step one of a message's path, and the socket's side of step three.
+
+Receiving and sending run as two tasks. The receiver validates each frame, stores a
+trainee message (masked, with its reply job) in one short transaction, enqueues the
+reply job and acknowledges. The sender writes whatever the socket's Subscriber has
+queued: direct frames and the session's events from the tailer. A bad frame gets an
+error frame; the connection stays usable."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from quart import Blueprint, current_app, websocket
+
+from shared.conversation import ConversationError, accept_trainee_message, retry_reply
+from shared.db.events import select_session_events_after
+from shared.db.sessions import select_session
+from web.frames import (
+    ClientFrame,
+    FrameError,
+    RetryMetadata,
+    SessionStartMetadata,
+    UserMessageMetadata,
+    ack_frame,
+    error_frame,
+    parse_client_frame,
+    parse_metadata,
+    pong_frame,
+    session_start_frame,
+)
+from web.tailer import Subscriber
+
+log = logging.getLogger("chattrain.web")
+
+blueprint = Blueprint("chat", __name__)
+
+CLOSE_SESSION_NOT_FOUND = 4404
+CLOSE_IDLE_TIMEOUT = 4408
+
+
+class ChatConnection:
+    """One socket on one session."""
+
+    def __init__(self, app, session: dict, scenario) -> None:  # noqa: ANN001
+        self.app = app
+        self.settings = app.config["CHATTRAIN_SETTINGS"]
+        self.session_id = session["id"]
+        self.scenario = scenario
+        self.subscriber = Subscriber(self.session_id)
+        self.subscribed = False
+
+    async def subscribe(self, after: int) -> None:
+        """Replay the session's events after `after`, then follow the live tail."""
+        if self.subscribed:
+            return
+        self.subscribed = True
+        self.subscriber.last_event_id = after
+        self.subscriber.begin_replay()
+        self.app.tailer.subscribe(self.subscriber)
+        replayed = []
+        try:
+            replayed = await self.app.db.read(select_session_events_after, self.session_id, after)
+        finally:
+            self.subscriber.end_replay(replayed)
+
+    def follow_live(self) -> None:
+        """Follow the session from now on without a replay."""
+        if not self.subscribed:
+            self.subscribed = True
+            self.subscriber.last_event_id = self.app.tailer.last_event_id
+            self.app.tailer.subscribe(self.subscriber)
+
+    def close(self) -> None:
+        if self.subscribed:
+            self.app.tailer.unsubscribe(self.subscriber)
+
+    def send(self, text: str) -> None:
+        self.subscriber.send_direct(text)
+
+    async def handle(self, raw: str | bytes) -> None:
+        try:
+            frame = parse_client_frame(raw, max_frame_bytes=self.settings.max_frame_bytes)
+            await getattr(self, f"on_{frame.type}")(frame)
+        except FrameError as error:
+            self.send(error_frame(error.code, error.message))
+        except ConversationError as error:
+            self.send(error_frame(error.code, error.message))
+
+    async def on_session_start(self, frame: ClientFrame) -> None:
+        metadata = parse_metadata(SessionStartMetadata, frame.metadata)
+        self.send(session_start_frame(self.session_id, self.app.tailer.last_event_id, self.scenario.public_view()))
+        await self.subscribe(metadata.last_event_id or 0)
+
+    async def on_ping(self, frame: ClientFrame) -> None:
+        self.send(pong_frame())
+
+    async def on_user_message(self, frame: ClientFrame) -> None:
+        metadata = parse_metadata(UserMessageMetadata, frame.metadata)
+        content = frame.content
+        if not content.strip():
+            raise FrameError("empty_content", "content must not be empty.")
+        if len(content) > self.settings.max_message_chars:
+            raise FrameError(
+                "message_too_long", f"content is limited to {self.settings.max_message_chars} characters."
+            )
+        self.follow_live()
+        accepted = await self.app.db.write(
+            accept_trainee_message,
+            session_id=self.session_id,
+            content=content,
+            client_message_id=metadata.client_message_id,
+            masking=self.app.masking,
+            scenario_patterns=tuple(self.scenario.masking_patterns),
+            reply_expiry_seconds=self.settings.reply_expiry_seconds,
+        )
+        if not accepted.duplicate:
+            self.app.reply_queue.enqueue(accepted.message_id)
+        self.send(ack_frame(accepted.message_id, metadata.client_message_id, accepted.duplicate))
+        log.info(
+            "trainee message stored session_id=%s message_id=%s duplicate=%s",
+            self.session_id,
+            accepted.message_id,
+            accepted.duplicate,
+        )
+
+    async def on_retry(self, frame: ClientFrame) -> None:
+        metadata = parse_metadata(RetryMetadata, frame.metadata)
+        await self.app.db.write(
+            retry_reply,
+            session_id=self.session_id,
+            message_id=metadata.message_id,
+            reply_expiry_seconds=self.settings.reply_expiry_seconds,
+        )
+        self.follow_live()
+        self.app.reply_queue.enqueue(metadata.message_id)
+
+    async def on_end_session(self, frame: ClientFrame) -> None:
+        raise FrameError("unknown_type", "end_session is not supported yet.")
+
+
+def _query_after() -> int | None:
+    value = websocket.args.get("after")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise FrameError("invalid_frame", "The 'after' query parameter must be a non-negative integer event id.")
+    return int(value)
+
+
+async def _send_loop(ws, subscriber: Subscriber) -> None:  # noqa: ANN001
+    while True:
+        text = await subscriber.outbox.get()
+        await ws.send(text)
+
+
+@blueprint.websocket("/chat/<int:session_id>")
+async def chat_socket(session_id: int) -> None:
+    """The chat socket of one session (protocol: docs/protocol.md)."""
+    app = current_app._get_current_object()
+    ws = websocket._get_current_object()
+    session = await app.db.read(select_session, session_id)
+    scenario = app.catalog.by_id.get(session["scenario_id"]) if session else None
+    await ws.accept()
+    if session is None or scenario is None:
+        await ws.send(error_frame("session_not_found", f"No session {session_id}."))
+        await ws.close(CLOSE_SESSION_NOT_FOUND, "session not found")
+        return
+    connection = ChatConnection(app, session, scenario)
+    sender = asyncio.create_task(_send_loop(ws, connection.subscriber))
+    try:
+        try:
+            after = _query_after()
+        except FrameError as error:
+            connection.send(error_frame(error.code, error.message))
+            after = None
+        if after is not None:
+            await connection.subscribe(after)
+        await _receive_loop(ws, connection, idle_seconds=float(scenario.idle_timeout_seconds))
+    finally:
+        connection.close()
+        sender.cancel()
+
+
+async def _receive_loop(ws, connection: ChatConnection, *, idle_seconds: float) -> None:  # noqa: ANN001
+    last_activity = time.monotonic()
+    while True:
+        remaining = idle_seconds - (time.monotonic() - last_activity)
+        try:
+            raw = await asyncio.wait_for(ws.receive(), timeout=max(remaining, 0.001))
+        except asyncio.TimeoutError:
+            connection.send(error_frame("idle_timeout", f"No activity for {int(idle_seconds)} seconds; closing."))
+            await asyncio.sleep(0.05)  # let the sender flush the frame
+            await ws.close(CLOSE_IDLE_TIMEOUT, "idle timeout")
+            return
+        try:
+            await connection.handle(raw)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("frame handling failed session_id=%s", connection.session_id)
+            connection.send(error_frame("internal_error", "Something went wrong handling that frame; nothing was lost."))
+        if not isinstance(raw, str) or '"ping"' not in raw:
+            last_activity = time.monotonic()

@@ -1,0 +1,13 @@
+"""Hypercorn settings for the web process (`--config python:web.hypercorn_config`).
+
+The app enforces its own, smaller frame limit (CHATTRAIN_MAX_FRAME_BYTES) with an error
+frame; this hard cap only stops a client from making the server buffer megabytes."""
+
+import os
+
+bind = [f"{os.environ.get('CHATTRAIN_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"]
+websocket_max_message_size = 1024 * 1024
+websocket_ping_interval = float(os.environ.get("CHATTRAIN_WS_PING_INTERVAL_SECONDS", "20"))
+worker_class = "uvloop"
+accesslog = None
+graceful_timeout = 5

@@ -1,0 +1,152 @@
+"""Step three of a message's path: one tailer per web process reads new events by id and
+hands each to the sockets of its session.
+
+It wakes when a worker rings the web doorbell, when this process writes an event itself,
+or, as a fallback, on a slow timer gated by SQLite's `PRAGMA data_version` (which changes
+only when another connection has committed). It never queries per session."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.db.engine import is_sqlite
+from shared.db.events import StoredEvent, select_events_after, select_max_event_id
+from shared.doorbell import Doorbell
+from shared.settings import Settings
+from web.database import Database
+
+log = logging.getLogger("chattrain.web")
+
+WEB_ROLE = "web"
+
+
+class Subscriber:
+    """One socket's view of its session's events: delivers each event at most once, in
+    order, whether it comes from a replay or from the live tail."""
+
+    def __init__(self, session_id: int):
+        self.session_id = session_id
+        self.outbox: asyncio.Queue[str] = asyncio.Queue()
+        self.last_event_id = 0
+        self._replaying = False
+        self._held: list[StoredEvent] = []
+
+    def deliver(self, event: StoredEvent) -> None:
+        if self._replaying:
+            self._held.append(event)
+        elif event.id > self.last_event_id:
+            self.last_event_id = event.id
+            self.outbox.put_nowait(event.frame_text())
+
+    def send_direct(self, text: str) -> None:
+        """A frame that is not an event (acks, errors about a frame, pong)."""
+        self.outbox.put_nowait(text)
+
+    def begin_replay(self) -> None:
+        self._replaying = True
+
+    def end_replay(self, replayed: list[StoredEvent]) -> None:
+        self._replaying = False
+        for event in replayed + self._held:
+            self.deliver(event)
+        self._held.clear()
+
+
+class EventTailer:
+    def __init__(self, db: Database, settings: Settings):
+        self._db = db
+        self._settings = settings
+        self._subscribers: dict[int, set[Subscriber]] = defaultdict(set)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._doorbell: Doorbell | None = None
+        self._conn: AsyncConnection | None = None
+        self.last_event_id = 0
+
+    async def start(self) -> None:
+        self._conn = await self._db.engine.connect()
+        self.last_event_id = await self._read(select_max_event_id)
+        self._doorbell = Doorbell(self._settings.doorbell_dir, WEB_ROLE)
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self._doorbell.fileno(), self._on_ring)
+        self._task = asyncio.create_task(self._run(), name="event-tailer")
+
+    async def stop(self) -> None:
+        if self._doorbell is not None:
+            asyncio.get_running_loop().remove_reader(self._doorbell.fileno())
+            self._doorbell.close()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self._conn is not None:
+            await self._conn.close()
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers[subscriber.session_id].add(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        sockets = self._subscribers.get(subscriber.session_id)
+        if sockets is not None:
+            sockets.discard(subscriber)
+            if not sockets:
+                del self._subscribers[subscriber.session_id]
+
+    def nudge(self) -> None:
+        """This process wrote an event: read it now."""
+        self._wake.set()
+
+    def _on_ring(self) -> None:
+        if self._doorbell is not None and self._doorbell.drain():
+            self._wake.set()
+
+    async def _read(self, fn, *args):  # noqa: ANN001, ANN002, ANN202
+        assert self._conn is not None
+        try:
+            return await self._conn.run_sync(lambda sync_conn: fn(sync_conn, *args))
+        finally:
+            # End the read transaction so the next read sees newer commits (WAL snapshot).
+            await self._conn.rollback()
+
+    async def _data_version(self) -> int | None:
+        if not is_sqlite(self._settings.resolved_database_url):
+            return None
+        return await self._read(lambda conn: conn.exec_driver_sql("PRAGMA data_version").scalar_one())
+
+    async def _run(self) -> None:
+        poll_seconds = self._settings.event_poll_interval_ms / 1000
+        seen_version = await self._data_version()
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
+            except asyncio.TimeoutError:
+                version = await self._data_version()
+                if version is not None and version == seen_version:
+                    continue
+                seen_version = version
+            self._wake.clear()
+            try:
+                await self._drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("event tailer read failed")
+                await asyncio.sleep(poll_seconds)
+
+    async def _drain(self) -> None:
+        while True:
+            batch = await self._read(select_events_after, self.last_event_id)
+            if not batch:
+                return
+            for event in batch:
+                for subscriber in self._subscribers.get(event.session_id, ()):
+                    subscriber.deliver(event)
+            self.last_event_id = batch[-1].id
+            if len(batch) < 500:
+                return

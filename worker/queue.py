@@ -1,0 +1,77 @@
+"""Huey's SQLite queue, with a doorbell so an idle consumer wakes at once.
+
+Stock SqliteHuey polls with a growing back-off of up to ten seconds, so the first
+message after a quiet minute would wait. Here `enqueue` rings the workers' doorbells and
+`dequeue` blocks on its doorbell (declaring `blocking = True`, which tells Huey's worker
+loop not to add its own sleep), with a slow poll as the fallback.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from huey import Huey
+from huey.storage import SqliteStorage
+
+from shared.doorbell import Doorbell, Ringer
+from shared.settings import Settings
+
+WORKER_ROLE = "worker"
+
+
+class DoorbellSqliteStorage(SqliteStorage):
+    blocking = True
+
+    def __init__(self, *args, doorbell_dir: Path, poll_interval_seconds: float, **kwargs):  # noqa: ANN002, ANN003
+        self._doorbell_dir = doorbell_dir
+        self._poll_interval_seconds = poll_interval_seconds
+        self._ringer: Ringer | None = None
+        self._doorbell: Doorbell | None = None
+        self._setup_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def _create_connection(self):
+        conn = super()._create_connection()
+        # WAL with synchronous=NORMAL: durable across process crashes, no fsync per
+        # enqueue. A queue entry lost to power failure is re-created by the worker's sweep
+        # from the reply_jobs table, which is the source of truth.
+        conn.execute("pragma synchronous=1")
+        return conn
+
+    def enqueue(self, data, priority=None):  # noqa: ANN001
+        super().enqueue(data, priority)
+        if self._ringer is None:
+            self._ringer = Ringer(self._doorbell_dir, WORKER_ROLE)
+        self._ringer.ring()
+
+    def _sleeper(self) -> Doorbell:
+        # Created on first dequeue, so only consumer processes own a doorbell socket.
+        with self._setup_lock:
+            if self._doorbell is None:
+                self._doorbell = Doorbell(self._doorbell_dir, WORKER_ROLE)
+            return self._doorbell
+
+    def dequeue(self):
+        data = super().dequeue()
+        if data is None:
+            self._sleeper().wait(self._poll_interval_seconds)
+            data = super().dequeue()
+        return data
+
+    def close_doorbell(self) -> None:
+        with self._setup_lock:
+            if self._doorbell is not None:
+                self._doorbell.close()
+                self._doorbell = None
+
+
+def create_huey(settings: Settings) -> Huey:
+    """The Huey instance both processes share: the web side enqueues, the consumer runs."""
+    storage_kwargs = {
+        "filename": str(settings.resolved_queue_path),
+        "doorbell_dir": settings.doorbell_dir,
+        "poll_interval_seconds": settings.worker_poll_interval_ms / 1000,
+    }
+    settings.resolved_queue_path.parent.mkdir(parents=True, exist_ok=True)
+    return Huey("chattrain", storage_class=DoorbellSqliteStorage, results=False, utc=True, **storage_kwargs)

@@ -1,0 +1,99 @@
+"""What a worker process holds for its whole life: the engine, the scenarios, the LLM
+provider, the doorbell to the web processes. Created once, on first use, by whichever
+worker thread gets there first."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from functools import cached_property
+
+from sqlalchemy import Engine
+
+from shared.clock import utc_now_iso
+from shared.db.engine import BEGIN_MODE, create_sync_engine
+from shared.db.migrate import upgrade_to_head
+from shared.db.scenario_rows import select_scenario_ids
+from shared.doorbell import Ringer
+from shared.llm import LLMProvider, create_provider
+from shared.masking_policy import MaskingPolicy
+from shared.scenarios import Scenario, load_scenarios
+from shared.settings import Settings
+
+log = logging.getLogger("chattrain.worker")
+
+WEB_ROLE = "web"
+
+
+@dataclass
+class WorkerRuntime:
+    settings: Settings
+
+    def __post_init__(self) -> None:
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.worker_id = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
+        self.started_at = utc_now_iso()
+        self._web_ringer = Ringer(self.settings.doorbell_dir, WEB_ROLE)
+        self._ring_lock = threading.Lock()
+
+    @cached_property
+    def engine(self) -> Engine:
+        return create_sync_engine(self.settings.resolved_database_url)
+
+    @cached_property
+    def scenarios(self) -> dict[str, Scenario]:
+        loaded, errors = load_scenarios(self.settings.scenarios_dir)
+        for error in errors:
+            log.error("scenario not loaded: %s", error)
+        return {scenario.slug: scenario for scenario in loaded}
+
+    @cached_property
+    def provider(self) -> LLMProvider:
+        return create_provider(self.settings)
+
+    @cached_property
+    def masking(self) -> MaskingPolicy:
+        return MaskingPolicy(enabled=self.settings.masking == "on", secret=self.settings.secret_key.encode())
+
+    @cached_property
+    def write_engine(self) -> Engine:
+        """The engine with BEGIN IMMEDIATE: use for every read-then-write transaction."""
+        return self.engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+
+    @cached_property
+    def scenario_slugs(self) -> dict[int, str]:
+        with self.engine.connect() as conn:
+            return {scenario_id: slug for slug, scenario_id in select_scenario_ids(conn).items()}
+
+    def scenario_for(self, scenario_id: int) -> Scenario:
+        slug = self.scenario_slugs.get(scenario_id)
+        if slug is None:  # a scenario added since this worker started
+            self.__dict__.pop("scenario_slugs", None)
+            slug = self.scenario_slugs[scenario_id]
+        return self.scenarios[slug]
+
+    def ring_web(self) -> None:
+        """Tell the web processes that new events are in the database."""
+        with self._ring_lock:
+            self._web_ringer.ring()
+
+
+_runtime: WorkerRuntime | None = None
+_runtime_lock = threading.Lock()
+
+
+def get_runtime() -> WorkerRuntime:
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            from worker.huey_app import settings
+
+            # Either process may start first; migrations are safe to run from both.
+            upgrade_to_head(settings.resolved_database_url)
+            _runtime = WorkerRuntime(settings)
+        return _runtime

@@ -1,0 +1,249 @@
+"""The reply job: step two of a message's path.
+
+The web process stored the trainee's message and a reply_jobs row, then enqueued
+`generate_reply(message_id)`. Here a worker claims that row (so a duplicate or stale
+queue entry does nothing), streams the customer's reply from the LLM provider into
+`assistant_delta` events, and writes the reply, keyed by the message it answers, with
+its `assistant_message` event. The database is the source of truth; the queue entry
+only prompts the work, so running a job twice is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Any
+
+from huey.signals import SIGNAL_INTERRUPTED
+
+from shared.db import events as event_rows
+from shared.db import jobs as job_rows
+from shared.db import messages as message_rows
+from shared.db import sessions as session_rows
+from shared.conversation import write_error_event
+from shared.llm import ChatTurn, LLMError, ReplyRequest
+from worker.huey_app import huey
+from worker.runtime import WorkerRuntime, get_runtime
+from worker.streaming import DeltaBatcher
+
+log = logging.getLogger("chattrain.worker")
+
+
+@huey.task()
+def generate_reply(message_id: int) -> None:
+    """Write the customer's reply to one trainee message (idempotent)."""
+    run_reply_job(get_runtime(), message_id)
+
+
+@huey.signal(SIGNAL_INTERRUPTED)
+def requeue_interrupted(signal, task, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+    """A SIGTERM stopped the consumer mid-job: put the job back on the queue at once
+    instead of waiting for its lease to run out."""
+    if task.name != generate_reply.name:
+        return
+    message_id = task.args[0]
+    runtime = get_runtime()
+    with runtime.write_engine.begin() as conn:
+        requeued = job_rows.requeue_reply_job(conn, message_id, now=time.time(), last_error="interrupted")
+    if requeued:
+        generate_reply(message_id)
+        log.info("reply job requeued after interruption message_id=%s", message_id)
+
+
+def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
+    settings = runtime.settings
+    now = time.time()
+    with runtime.write_engine.begin() as conn:
+        job = job_rows.claim_reply_job(
+            conn, message_id, worker_id=runtime.worker_id, now=now, lease_seconds=settings.reply_lease_seconds
+        )
+        if job is None:
+            return
+        session_id = job["session_id"]
+        if now > job["expires_at"]:
+            job_rows.finish_reply_job(conn, message_id, status="expired", last_error="expired")
+            write_error_event(
+                conn,
+                session_id=session_id,
+                code="reply_expired",
+                content="The reply took too long and was dropped; send a retry frame to try again.",
+                message_id=message_id,
+            )
+            expired = True
+        else:
+            expired = False
+            session = session_rows.select_session(conn, session_id)
+            history = message_rows.select_messages(conn, session_id, up_to_id=message_id)
+            emitted, next_seq = event_rows.select_streamed_deltas(conn, message_id)
+            event_rows.insert_event(
+                conn, session_id=session_id, type="typing", payload={"reply_to": message_id}, message_id=message_id
+            )
+    runtime.ring_web()
+    if expired:
+        log.info("reply job expired session_id=%s message_id=%s", session_id, message_id)
+        return
+
+    scenario = runtime.scenario_for(session["scenario_id"])
+    request = ReplyRequest(
+        scenario=scenario,
+        history=tuple(ChatTurn(role=m["role"], content=m["content"]) for m in history),
+        session_id=session_id,
+        reply_to=message_id,
+    )
+    started = time.monotonic()
+    try:
+        batcher, usage = _stream_reply(runtime, request, session_id, message_id, emitted, next_seq)
+    except LLMError as error:
+        _handle_llm_error(runtime, job, error)
+        return
+    except Exception as error:  # a bug must not lose the reply: retry, then tell the trainee
+        log.exception("reply job crashed session_id=%s message_id=%s", session_id, message_id)
+        _handle_llm_error(runtime, job, LLMError("internal_error", type(error).__name__, retryable=True))
+        return
+    elapsed_ms = (time.monotonic() - started) * 1000
+    _write_reply(runtime, session_id, message_id, batcher, usage, tuple(scenario.masking_patterns))
+    log.info(
+        "reply written session_id=%s message_id=%s tokens=%s llm_ms=%.1f",
+        session_id,
+        message_id,
+        usage.completion_tokens,
+        elapsed_ms,
+    )
+
+
+def _session_masker(runtime: WorkerRuntime, conn, session_id: int, patterns: tuple):  # noqa: ANN001, ANN202
+    """A mask function bound to this transaction: it keeps the session's vault current."""
+
+    def mask(text: str) -> str:
+        if not runtime.masking.enabled or not text:
+            return text
+        session = session_rows.select_session(conn, session_id)
+        data = session["data"]
+        masked, findings = runtime.masking.apply(text, data, patterns)
+        if findings:
+            session_rows.update_session_data(conn, session_id, data)
+        return masked
+
+    return mask
+
+
+def _stream_reply(runtime, request, session_id, message_id, emitted, next_seq):  # noqa: ANN001, ANN202
+    """Run the provider, writing batched deltas; returns (unmasked text, usage, batcher)."""
+    settings = runtime.settings
+    patterns = tuple(request.scenario.masking_patterns)
+    batcher = DeltaBatcher(
+        batch_seconds=settings.stream_batch_ms / 1000,
+        batch_chars=settings.stream_batch_chars,
+        emitted=emitted,
+        next_seq=next_seq,
+    )
+    stream = runtime.provider.stream_reply(request)
+    for chunk in stream:
+        if batcher.add(chunk):
+            _write_delta(runtime, session_id, message_id, batcher, patterns)
+    if not batcher.generated.strip():
+        raise LLMError("llm_empty_reply", "The model returned an empty reply.", retryable=True)
+    return batcher, stream.usage
+
+
+def _write_delta(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, patterns) -> None:  # noqa: ANN001
+    settings = runtime.settings
+    with runtime.write_engine.begin() as conn:
+        delta = batcher.take_delta(_session_masker(runtime, conn, session_id, patterns))
+        if delta is None:
+            return
+        still_ours = job_rows.renew_lease(
+            conn,
+            message_id,
+            worker_id=runtime.worker_id,
+            lease_expires_at=time.time() + settings.reply_lease_seconds,
+        )
+        if not still_ours:
+            raise LLMError("lease_lost", "Another worker took this reply over.", retryable=False)
+        event_rows.insert_event(
+            conn,
+            session_id=session_id,
+            type="assistant_delta",
+            payload={"reply_to": message_id, **delta},
+            message_id=message_id,
+        )
+    runtime.ring_web()
+
+
+def _write_reply(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, usage, patterns) -> None:  # noqa: ANN001
+    """Store the reply and its event, once. When deltas were sent, a last delta first
+    completes them, so the deltas alone always add up to the stored reply."""
+    with runtime.write_engine.begin() as conn:
+        if message_rows.select_reply(conn, message_id) is not None:
+            job_rows.finish_reply_job(conn, message_id, status="done")
+            return  # another run finished first; its reply stands
+        mask = _session_masker(runtime, conn, session_id, patterns)
+        if batcher.next_seq > 0:
+            delta = batcher.take_delta(mask, final=True)
+            if delta is not None:
+                event_rows.insert_event(
+                    conn,
+                    session_id=session_id,
+                    type="assistant_delta",
+                    payload={"reply_to": message_id, **delta},
+                    message_id=message_id,
+                )
+            text = batcher.emitted
+        else:
+            text = mask(batcher.generated)
+        metadata = {
+            "tokens": usage.completion_tokens,
+            "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
+            "provider": runtime.provider.name,
+            "model": usage.model,
+            "reply_to": message_id,
+        }
+        reply = message_rows.insert_message(
+            conn, session_id=session_id, role="assistant", content=text, metadata=metadata, reply_to=message_id
+        )
+        event_rows.insert_event(
+            conn,
+            session_id=session_id,
+            type="assistant_message",
+            payload={
+                "content": text,
+                "timestamp": reply["timestamp"],
+                "message_id": reply["id"],
+                "metadata": {"tokens": usage.completion_tokens, "reply_to": message_id},
+            },
+            message_id=message_id,
+        )
+        job_rows.finish_reply_job(conn, message_id, status="done")
+    runtime.ring_web()
+
+
+def _handle_llm_error(runtime: WorkerRuntime, job: dict[str, Any], error: LLMError) -> None:
+    settings = runtime.settings
+    message_id, session_id = job["message_id"], job["session_id"]
+    if error.code == "lease_lost":
+        return
+    retry = error.retryable and job["attempts"] < settings.reply_max_attempts
+    with runtime.write_engine.begin() as conn:
+        if retry:
+            job_rows.requeue_reply_job(conn, message_id, now=time.time(), last_error=error.code)
+        else:
+            job_rows.finish_reply_job(conn, message_id, status="failed", last_error=error.code)
+            write_error_event(
+                conn,
+                session_id=session_id,
+                code=error.code,
+                content=f"The customer could not answer ({error.message}). Send a retry frame to try again.",
+                message_id=message_id,
+            )
+    if retry:
+        delay = error.retry_after_seconds or settings.reply_retry_base_delay_seconds * 2 ** (job["attempts"] - 1)
+        delay *= random.uniform(1.0, 1.25)
+        generate_reply.schedule(args=(message_id,), delay=delay)
+        log.warning(
+            "reply attempt failed, retrying session_id=%s message_id=%s code=%s attempt=%s delay_s=%.2f",
+            session_id, message_id, error.code, job["attempts"], delay,
+        )
+    else:
+        runtime.ring_web()
+        log.error("reply failed session_id=%s message_id=%s code=%s", session_id, message_id, error.code)
