@@ -25,6 +25,8 @@ def create_app(settings: Settings) -> Quart:
     app.config["CHATTRAIN_SETTINGS"] = settings
     # Quart reads whole request bodies into memory: cap them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_frame_bytes
+    # "//etc/passwd" must reach the document check (and 404), not redirect elsewhere.
+    app.url_map.merge_slashes = False
     QuartSchema(
         app,
         openapi_path="/openapi.json",
@@ -44,7 +46,7 @@ def create_app(settings: Settings) -> Quart:
         app.db = Database(settings.resolved_database_url)
         app.masking = MaskingPolicy(enabled=settings.masking == "on", secret=settings.secret_key.encode())
         app.catalog = await load_catalog(app.db, settings.scenarios_dir)
-        app.reply_queue = ReplyQueue()
+        app.reply_queue = ReplyQueue(settings)
         app.tailer = EventTailer(app.db, settings)
         await app.tailer.start()
 

@@ -1,22 +1,27 @@
 """The web side of the queue: enqueue a reply job, read the queue's depth.
 
-The task is imported through `worker.tasks`, the same module path the consumer uses,
-because Huey's registry keys tasks by module and name."""
+Tasks are serialised by the consumer's Huey instance (`worker.tasks`, the same module
+path the consumer imports, because Huey's registry keys tasks by module and name), and
+written to the queue file these settings name."""
 
 from __future__ import annotations
 
+from shared.settings import Settings
+from worker.queue import create_queue_storage
+
 
 class ReplyQueue:
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
         from worker.huey_app import huey
         from worker.tasks import generate_reply
 
-        self._huey = huey
+        self._serialize = huey.serialize_task
         self._generate_reply = generate_reply
+        self._storage = create_queue_storage(settings, huey.name)
 
     def enqueue(self, message_id: int) -> None:
         """Prompt a worker to write the reply to this message (and ring its doorbell)."""
-        self._generate_reply(message_id)
+        self._storage.enqueue(self._serialize(self._generate_reply.s(message_id)))
 
     def pending_count(self) -> int:
-        return self._huey.pending_count()
+        return self._storage.queue_size()

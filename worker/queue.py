@@ -66,12 +66,26 @@ class DoorbellSqliteStorage(SqliteStorage):
                 self._doorbell = None
 
 
-def create_huey(settings: Settings) -> Huey:
-    """The Huey instance both processes share: the web side enqueues, the consumer runs."""
-    storage_kwargs = {
-        "filename": str(settings.resolved_queue_path),
-        "doorbell_dir": settings.doorbell_dir,
-        "poll_interval_seconds": settings.worker_poll_interval_ms / 1000,
-    }
+def create_queue_storage(settings: Settings, name: str = "chattrain") -> DoorbellSqliteStorage:
+    """The queue's storage: Huey's SQLite file under the data folder, with doorbells."""
     settings.resolved_queue_path.parent.mkdir(parents=True, exist_ok=True)
-    return Huey("chattrain", storage_class=DoorbellSqliteStorage, results=False, utc=True, **storage_kwargs)
+    return DoorbellSqliteStorage(
+        name,
+        filename=str(settings.resolved_queue_path),
+        doorbell_dir=settings.doorbell_dir,
+        poll_interval_seconds=settings.worker_poll_interval_ms / 1000,
+    )
+
+
+def create_huey(settings: Settings) -> Huey:
+    """The consumer's Huey instance (the web side only enqueues, see web/reply_queue.py)."""
+    settings.resolved_queue_path.parent.mkdir(parents=True, exist_ok=True)
+    return Huey(
+        "chattrain",
+        storage_class=DoorbellSqliteStorage,
+        results=False,
+        utc=True,
+        filename=str(settings.resolved_queue_path),
+        doorbell_dir=settings.doorbell_dir,
+        poll_interval_seconds=settings.worker_poll_interval_ms / 1000,
+    )

@@ -1,0 +1,145 @@
+"""The chat socket through Quart's test client: framing, validation and storage. No
+worker runs here, so replies are left to the end-to-end tests; these check what the web
+process itself does and stores."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from quart.testing.connections import WebsocketDisconnectError
+
+from shared.db.jobs import select_reply_job
+from shared.db.messages import select_messages
+
+
+async def _session(client) -> int:
+    response = await client.post("/api/sessions", json={"scenario_id": 1, "user_id": "trainee-1"})
+    return (await response.get_json())["id"]
+
+
+async def _recv(ws, timeout: float = 5.0) -> dict:
+    return json.loads(await asyncio.wait_for(ws.receive(), timeout))
+
+
+async def _recv_type(ws, type: str) -> dict:
+    while True:
+        frame = await _recv(ws)
+        if frame["type"] == type:
+            return frame
+
+
+async def test_session_start_answers_and_sends_the_opening_line(client):
+    session_id = await _session(client)
+    async with client.websocket(f"/chat/{session_id}") as ws:
+        await ws.send(json.dumps({"type": "session_start", "content": "", "metadata": {}}))
+        start = await _recv(ws)
+        assert start["type"] == "session_start"
+        assert start["session_id"] == session_id
+        assert start["content"] and start["timestamp"].endswith("+00:00")
+        opening = await _recv(ws)
+        assert opening["type"] == "assistant_message"
+        assert opening["content"]
+        assert opening["event_id"] >= 1
+        assert opening["message_id"] >= 1
+
+
+async def test_user_message_is_stored_acknowledged_and_queued(client, app):
+    session_id = await _session(client)
+    async with client.websocket(f"/chat/{session_id}") as ws:
+        await ws.send(json.dumps({"type": "user_message", "content": "I'm sorry, let me help.", "metadata": {}}))
+        ack = await _recv_type(ws, "message_ack")
+    messages = await app.app.db.read(select_messages, session_id)
+    assert messages[-1]["id"] == ack["message_id"]
+    assert messages[-1]["role"] == "user"
+    assert messages[-1]["content"] == "I'm sorry, let me help."
+    job = await app.app.db.read(select_reply_job, ack["message_id"])
+    assert job["status"] == "queued"
+
+
+BAD_FRAMES = [
+    ("{not json", "invalid_json"),
+    ("[1, 2]", "invalid_frame"),
+    ('"just a string"', "invalid_frame"),
+    (json.dumps({"content": "no type"}), "invalid_frame"),
+    (json.dumps({"type": "shout", "content": "x"}), "unknown_type"),
+    (json.dumps({"type": 5, "content": "x"}), "invalid_frame"),
+    (json.dumps({"type": "user_message"}), "empty_content"),
+    (json.dumps({"type": "user_message", "content": "   "}), "empty_content"),
+    (json.dumps({"type": "user_message", "content": 42}), "invalid_frame"),
+    (json.dumps({"type": "user_message", "content": "hi", "metadata": []}), "invalid_frame"),
+    (json.dumps({"type": "user_message", "content": "hi", "metadata": {"client_message_id": 7}}), "invalid_frame"),
+    (json.dumps({"type": "user_message", "content": "x" * 4001}), "message_too_long"),
+    (json.dumps({"type": "user_message", "content": "x" * 70000}), "frame_too_large"),
+    (json.dumps({"type": "retry", "content": "", "metadata": {}}), "invalid_frame"),
+    (json.dumps({"type": "retry", "content": "", "metadata": {"message_id": 999999}}), "message_not_found"),
+    (json.dumps({"type": "session_start", "metadata": {"last_event_id": -1}}), "invalid_frame"),
+]
+
+
+@pytest.mark.parametrize(("raw", "code"), BAD_FRAMES)
+async def test_bad_frame_gets_an_error_frame_and_the_socket_stays_usable(client, app, raw, code):
+    session_id = await _session(client)
+    async with client.websocket(f"/chat/{session_id}") as ws:
+        await ws.send(json.dumps({"type": "user_message", "content": "first, stored", "metadata": {}}))
+        first = await _recv_type(ws, "message_ack")
+        await ws.send(raw)
+        error = await _recv_type(ws, "error")
+        assert error["code"] == code
+        assert error["content"]
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await _recv_type(ws, "pong"))["type"] == "pong"
+        await ws.send(json.dumps({"type": "user_message", "content": "second, stored", "metadata": {}}))
+        second = await _recv_type(ws, "message_ack")
+    messages = await app.app.db.read(select_messages, session_id)
+    user_texts = [m["content"] for m in messages if m["role"] == "user"]
+    assert user_texts == ["first, stored", "second, stored"]
+    assert second["message_id"] > first["message_id"]
+
+
+async def test_binary_frame_gets_an_error_frame(client):
+    session_id = await _session(client)
+    async with client.websocket(f"/chat/{session_id}") as ws:
+        await ws.send(b"\x00\x01")
+        assert (await _recv_type(ws, "error"))["code"] == "invalid_frame"
+
+
+async def test_resent_client_message_id_is_acknowledged_once_and_stored_once(client, app):
+    session_id = await _session(client)
+    frame = json.dumps({"type": "user_message", "content": "hello", "metadata": {"client_message_id": "c-1"}})
+    async with client.websocket(f"/chat/{session_id}") as ws:
+        await ws.send(frame)
+        first = await _recv_type(ws, "message_ack")
+        await ws.send(frame)
+        second = await _recv_type(ws, "message_ack")
+    assert first["duplicate"] is False and second["duplicate"] is True
+    assert first["message_id"] == second["message_id"]
+    messages = await app.app.db.read(select_messages, session_id)
+    assert [m["content"] for m in messages if m["role"] == "user"] == ["hello"]
+
+
+async def test_unknown_session_is_closed_with_a_reason(client):
+    async with client.websocket("/chat/987654") as ws:
+        error = await _recv(ws)
+        assert error["type"] == "error" and error["code"] == "session_not_found"
+        with pytest.raises(WebsocketDisconnectError) as closed:
+            await ws.receive()
+    assert closed.value.args[0] == 4404
+
+
+async def test_bad_after_parameter_gets_an_error_frame(client):
+    session_id = await _session(client)
+    async with client.websocket(f"/chat/{session_id}?after=abc") as ws:
+        assert (await _recv(ws))["code"] == "invalid_frame"
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await _recv(ws))["type"] == "pong"
+
+
+async def test_reconnect_with_after_replays_only_newer_events(client):
+    session_id = await _session(client)
+    async with client.websocket(f"/chat/{session_id}?after=0") as ws:
+        opening = await _recv_type(ws, "assistant_message")
+    async with client.websocket(f"/chat/{session_id}?after={opening['event_id']}") as ws:
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await _recv(ws))["type"] == "pong"  # nothing replayed before it

@@ -1,0 +1,170 @@
+"""The HTTP API through Quart's test client, on the real app and a temporary SQLite file."""
+
+from __future__ import annotations
+
+import pytest
+
+
+async def test_health_reports_database_queue_and_worker(client):
+    response = await client.get("/api/health")
+    assert response.status_code == 200
+    body = await response.get_json()
+    assert body["status"] == "degraded"  # no worker runs in this test
+    assert body["database"] == {"reachable": True}
+    assert body["queue"]["depth"] == 0
+    assert body["worker"] == {"last_seen_at": None, "seconds_since_seen": None, "alive": False}
+    assert body["timestamp"].endswith("+00:00")
+    assert body["version"]
+    assert body["scenarios_loaded"] == 2
+
+
+async def test_scenarios_list_has_the_protocol_fields_and_no_hidden_content(client):
+    response = await client.get("/api/scenarios")
+    assert response.status_code == 200
+    scenarios = await response.get_json()
+    assert [s["slug"] for s in scenarios] == ["customer-service", "technical-support"]
+    assert [s["title"] for s in scenarios] == ["Customer Service Training", "Technical Support Training"]
+    for scenario in scenarios:
+        assert isinstance(scenario["id"], int)
+        assert scenario["description"] and scenario["duration_minutes"] > 0
+        assert scenario["documents"]
+        for document in scenario["documents"]:
+            assert document["url"] == f"/api/documents/{scenario['id']}/{document['filename']}"
+        text = str(scenario)
+        for hidden in ("expected_keywords", "rubric", "required_keywords", "bot_messages"):
+            assert hidden not in text
+
+
+async def test_scenario_is_found_by_id_or_slug_and_unknown_is_a_json_404(client):
+    by_id = await (await client.get("/api/scenarios/1")).get_json()
+    by_slug = await (await client.get(f"/api/scenarios/{by_id['slug']}")).get_json()
+    assert by_id == by_slug
+    missing = await client.get("/api/scenarios/no-such-thing")
+    assert missing.status_code == 404
+    assert (await missing.get_json())["code"] == "scenario_not_found"
+
+
+async def test_post_session_returns_201_with_the_seed_fields(client):
+    response = await client.post("/api/sessions", json={"scenario_id": 1, "user_id": "trainee-1"})
+    assert response.status_code == 201
+    session = await response.get_json()
+    assert session["id"] == session["session_id"]
+    assert session["scenario_id"] == 1
+    assert session["user_id"] == "trainee-1"
+    assert session["status"] == "active"
+    assert session["created_at"].endswith("+00:00")
+    assert session["websocket_url"].endswith(f"/chat/{session['id']}")
+    assert session["websocket_url"].startswith("ws://")
+
+
+async def test_post_session_accepts_a_slug(client):
+    response = await client.post("/api/sessions", json={"scenario_id": "technical-support", "user_id": "u"})
+    assert response.status_code == 201
+    assert (await response.get_json())["scenario_slug"] == "technical-support"
+
+
+async def test_post_session_with_unknown_scenario_is_404(client):
+    response = await client.post("/api/sessions", json={"scenario_id": 999, "user_id": "u"})
+    assert response.status_code == 404
+    assert (await response.get_json())["code"] == "scenario_not_found"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"user_id": "u"}, "scenario_id"),
+        ({"scenario_id": 1}, "user_id"),
+        ({"scenario_id": 1, "user_id": ""}, "user_id"),
+        ({"scenario_id": [1], "user_id": "u"}, "scenario_id"),
+        ({"scenario_id": 1, "user_id": "u", "surprise": True}, "surprise"),
+    ],
+)
+async def test_malformed_session_body_is_400_naming_the_field(client, body, field):
+    response = await client.post("/api/sessions", json=body)
+    assert response.status_code == 400
+    error = await response.get_json()
+    assert error["code"] == "invalid_request"
+    assert error["field"].startswith(field)
+
+
+async def test_non_json_session_body_is_400(client):
+    response = await client.post("/api/sessions", data="not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert "code" in await response.get_json()
+
+
+async def test_get_session_returns_the_transcript_with_the_opening_line(client):
+    created = await (await client.post("/api/sessions", json={"scenario_id": 1, "user_id": "u"})).get_json()
+    response = await client.get(f"/api/sessions/{created['id']}")
+    assert response.status_code == 200
+    session = await response.get_json()
+    assert session["id"] == created["id"]
+    assert [m["role"] for m in session["messages"]] == ["assistant"]
+    assert session["messages"][0]["content"]
+
+
+async def test_get_unknown_session_is_404(client):
+    response = await client.get("/api/sessions/424242")
+    assert response.status_code == 404
+    assert (await response.get_json())["code"] == "session_not_found"
+
+
+async def test_declared_document_is_served_as_markdown(client):
+    scenario = (await (await client.get("/api/scenarios")).get_json())[0]
+    document = scenario["documents"][0]
+    response = await client.get(document["url"])
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/markdown")
+    assert (await response.get_data(as_text=True)).strip()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/documents/1/not-declared.md",
+        "/api/documents/1/../../pyproject.toml",
+        "/api/documents/1/..%2F..%2Fpyproject.toml",
+        "/api/documents/1/%2E%2E/scenario.yaml",
+        "/api/documents/1/scenario.yaml",
+        "/api/documents/1//etc/passwd",
+        "/api/documents/1/%2Fetc%2Fpasswd",
+        "/api/documents/999/anything.md",
+        "/api/documents/no-such/anything.md",
+    ],
+)
+async def test_anything_but_a_declared_document_is_404(client, path):
+    response = await client.get(path)
+    assert response.status_code == 404
+
+
+async def test_openapi_document_and_doc_pages_are_served(client):
+    spec = await (await client.get("/openapi.json")).get_json()
+    assert "/api/sessions" in spec["paths"]
+    assert (await client.get("/docs")).status_code == 200
+    assert (await client.get("/redocs")).status_code == 200
+
+
+async def test_cors_allows_configured_origins_only(client):
+    allowed = await client.get("/api/health", headers={"Origin": "http://localhost:3000"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    other = await client.get("/api/health", headers={"Origin": "http://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    preflight = await client.options(
+        "/api/sessions",
+        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 204
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+
+
+async def test_every_json_route_validates_its_response(app):
+    """Policy: each API route declares its response model, so OpenAPI documents it."""
+    quart_app = app.app
+    unvalidated = []
+    for rule in quart_app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or rule.endpoint.startswith("documents."):
+            continue
+        view = quart_app.view_functions[rule.endpoint]
+        if not getattr(view, "_quart_schema_response_schemas", None):
+            unvalidated.append(rule.rule)
+    assert unvalidated == []

@@ -1,0 +1,81 @@
+"""End to end: the real Hypercorn and huey_consumer processes started from the Procfile,
+a real SQLite file in a temporary folder, a real WebSocket client."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support.client import ChatClient, create_session
+
+pytestmark = pytest.mark.e2e
+
+TRAINEE_LINES = {
+    "customer-service": [
+        "I'm so sorry about this, I understand how frustrating it is. Let me help you get back in.",
+        "Thank you. To verify the account, can you confirm the email address on it? I'll send a password reset link now.",
+        "Please check your spam folder too; the reset link expires in an hour. I can also see the duplicate renewal charge.",
+        "You will get a refund for the duplicate charge within 5 business days, and I'll email you a reference number.",
+        "Is there anything else I can help with today? Thank you for your patience.",
+    ],
+    "technical-support": [
+        "I'm sorry the integration is down, I understand the urgency. Let me look into it right away.",
+        "Could you share the error message and the time it started? I'll check our status page and logs.",
+        "Thanks. It looks like the API key was rotated; please generate a new key and update the webhook settings.",
+        "I've opened a ticket and escalated it to engineering; I'll update you within the hour.",
+        "Is there anything else I can help with? Thank you for your patience.",
+    ],
+}
+
+
+@pytest.mark.parametrize("scenario", ["customer-service", "technical-support"])
+async def test_five_turn_conversation_gets_every_reply_through_the_worker(stack, scenario):
+    session = await create_session(stack.base_url, scenario)
+    chat = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}")
+    try:
+        await chat.send("session_start")
+        start = await chat.recv_until("session_start")
+        assert start["session_id"] == session["id"]
+        opening = await chat.recv_until("assistant_message")
+        assert opening["metadata"]["reply_to"] is None
+        replies = []
+        for line in TRAINEE_LINES[scenario]:
+            ack, reply = await chat.say(line)
+            assert reply["metadata"]["reply_to"] == ack["message_id"]
+            assert reply["metadata"]["tokens"] > 0
+            assert reply["content"].strip()
+            replies.append(reply)
+        assert len({r["message_id"] for r in replies}) == 5
+    finally:
+        await chat.close()
+
+    transcript = httpx.get(f"{stack.base_url}/api/sessions/{session['id']}").json()
+    roles = [m["role"] for m in transcript["messages"]]
+    assert roles == ["assistant"] + ["user", "assistant"] * 5
+    for question, answer in zip(transcript["messages"][1::2], transcript["messages"][2::2]):
+        assert answer["reply_to"] == question["id"]
+        assert answer["metadata"]["provider"] == "mock"
+    assert "reply written" in stack.log_text("worker")
+    assert "reply written" not in stack.log_text("web")
+
+
+async def test_health_is_healthy_with_a_live_worker(stack):
+    health = httpx.get(f"{stack.base_url}/api/health").json()
+    assert health["status"] == "healthy"
+    assert health["worker"]["alive"] is True
+    assert health["database"]["reachable"] is True
+    assert health["queue"]["depth"] == 0
+
+
+async def test_two_sockets_on_one_session_both_receive_the_reply(stack):
+    session = await create_session(stack.base_url)
+    first = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after=0")
+    second = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after=0")
+    try:
+        ack, reply = await first.say("I'm sorry for the trouble, let me help.")
+        mirrored = await second.reply_to(ack["message_id"])
+        assert mirrored["event_id"] == reply["event_id"]
+        assert mirrored["content"] == reply["content"]
+    finally:
+        await first.close()
+        await second.close()

@@ -1,0 +1,67 @@
+"""A small WebSocket client that speaks the chat protocol, for tests and the benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import websockets
+
+
+async def create_session(base_url: str, scenario: int | str = "customer-service", user_id: str = "trainee-1") -> dict:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        response = await http.post("/api/sessions", json={"scenario_id": scenario, "user_id": user_id})
+        response.raise_for_status()
+        return response.json()
+
+
+class ChatClient:
+    def __init__(self, ws: websockets.ClientConnection):
+        self.ws = ws
+        self.received: list[dict[str, Any]] = []
+
+    @classmethod
+    async def connect(cls, url: str, **kwargs: Any) -> "ChatClient":
+        return cls(await websockets.connect(url, max_size=2**22, **kwargs))
+
+    async def send(self, type: str, content: str = "", **metadata: Any) -> None:
+        await self.ws.send(json.dumps({"type": type, "content": content, "metadata": metadata}))
+
+    async def send_raw(self, raw: str | bytes) -> None:
+        await self.ws.send(raw)
+
+    async def recv(self, timeout: float = 10.0) -> dict[str, Any]:
+        frame = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        self.received.append(frame)
+        return frame
+
+    async def recv_until(self, type: str, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
+        """Receive frames until one of `type` (whose fields equal `match`) arrives."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            frame = await self.recv(max(deadline - loop.time(), 0.001))
+            if frame["type"] == type and all(frame.get(k) == v for k, v in match.items()):
+                return frame
+
+    async def reply_to(self, message_id: int, timeout: float = 10.0) -> dict[str, Any]:
+        """Receive frames until the assistant_message answering `message_id`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            frame = await self.recv(max(deadline - loop.time(), 0.001))
+            if frame["type"] == "assistant_message" and frame["metadata"].get("reply_to") == message_id:
+                return frame
+            if frame["type"] == "error" and frame.get("reply_to") == message_id:
+                raise AssertionError(f"reply failed: {frame}")
+
+    async def say(self, content: str, timeout: float = 10.0, **metadata: Any) -> tuple[dict, dict]:
+        """Send a trainee message; return its ack and the customer's reply frame."""
+        await self.send("user_message", content, **metadata)
+        ack = await self.recv_until("message_ack", timeout)
+        return ack, await self.reply_to(ack["message_id"], timeout)
+
+    async def close(self) -> None:
+        await self.ws.close()

@@ -1,0 +1,137 @@
+"""Start the real processes the way the Procfile does: the Procfile's own command lines,
+run by a shell, with the data folder and port of the test's choosing."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def procfile_commands(path: Path = REPO_ROOT / "Procfile") -> dict[str, str]:
+    commands = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, command = line.partition(":")
+            commands[name.strip()] = command.strip()
+    return commands
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    """A running web + worker pair on a temporary data folder."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    logs: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_base(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHATTRAIN_")}
+        bin_dir = str(Path(sys.executable).parent)
+        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+        env.update(
+            CHATTRAIN_DATA_DIR=str(self.data_dir),
+            CHATTRAIN_SCENARIOS_DIR=str(REPO_ROOT / "scenarios"),
+            CHATTRAIN_HOST="127.0.0.1",
+            PORT=str(self.port),
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self, name: str) -> subprocess.Popen:
+        command = procfile_commands()[name]
+        log_path = self.data_dir / f"{name}.log"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log_file = open(log_path, "ab")
+        process = subprocess.Popen(
+            ["/bin/sh", "-c", f"exec {command}"],
+            cwd=REPO_ROOT,
+            env=self.env(),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes[name] = process
+        self.logs[name] = log_path
+        return process
+
+    def start_all(self, timeout: float = 30.0) -> "Stack":
+        self.start("worker")
+        self.start("web")
+        self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout: float = 30.0, *, need_worker: bool = True) -> dict:
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.log_text(name)[-3000:]}")
+            try:
+                last = httpx.get(f"{self.base_url}/api/health", timeout=2).json()
+                if not need_worker or last["worker"]["alive"]:
+                    return last
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"stack not healthy after {timeout}s: {last}\n{self.all_logs()[-4000:]}")
+
+    def send_signal(self, name: str, signum: int) -> None:
+        process = self.processes[name]
+        os.killpg(process.pid, signum)
+
+    def stop(self, name: str, signum: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        process = self.processes[name]
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signum)
+            except ProcessLookupError:
+                pass
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout)
+        return process.returncode
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+    def log_text(self, name: str) -> str:
+        path = self.logs.get(name)
+        return path.read_text(errors="replace") if path and path.exists() else ""
+
+    def all_logs(self) -> str:
+        return "\n".join(f"--- {name} ---\n{self.log_text(name)}" for name in self.logs)
+
+    def __repr__(self) -> str:  # used in failure output
+        return f"Stack(port={self.port}, data_dir={self.data_dir}, commands={shlex.join(self.processes)})"
