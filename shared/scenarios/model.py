@@ -1,0 +1,219 @@
+"""The validated, immutable form of a training scenario.
+
+These models are what the web and the worker use. The loader (`loader.py`) turns a
+scenario file into a `Scenario`; the part models below double as the schema of the
+matching sections of the file, so a field's rules live in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from shared.scenarios.keywords import keyword_alternatives
+
+SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+TYPE_NAME_PATTERN = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
+
+
+def is_plain_filename(name: str) -> bool:
+    """True for a bare file name: no folder part, no `.`/`..`, not absolute on any OS."""
+    if not name or name in {".", ".."} or "\x00" in name:
+        return False
+    return PurePosixPath(name).name == name and PureWindowsPath(name).name == name
+
+
+def _check_text(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _check_slug(value: str) -> str:
+    if not SLUG_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid slug: use 1-64 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def _check_keyword(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("keyword must not be empty")
+    parts = value.split("|")
+    if len(keyword_alternatives(value)) != len(parts):
+        raise ValueError(f"keyword {value!r} has an empty alternative around '|'")
+    return value
+
+
+def _check_regex(value: str) -> str:
+    try:
+        compiled = re.compile(value)
+    except re.error as error:
+        raise ValueError(f"invalid regular expression '{value}': {error}") from None
+    # A pattern that can match nothing at all would match everywhere: almost always a typo.
+    if compiled.fullmatch("") is not None:
+        raise ValueError(f"regular expression '{value}' matches the empty string")
+    return value
+
+
+def _check_filename(value: str) -> str:
+    if not is_plain_filename(value):
+        raise ValueError(
+            f"{value!r} must be a plain file name inside the scenario folder "
+            "(no '/', no '..', not absolute)"
+        )
+    return value
+
+
+def _check_type_name(value: str) -> str:
+    if not TYPE_NAME_PATTERN.fullmatch(value):
+        raise ValueError(f"{value!r} must be an UPPER_SNAKE_CASE name such as POLICY_NUMBER")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_check_text)]
+Slug = Annotated[str, AfterValidator(_check_slug)]
+Keyword = Annotated[str, AfterValidator(_check_keyword)]
+Regex = Annotated[str, AfterValidator(_check_regex)]
+FileName = Annotated[str, AfterValidator(_check_filename)]
+TypeName = Annotated[str, AfterValidator(_check_type_name)]
+PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+
+
+class FrozenModel(BaseModel):
+    """Immutable and strict about keys: an unknown key is an error, never ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Document(FrozenModel):
+    """A Markdown document beside the scenario file that the trainee may consult."""
+
+    filename: FileName
+    title: Text
+
+
+class BotMessage(FrozenModel):
+    """One scripted customer turn and the keywords a good reply to it contains."""
+
+    content: Text
+    expected_keywords: tuple[Keyword, ...] = ()
+
+
+class LLMConfig(FrozenModel):
+    """Model settings for a real LLM; `model` None means the deployment's default model."""
+
+    model: Text | None = None
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    max_tokens: PositiveInt = 300
+
+
+class Completion(FrozenModel):
+    """When a session counts as complete."""
+
+    min_exchanges: PositiveInt = 1
+    required_keywords: tuple[Keyword, ...] = ()
+
+
+class Persona(FrozenModel):
+    """Who the customer is. `mood` reads best as an adjective phrase ("frustrated")."""
+
+    name: Text
+    mood: Text = "neutral"
+    background: str = ""
+    role: Text | None = None
+    company: Text | None = None
+
+
+class RubricCriterion(FrozenModel):
+    """One weighted criterion of the report. Keywords, phrases and forbidden entries use the
+    keyword syntax (`a|b` alternatives); patterns are regular expressions."""
+
+    name: Text
+    description: str = ""
+    weight: float = Field(default=1.0, gt=0.0)
+    keywords: tuple[Keyword, ...] = ()
+    phrases: tuple[Keyword, ...] = ()
+    patterns: tuple[Regex, ...] = ()
+    forbidden: tuple[Keyword, ...] = ()
+
+
+class MaskingPattern(FrozenModel):
+    """A scenario-specific kind of personal data to mask, e.g. POLICY_NUMBER."""
+
+    name: TypeName
+    regex: Regex
+
+
+class Scenario(FrozenModel):
+    """A loaded scenario. Build it with the loader; `folder` is where its file lives."""
+
+    slug: Slug
+    title: Text
+    description: Text
+    duration_minutes: PositiveInt
+    bot_messages: tuple[BotMessage, ...] = ()
+    llm_config: LLMConfig = LLMConfig()
+    documents: tuple[Document, ...] = ()
+    completion: Completion = Completion()
+    persona: Persona | None = None
+    situation: str = ""
+    behaviour: str = ""
+    objectives: tuple[Text, ...] = ()
+    rubric: tuple[RubricCriterion, ...] = ()
+    per_reply_feedback: bool = True
+    idle_timeout_seconds: PositiveInt = 900
+    masking_patterns: tuple[MaskingPattern, ...] = ()
+    extensions: dict[str, Any] = Field(default_factory=dict)
+    folder: Path
+
+    @property
+    def opening_line(self) -> str | None:
+        """What the customer says when the session starts, if the script has anything."""
+        return self.bot_messages[0].content if self.bot_messages else None
+
+    def public_view(self) -> dict[str, Any]:
+        """What a trainee's client may see. Leaves out everything that would give the
+        answers away: the script, expected and required keywords, the rubric."""
+        persona = None
+        if self.persona is not None:
+            persona = {"name": self.persona.name, "mood": self.persona.mood, "role": self.persona.role}
+            if self.persona.company is not None:
+                persona["company"] = self.persona.company
+        return {
+            "slug": self.slug,
+            "title": self.title,
+            "description": self.description,
+            "duration_minutes": self.duration_minutes,
+            "persona": persona,
+            "objectives": list(self.objectives),
+            "documents": [{"filename": doc.filename, "title": doc.title} for doc in self.documents],
+        }
+
+    def document(self, filename: str) -> Document | None:
+        """The declared document with this exact file name, or None."""
+        return next((doc for doc in self.documents if doc.filename == filename), None)
+
+    def document_path(self, filename: str) -> Path | None:
+        """The file of a declared document, or None when the name is not declared, is not a
+        plain file name, or resolves (through a symlink, say) outside the scenario folder."""
+        if self.document(filename) is None or not is_plain_filename(filename):
+            return None
+        folder = self.folder.resolve()
+        path = (folder / filename).resolve()
+        if path.parent != folder or not path.is_file():
+            return None
+        return path
+
+    def config_json(self) -> dict[str, Any]:
+        """The whole configuration as JSON-ready data, for the scenarios table. The folder is
+        left out (it is machine-specific and stored as the row's file path);
+        `Scenario.model_validate({**config, "folder": folder})` rebuilds the scenario."""
+        return self.model_dump(mode="json", exclude={"folder"})
