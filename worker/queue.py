@@ -29,6 +29,7 @@ class DoorbellSqliteStorage(SqliteStorage):
         self._ringer: Ringer | None = None
         self._doorbell: Doorbell | None = None
         self._setup_lock = threading.Lock()
+        self._draining = False
         super().__init__(*args, **kwargs)
 
     def _create_connection(self):
@@ -52,10 +53,19 @@ class DoorbellSqliteStorage(SqliteStorage):
                 self._doorbell = Doorbell(self._doorbell_dir, WORKER_ROLE)
             return self._doorbell
 
+    def stop_dequeuing(self) -> None:
+        """The consumer is shutting down: take no more jobs in this process, so a job put
+        back on the queue during shutdown waits for the next worker."""
+        self._draining = True
+
     def dequeue(self):
+        if self._draining:
+            return None
         data = super().dequeue()
         if data is None:
             self._sleeper().wait(self._poll_interval_seconds)
+            if self._draining:
+                return None
             data = super().dequeue()
         return data
 

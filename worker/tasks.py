@@ -40,8 +40,9 @@ def generate_reply(message_id: int) -> None:
 def requeue_interrupted(signal, task, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
     """A SIGTERM stopped the consumer mid-job: put the job back on the queue at once
     instead of waiting for its lease to run out."""
-    if task.name != generate_reply.name:
+    if not isinstance(task, generate_reply.task_class):
         return
+    huey.storage.stop_dequeuing()
     message_id = task.args[0]
     runtime = get_runtime()
     with runtime.write_engine.begin() as conn:

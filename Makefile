@@ -1,0 +1,37 @@
+# Two commands for a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test test-all soak bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Start web + worker on http://localhost:$(PORT), data under ./data
+run: install
+	$(BIN)/chattrain db upgrade
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT)
+
+## Install the test dependencies and run the whole suite (the soak runs are separate)
+test: install
+	$(BIN)/python -m pytest -q
+
+## The recovery tests repeated 20 times (slow)
+soak: install
+	$(BIN)/python -m pytest -q -m soak
+
+## The performance benchmark (about 6 minutes; `make bench ARGS=--quick` for a smoke run)
+bench: install
+	$(BIN)/python -m bench.bench_chat $(ARGS)
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,472 @@
+"""LLM provider for any server that speaks OpenAI's chat-completions API (OpenAI itself,
+Azure-style gateways, vLLM, Ollama, llama.cpp, LM Studio, OpenRouter, ...).
+
+One reply is one streamed POST to {base_url}/chat/completions. Failures before the first
+chunk of text are retried here (429, 5xx, timeouts, dropped connections) with
+exponential backoff and jitter, honouring Retry-After, within both `max_retries` and
+the total time budget. Once text has been handed out a retry would duplicate it, so
+any later failure becomes a retryable "llm_stream_interrupted" and the worker starts
+the reply over.
+
+Error codes (LLMError.code):
+    llm_rate_limited        429 after the retries; retryable (retry_after_seconds set when the
+                            server said how long to wait)
+    llm_unavailable         5xx, refused/dropped connection or a stream that ended early,
+                            after the retries; retryable
+    llm_timeout             no answer within the request timeout or the total budget, after
+                            the retries; retryable
+    llm_stream_interrupted  any failure after part of the reply was streamed; retryable
+    llm_auth_failed         401/403: wrong or missing API key; not retryable
+    llm_bad_request         400/404/422 and other 4xx (unknown model, bad URL, too long a
+                            prompt); not retryable
+    llm_malformed_response  the server's answer is not OpenAI-shaped (bad JSON, unexpected
+                            content type or structure); not retryable, because in practice it
+                            means the base URL points at something that is not an
+                            OpenAI-compatible endpoint, and asking again gives the same answer
+    llm_empty_reply         the stream completed with no text; retryable (sampling may
+                            produce text next time) unless the server's content filter cut it
+
+Messages name the status, the server's error type/code identifiers and the base URL, but
+never the API key, the server's free-text message or anything from the prompt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import math
+import random
+import re
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Iterator
+
+import httpx
+
+from shared.llm.base import LLMError, ReplyRequest, ReplyStream, Usage
+from shared.llm.prompt import MESSAGE_OVERHEAD_TOKENS, REPLY_PRIMING_TOKENS, build_messages
+from shared.llm.tokens import count_tokens
+
+# Codes of failures that a fresh attempt may cure; others are raised at once.
+RETRIED_CODES = frozenset({"llm_rate_limited", "llm_unavailable", "llm_timeout"})
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 8.0
+
+# Server-sent identifiers (error type/code) we are willing to quote in messages: short
+# tokens only, never free text, which may echo the prompt back.
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date);
+    None when absent or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def backoff_delay(
+    retry_number: int,
+    *,
+    base_seconds: float,
+    retry_after: float | None = None,
+    max_seconds: float = BACKOFF_MAX_SECONDS,
+    random_fraction: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to sleep before retry number `retry_number` (1 for the first retry).
+
+    Without a server hint: exponential, capped, with the upper half jittered so that
+    worker threads that failed together do not retry together. With Retry-After: at
+    least what the server asked, plus up to 10% for the same reason.
+    """
+    if retry_after is not None:
+        return retry_after * (1 + 0.1 * random_fraction())
+    ceiling = min(max_seconds, base_seconds * 2 ** (retry_number - 1))
+    return ceiling / 2 + random_fraction() * ceiling / 2
+
+
+def iter_sse_data(lines: Iterable[str]) -> Iterator[str]:
+    """The data of each server-sent event, multi-line data joined by newlines.
+
+    Comment lines (": keep-alive", sent by some gateways) and the event/id/retry fields
+    carry nothing we use and are skipped.
+    """
+    data_lines: list[str] = []
+    for line in lines:
+        line = line.rstrip("\r")
+        if not line:
+            if data_lines:
+                yield "\n".join(data_lines)
+                data_lines = []
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        if field == "data":
+            data_lines.append(value[1:] if value.startswith(" ") else value)
+    if data_lines:  # a last event without its blank line
+        yield "\n".join(data_lines)
+
+
+def _server_identifiers(payload: Any) -> str:
+    """' (type=..., code=...)' from an OpenAI-style error object, identifiers only."""
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict):
+        return ""
+    parts = [
+        f"{key}={error[key]}"
+        for key in ("type", "code")
+        if isinstance(error.get(key), (str, int)) and _IDENTIFIER.match(str(error[key]))
+    ]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def error_for_status(status: int, body: bytes, retry_after: float | None, *, where: str) -> LLMError:
+    """The LLMError for a non-2xx answer."""
+    try:
+        detail = _server_identifiers(json.loads(body))
+    except ValueError:
+        detail = ""
+    answered = f"the LLM server at {where} answered HTTP {status}{detail}"
+    if status in (401, 403):
+        return LLMError("llm_auth_failed", f"{answered}: check CHATTRAIN_LLM_API_KEY", retryable=False)
+    if status == 429:
+        return LLMError(
+            "llm_rate_limited", f"{answered}: rate limited", retryable=True, retry_after_seconds=retry_after
+        )
+    if status == 408:
+        return LLMError("llm_timeout", answered, retryable=True, retry_after_seconds=retry_after)
+    if status >= 500:
+        return LLMError("llm_unavailable", answered, retryable=True, retry_after_seconds=retry_after)
+    hint = ": check CHATTRAIN_LLM_BASE_URL and the model name" if status in (301, 302, 307, 308, 404) else ""
+    return LLMError("llm_bad_request", f"{answered}{hint}", retryable=False)
+
+
+def _malformed(what: str) -> LLMError:
+    return LLMError(
+        "llm_malformed_response", f"the LLM server's answer is not OpenAI-shaped: {what}", retryable=False
+    )
+
+
+def _choices(chunk: Any) -> list[dict[str, Any]]:
+    """The `choices` of a completion or chunk, checked for shape."""
+    if not isinstance(chunk, dict):
+        raise _malformed("a chunk is not a JSON object")
+    choices = chunk.get("choices") or []  # the usage chunk has none
+    if not isinstance(choices, list) or not all(isinstance(choice, dict) for choice in choices):
+        raise _malformed("'choices' is not a list of objects")
+    return choices
+
+
+def _text_of(part: Any) -> str:
+    """`delta` or `message` -> its text; role-only and tool-call parts have none."""
+    if part is None:
+        return ""
+    if not isinstance(part, dict) or not isinstance(part.get("content") or "", str):
+        raise _malformed("a message 'content' is not text")
+    return part.get("content") or ""
+
+
+class OpenAICompatibleProvider:
+    """Plays the customer through an OpenAI-compatible chat-completions endpoint.
+
+    Safe to share between worker threads: it keeps no per-reply state, and its one
+    httpx.Client (a pool of keep-alive connections) is thread-safe.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        model: str,
+        request_timeout_seconds: float,
+        total_timeout_seconds: float,
+        max_retries: int,
+        context_tokens: int,
+        client: httpx.Client | None = None,
+        backoff_base_seconds: float = BACKOFF_BASE_SECONDS,
+    ):
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError("the LLM base URL must start with http:// or https://")
+        self._base_url = base_url.rstrip("/")
+        self._url = f"{self._base_url}/chat/completions"
+        self._api_key = api_key
+        self._model = model
+        self._request_timeout = request_timeout_seconds
+        self._total_timeout = total_timeout_seconds
+        self._max_retries = max(0, max_retries)
+        self._context_tokens = context_tokens
+        self._backoff_base = backoff_base_seconds
+        self._owns_client = client is None
+        self._client = client or httpx.Client(timeout=httpx.Timeout(request_timeout_seconds))
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "OpenAICompatibleProvider":
+        return cls(
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key,
+            model=settings.llm_model,
+            request_timeout_seconds=settings.llm_request_timeout_seconds,
+            total_timeout_seconds=settings.llm_total_timeout_seconds,
+            max_retries=settings.llm_max_retries,
+            context_tokens=settings.llm_context_tokens,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool, if this provider created it."""
+        if self._owns_client:
+            self._client.close()
+
+    def stream_reply(self, request: ReplyRequest) -> ReplyStream:
+        """Nothing is sent until the stream is iterated; errors surface there."""
+        messages = build_messages(request, context_tokens=self._context_tokens, count_tokens=count_tokens)
+        body = self._request_body(request.scenario, messages)
+        usage = Usage(model=body["model"])
+        return ReplyStream(chunks=self._stream_with_retries(body, usage), usage=usage)
+
+    def _request_body(self, scenario: Any, messages: list[dict[str, str]]) -> dict[str, Any]:
+        """The JSON body: the scenario's llm_config overrides the configured model."""
+        llm_config = getattr(scenario, "llm_config", None)
+        body: dict[str, Any] = {
+            "model": getattr(llm_config, "model", None) or self._model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        temperature = getattr(llm_config, "temperature", None)
+        if temperature is not None:
+            body["temperature"] = temperature
+        max_tokens = getattr(llm_config, "max_tokens", None)
+        if max_tokens:
+            body["max_tokens"] = max_tokens
+        return body
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "text/event-stream"}
+        if self._api_key:  # local servers (Ollama, vLLM) often need none
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def _scrubbed(self, error: LLMError) -> LLMError:
+        """The same error with the API key blanked out of its message, should a server
+        ever have echoed it into an identifier."""
+        if not self._api_key or self._api_key not in error.message:
+            return error
+        return LLMError(
+            error.code,
+            error.message.replace(self._api_key, "***"),
+            retryable=error.retryable,
+            retry_after_seconds=error.retry_after_seconds,
+        )
+
+    def _stream_with_retries(self, body: dict[str, Any], usage: Usage) -> Iterator[str]:
+        deadline = time.monotonic() + self._total_timeout
+        failure: LLMError | None = None
+        attempts = 0
+        for retry_number in range(self._max_retries + 1):
+            if failure is not None:
+                delay = backoff_delay(
+                    retry_number, base_seconds=self._backoff_base, retry_after=failure.retry_after_seconds
+                )
+                if time.monotonic() + delay >= deadline:
+                    break  # the wait alone would spend the budget
+                time.sleep(delay)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            attempts += 1
+            produced = False
+            try:
+                with contextlib.closing(
+                    self._attempt(body, usage, deadline, min(self._request_timeout, remaining))
+                ) as pieces:
+                    for piece in pieces:
+                        produced = True
+                        yield piece
+                return
+            except LLMError as error:
+                if produced:
+                    raise self._scrubbed(
+                        LLMError(
+                            "llm_stream_interrupted",
+                            f"the reply broke off part-way: {error.message}",
+                            retryable=True,
+                        )
+                    ) from error
+                if error.code not in RETRIED_CODES:
+                    raise self._scrubbed(error) from error
+                failure = error
+        raise self._scrubbed(self._gave_up(failure, attempts))
+
+    def _gave_up(self, failure: LLMError | None, attempts: int) -> LLMError:
+        if failure is None:
+            return LLMError(
+                "llm_timeout", f"the total time budget of {self._total_timeout:g}s was spent", retryable=True
+            )
+        return LLMError(
+            failure.code,
+            f"{failure.message} (gave up after {attempts} attempt(s))",
+            retryable=True,
+            retry_after_seconds=failure.retry_after_seconds,
+        )
+
+    def _attempt(self, body: dict[str, Any], usage: Usage, deadline: float, timeout: float) -> Iterator[str]:
+        """One request: yields the reply's text, raises LLMError on any failure."""
+        try:
+            with self._client.stream(
+                "POST", self._url, json=body, headers=self._headers(), timeout=timeout
+            ) as response:
+                if not 200 <= response.status_code < 300:
+                    response.read()
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    raise error_for_status(
+                        response.status_code, response.content, retry_after, where=self._base_url
+                    )
+                content_type = response.headers.get("content-type", "")
+                if "event-stream" in content_type:
+                    yield from self._read_event_stream(response, body, usage, deadline)
+                elif "json" in content_type:
+                    # Some servers ignore "stream": true and answer in one piece.
+                    yield from self._read_whole_reply(response, body, usage)
+                else:
+                    raise _malformed(f"unexpected content type {content_type.split(';')[0]!r}")
+        except httpx.TimeoutException as exc:
+            raise LLMError(
+                "llm_timeout",
+                f"the LLM server at {self._base_url} did not answer within {timeout:.1f}s",
+                retryable=True,
+            ) from exc
+        except httpx.UnsupportedProtocol as exc:
+            raise LLMError(
+                "llm_bad_request", "unsupported protocol in CHATTRAIN_LLM_BASE_URL", retryable=False
+            ) from exc
+        except httpx.TransportError as exc:  # refused, reset, or a body cut off mid-way
+            raise LLMError(
+                "llm_unavailable",
+                f"connection to the LLM server at {self._base_url} failed ({type(exc).__name__})",
+                retryable=True,
+            ) from exc
+        except httpx.DecodingError as exc:
+            raise _malformed("the body could not be decoded") from exc
+
+    def _read_event_stream(
+        self, response: httpx.Response, body: dict[str, Any], usage: Usage, deadline: float
+    ) -> Iterator[str]:
+        text: list[str] = []
+        reported: dict[str, Any] = {}
+        finish_reason: str | None = None
+        done = False
+        events = iter_sse_data(self._lines_until(deadline, response.iter_lines()))
+        for data in events:
+            if data.strip() == "[DONE]":
+                done = True
+                break
+            try:
+                chunk = json.loads(data)
+            except ValueError:
+                raise _malformed("an event's data is not valid JSON") from None
+            if isinstance(chunk, dict) and chunk.get("error"):
+                raise LLMError(
+                    "llm_unavailable",
+                    f"the LLM server reported an error mid-stream{_server_identifiers(chunk)}",
+                    retryable=True,
+                )
+            for choice in _choices(chunk):
+                piece = _text_of(choice.get("delta"))
+                if piece:
+                    text.append(piece)
+                    yield piece
+                finish_reason = choice.get("finish_reason") or finish_reason
+            if isinstance(chunk.get("usage"), dict):
+                reported = {**chunk["usage"], "model": chunk.get("model")}
+        if done:
+            # Read the body to its end so the connection goes back to the pool; the reply
+            # is complete, so a failure here no longer matters.
+            with contextlib.suppress(httpx.HTTPError, LLMError):
+                for _ in events:
+                    pass
+        elif finish_reason is None:
+            raise LLMError(
+                "llm_unavailable",
+                "the LLM server ended the stream before the reply was complete",
+                retryable=True,
+            )
+        self._settle(usage, reported, body, "".join(text), finish_reason)
+
+    def _lines_until(self, deadline: float, lines: Iterator[str]) -> Iterator[str]:
+        """The body's lines, cut off at the total time budget: the read timeout alone
+        never fires on a server that trickles keep-alive comments or slow text."""
+        for line in lines:
+            if time.monotonic() > deadline:
+                raise LLMError(
+                    "llm_timeout",
+                    f"the reply took longer than the total budget of {self._total_timeout:g}s",
+                    retryable=True,
+                )
+            yield line
+
+    def _read_whole_reply(
+        self, response: httpx.Response, body: dict[str, Any], usage: Usage
+    ) -> Iterator[str]:
+        response.read()
+        try:
+            completion = response.json()
+        except ValueError:
+            raise _malformed("the body is not valid JSON") from None
+        choices = _choices(completion)
+        reply = _text_of(choices[0].get("message")) if choices else ""
+        finish_reason = choices[0].get("finish_reason") if choices else None
+        reported = (
+            {**completion["usage"], "model": completion.get("model")}
+            if isinstance(completion.get("usage"), dict)
+            else {}
+        )
+        if reply:
+            yield reply
+        self._settle(usage, reported, body, reply, finish_reason)
+
+    @staticmethod
+    def _settle(
+        usage: Usage, reported: dict[str, Any], body: dict[str, Any], reply: str, finish_reason: str | None
+    ) -> None:
+        """Fill `usage` (the server's figures, else our estimate), then insist on text."""
+        if isinstance(reported.get("prompt_tokens"), int) and isinstance(
+            reported.get("completion_tokens"), int
+        ):
+            usage.prompt_tokens = reported["prompt_tokens"]
+            usage.completion_tokens = reported["completion_tokens"]
+        else:
+            usage.prompt_tokens = REPLY_PRIMING_TOKENS + sum(
+                count_tokens(message["content"]) + MESSAGE_OVERHEAD_TOKENS for message in body["messages"]
+            )
+            usage.completion_tokens = count_tokens(reply)
+        model = reported.get("model")
+        usage.model = model if isinstance(model, str) and model else body["model"]
+        if not reply:
+            reason = (
+                finish_reason
+                if isinstance(finish_reason, str) and _IDENTIFIER.match(finish_reason)
+                else "unknown"
+            )
+            raise LLMError(
+                "llm_empty_reply",
+                f"the LLM produced no text (finish_reason={reason})",
+                retryable=finish_reason != "content_filter",
+            )
