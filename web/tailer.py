@@ -11,10 +11,8 @@ import asyncio
 import logging
 from collections import defaultdict
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from shared.db.engine import is_sqlite
-from shared.db.events import StoredEvent, select_events_after, select_max_event_id
+from shared.db.events import StoredEvent, select_data_version, select_events_after, select_max_event_id
 from shared.doorbell import Doorbell
 from shared.settings import Settings
 from web.database import Database
@@ -64,11 +62,9 @@ class EventTailer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._doorbell: Doorbell | None = None
-        self._conn: AsyncConnection | None = None
         self.last_event_id = 0
 
     async def start(self) -> None:
-        self._conn = await self._db.engine.connect()
         self.last_event_id = await self._read(select_max_event_id)
         self._doorbell = Doorbell(self._settings.doorbell_dir, WEB_ROLE)
         loop = asyncio.get_running_loop()
@@ -85,8 +81,6 @@ class EventTailer:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        if self._conn is not None:
-            await self._conn.close()
 
     def subscribe(self, subscriber: Subscriber) -> None:
         self._subscribers[subscriber.session_id].add(subscriber)
@@ -107,17 +101,12 @@ class EventTailer:
             self._wake.set()
 
     async def _read(self, fn, *args):  # noqa: ANN001, ANN002, ANN202
-        assert self._conn is not None
-        try:
-            return await self._conn.run_sync(lambda sync_conn: fn(sync_conn, *args))
-        finally:
-            # End the read transaction so the next read sees newer commits (WAL snapshot).
-            await self._conn.rollback()
+        return await self._db.tail_read(fn, *args)
 
     async def _data_version(self) -> int | None:
         if not is_sqlite(self._settings.resolved_database_url):
             return None
-        return await self._read(lambda conn: conn.exec_driver_sql("PRAGMA data_version").scalar_one())
+        return await self._read(select_data_version)
 
     async def _run(self) -> None:
         poll_seconds = self._settings.event_poll_interval_ms / 1000

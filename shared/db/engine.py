@@ -1,7 +1,7 @@
 """Engine construction: the one place that knows about SQLite pragmas and transaction modes.
 
-The worker and the CLI use a synchronous engine; the web process uses the same URL with
-the aiosqlite driver. Both get WAL mode, foreign keys, and explicit BEGIN statements so
+Every process uses a synchronous engine (the web process runs it on database threads,
+see web/database.py). Both get WAL mode, foreign keys, and explicit BEGIN statements so
 that write transactions can take SQLite's write lock up front (BEGIN IMMEDIATE) instead
 of failing with SQLITE_BUSY half-way through a read-then-write.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 # Connection execution option naming the SQLite BEGIN mode ("DEFERRED" or "IMMEDIATE").
 BEGIN_MODE = "chattrain_begin_mode"
@@ -39,26 +38,9 @@ def _install_sqlite_hooks(sync_engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create_sync_engine(url: str) -> Engine:
-    """Engine for the worker, migrations and the CLI."""
-    engine = create_engine(url, pool_pre_ping=False)
+def create_sync_engine(url: str, **engine_options) -> Engine:  # noqa: ANN003
+    """Engine for the worker, the web process's database threads, migrations and the CLI."""
+    engine = create_engine(url, **engine_options)
     if is_sqlite(url):
         _install_sqlite_hooks(engine)
-    return engine
-
-
-def async_url(url: str) -> str:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return str(parsed.set(drivername="sqlite+aiosqlite"))
-    if parsed.get_backend_name() == "postgresql":
-        return str(parsed.set(drivername="postgresql+asyncpg"))
-    return url
-
-
-def create_web_engine(url: str) -> AsyncEngine:
-    """Async engine for the web process."""
-    engine = create_async_engine(async_url(url))
-    if is_sqlite(url):
-        _install_sqlite_hooks(engine.sync_engine)
     return engine

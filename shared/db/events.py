@@ -84,3 +84,8 @@ def select_streamed_deltas(conn: Connection, message_id: int) -> tuple[str, int]
         text = payload["content"] if payload.get("restart") else text + payload["content"]
         next_seq = payload["seq"] + 1
     return text, next_seq
+
+
+def select_data_version(conn: Connection) -> int:
+    """SQLite's counter of commits by other connections: unchanged means nothing new."""
+    return conn.exec_driver_sql("PRAGMA data_version").scalar_one()
