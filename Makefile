@@ -19,6 +19,7 @@ install: $(VENV)/.installed
 ## Start web + worker on http://localhost:$(PORT), data under ./data
 run: install
 	$(BIN)/chattrain db upgrade
+	$(BIN)/chattrain users ensure-demo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT)
 
 ## Install the test dependencies and run the whole suite (the soak runs are separate)

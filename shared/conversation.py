@@ -17,6 +17,7 @@ from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
+from shared.db.limits import RateLimit, hit_rate_limit
 from shared.masking_policy import MaskingPolicy
 
 
@@ -44,11 +45,13 @@ def accept_trainee_message(
     masking: MaskingPolicy,
     scenario_patterns: tuple = (),
     reply_expiry_seconds: float,
+    rate_limit: RateLimit | None = None,
 ) -> AcceptedMessage:
     """Store a trainee message (masked) and its reply job.
 
     A resend with a client_message_id already stored is acknowledged with the original
-    message's id and stores nothing."""
+    message's id and stores nothing. With `rate_limit`, a message over the session
+    owner's limit raises LimitExceeded, so the caller's transaction stores nothing."""
     session = session_rows.select_session(conn, session_id)
     if session is None:
         raise ConversationError("session_not_found", "This session does not exist.")
@@ -58,6 +61,8 @@ def accept_trainee_message(
         existing = message_rows.select_message_by_client_id(conn, session_id, client_message_id)
         if existing is not None:
             return AcceptedMessage(message_id=existing["id"], duplicate=True)
+    if rate_limit is not None:
+        hit_rate_limit(conn, user_id=session["user_id"], limit=rate_limit)
     data = session["data"]
     masked_text, findings = masking.apply(content, data, scenario_patterns)
     metadata = {"masking": findings} if findings else {}
@@ -81,6 +86,9 @@ def accept_trainee_message(
 
 def retry_reply(conn: Connection, *, session_id: int, message_id: int, reply_expiry_seconds: float) -> None:
     """Queue a failed or expired reply again at the trainee's request."""
+    session = session_rows.select_session(conn, session_id)
+    if session is not None and session["status"] != "active":
+        raise ConversationError("session_completed", "This session has ended; start a new one to keep practising.")
     job = job_rows.select_reply_job(conn, message_id)
     if job is None or job["session_id"] != session_id:
         raise ConversationError("message_not_found", "No trainee message with that id in this session.")

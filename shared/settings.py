@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -61,9 +61,30 @@ class Settings(BaseSettings):
     # Logging
     log_level: str = "INFO"
 
+    # Auth and limits. A limit of 0 turns that limit off.
+    auth_mode: Literal["required", "insecure-dev"] = "required"  # insecure-dev: loopback only
+    host: str = "0.0.0.0"  # the address web/hypercorn_config.py binds (CHATTRAIN_HOST)
+    ws_ticket_ttl_seconds: int = Field(default=60, ge=1, le=600)
+    messages_per_window: int = Field(default=30, ge=0)  # per user
+    message_window_seconds: int = Field(default=60, ge=1)
+    sessions_per_window: int = Field(default=10, ge=0)  # session creations per user
+    session_window_seconds: int = Field(default=3600, ge=1)
+    ws_tickets_per_window: int = Field(default=30, ge=0)  # per user
+    ws_ticket_window_seconds: int = Field(default=60, ge=1)
+    max_active_sessions_per_user: int = Field(default=5, ge=0)
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _no_wildcard_origin(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        # The CORS layer always allows credentials (the Authorization header), and a
+        # wildcard with credentials would let any web page call the API as its visitor.
+        if any(origin.strip() == "*" for origin in origins):
+            raise ValueError("'*' is not allowed: list the frontend's origins explicitly (credentials are allowed)")
+        return origins
+
     @cached_property
     def resolved_database_url(self) -> str:
-        """SQLAlchemy URL for the sync driver (the web side swaps in aiosqlite)."""
+        """SQLAlchemy URL of the chat database."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'chattrain.db').resolve()}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 # The Huey instance reads its queue path from the environment at import time; give the
 # in-process tests a private folder before anything imports it.
@@ -17,6 +18,7 @@ os.environ.setdefault("CHATTRAIN_SCENARIOS_DIR", str(Path(__file__).resolve().pa
 import pytest  # noqa: E402
 
 from shared.settings import Settings  # noqa: E402
+from tests.support.client import AuthUser  # noqa: E402
 from tests.support.stack import REPO_ROOT, Stack  # noqa: E402
 
 
@@ -37,6 +39,25 @@ async def _app(settings: Settings):
 @pytest.fixture(name="client")
 def _client(app):
     return app.test_client()
+
+
+async def create_test_user(app, role: str, user_id: str) -> AuthUser:
+    """Create a user in the running test app's database; the token comes back once."""
+    from shared.db.users import insert_user
+
+    token = await app.app.db.write(insert_user, user_id=user_id, role=role)
+    return AuthUser(id=user_id, role=role, token=token)
+
+
+@pytest.fixture(name="users")
+async def _users(app) -> SimpleNamespace:
+    """Three signed-up users: `trainee` (trainee-1), `other` (trainee-2), `trainer`.
+    Each has `.headers` for HTTP and `.subprotocols` for the chat socket."""
+    return SimpleNamespace(
+        trainee=await create_test_user(app, "trainee", "trainee-1"),
+        other=await create_test_user(app, "trainee", "trainee-2"),
+        trainer=await create_test_user(app, "trainer", "trainer-1"),
+    )
 
 
 @pytest.fixture(name="stack")

@@ -3,6 +3,8 @@ objects (database, scenario catalogue, event tailer, queue) started in before_se
 
 from __future__ import annotations
 
+import logging
+
 from quart import Quart
 from quart_schema import QuartSchema
 
@@ -10,18 +12,26 @@ from shared.db.migrate import upgrade_to_head
 from shared.logs import configure_logging
 from shared.masking_policy import MaskingPolicy
 from shared.settings import Settings
-from web.blueprints import chat, documents, health, scenarios, sessions
+from web.auth import SECURITY_SCHEMES, check_auth_mode
+from web.blueprints import account, chat, documents, health, reports, scenarios, sessions
 from web.catalog import load_catalog
 from web.cors import install_cors
 from web.database import Database
 from web.errors import register_error_handlers
 from web.reply_queue import ReplyQueue
+from web.security import install_security_headers
 from web.tailer import EventTailer
+
+log = logging.getLogger("chattrain.web")
 
 
 def create_app(settings: Settings) -> Quart:
     configure_logging(settings.log_level)
-    app = Quart("chattrain")
+    check_auth_mode(settings)
+    if settings.auth_mode == "insecure-dev":
+        log.warning("CHATTRAIN_AUTH_MODE=insecure-dev: requests without a token are trusted (loopback only)")
+    # No static folder: the public routes are exactly /api/health and the API docs.
+    app = Quart("chattrain", static_folder=None)
     app.config["CHATTRAIN_SETTINGS"] = settings
     # Quart reads whole request bodies into memory: cap them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_frame_bytes
@@ -32,11 +42,14 @@ def create_app(settings: Settings) -> Quart:
         openapi_path="/openapi.json",
         swagger_ui_path="/docs",
         redoc_ui_path="/redocs",
+        scalar_ui_path=None,
+        security_schemes=SECURITY_SCHEMES,
         info={"title": "ChatTrain API", "version": health.VERSION},
     )
     install_cors(app, settings)
+    install_security_headers(app)
     register_error_handlers(app)
-    for module in (health, scenarios, sessions, documents, chat):
+    for module in (health, account, scenarios, sessions, reports, documents, chat):
         app.register_blueprint(module.blueprint)
 
     @app.before_serving

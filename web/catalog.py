@@ -22,7 +22,8 @@ class ScenarioCatalog:
 
     def get(self, ident: int | str) -> tuple[int, Scenario] | None:
         """Find a scenario by integer id (or its decimal text) or by slug."""
-        if isinstance(ident, int) or (isinstance(ident, str) and ident.isdigit()):
+        # isascii: str.isdigit() is also true for "³", which int() rejects.
+        if isinstance(ident, int) or (isinstance(ident, str) and ident.isascii() and ident.isdigit()):
             scenario_id = int(ident)
             scenario = self.by_id.get(scenario_id)
             return (scenario_id, scenario) if scenario else None

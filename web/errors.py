@@ -10,16 +10,29 @@ from quart import Quart, jsonify
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
+from shared.db.limits import LimitExceeded
+
 log = logging.getLogger("chattrain.web")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, detail: str, field: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        field: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict | None = None,
+    ):
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
         self.field = field
+        self.headers = headers or {}
+        self.extra = extra or {}
 
 
 def error_body(code: str, detail: str, field: str | None = None) -> dict:
@@ -42,7 +55,15 @@ def field_of(validation_error) -> tuple[str | None, str]:  # noqa: ANN001
 def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(ApiError)
     async def handle_api_error(error: ApiError):  # noqa: ANN202
-        return jsonify(error_body(error.code, error.detail, error.field)), error.status
+        return jsonify({**error_body(error.code, error.detail, error.field), **error.extra}), error.status, error.headers
+
+    @app.errorhandler(LimitExceeded)
+    async def handle_limit_exceeded(error: LimitExceeded):  # noqa: ANN202
+        body, headers = error_body(error.code, error.detail), {}
+        if error.retry_after_seconds is not None:
+            body["retry_after_seconds"] = error.retry_after_seconds
+            headers["Retry-After"] = str(error.retry_after_seconds)
+        return jsonify(body), 429, headers
 
     @app.errorhandler(RequestSchemaValidationError)
     async def handle_validation_error(error: RequestSchemaValidationError):  # noqa: ANN202

@@ -51,7 +51,7 @@ def _describe(error: ValidationError, prefix: str = "") -> str:
 
 def parse_client_frame(raw: str | bytes, *, max_frame_bytes: int) -> ClientFrame:
     """Parse and check the envelope of a client frame; raise FrameError with a code."""
-    if isinstance(raw, bytes):
+    if not isinstance(raw, str):  # bytes, or None for an empty binary frame (Quart's receive)
         raise FrameError("invalid_frame", "Frames must be JSON text, not binary.")
     if len(raw) > max_frame_bytes:  # characters >= bytes/4; checked exactly below
         if len(raw.encode()) > max_frame_bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class DocumentInfo(BaseModel):
@@ -35,7 +35,13 @@ class SessionData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scenario_id: int | str = Field(description="The scenario's integer id or its slug.")
-    user_id: str = Field(min_length=1, max_length=200)
+    user_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Optional, for compatibility: the session belongs to the token's user, and a different "
+        "user_id is refused with 403 user_mismatch.",
+    )
 
 
 class Message(BaseModel):
@@ -92,3 +98,122 @@ class Health(BaseModel):
     llm: LLMHealth
     scenarios_loaded: int
     scenario_errors: list[str]
+
+
+class Me(BaseModel):
+    id: str
+    role: Literal["trainee", "trainer"]
+    display_name: str | None = None
+
+
+class WsTicket(BaseModel):
+    ticket: str = Field(description="Pass as ?ticket= when opening the chat socket; works once.")
+    expires_at: str
+    expires_in_seconds: int
+
+
+# --- Training records: reports, transcripts, session lists, scenario statistics -------
+
+
+class Evidence(BaseModel):
+    message_id: int
+    quote: str = Field(description="The trainee's own words.")
+
+
+class ReportCriterion(BaseModel):
+    name: str
+    weight: float
+    score: int
+    evidence: list[Evidence]
+
+
+class RequiredKeywords(BaseModel):
+    met: list[str]
+    missed: list[str]
+
+
+class TurnScore(BaseModel):
+    message_id: int
+    score: int
+    matched: list[str]
+    missed: list[str]
+
+
+class ReportPoint(BaseModel):
+    text: str
+    evidence: list[Evidence]
+
+
+class ReportScenario(BaseModel):
+    slug: str
+    title: str
+
+
+class Report(BaseModel):
+    scenario: ReportScenario
+    overall_score: int = Field(ge=0, le=100)
+    criteria: list[ReportCriterion]
+    required_keywords: RequiredKeywords
+    per_turn: list[TurnScore]
+    strengths: list[ReportPoint]
+    improvements: list[ReportPoint]
+    exchanges: int
+    duration_seconds: int
+    ended_by: Literal["script_complete", "time_up", "trainee_ended"]
+
+
+class ReplyFeedback(BaseModel):
+    score: int = Field(ge=0, le=100)
+    matched: list[str]
+    missed: list[str]
+    suggestions: list[str]
+    criteria: dict[str, int] = {}
+
+
+class SessionFilter(BaseModel):
+    user_id: str | None = None
+    scenario_id: str | None = Field(default=None, description="The scenario's integer id or its slug.")
+    status: Literal["active", "completed"] | None = None
+    limit: int = Field(default=100, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=1_000_000_000)  # SQLite integers are 64-bit: bound it
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_absent(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+class SessionSummary(Session):
+    ended_by: str | None = None
+    overall_score: int | None = Field(default=None, description="The report's overall score, once written.")
+
+
+class TranscriptFilter(BaseModel):
+    format: Literal["json", "markdown"] = "json"
+
+
+class TranscriptMessage(Message):
+    feedback: ReplyFeedback | None = Field(default=None, description="Per-reply feedback on a trainee message.")
+
+
+class Transcript(Session):
+    ended_by: str | None = None
+    scenario_title: str
+    messages: list[TranscriptMessage]
+    report: Report | None = None
+
+
+class MissedKeyword(BaseModel):
+    keyword: str
+    count: int = Field(description="Sessions that missed it.")
+
+
+class ScenarioStats(BaseModel):
+    scenario_id: int
+    scenario_slug: str
+    sessions: int
+    completed: int
+    completion_rate: float | None
+    mean_score: float | None
+    median_score: float | None
+    most_missed_keywords: list[MissedKeyword]

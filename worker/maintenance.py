@@ -1,6 +1,7 @@
-"""Per-process upkeep: the heartbeat /api/health reports, and the sweep that re-enqueues
+"""Per-process upkeep: the heartbeat /api/health reports, the sweep that re-enqueues
 replies whose queue entry was lost (a worker killed mid-job, a queue write lost to a
-crash). Runs in one daemon thread per consumer process."""
+crash), and the clock that completes sessions whose time ran out while nobody wrote to
+them. Runs in one daemon thread per consumer process."""
 
 from __future__ import annotations
 
@@ -8,9 +9,15 @@ import logging
 import os
 import threading
 import time
+from datetime import timedelta
 
+from shared.clock import utc_now
 from shared.db import jobs as job_rows
+from shared.db import sessions as session_rows
+from shared.db.reports import select_sessions_awaiting_report
 from shared.db.workers import upsert_worker_heartbeat
+from shared.training.completion import TIME_UP
+from shared.training_loop import time_is_up
 from worker.runtime import WorkerRuntime
 
 log = logging.getLogger("chattrain.worker")
@@ -19,23 +26,29 @@ _started = False
 _start_lock = threading.Lock()
 
 
-def start_maintenance(runtime: WorkerRuntime, enqueue_reply) -> None:  # noqa: ANN001
+def start_maintenance(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=None) -> None:  # noqa: ANN001
     """Start the upkeep thread once per process (Huey calls startup hooks per worker thread)."""
     global _started
     with _start_lock:
         if _started:
             return
         _started = True
-    thread = threading.Thread(target=_run, args=(runtime, enqueue_reply), name="chattrain-maintenance", daemon=True)
+    thread = threading.Thread(
+        target=_run, args=(runtime, enqueue_reply, enqueue_evaluation), name="chattrain-maintenance", daemon=True
+    )
     thread.start()
 
 
-def _run(runtime: WorkerRuntime, enqueue_reply) -> None:  # noqa: ANN001
+def _run(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=None) -> None:  # noqa: ANN001
     first = True
     while True:
         try:
             heartbeat(runtime)
             sweep(runtime, enqueue_reply, reclaim_dead_local=first)
+            if enqueue_evaluation is not None:
+                if first:
+                    requeue_lost_evaluations(runtime, enqueue_evaluation)
+                complete_overdue_sessions(runtime, enqueue_evaluation)
             first = False
         except Exception:
             log.exception("maintenance pass failed")
@@ -95,3 +108,45 @@ def sweep(runtime: WorkerRuntime, enqueue_reply, *, reclaim_dead_local: bool = F
     if recovered:
         log.warning("sweep re-enqueued %d reply job(s): %s", len(recovered), recovered[:20])
     return len(recovered)
+
+
+def complete_overdue_sessions(runtime: WorkerRuntime, enqueue_evaluation) -> int:  # noqa: ANN001
+    """Complete (ended_by "time_up") the active sessions whose scenario's duration has
+    passed, and enqueue their evaluation; returns how many. One read of the active sessions
+    older than the shortest duration; the write lock is taken only when one is overdue."""
+    if not runtime.scenarios:
+        return 0
+    now = utc_now()
+    shortest = min(scenario.duration_minutes for scenario in runtime.scenarios.values())
+    started_before = (now - timedelta(minutes=shortest)).isoformat(timespec="milliseconds")
+    with runtime.engine.connect() as conn:
+        candidates = session_rows.select_active_sessions_started_before(conn, started_before)
+    overdue = []
+    for session in candidates:
+        try:
+            scenario = runtime.scenario_for(session["scenario_id"])
+        except KeyError:  # a scenario this worker does not know: leave it be
+            continue
+        if time_is_up(scenario, session["created_at"], now):
+            overdue.append(session["id"])
+    if not overdue:
+        return 0
+    with runtime.write_engine.begin() as conn:
+        completed = [sid for sid in overdue if session_rows.complete_session(conn, sid, ended_by=TIME_UP)]
+    for session_id in completed:
+        enqueue_evaluation(session_id)
+    if completed:
+        log.info("completed %d session(s) whose time was up: %s", len(completed), completed[:20])
+    return len(completed)
+
+
+def requeue_lost_evaluations(runtime: WorkerRuntime, enqueue_evaluation) -> int:  # noqa: ANN001
+    """At start-up: enqueue the evaluation of completed sessions that have no report (a
+    crash between completing a session and enqueueing its job). Returns how many."""
+    with runtime.engine.connect() as conn:
+        session_ids = select_sessions_awaiting_report(conn)
+    for session_id in session_ids:
+        enqueue_evaluation(session_id)
+    if session_ids:
+        log.warning("re-enqueued %d lost evaluation(s): %s", len(session_ids), session_ids[:20])
+    return len(session_ids)

@@ -21,8 +21,10 @@ from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
+from shared import training_loop
 from shared.conversation import write_error_event
 from shared.llm import ChatTurn, LLMError, ReplyRequest
+from worker.evaluation import evaluate_session
 from worker.huey_app import huey
 from worker.runtime import WorkerRuntime, get_runtime
 from worker.streaming import DeltaBatcher
@@ -103,7 +105,7 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
         _handle_llm_error(runtime, job, LLMError("internal_error", type(error).__name__, retryable=True))
         return
     elapsed_ms = (time.monotonic() - started) * 1000
-    _write_reply(runtime, session_id, message_id, batcher, usage, tuple(scenario.masking_patterns))
+    _write_reply(runtime, session_id, message_id, batcher, usage, scenario)
     log.info(
         "reply written session_id=%s message_id=%s tokens=%s llm_ms=%.1f",
         session_id,
@@ -172,14 +174,16 @@ def _write_delta(runtime: WorkerRuntime, session_id: int, message_id: int, batch
     runtime.ring_web()
 
 
-def _write_reply(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, usage, patterns) -> None:  # noqa: ANN001
+def _write_reply(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, usage, scenario) -> None:  # noqa: ANN001
     """Store the reply and its event, once. When deltas were sent, a last delta first
-    completes them, so the deltas alone always add up to the stored reply."""
+    completes them, so the deltas alone always add up to the stored reply. In the same
+    transaction: the feedback on the trainee message it answers (after the reply's event),
+    and the session's completion when its script is finished or its time is up."""
     with runtime.write_engine.begin() as conn:
         if message_rows.select_reply(conn, message_id) is not None:
             job_rows.finish_reply_job(conn, message_id, status="done")
             return  # another run finished first; its reply stands
-        mask = _session_masker(runtime, conn, session_id, patterns)
+        mask = _session_masker(runtime, conn, session_id, tuple(scenario.masking_patterns))
         if batcher.next_seq > 0:
             delta = batcher.take_delta(mask, final=True)
             if delta is not None:
@@ -215,8 +219,14 @@ def _write_reply(runtime: WorkerRuntime, session_id: int, message_id: int, batch
             },
             message_id=message_id,
         )
+        if scenario.per_reply_feedback:
+            training_loop.write_reply_feedback(conn, scenario, session_id=session_id, message_id=message_id)
+        ended_by = training_loop.complete_if_due(conn, scenario, session_id)
         job_rows.finish_reply_job(conn, message_id, status="done")
     runtime.ring_web()
+    if ended_by is not None:
+        evaluate_session(session_id)
+        log.info("session completed session_id=%s ended_by=%s", session_id, ended_by)
 
 
 def _handle_llm_error(runtime: WorkerRuntime, job: dict[str, Any], error: LLMError) -> None:

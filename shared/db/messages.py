@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from shared.clock import utc_now_iso
 from shared.db.jsoncol import dumps, loads
@@ -74,3 +74,21 @@ def select_messages(conn: Connection, session_id: int, *, up_to_id: int | None =
 
 def update_message_metadata(conn: Connection, message_id: int, metadata: dict[str, Any]) -> None:
     conn.execute(messages.update().where(messages.c.id == message_id).values(metadata_json=dumps(metadata)))
+
+
+def count_messages_by_role(conn: Connection, session_id: int) -> dict[str, int]:
+    """How many messages each role has in a session, e.g. {"assistant": 3, "user": 2}."""
+    rows = conn.execute(
+        select(messages.c.role, func.count()).where(messages.c.session_id == session_id).group_by(messages.c.role)
+    )
+    return {role: count for role, count in rows}
+
+
+def count_assistant_messages_before(conn: Connection, session_id: int, message_id: int) -> int:
+    """Customer lines (opening line included) stored before a message: the trainee message
+    `message_id` answers customer line number this minus one."""
+    return conn.execute(
+        select(func.count())
+        .select_from(messages)
+        .where(messages.c.session_id == session_id, messages.c.role == "assistant", messages.c.id < message_id)
+    ).scalar_one()

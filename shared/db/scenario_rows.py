@@ -38,3 +38,11 @@ def upsert_scenario(conn: Connection, *, slug: str, title: str, config: dict, fi
 def select_scenario_ids(conn: Connection) -> dict[str, int]:
     """Map every stored scenario's slug to its id."""
     return {row.slug: row.id for row in conn.execute(select(scenarios.c.slug, scenarios.c.id))}
+
+
+def select_scenario_row(conn: Connection, scenario_id: int) -> dict | None:
+    """One stored scenario's id, slug and title, or None."""
+    row = conn.execute(
+        select(scenarios.c.id, scenarios.c.slug, scenarios.c.title).where(scenarios.c.id == scenario_id)
+    ).first()
+    return dict(row._mapping) if row else None

@@ -4,6 +4,7 @@ and the Alembic migrations agree on."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -109,4 +111,40 @@ reports = Table(
     Column("session_id", Integer, ForeignKey("sessions.id"), primary_key=True),
     Column("report_json", Text, nullable=False),
     Column("created_at", Text, nullable=False),
+)
+
+# People who may use the API. `id` is the user_id stored in sessions.user_id. Only a
+# hash of each token is kept (see shared/db/users.py), so a copy of the database does
+# not let anyone sign in.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("role", Text, nullable=False),  # trainee | trainer
+    Column("display_name", Text),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("created_at", Text, nullable=False),
+)
+
+# Short-lived, single-use WebSocket tickets (POST /api/ws-ticket), stored hashed.
+ws_tickets = Table(
+    "ws_tickets",
+    metadata,
+    Column("ticket_hash", Text, primary_key=True),
+    Column("user_id", Text, ForeignKey("users.id"), nullable=False),
+    Column("expires_at", Float, nullable=False),  # epoch seconds
+    Index("ix_ws_tickets_expires_at", "expires_at"),
+)
+
+# Fixed-window counters for per-user limits that must hold across web processes. Each
+# hit prunes the user's older windows for that action, so the table stays at about one
+# row per user and action.
+rate_limit_hits = Table(
+    "rate_limit_hits",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("action", Text, primary_key=True),
+    Column("window_start", Integer, primary_key=True),  # epoch seconds
+    Column("count", Integer, nullable=False),
 )

@@ -95,3 +95,15 @@ def complete_session(conn: Connection, session_id: int, *, ended_by: str) -> boo
         .values(status="completed", completed_at=utc_now_iso(), ended_by=ended_by)
     )
     return result.rowcount == 1
+
+
+def select_active_sessions_started_before(conn: Connection, started_before: str) -> list[dict[str, Any]]:
+    """Active sessions created before an ISO 8601 UTC time, as `{id, scenario_id,
+    created_at}`: the candidates for running out of time. (Stored timestamps share one
+    format, so comparing the text compares the times.)"""
+    rows = conn.execute(
+        select(sessions.c.id, sessions.c.scenario_id, sessions.c.created_at)
+        .where(sessions.c.status == "active", sessions.c.created_at < started_before)
+        .order_by(sessions.c.id)
+    )
+    return [dict(row._mapping) for row in rows]

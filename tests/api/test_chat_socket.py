@@ -12,10 +12,11 @@ from quart.testing.connections import WebsocketDisconnectError
 
 from shared.db.jobs import select_reply_job
 from shared.db.messages import select_messages
+from tests.support.client import open_socket
 
 
-async def _session(client) -> int:
-    response = await client.post("/api/sessions", json={"scenario_id": 1, "user_id": "trainee-1"})
+async def _session(client, user) -> int:  # noqa: ANN001
+    response = await client.post("/api/sessions", json={"scenario_id": 1}, headers=user.headers)
     return (await response.get_json())["id"]
 
 
@@ -30,9 +31,9 @@ async def _recv_type(ws, type: str) -> dict:
             return frame
 
 
-async def test_session_start_answers_and_sends_the_opening_line(client):
-    session_id = await _session(client)
-    async with client.websocket(f"/chat/{session_id}") as ws:
+async def test_session_start_answers_and_sends_the_opening_line(client, users):
+    session_id = await _session(client, users.trainee)
+    async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
         await ws.send(json.dumps({"type": "session_start", "content": "", "metadata": {}}))
         start = await _recv(ws)
         assert start["type"] == "session_start"
@@ -45,9 +46,9 @@ async def test_session_start_answers_and_sends_the_opening_line(client):
         assert opening["message_id"] >= 1
 
 
-async def test_user_message_is_stored_acknowledged_and_queued(client, app):
-    session_id = await _session(client)
-    async with client.websocket(f"/chat/{session_id}") as ws:
+async def test_user_message_is_stored_acknowledged_and_queued(client, users, app):
+    session_id = await _session(client, users.trainee)
+    async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
         await ws.send(json.dumps({"type": "user_message", "content": "I'm sorry, let me help.", "metadata": {}}))
         ack = await _recv_type(ws, "message_ack")
     messages = await app.app.db.read(select_messages, session_id)
@@ -79,9 +80,9 @@ BAD_FRAMES = [
 
 
 @pytest.mark.parametrize(("raw", "code"), BAD_FRAMES)
-async def test_bad_frame_gets_an_error_frame_and_the_socket_stays_usable(client, app, raw, code):
-    session_id = await _session(client)
-    async with client.websocket(f"/chat/{session_id}") as ws:
+async def test_bad_frame_gets_an_error_frame_and_the_socket_stays_usable(client, users, app, raw, code):
+    session_id = await _session(client, users.trainee)
+    async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
         await ws.send(json.dumps({"type": "user_message", "content": "first, stored", "metadata": {}}))
         first = await _recv_type(ws, "message_ack")
         await ws.send(raw)
@@ -98,17 +99,17 @@ async def test_bad_frame_gets_an_error_frame_and_the_socket_stays_usable(client,
     assert second["message_id"] > first["message_id"]
 
 
-async def test_binary_frame_gets_an_error_frame(client):
-    session_id = await _session(client)
-    async with client.websocket(f"/chat/{session_id}") as ws:
+async def test_binary_frame_gets_an_error_frame(client, users):
+    session_id = await _session(client, users.trainee)
+    async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
         await ws.send(b"\x00\x01")
         assert (await _recv_type(ws, "error"))["code"] == "invalid_frame"
 
 
-async def test_resent_client_message_id_is_acknowledged_once_and_stored_once(client, app):
-    session_id = await _session(client)
+async def test_resent_client_message_id_is_acknowledged_once_and_stored_once(client, users, app):
+    session_id = await _session(client, users.trainee)
     frame = json.dumps({"type": "user_message", "content": "hello", "metadata": {"client_message_id": "c-1"}})
-    async with client.websocket(f"/chat/{session_id}") as ws:
+    async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
         await ws.send(frame)
         first = await _recv_type(ws, "message_ack")
         await ws.send(frame)
@@ -119,8 +120,8 @@ async def test_resent_client_message_id_is_acknowledged_once_and_stored_once(cli
     assert [m["content"] for m in messages if m["role"] == "user"] == ["hello"]
 
 
-async def test_unknown_session_is_closed_with_a_reason(client):
-    async with client.websocket("/chat/987654") as ws:
+async def test_unknown_session_is_closed_with_a_reason(client, users):
+    async with open_socket(client, "/chat/987654", users.trainee) as ws:
         error = await _recv(ws)
         assert error["type"] == "error" and error["code"] == "session_not_found"
         with pytest.raises(WebsocketDisconnectError) as closed:
@@ -128,18 +129,18 @@ async def test_unknown_session_is_closed_with_a_reason(client):
     assert closed.value.args[0] == 4404
 
 
-async def test_bad_after_parameter_gets_an_error_frame(client):
-    session_id = await _session(client)
-    async with client.websocket(f"/chat/{session_id}?after=abc") as ws:
+async def test_bad_after_parameter_gets_an_error_frame(client, users):
+    session_id = await _session(client, users.trainee)
+    async with open_socket(client, f"/chat/{session_id}?after=abc", users.trainee) as ws:
         assert (await _recv(ws))["code"] == "invalid_frame"
         await ws.send(json.dumps({"type": "ping"}))
         assert (await _recv(ws))["type"] == "pong"
 
 
-async def test_reconnect_with_after_replays_only_newer_events(client):
-    session_id = await _session(client)
-    async with client.websocket(f"/chat/{session_id}?after=0") as ws:
+async def test_reconnect_with_after_replays_only_newer_events(client, users):
+    session_id = await _session(client, users.trainee)
+    async with open_socket(client, f"/chat/{session_id}?after=0", users.trainee) as ws:
         opening = await _recv_type(ws, "assistant_message")
-    async with client.websocket(f"/chat/{session_id}?after={opening['event_id']}") as ws:
+    async with open_socket(client, f"/chat/{session_id}?after={opening['event_id']}", users.trainee) as ws:
         await ws.send(json.dumps({"type": "ping"}))
         assert (await _recv(ws))["type"] == "pong"  # nothing replayed before it

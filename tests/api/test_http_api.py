@@ -18,8 +18,8 @@ async def test_health_reports_database_queue_and_worker(client):
     assert body["scenarios_loaded"] == 2
 
 
-async def test_scenarios_list_has_the_protocol_fields_and_no_hidden_content(client):
-    response = await client.get("/api/scenarios")
+async def test_scenarios_list_has_the_protocol_fields_and_no_hidden_content(client, users):
+    response = await client.get("/api/scenarios", headers=users.trainee.headers)
     assert response.status_code == 200
     scenarios = await response.get_json()
     assert [s["slug"] for s in scenarios] == ["customer-service", "technical-support"]
@@ -35,17 +35,18 @@ async def test_scenarios_list_has_the_protocol_fields_and_no_hidden_content(clie
             assert hidden not in text
 
 
-async def test_scenario_is_found_by_id_or_slug_and_unknown_is_a_json_404(client):
-    by_id = await (await client.get("/api/scenarios/1")).get_json()
-    by_slug = await (await client.get(f"/api/scenarios/{by_id['slug']}")).get_json()
+async def test_scenario_is_found_by_id_or_slug_and_unknown_is_a_json_404(client, users):
+    auth = users.trainee.headers
+    by_id = await (await client.get("/api/scenarios/1", headers=auth)).get_json()
+    by_slug = await (await client.get(f"/api/scenarios/{by_id['slug']}", headers=auth)).get_json()
     assert by_id == by_slug
-    missing = await client.get("/api/scenarios/no-such-thing")
+    missing = await client.get("/api/scenarios/no-such-thing", headers=auth)
     assert missing.status_code == 404
     assert (await missing.get_json())["code"] == "scenario_not_found"
 
 
-async def test_post_session_returns_201_with_the_seed_fields(client):
-    response = await client.post("/api/sessions", json={"scenario_id": 1, "user_id": "trainee-1"})
+async def test_post_session_returns_201_with_the_seed_fields(client, users):
+    response = await client.post("/api/sessions", json={"scenario_id": 1, "user_id": "trainee-1"}, headers=users.trainee.headers)
     assert response.status_code == 201
     session = await response.get_json()
     assert session["id"] == session["session_id"]
@@ -57,14 +58,30 @@ async def test_post_session_returns_201_with_the_seed_fields(client):
     assert session["websocket_url"].startswith("ws://")
 
 
-async def test_post_session_accepts_a_slug(client):
-    response = await client.post("/api/sessions", json={"scenario_id": "technical-support", "user_id": "u"})
+async def test_post_session_accepts_a_slug(client, users):
+    response = await client.post("/api/sessions", json={"scenario_id": "technical-support"}, headers=users.trainee.headers)
     assert response.status_code == 201
     assert (await response.get_json())["scenario_slug"] == "technical-support"
 
 
-async def test_post_session_with_unknown_scenario_is_404(client):
-    response = await client.post("/api/sessions", json={"scenario_id": 999, "user_id": "u"})
+async def test_post_session_belongs_to_the_token_user_without_a_body_user_id(client, users):
+    response = await client.post("/api/sessions", json={"scenario_id": 1}, headers=users.trainee.headers)
+    assert response.status_code == 201
+    assert (await response.get_json())["user_id"] == "trainee-1"
+
+
+@pytest.mark.parametrize("who", ["trainee", "trainer"])
+async def test_post_session_for_someone_else_is_403_user_mismatch(client, users, who):
+    response = await client.post(
+        "/api/sessions", json={"scenario_id": 1, "user_id": "trainee-2"}, headers=getattr(users, who).headers
+    )
+    assert response.status_code == 403
+    error = await response.get_json()
+    assert error["code"] == "user_mismatch" and error["field"] == "user_id"
+
+
+async def test_post_session_with_unknown_scenario_is_404(client, users):
+    response = await client.post("/api/sessions", json={"scenario_id": 999}, headers=users.trainee.headers)
     assert response.status_code == 404
     assert (await response.get_json())["code"] == "scenario_not_found"
 
@@ -72,30 +89,33 @@ async def test_post_session_with_unknown_scenario_is_404(client):
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"user_id": "u"}, "scenario_id"),
-        ({"scenario_id": 1}, "user_id"),
+        ({"user_id": "trainee-1"}, "scenario_id"),
         ({"scenario_id": 1, "user_id": ""}, "user_id"),
-        ({"scenario_id": [1], "user_id": "u"}, "scenario_id"),
-        ({"scenario_id": 1, "user_id": "u", "surprise": True}, "surprise"),
+        ({"scenario_id": 1, "user_id": 7}, "user_id"),
+        ({"scenario_id": [1], "user_id": "trainee-1"}, "scenario_id"),
+        ({"scenario_id": 1, "user_id": "trainee-1", "surprise": True}, "surprise"),
     ],
 )
-async def test_malformed_session_body_is_400_naming_the_field(client, body, field):
-    response = await client.post("/api/sessions", json=body)
+async def test_malformed_session_body_is_400_naming_the_field(client, users, body, field):
+    response = await client.post("/api/sessions", json=body, headers=users.trainee.headers)
     assert response.status_code == 400
     error = await response.get_json()
     assert error["code"] == "invalid_request"
     assert error["field"].startswith(field)
 
 
-async def test_non_json_session_body_is_400(client):
-    response = await client.post("/api/sessions", data="not json", headers={"Content-Type": "application/json"})
+async def test_non_json_session_body_is_400(client, users):
+    response = await client.post(
+        "/api/sessions", data="not json", headers={"Content-Type": "application/json", **users.trainee.headers}
+    )
     assert response.status_code == 400
     assert "code" in await response.get_json()
 
 
-async def test_get_session_returns_the_transcript_with_the_opening_line(client):
-    created = await (await client.post("/api/sessions", json={"scenario_id": 1, "user_id": "u"})).get_json()
-    response = await client.get(f"/api/sessions/{created['id']}")
+async def test_get_session_returns_the_transcript_with_the_opening_line(client, users):
+    auth = users.trainee.headers
+    created = await (await client.post("/api/sessions", json={"scenario_id": 1}, headers=auth)).get_json()
+    response = await client.get(f"/api/sessions/{created['id']}", headers=auth)
     assert response.status_code == 200
     session = await response.get_json()
     assert session["id"] == created["id"]
@@ -103,16 +123,16 @@ async def test_get_session_returns_the_transcript_with_the_opening_line(client):
     assert session["messages"][0]["content"]
 
 
-async def test_get_unknown_session_is_404(client):
-    response = await client.get("/api/sessions/424242")
+async def test_get_unknown_session_is_404(client, users):
+    response = await client.get("/api/sessions/424242", headers=users.trainee.headers)
     assert response.status_code == 404
     assert (await response.get_json())["code"] == "session_not_found"
 
 
-async def test_declared_document_is_served_as_markdown(client):
-    scenario = (await (await client.get("/api/scenarios")).get_json())[0]
+async def test_declared_document_is_served_as_markdown(client, users):
+    scenario = (await (await client.get("/api/scenarios", headers=users.trainee.headers)).get_json())[0]
     document = scenario["documents"][0]
-    response = await client.get(document["url"])
+    response = await client.get(document["url"], headers=users.trainee.headers)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/markdown")
     assert (await response.get_data(as_text=True)).strip()
@@ -132,8 +152,8 @@ async def test_declared_document_is_served_as_markdown(client):
         "/api/documents/no-such/anything.md",
     ],
 )
-async def test_anything_but_a_declared_document_is_404(client, path):
-    response = await client.get(path)
+async def test_anything_but_a_declared_document_is_404(client, users, path):
+    response = await client.get(path, headers=users.trainee.headers)
     assert response.status_code == 404
 
 

@@ -30,8 +30,8 @@ TRAINEE_LINES = {
 
 @pytest.mark.parametrize("scenario", ["customer-service", "technical-support"])
 async def test_five_turn_conversation_gets_every_reply_through_the_worker(stack, scenario):
-    session = await create_session(stack.base_url, scenario)
-    chat = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}")
+    session = await create_session(stack.base_url, scenario, token=stack.token)
+    chat = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}", token=stack.token)
     try:
         await chat.send("session_start")
         start = await chat.recv_until("session_start")
@@ -49,7 +49,9 @@ async def test_five_turn_conversation_gets_every_reply_through_the_worker(stack,
     finally:
         await chat.close()
 
-    transcript = httpx.get(f"{stack.base_url}/api/sessions/{session['id']}").json()
+    transcript = httpx.get(
+        f"{stack.base_url}/api/sessions/{session['id']}", headers={"Authorization": f"Bearer {stack.token}"}
+    ).json()
     roles = [m["role"] for m in transcript["messages"]]
     assert roles == ["assistant"] + ["user", "assistant"] * 5
     for question, answer in zip(transcript["messages"][1::2], transcript["messages"][2::2]):
@@ -68,9 +70,9 @@ async def test_health_is_healthy_with_a_live_worker(stack):
 
 
 async def test_two_sockets_on_one_session_both_receive_the_reply(stack):
-    session = await create_session(stack.base_url)
-    first = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after=0")
-    second = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after=0")
+    session = await create_session(stack.base_url, token=stack.token)
+    first = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after=0", token=stack.token)
+    second = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after=0", token=stack.token)
     try:
         ack, reply = await first.say("I'm sorry for the trouble, let me help.")
         mirrored = await second.reply_to(ack["message_id"])

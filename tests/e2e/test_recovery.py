@@ -50,8 +50,8 @@ def assemble(deltas: list[dict]) -> str:
 
 
 async def _interrupt_worker_mid_stream(stack: Stack, signum: int) -> None:
-    session = await create_session(stack.base_url)
-    chat = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after=0")
+    session = await create_session(stack.base_url, token=stack.token)
+    chat = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after=0", token=stack.token)
     try:
         await chat.send("user_message", GOOD_FIRST_REPLY)
         ack = await chat.recv_until("message_ack")
@@ -80,15 +80,15 @@ async def test_worker_sent_sigterm_mid_stream_finishes_the_reply_once(streaming_
 
 
 async def _reconnect_mid_stream(stack: Stack) -> None:
-    session = await create_session(stack.base_url)
-    first = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after=0")
+    session = await create_session(stack.base_url, token=stack.token)
+    first = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after=0", token=stack.token)
     await first.send("user_message", GOOD_FIRST_REPLY)
     ack = await first.recv_until("message_ack")
     await first.recv_until("assistant_delta", reply_to=ack["message_id"])
     await first.close()
     last_seen = max(f["event_id"] for f in first.received if "event_id" in f)
 
-    second = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after={last_seen}")
+    second = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after={last_seen}", token=stack.token)
     try:
         reply = await second.reply_to(ack["message_id"], timeout=30)
     finally:
@@ -107,8 +107,8 @@ async def test_reconnect_with_after_resumes_the_stream_without_gaps_or_repeats(s
 
 
 async def test_resent_client_message_id_gets_one_message_and_one_reply(stack):
-    session = await create_session(stack.base_url)
-    chat = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after=0")
+    session = await create_session(stack.base_url, token=stack.token)
+    chat = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after=0", token=stack.token)
     client_id = str(uuid.uuid4())
     try:
         ack, reply = await chat.say(GOOD_FIRST_REPLY, client_message_id=client_id)
@@ -132,8 +132,8 @@ async def test_resent_client_message_id_gets_one_message_and_one_reply(stack):
 
 
 async def _restart_web_mid_conversation(stack: Stack) -> None:
-    session = await create_session(stack.base_url)
-    chat = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after=0")
+    session = await create_session(stack.base_url, token=stack.token)
+    chat = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after=0", token=stack.token)
     ack, _ = await chat.say(GOOD_FIRST_REPLY)
     await chat.send("user_message", "Thank you. To verify the account, can you confirm the email address?")
     second_ack = await chat.recv_until("message_ack")
@@ -143,7 +143,7 @@ async def _restart_web_mid_conversation(stack: Stack) -> None:
     stack.start("web")
     stack.wait_healthy()
 
-    resumed = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after={last_seen}")
+    resumed = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after={last_seen}", token=stack.token)
     try:
         reply = await resumed.reply_to(second_ack["message_id"], timeout=30)
         ack3, reply3 = await resumed.say("Please check your spam folder too; the reset link expires in an hour.")
@@ -163,8 +163,8 @@ async def test_web_restart_mid_conversation_resumes_without_loss(streaming_stack
 async def test_first_delta_arrives_within_one_batch_interval_of_the_first_chunk(streaming_stack):
     """The mock waits 200 ms before its first chunk; the delta must follow within the
     50 ms batch interval plus delivery (checked loosely: this is a shared machine)."""
-    session = await create_session(streaming_stack.base_url)
-    chat = await ChatClient.connect(f"{streaming_stack.ws_base}/chat/{session['id']}?after=0")
+    session = await create_session(streaming_stack.base_url, token=streaming_stack.token)
+    chat = await ChatClient.connect(f"{streaming_stack.ws_base}/chat/{session['id']}?after=0", token=streaming_stack.token)
     try:
         await chat.send("user_message", GOOD_FIRST_REPLY)
         ack = await chat.recv_until("message_ack")

@@ -4,15 +4,61 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import websockets
 
+SOCKET_SUBPROTOCOL = "chattrain.v1"
 
-async def create_session(base_url: str, scenario: int | str = "customer-service", user_id: str = "trainee-1") -> dict:
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-        response = await http.post("/api/sessions", json={"scenario_id": scenario, "user_id": user_id})
+
+@dataclass(frozen=True)
+class AuthUser:
+    """A user the tests created, with the ways a client presents their token."""
+
+    id: str
+    role: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer_headers(self.token)
+
+    @property
+    def subprotocols(self) -> list[str]:
+        return socket_subprotocols(self.token)
+
+
+def bearer_headers(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def socket_subprotocols(token: str) -> list[str]:
+    """What a browser offers to open the chat socket with a token."""
+    return [SOCKET_SUBPROTOCOL, f"bearer.{token}"]
+
+
+def open_socket(client, path: str, user: AuthUser | None = None, *, subprotocols: list[str] | None = None, **kwargs: Any):  # noqa: ANN001, ANN201
+    """Open a chat socket on Quart's test client, offering `user`'s token the way a browser
+    does. Quart's test client drops its own `subprotocols` argument (it never reaches the
+    ASGI scope), so they go into the scope here, as a real server puts them."""
+    if subprotocols is None and user is not None:
+        subprotocols = user.subprotocols
+    if subprotocols:
+        kwargs["scope_base"] = {**kwargs.get("scope_base", {}), "subprotocols": subprotocols}
+    return client.websocket(path, **kwargs)
+
+
+async def create_session(
+    base_url: str, scenario: int | str = "customer-service", user_id: str | None = None, *, token: str | None = None
+) -> dict:
+    """Start a session as the token's user (user_id, when given, goes in the body too)."""
+    body: dict[str, Any] = {"scenario_id": scenario}
+    if user_id is not None:
+        body["user_id"] = user_id
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=bearer_headers(token)) as http:
+        response = await http.post("/api/sessions", json=body)
         response.raise_for_status()
         return response.json()
 
@@ -23,7 +69,10 @@ class ChatClient:
         self.received: list[dict[str, Any]] = []
 
     @classmethod
-    async def connect(cls, url: str, **kwargs: Any) -> "ChatClient":
+    async def connect(cls, url: str, *, token: str | None = None, **kwargs: Any) -> "ChatClient":
+        """Open the socket; with a token, authenticate the way a browser can (subprotocols)."""
+        if token is not None:
+            kwargs.setdefault("subprotocols", socket_subprotocols(token))
         return cls(await websockets.connect(url, max_size=2**22, **kwargs))
 
     async def send(self, type: str, content: str = "", **metadata: Any) -> None:

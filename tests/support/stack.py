@@ -42,6 +42,7 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
+    _token: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -103,6 +104,38 @@ class Stack:
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"stack not healthy after {timeout}s: {last}\n{self.all_logs()[-4000:]}")
+
+    def create_user(self, role: str = "trainee", user_id: str | None = None) -> str:
+        """Create a user in the stack's database (after start: the web process migrated
+        it) and return their token."""
+        from shared.db.engine import BEGIN_MODE, create_sync_engine
+        from shared.db.users import insert_user
+
+        user_id = user_id or f"{role}-{len(self._user_ids()) + 1}"
+        engine = create_sync_engine(f"sqlite:///{(self.data_dir / 'chattrain.db').resolve()}")
+        try:
+            with engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"}).begin() as conn:
+                return insert_user(conn, user_id=user_id, role=role)
+        finally:
+            engine.dispose()
+
+    def _user_ids(self) -> list[str]:
+        from shared.db.engine import create_sync_engine
+        from shared.db.users import select_users
+
+        engine = create_sync_engine(f"sqlite:///{(self.data_dir / 'chattrain.db').resolve()}")
+        try:
+            with engine.connect() as conn:
+                return [user["id"] for user in select_users(conn)]
+        finally:
+            engine.dispose()
+
+    @property
+    def token(self) -> str:
+        """A trainee's token, the user created on first use: what most tests need."""
+        if self._token is None:
+            self._token = self.create_user("trainee")
+        return self._token
 
     def send_signal(self, name: str, signum: int) -> None:
         process = self.processes[name]

@@ -4,7 +4,11 @@ Receiving and sending run as two tasks. The receiver validates each frame, store
 trainee message (masked, with its reply job) in one short transaction, enqueues the
 reply job and acknowledges. The sender writes whatever the socket's Subscriber has
 queued: direct frames and the session's events from the tailer. A bad frame gets an
-error frame; the connection stays usable."""
+error frame; the connection stays usable.
+
+The socket is authenticated before it is accepted (web/auth.py); a session the user may
+not see is closed exactly like one that does not exist. Trainers may watch any session,
+but only its trainee writes to it."""
 
 from __future__ import annotations
 
@@ -12,11 +16,15 @@ import asyncio
 import logging
 import time
 
-from quart import Blueprint, current_app, websocket
+from quart import Blueprint, current_app, g, websocket
 
 from shared.conversation import ConversationError, accept_trainee_message, retry_reply
 from shared.db.events import select_session_events_after
-from shared.db.sessions import select_session
+from shared.db.limits import LimitExceeded, RateLimit
+from shared.db.sessions import complete_session
+from shared.training.completion import TIME_UP, TRAINEE_ENDED
+from shared.training_loop import end_session, time_is_up
+from web.auth import require_socket_user, socket_subprotocol, visible_session
 from web.frames import (
     ClientFrame,
     FrameError,
@@ -38,16 +46,23 @@ blueprint = Blueprint("chat", __name__)
 
 CLOSE_SESSION_NOT_FOUND = 4404
 CLOSE_IDLE_TIMEOUT = 4408
+# Frames that change the session: only its owner may send them.
+WRITE_FRAME_TYPES = ("user_message", "retry", "end_session")
 
 
 class ChatConnection:
     """One socket on one session."""
 
-    def __init__(self, app, session: dict, scenario) -> None:  # noqa: ANN001
+    def __init__(self, app, session: dict, scenario, user: dict | None = None) -> None:  # noqa: ANN001
         self.app = app
         self.settings = app.config["CHATTRAIN_SETTINGS"]
         self.session_id = session["id"]
+        self.read_only = user is not None and session["user_id"] != user["id"] and not user.get("insecure")
+        self.message_limit = RateLimit(
+            "message", self.settings.messages_per_window, self.settings.message_window_seconds
+        )
         self.scenario = scenario
+        self.started_at = session["created_at"]
         self.subscriber = Subscriber(self.session_id)
         self.subscribed = False
 
@@ -82,11 +97,15 @@ class ChatConnection:
     async def handle(self, raw: str | bytes) -> None:
         try:
             frame = parse_client_frame(raw, max_frame_bytes=self.settings.max_frame_bytes)
+            if self.read_only and frame.type in WRITE_FRAME_TYPES:
+                raise FrameError("read_only", "Only the session's trainee can do that; you may watch this session.")
             await getattr(self, f"on_{frame.type}")(frame)
         except FrameError as error:
             self.send(error_frame(error.code, error.message))
         except ConversationError as error:
             self.send(error_frame(error.code, error.message))
+        except LimitExceeded as error:
+            self.send(error_frame(error.code, error.detail, retry_after_seconds=error.retry_after_seconds))
 
     async def on_session_start(self, frame: ClientFrame) -> None:
         metadata = parse_metadata(SessionStartMetadata, frame.metadata)
@@ -106,6 +125,7 @@ class ChatConnection:
                 "message_too_long", f"content is limited to {self.settings.max_message_chars} characters."
             )
         self.follow_live()
+        await self.refuse_if_time_is_up()
         accepted = await self.app.db.write(
             accept_trainee_message,
             session_id=self.session_id,
@@ -114,6 +134,7 @@ class ChatConnection:
             masking=self.app.masking,
             scenario_patterns=tuple(self.scenario.masking_patterns),
             reply_expiry_seconds=self.settings.reply_expiry_seconds,
+            rate_limit=self.message_limit,
         )
         if not accepted.duplicate:
             self.app.reply_queue.enqueue(accepted.message_id)
@@ -127,6 +148,7 @@ class ChatConnection:
 
     async def on_retry(self, frame: ClientFrame) -> None:
         metadata = parse_metadata(RetryMetadata, frame.metadata)
+        await self.refuse_if_time_is_up()
         await self.app.db.write(
             retry_reply,
             session_id=self.session_id,
@@ -137,7 +159,29 @@ class ChatConnection:
         self.app.reply_queue.enqueue(metadata.message_id)
 
     async def on_end_session(self, frame: ClientFrame) -> None:
-        raise FrameError("unknown_type", "end_session is not supported yet.")
+        """The trainee ends the session: complete it and have a worker write the report,
+        which arrives as a session_complete event. A second end_session is an error. Past
+        the time limit the session ends as "time_up", as the worker's clock would end it."""
+        self.follow_live()
+        ended_by = TIME_UP if time_is_up(self.scenario, self.started_at) else TRAINEE_ENDED
+        await self.app.db.write(end_session, session_id=self.session_id, ended_by=ended_by)
+        self.app.reply_queue.enqueue_evaluation(self.session_id)
+        log.info("session ended by the trainee session_id=%s ended_by=%s", self.session_id, ended_by)
+
+    async def refuse_if_time_is_up(self) -> None:
+        """Past the scenario's duration, complete the session (ended_by "time_up"; the
+        report follows as for end_session) and refuse the frame with session_completed."""
+        if not time_is_up(self.scenario, self.started_at):
+            return
+        self.follow_live()
+        if not await self.app.db.write(complete_session, self.session_id, ended_by=TIME_UP):
+            raise ConversationError("session_completed", "This session has ended; start a new one to keep practising.")
+        self.app.reply_queue.enqueue_evaluation(self.session_id)
+        log.info("session completed, time is up session_id=%s", self.session_id)
+        raise ConversationError(
+            "session_completed",
+            f"Time is up: this scenario lasts {self.scenario.duration_minutes} minutes, so the session has ended.",
+        )
 
 
 def _query_after() -> int | None:
@@ -156,18 +200,19 @@ async def _send_loop(ws, subscriber: Subscriber) -> None:  # noqa: ANN001
 
 
 @blueprint.websocket("/chat/<int:session_id>")
+@require_socket_user
 async def chat_socket(session_id: int) -> None:
     """The chat socket of one session (protocol: docs/protocol.md)."""
     app = current_app._get_current_object()
     ws = websocket._get_current_object()
-    session = await app.db.read(select_session, session_id)
+    session = await visible_session(session_id)  # None when missing or not the user's to see
     scenario = app.catalog.by_id.get(session["scenario_id"]) if session else None
-    await ws.accept()
+    await ws.accept(subprotocol=socket_subprotocol())
     if session is None or scenario is None:
         await ws.send(error_frame("session_not_found", f"No session {session_id}."))
         await ws.close(CLOSE_SESSION_NOT_FOUND, "session not found")
         return
-    connection = ChatConnection(app, session, scenario)
+    connection = ChatConnection(app, session, scenario, g.user)
     sender = asyncio.create_task(_send_loop(ws, connection.subscriber))
     try:
         try:

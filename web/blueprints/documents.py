@@ -1,5 +1,6 @@
 """Scenario documents a trainee may consult. Only files a scenario declares are served;
-anything else is a 404, never a file outside the scenario's folder."""
+anything else is a 404, never a file outside the scenario's folder. Documents follow the
+scenarios' visibility: any signed-in user may read a declared document."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import mimetypes
 
 from quart import Blueprint, current_app, send_file
 
+from web.auth import require_user
 from web.errors import ApiError
 
 blueprint = Blueprint("documents", __name__)
@@ -15,6 +17,7 @@ mimetypes.add_type("text/markdown", ".md")
 
 
 @blueprint.get("/api/documents/<scenario_id>/<path:filename>")
+@require_user
 async def get_document(scenario_id: str, filename: str):  # noqa: ANN201
     """Download a document that the scenario declares."""
     found = current_app.catalog.get(scenario_id)

@@ -6,6 +6,7 @@ from quart import Blueprint, current_app, url_for
 from quart_schema import validate_response
 
 from shared.scenarios import Scenario as ScenarioModel
+from web.auth import require_user
 from web.errors import ApiError
 from web.models import Scenario
 
@@ -33,6 +34,7 @@ def find_scenario(ident: int | str) -> tuple[int, ScenarioModel]:
 
 
 @blueprint.get("/api/scenarios")
+@require_user
 @validate_response(list[Scenario], 200)
 async def get_scenarios() -> list[Scenario]:
     """List the training scenarios a trainee can start."""
@@ -40,6 +42,7 @@ async def get_scenarios() -> list[Scenario]:
 
 
 @blueprint.get("/api/scenarios/<ident>")
+@require_user
 @validate_response(Scenario, 200)
 async def get_scenario(ident: str) -> Scenario:
     """Show one scenario, by integer id or slug."""

@@ -1,15 +1,18 @@
-"""Training sessions: start one, read one back with its transcript."""
+"""Training sessions: start one, read one back with its transcript. A session belongs to
+the token's user; trainees see their own, trainers every one (web/auth.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, current_app, request
+from quart import Blueprint, current_app, g, request
 from quart_schema import validate_request, validate_response
 
 from shared.conversation import write_opening_line
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
+from shared.db.limits import RateLimit, check_active_sessions, hit_rate_limit
+from web.auth import require_user, session_for_user
 from web.blueprints.scenarios import find_scenario
 from web.errors import ApiError
 from web.models import Session, SessionData, SessionWithTranscript
@@ -42,36 +45,68 @@ def session_view(session: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _create_session(conn, *, scenario_id: int, user_id: str, opening_line: str | None) -> dict[str, Any]:  # noqa: ANN001
+def _create_session(
+    conn,  # noqa: ANN001
+    *,
+    scenario_id: int,
+    user_id: str,
+    opening_line: str | None,
+    max_active: int = 0,
+    rate_limit: RateLimit | None = None,
+) -> dict[str, Any]:
+    # The limits are checked in the transaction that creates the session, so they hold
+    # across web processes, and a refused request neither creates nor counts.
+    check_active_sessions(conn, user_id=user_id, max_active=max_active)
+    if rate_limit is not None:
+        hit_rate_limit(conn, user_id=user_id, limit=rate_limit)
     session = session_rows.insert_session(conn, scenario_id=scenario_id, user_id=user_id)
     if opening_line:
         write_opening_line(conn, session_id=session["id"], content=opening_line)
     return session
 
 
+def session_owner(data: SessionData) -> str:
+    """Whose session this is: the token's user. The body's user_id, kept for older
+    clients, must name that same user (trainers included: no sessions on behalf of
+    others). Only insecure-dev mode without a token trusts it, as the seed did."""
+    user = g.user
+    if user.get("insecure"):
+        return data.user_id or user["id"]
+    if data.user_id is not None and data.user_id != user["id"]:
+        raise ApiError(403, "user_mismatch", "user_id must be your own user id (or left out).", "user_id")
+    return user["id"]
+
+
 @blueprint.post("/api/sessions")
+@require_user
 @validate_request(SessionData)
 @validate_response(Session, 201)
 async def post_session(data: SessionData) -> tuple[Session, int]:
     """Start a training session on a scenario; connect to its websocket_url to chat."""
+    user_id = session_owner(data)
     scenario_id, scenario = find_scenario(data.scenario_id)
+    settings = current_app.config["CHATTRAIN_SETTINGS"]
     session = await current_app.db.write(
-        _create_session, scenario_id=scenario_id, user_id=data.user_id, opening_line=scenario.opening_line
+        _create_session,
+        scenario_id=scenario_id,
+        user_id=user_id,
+        opening_line=scenario.opening_line,
+        max_active=settings.max_active_sessions_per_user,
+        rate_limit=RateLimit("session_creation", settings.sessions_per_window, settings.session_window_seconds),
     )
     return Session(**session_view(session)), 201
 
 
 async def load_session(session_id: int) -> dict[str, Any]:
-    session = await current_app.db.read(session_rows.select_session, session_id)
-    if session is None:
-        raise ApiError(404, "session_not_found", f"No session {session_id}.")
-    return session
+    """The session if the signed-in user may see it, else 404 (web.auth.session_for_user)."""
+    return await session_for_user(session_id)
 
 
 @blueprint.get("/api/sessions/<int:session_id>")
+@require_user
 @validate_response(SessionWithTranscript, 200)
 async def get_session(session_id: int) -> SessionWithTranscript:
-    """Show a session with its transcript, messages in order."""
-    session = await load_session(session_id)
+    """Show a session with its transcript, messages in order (your own; trainers: any)."""
+    session = await session_for_user(session_id)
     messages = await current_app.db.read(message_rows.select_messages, session_id)
     return SessionWithTranscript(**session_view(session), messages=messages)

@@ -1,0 +1,103 @@
+"""Per-user abuse limits that hold across every web process: fixed-window counters in the
+rate_limit_hits table, and the cap on open sessions.
+
+Call these inside the write transaction that does the limited work (storing the message,
+creating the session). A refused request raises, the transaction rolls back, and so the
+refusal neither stores anything nor counts as a hit. Under SQLite's BEGIN IMMEDIATE the
+read-increment-check cannot race another process; on PostgreSQL the upsert is atomic.
+
+A fixed window is the simplest counter that needs one row: its known weakness is that a
+client can spend a whole window's allowance just before a boundary and another just
+after, so the worst burst is twice the limit inside one window's length."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, select, update
+
+from shared.db.schema import rate_limit_hits
+from shared.db.sessions import count_active_sessions
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `max_hits` of `action` per user per `window_seconds`; 0 hits: no limit."""
+
+    action: str
+    max_hits: int
+    window_seconds: int
+
+
+class LimitExceeded(Exception):
+    """A user is over a limit. `retry_after_seconds` is None when waiting alone will not
+    help (too many open sessions: end one)."""
+
+    def __init__(self, code: str, detail: str, retry_after_seconds: int | None = None):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.retry_after_seconds = retry_after_seconds
+
+
+def _increment(conn: Connection, *, user_id: str, action: str, window_start: int) -> int:
+    """Add one hit to the window's counter and return the new count."""
+    table = rate_limit_hits
+    key = {"user_id": user_id, "action": action, "window_start": window_start}
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        if conn.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        statement = (
+            insert(table)
+            .values(**key, count=1)
+            .on_conflict_do_update(index_elements=list(key), set_={"count": table.c.count + 1})
+            .returning(table.c.count)
+        )
+        return conn.execute(statement).scalar_one()
+    where = [table.c[name] == value for name, value in key.items()]
+    if conn.execute(update(table).where(*where).values(count=table.c.count + 1)).rowcount == 0:
+        conn.execute(table.insert().values(**key, count=1))
+    return conn.execute(select(table.c.count).where(*where)).scalar_one()
+
+
+def hit_rate_limit(conn: Connection, *, user_id: str, limit: RateLimit, now: float | None = None) -> int:
+    """Count one `limit.action` by `user_id`; raise LimitExceeded("rate_limited") when it
+    goes over the limit. Returns the window's count so far."""
+    if limit.max_hits <= 0:
+        return 0
+    now = time.time() if now is None else now
+    window = limit.window_seconds
+    window_start = int(now // window) * window
+    count = _increment(conn, user_id=user_id, action=limit.action, window_start=window_start)
+    if count == 1:
+        # First hit of a new window: the user's older windows for this action are dead.
+        conn.execute(
+            delete(rate_limit_hits).where(
+                rate_limit_hits.c.user_id == user_id,
+                rate_limit_hits.c.action == limit.action,
+                rate_limit_hits.c.window_start < window_start,
+            )
+        )
+    if count > limit.max_hits:
+        retry_after = max(1, math.ceil(window_start + window - now))
+        raise LimitExceeded(
+            "rate_limited",
+            f"Too many {limit.action.replace('_', ' ')}s: at most {limit.max_hits} per {window} seconds. "
+            f"Try again in {retry_after} seconds.",
+            retry_after,
+        )
+    return count
+
+
+def check_active_sessions(conn: Connection, *, user_id: str, max_active: int) -> None:
+    """Raise LimitExceeded("too_many_active_sessions") when the user already has
+    `max_active` open sessions (0: no cap)."""
+    if max_active > 0 and count_active_sessions(conn, user_id) >= max_active:
+        raise LimitExceeded(
+            "too_many_active_sessions",
+            f"You already have {max_active} open sessions, the most allowed; end one before starting another.",
+        )

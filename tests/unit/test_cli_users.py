@@ -1,0 +1,87 @@
+"""The `chattrain users` commands, run in-process on a temporary data folder."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+from click.testing import CliRunner
+
+from shared.cli_users import users
+from shared.db.engine import create_sync_engine
+from shared.db.users import select_user_by_token
+
+
+@pytest.fixture(name="data_dir")
+def _data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHATTRAIN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CHATTRAIN_DATABASE_URL", raising=False)
+    return tmp_path / "data"
+
+
+def _run(*args: str) -> str:
+    result = CliRunner().invoke(users, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _user_of(data_dir, token: str):  # noqa: ANN001, ANN202
+    engine = create_sync_engine(f"sqlite:///{data_dir / 'chattrain.db'}")
+    try:
+        with engine.connect() as conn:
+            return select_user_by_token(conn, token)
+    finally:
+        engine.dispose()
+
+
+def test_ensure_demo_creates_two_users_once_and_keeps_their_tokens_private(data_dir):
+    output = _run("ensure-demo")
+    tokens_file = data_dir / "demo-tokens.txt"
+    assert stat.S_IMODE(tokens_file.stat().st_mode) == 0o600
+    lines = [line for line in tokens_file.read_text().splitlines() if not line.startswith("#")]
+    tokens = {line.split(" ")[0]: line.rsplit(" ", 1)[1] for line in lines}
+    assert set(tokens) == {"demo-trainee", "demo-trainer"}
+    for user_id, token in tokens.items():
+        assert token in output  # printed once, too
+        assert _user_of(data_dir, token)["id"] == user_id
+    assert _user_of(data_dir, tokens["demo-trainer"])["role"] == "trainer"
+    again = _run("ensure-demo")
+    assert "Users exist" in again and tokens["demo-trainee"] not in again
+    assert tokens_file.read_text().count("demo-trainee") == 1
+
+
+def test_ensure_demo_does_nothing_when_any_user_exists(data_dir):
+    _run("create", "--role", "trainer", "--id", "boss")
+    assert "Users exist" in _run("ensure-demo")
+    assert not (data_dir / "demo-tokens.txt").exists()
+
+
+def test_create_rotate_disable_and_list(data_dir):
+    token = _run("create", "--role", "trainee", "--id", "alice", "--name", "Alice", "--token-only").strip()
+    assert _user_of(data_dir, token)["display_name"] == "Alice"
+    rotated = _run("rotate-token", "alice", "--token-only").strip()
+    assert rotated != token and _user_of(data_dir, token) is None and _user_of(data_dir, rotated)["id"] == "alice"
+    _run("disable", "alice")
+    assert _user_of(data_dir, rotated) is None
+    listing = _run("list")
+    assert "alice" in listing and "disabled" in listing and rotated not in listing
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["create", "--role", "admin"],
+        ["create", "--role", "trainee", "--id", "has space"],
+        ["disable", "nobody"],
+        ["rotate-token", "nobody"],
+    ],
+)
+def test_bad_commands_fail_with_a_message(data_dir, args):
+    result = CliRunner().invoke(users, args)
+    assert result.exit_code != 0 and result.output.strip()
+
+
+def test_a_taken_id_is_refused(data_dir):
+    _run("create", "--role", "trainee", "--id", "bob")
+    result = CliRunner().invoke(users, ["create", "--role", "trainee", "--id", "bob"])
+    assert result.exit_code == 1 and "already exists" in result.output
