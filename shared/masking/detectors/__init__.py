@@ -1,0 +1,16 @@
+"""One module per kind of personal data. Each exposes
+
+    detect(text: str, facts: TextFacts | None = None) -> list[Candidate]
+
+where `facts` (shared.masking.prefilter) tells it cheaply whether, and where, to look; a
+detector builds its own when called without. BUILT_IN lists them; the order does not
+matter because overlaps are resolved afterwards.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from shared.masking.detectors import account, address, card, dob, email, iban, ip, name, phone, ssn
+
+BUILT_IN: tuple[ModuleType, ...] = (email, phone, card, iban, ssn, ip, dob, address, account, name)

@@ -1,0 +1,48 @@
+"""mask_text: run the detectors, resolve overlaps, swap values for vault placeholders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from shared.masking.detectors import BUILT_IN, scenario
+from shared.masking.model import Candidate, Finding, MaskResult
+from shared.masking.overlap import resolve_overlaps
+from shared.masking.placeholders import placeholder_spans
+from shared.masking.prefilter import TextFacts
+from shared.masking.vault import PlaceholderVault
+
+
+def find_candidates(text: str, extra_patterns: Sequence[Any] = ()) -> list[Candidate]:
+    """Every detector's proposals for `text`, overlaps not yet resolved. The detectors
+    share one TextFacts, so the cheap checks run once per text."""
+    facts = TextFacts(text)
+    candidates: list[Candidate] = []
+    for detector in BUILT_IN:
+        candidates += detector.detect(text, facts)
+    candidates += scenario.detect(text, extra_patterns)
+    return candidates
+
+
+def mask_text(text: str, vault: PlaceholderVault, extra_patterns: Sequence[Any] = ()) -> MaskResult:
+    """Replace personal data in `text` with placeholders such as [EMAIL_1].
+
+    The same value gets the same placeholder for the whole session (the vault is updated
+    in place). Finding offsets refer to the original `text`. `extra_patterns` are the
+    scenario's own patterns (objects with `.name` and `.regex`).
+    """
+    candidates = find_candidates(text, extra_patterns)
+    if not candidates:
+        return MaskResult(text=text, findings=[])
+    chosen = resolve_overlaps(candidates, placeholder_spans(text))
+    pieces: list[str] = []
+    findings: list[Finding] = []
+    cursor = 0
+    for candidate in chosen:
+        placeholder = vault.placeholder_for(candidate.type, candidate.key)
+        pieces.append(text[cursor : candidate.start])
+        pieces.append(placeholder)
+        findings.append(Finding(candidate.type, candidate.start, candidate.end, placeholder))
+        cursor = candidate.end
+    pieces.append(text[cursor:])
+    return MaskResult(text="".join(pieces), findings=findings)
