@@ -211,3 +211,7 @@ def upgrade_database() -> None:
 from shared.cli_users import users  # noqa: E402  (the users group lives in its own module)
 
 main.add_command(users)
+
+from shared.cli_usage import usage  # noqa: E402  (the usage command lives in its own module)
+
+main.add_command(usage)

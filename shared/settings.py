@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     max_message_chars: int = 4000
     max_frame_bytes: int = 65536
     ws_ping_interval_seconds: float = 20.0
+    ws_compression: bool = False  # permessage-deflate costs ~105 KiB per socket
     event_poll_interval_ms: int = 1000  # fallback when no doorbell rings
 
     # Worker
@@ -39,7 +40,6 @@ class Settings(BaseSettings):
     reply_expiry_seconds: float = 300.0
     sweep_interval_seconds: float = 5.0
     stream_batch_ms: int = 50
-    stream_batch_chars: int = 200
 
     # LLM
     llm_provider: Literal["mock", "openai"] = "mock"
@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     llm_total_timeout_seconds: float = 90.0
     llm_max_retries: int = 3
     llm_context_tokens: int = 6000
+    llm_history_messages: int = 60  # most recent messages read as context for a reply
+    llm_daily_token_budget_per_user: int = Field(default=0, ge=0)  # tokens per UTC day; 0: no budget
+    llm_grading: Literal["off", "on"] = "off"  # reports also graded by the LLM (openai provider only)
     mock_llm_first_chunk_ms: int = 0
     mock_llm_chunks_per_second: float = 0.0  # 0: whole reply at once
     mock_llm_chunk_chars: int = 12

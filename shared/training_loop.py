@@ -108,10 +108,14 @@ def end_session(conn: Connection, *, session_id: int, ended_by: str = TRAINEE_EN
         )
 
 
-def write_report(conn: Connection, scenario: Any, session: dict[str, Any]) -> dict[str, Any] | None:
+def write_report(
+    conn: Connection, scenario: Any, session: dict[str, Any], *, llm_grading: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """Build a completed session's report from its stored transcript, store it, and
     append the `session_complete` event, all once: returns None when the session is not
-    completed or already has its report."""
+    completed or already has its report. `llm_grading`, when the LLM graded the session
+    (worker/evaluation.py), is kept next to the deterministic scores, which stay the
+    report's own."""
     session_id = session["id"]
     if session["status"] != "completed" or report_rows.select_report(conn, session_id) is not None:
         return None
@@ -122,6 +126,7 @@ def write_report(conn: Connection, scenario: Any, session: dict[str, Any]) -> di
         ended_at=session["completed_at"],
         ended_by=session["ended_by"] or TRAINEE_ENDED,
     )
+    report["llm_grading"] = llm_grading
     if not report_rows.insert_report(conn, session_id, report):
         return None
     event_rows.insert_event(

@@ -13,7 +13,7 @@ from shared.logs import configure_logging
 from shared.masking_policy import MaskingPolicy
 from shared.settings import Settings
 from web.auth import SECURITY_SCHEMES, check_auth_mode
-from web.blueprints import account, chat, documents, health, reports, scenarios, sessions
+from web.blueprints import account, chat, documents, health, reports, scenarios, sessions, usage
 from web.catalog import load_catalog
 from web.cors import install_cors
 from web.database import Database
@@ -49,7 +49,7 @@ def create_app(settings: Settings) -> Quart:
     install_cors(app, settings)
     install_security_headers(app)
     register_error_handlers(app)
-    for module in (health, account, scenarios, sessions, reports, documents, chat):
+    for module in (health, account, scenarios, sessions, reports, usage, documents, chat):
         app.register_blueprint(module.blueprint)
 
     @app.before_serving

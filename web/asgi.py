@@ -2,5 +2,9 @@
 
 from shared.settings import load_settings
 from web.app import create_app
+from web.ws_compression import disable_permessage_deflate
 
-app = create_app(load_settings())
+settings = load_settings()
+if not settings.ws_compression:
+    disable_permessage_deflate()
+app = create_app(settings)

@@ -56,10 +56,13 @@ class Database:
             # Ends the read transaction so the next read sees newer commits.
             conn.rollback()
 
-    def _run_write(self, fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
+    def _run_write(self, fn: Callable[..., T], args: tuple, kwargs: dict, after_commit: Callable[[T], Any] | None) -> T:
         conn = self._connection("IMMEDIATE")
         with conn.begin():
-            return fn(conn, *args, **kwargs)
+            result = fn(conn, *args, **kwargs)
+        if after_commit is not None:
+            after_commit(result)
+        return result
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a data function in a read transaction."""
@@ -71,10 +74,16 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._tail_reader, partial(self._run_read, fn, args, {}))
 
-    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a data function in a write transaction (BEGIN IMMEDIATE); commit on success."""
+    async def write(
+        self, fn: Callable[..., T], *args: Any, after_commit: Callable[[T], Any] | None = None, **kwargs: Any
+    ) -> T:
+        """Run a data function in a write transaction (BEGIN IMMEDIATE); commit on success.
+
+        `after_commit(result)` runs on the same database thread once the commit is done:
+        the place for blocking follow-up work such as enqueueing a job for what was just
+        stored, without a second hop or blocking the event loop."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, partial(self._run_write, fn, args, kwargs))
+        return await loop.run_in_executor(self._writer, partial(self._run_write, fn, args, kwargs, after_commit))
 
     async def close(self) -> None:
         self._writer.shutdown(wait=True)

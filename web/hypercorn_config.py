@@ -9,5 +9,9 @@ bind = [f"{os.environ.get('CHATTRAIN_HOST', '0.0.0.0')}:{os.environ.get('PORT', 
 websocket_max_message_size = 1024 * 1024
 websocket_ping_interval = float(os.environ.get("CHATTRAIN_WS_PING_INTERVAL_SECONDS", "20"))
 worker_class = "uvloop"
+# Serve in this process: no supervisor process and no spawned child, so the Procfile's
+# process is the server (signals reach it directly) and nothing is paid twice in memory.
+# Scale out by running more web processes.
+workers = 0
 accesslog = None
 graceful_timeout = 5

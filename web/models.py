@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -85,7 +86,13 @@ class WorkerHealth(BaseModel):
 
 
 class LLMHealth(BaseModel):
-    provider: str
+    provider: str = Field(description="The configured provider: mock or openai.")
+    last_call_ok: bool | None = Field(
+        default=None, description="Whether the provider's most recent call succeeded; null before its first call."
+    )
+    last_success_at: str | None = None
+    last_failure_at: str | None = None
+    last_error_code: str | None = Field(default=None, description="The code of the most recent failure, e.g. llm_timeout.")
 
 
 class Health(BaseModel):
@@ -149,6 +156,20 @@ class ReportScenario(BaseModel):
     title: str
 
 
+class LLMCriterionGrade(BaseModel):
+    name: str
+    weight: float
+    score: int = Field(ge=0, le=100)
+    comment: str
+
+
+class LLMGrading(BaseModel):
+    overall_score: int = Field(ge=0, le=100, description="The criteria's scores weighted by the rubric.")
+    criteria: list[LLMCriterionGrade]
+    summary: str
+    model: str
+
+
 class Report(BaseModel):
     scenario: ReportScenario
     overall_score: int = Field(ge=0, le=100)
@@ -160,6 +181,11 @@ class Report(BaseModel):
     exchanges: int
     duration_seconds: int
     ended_by: Literal["script_complete", "time_up", "trainee_ended"]
+    llm_grading: LLMGrading | None = Field(
+        default=None,
+        description="The LLM's grading against the rubric (CHATTRAIN_LLM_GRADING=on); null when off or when its "
+        "answer was unusable. The scores above are always the deterministic ones.",
+    )
 
 
 class ReplyFeedback(BaseModel):
@@ -217,3 +243,46 @@ class ScenarioStats(BaseModel):
     mean_score: float | None
     median_score: float | None
     most_missed_keywords: list[MissedKeyword]
+
+
+# --- LLM usage ----------------------------------------------------------------------------
+
+
+class UsageFilter(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    user_id: str | None = Field(
+        default=None, description="A trainer's choice of user (default: everyone); a trainee always gets their own."
+    )
+    from_: date | None = Field(
+        default=None, alias="from", description="First UTC day, YYYY-MM-DD (default: 29 days before `to`)."
+    )
+    to: date | None = Field(default=None, description="Last UTC day, inclusive, YYYY-MM-DD (default: today).")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_absent(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+class LLMUsageTotals(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int = Field(description="prompt_tokens + completion_tokens: what the daily budget counts.")
+    replies: int = Field(description="Customer replies written (LLM-graded reports add tokens, not replies).")
+
+
+class LLMUsageDay(LLMUsageTotals):
+    user_id: str
+    day: str = Field(description="UTC date, YYYY-MM-DD.")
+
+
+class LLMUsage(BaseModel):
+    user_id: str | None = Field(description="The user shown, or null for everyone.")
+    first_day: str
+    last_day: str
+    days: list[LLMUsageDay] = Field(description="One row per user per day with any usage, oldest first.")
+    totals: LLMUsageTotals
+    daily_token_budget_per_user: int | None = Field(
+        description="CHATTRAIN_LLM_DAILY_TOKEN_BUDGET_PER_USER, or null when there is no budget."
+    )

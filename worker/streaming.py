@@ -19,7 +19,6 @@ class DeltaBatcher:
     """Decides when to flush and what each delta says. Pure logic; the caller writes."""
 
     batch_seconds: float
-    batch_chars: int
     emitted: str = ""  # what clients have been sent for this reply (possibly by an earlier run)
     next_seq: int = 0
     generated: str = ""
@@ -28,9 +27,9 @@ class DeltaBatcher:
     def add(self, chunk: str) -> bool:
         """Record a chunk; True when a flush is due."""
         self.generated += chunk
-        now = time.monotonic()
-        pending_chars = len(self.generated) - len(self.emitted)
-        return now - self._last_flush >= self.batch_seconds or pending_chars >= self.batch_chars
+        # Time alone decides: a reply generated faster than one batch interval goes out
+        # whole as its assistant_message, with no deltas and no extra writes.
+        return time.monotonic() - self._last_flush >= self.batch_seconds
 
     def take_delta(self, mask: Callable[[str], str], *, final: bool = False) -> dict | None:
         """The next delta payload (content, seq, restart), or None if there is nothing new."""

@@ -21,7 +21,7 @@ from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
-from shared import training_loop
+from shared import llm_accounting, training_loop
 from shared.conversation import write_error_event
 from shared.llm import ChatTurn, LLMError, ReplyRequest
 from worker.evaluation import evaluate_session
@@ -77,8 +77,11 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
         else:
             expired = False
             session = session_rows.select_session(conn, session_id)
-            history = message_rows.select_messages(conn, session_id, up_to_id=message_id)
-            emitted, next_seq = event_rows.select_streamed_deltas(conn, message_id)
+            history = message_rows.select_recent_history(
+                conn, session_id, message_id, limit=settings.llm_history_messages
+            )
+            assistant_turns = message_rows.count_assistant_messages_before(conn, session_id, message_id)
+            emitted, next_seq = event_rows.select_streamed_deltas(conn, session_id, message_id)
             event_rows.insert_event(
                 conn, session_id=session_id, type="typing", payload={"reply_to": message_id}, message_id=message_id
             )
@@ -90,12 +93,14 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
     scenario = runtime.scenario_for(session["scenario_id"])
     request = ReplyRequest(
         scenario=scenario,
-        history=tuple(ChatTurn(role=m["role"], content=m["content"]) for m in history),
+        history=tuple(ChatTurn(role=role, content=content) for role, content in history),
         session_id=session_id,
         reply_to=message_id,
+        assistant_turns=assistant_turns,
     )
     started = time.monotonic()
     try:
+        llm_accounting.check_daily_budget(runtime.engine, user_id=session["user_id"], budget=settings.llm_daily_token_budget_per_user)
         batcher, usage = _stream_reply(runtime, request, session_id, message_id, emitted, next_seq)
     except LLMError as error:
         _handle_llm_error(runtime, job, error)
@@ -137,7 +142,6 @@ def _stream_reply(runtime, request, session_id, message_id, emitted, next_seq): 
     patterns = tuple(request.scenario.masking_patterns)
     batcher = DeltaBatcher(
         batch_seconds=settings.stream_batch_ms / 1000,
-        batch_chars=settings.stream_batch_chars,
         emitted=emitted,
         next_seq=next_seq,
     )
@@ -207,6 +211,7 @@ def _write_reply(runtime: WorkerRuntime, session_id: int, message_id: int, batch
         reply = message_rows.insert_message(
             conn, session_id=session_id, role="assistant", content=text, metadata=metadata, reply_to=message_id
         )
+        llm_accounting.record_reply(conn, session_id=session_id, provider=runtime.provider.name, usage=usage)
         event_rows.insert_event(
             conn,
             session_id=session_id,
@@ -236,6 +241,7 @@ def _handle_llm_error(runtime: WorkerRuntime, job: dict[str, Any], error: LLMErr
         return
     retry = error.retryable and job["attempts"] < settings.reply_max_attempts
     with runtime.write_engine.begin() as conn:
+        llm_accounting.record_failure(conn, provider=runtime.provider.name, code=error.code)
         if retry:
             job_rows.requeue_reply_job(conn, message_id, now=time.time(), last_error=error.code)
         else:

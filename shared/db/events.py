@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from shared.clock import utc_now_iso
 from shared.db.jsoncol import dumps, loads
+from shared.db.prepared import Prepared
 from shared.db.schema import events
 
 
@@ -30,38 +31,58 @@ class StoredEvent:
         return f'{{"type":"{self.type}","event_id":{self.id}{separator}{body}}}'
 
 
+_EVENT_COLUMNS = (events.c.id, events.c.session_id, events.c.type, events.c.payload_json)
+
+# The statements that run for every chat message are prepared once (shared/db/prepared.py).
+_INSERT = Prepared(
+    events.insert()
+    .values({name: bindparam(f"b_{name}") for name in ("session_id", "type", "message_id", "payload_json", "created_at")})
+    .returning(events.c.id)
+)
+_AFTER = Prepared(
+    select(*_EVENT_COLUMNS).where(events.c.id > bindparam("after_id")).order_by(events.c.id).limit(bindparam("limit"))
+)
+_SESSION_AFTER = Prepared(
+    select(*_EVENT_COLUMNS)
+    .where(events.c.session_id == bindparam("session_id"), events.c.id > bindparam("after_id"))
+    .order_by(events.c.id)
+)
+_DELTAS = Prepared(
+    select(events.c.payload_json)
+    .where(
+        events.c.session_id == bindparam("session_id"),
+        events.c.message_id == bindparam("message_id"),
+        events.c.type == "assistant_delta",
+    )
+    .order_by(events.c.id)
+)
+
+
 def insert_event(
     conn: Connection, *, session_id: int, type: str, payload: dict[str, Any], message_id: int | None = None
 ) -> int:
     """Append one event; returns its id."""
-    result = conn.execute(
-        events.insert().values(
-            session_id=session_id,
-            type=type,
-            message_id=message_id,
-            payload_json=dumps(payload),
-            created_at=utc_now_iso(),
-        )
+    return _INSERT.scalar(
+        conn,
+        {
+            "b_session_id": session_id,
+            "b_type": type,
+            "b_message_id": message_id,
+            "b_payload_json": dumps(payload),
+            "b_created_at": utc_now_iso(),
+        },
     )
-    return result.inserted_primary_key[0]
-
-
-_EVENT_COLUMNS = (events.c.id, events.c.session_id, events.c.type, events.c.payload_json)
 
 
 def select_events_after(conn: Connection, after_id: int, *, limit: int = 500) -> list[StoredEvent]:
     """Every session's events with id > after_id, oldest first (what the tailer reads)."""
-    rows = conn.execute(select(*_EVENT_COLUMNS).where(events.c.id > after_id).order_by(events.c.id).limit(limit))
+    rows = _AFTER.all(conn, {"after_id": after_id, "limit": limit})
     return [StoredEvent(*row) for row in rows]
 
 
 def select_session_events_after(conn: Connection, session_id: int, after_id: int) -> list[StoredEvent]:
     """One session's events with id > after_id, oldest first (what a reconnect replays)."""
-    rows = conn.execute(
-        select(*_EVENT_COLUMNS)
-        .where(events.c.session_id == session_id, events.c.id > after_id)
-        .order_by(events.c.id)
-    )
+    rows = _SESSION_AFTER.all(conn, {"session_id": session_id, "after_id": after_id})
     return [StoredEvent(*row) for row in rows]
 
 
@@ -69,15 +90,11 @@ def select_max_event_id(conn: Connection) -> int:
     return conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()
 
 
-def select_streamed_deltas(conn: Connection, message_id: int) -> tuple[str, int]:
+def select_streamed_deltas(conn: Connection, session_id: int, message_id: int) -> tuple[str, int]:
     """The text already streamed for the reply to `message_id` and the next delta seq.
 
     A delta with `restart` set discards what came before it."""
-    rows = conn.execute(
-        select(events.c.payload_json)
-        .where(events.c.message_id == message_id, events.c.type == "assistant_delta")
-        .order_by(events.c.id)
-    )
+    rows = _DELTAS.all(conn, {"session_id": session_id, "message_id": message_id})
     text, next_seq = "", 0
     for (payload_json,) in rows:
         payload = loads(payload_json, {})

@@ -5,27 +5,66 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
+from shared.db.prepared import Prepared
 from shared.db.schema import reply_jobs
+
+# The statements that run for every reply are prepared once (shared/db/prepared.py).
+# Bind names carry a b_ prefix: SQLAlchemy reserves column names in UPDATE statements.
+_JOB_FIELDS = ("message_id", "session_id", "status", "attempts", "enqueued_at", "expires_at")
+_INSERT = Prepared(reply_jobs.insert().values({name: bindparam(f"b_{name}") for name in _JOB_FIELDS}))
+_BY_ID = Prepared(select(reply_jobs).where(reply_jobs.c.message_id == bindparam("b_message_id")))
+# One statement claims and returns the job (RETURNING: SQLite 3.35+, PostgreSQL).
+_CLAIM = Prepared(
+    update(reply_jobs)
+    .where(
+        reply_jobs.c.message_id == bindparam("b_message_id"),
+        or_(
+            reply_jobs.c.status == "queued",
+            and_(reply_jobs.c.status == "working", reply_jobs.c.lease_expires_at < bindparam("b_now")),
+        ),
+    )
+    .values(
+        status="working",
+        worker_id=bindparam("b_worker_id"),
+        lease_expires_at=bindparam("b_lease_expires_at"),
+        attempts=reply_jobs.c.attempts + 1,
+    )
+    .returning(*reply_jobs.c)
+)
+_RENEW = Prepared(
+    update(reply_jobs)
+    .where(
+        reply_jobs.c.message_id == bindparam("b_message_id"),
+        reply_jobs.c.worker_id == bindparam("b_worker_id"),
+        reply_jobs.c.status == "working",
+    )
+    .values(lease_expires_at=bindparam("b_lease_expires_at"))
+)
+_FINISH = Prepared(
+    update(reply_jobs)
+    .where(reply_jobs.c.message_id == bindparam("b_message_id"))
+    .values(status=bindparam("b_status"), lease_expires_at=None, last_error=bindparam("b_last_error"))
+)
 
 
 def insert_reply_job(conn: Connection, *, message_id: int, session_id: int, now: float, expires_at: float) -> None:
-    conn.execute(
-        reply_jobs.insert().values(
-            message_id=message_id,
-            session_id=session_id,
-            status="queued",
-            attempts=0,
-            enqueued_at=now,
-            expires_at=expires_at,
-        )
+    _INSERT.run(
+        conn,
+        {
+            "b_message_id": message_id,
+            "b_session_id": session_id,
+            "b_status": "queued",
+            "b_attempts": 0,
+            "b_enqueued_at": now,
+            "b_expires_at": expires_at,
+        },
     )
 
 
 def select_reply_job(conn: Connection, message_id: int) -> dict[str, Any] | None:
-    row = conn.execute(select(reply_jobs).where(reply_jobs.c.message_id == message_id)).first()
-    return dict(row._mapping) if row else None
+    return _BY_ID.one(conn, {"b_message_id": message_id})
 
 
 def claim_reply_job(
@@ -35,44 +74,21 @@ def claim_reply_job(
 
     Returns the claimed job, or None when it is done, failed, or held by a live worker:
     a duplicate or stale queue entry then does nothing."""
-    result = conn.execute(
-        update(reply_jobs)
-        .where(
-            reply_jobs.c.message_id == message_id,
-            or_(
-                reply_jobs.c.status == "queued",
-                and_(reply_jobs.c.status == "working", reply_jobs.c.lease_expires_at < now),
-            ),
-        )
-        .values(
-            status="working",
-            worker_id=worker_id,
-            lease_expires_at=now + lease_seconds,
-            attempts=reply_jobs.c.attempts + 1,
-        )
+    return _CLAIM.one(
+        conn,
+        {"b_message_id": message_id, "b_now": now, "b_worker_id": worker_id, "b_lease_expires_at": now + lease_seconds},
     )
-    if result.rowcount != 1:
-        return None
-    return select_reply_job(conn, message_id)
 
 
 def renew_lease(conn: Connection, message_id: int, *, worker_id: str, lease_expires_at: float) -> bool:
     """Extend the lease while streaming. False means another worker took the job over."""
-    result = conn.execute(
-        update(reply_jobs)
-        .where(reply_jobs.c.message_id == message_id, reply_jobs.c.worker_id == worker_id, reply_jobs.c.status == "working")
-        .values(lease_expires_at=lease_expires_at)
-    )
-    return result.rowcount == 1
+    changed = _RENEW.run(conn, {"b_message_id": message_id, "b_worker_id": worker_id, "b_lease_expires_at": lease_expires_at})
+    return changed == 1
 
 
 def finish_reply_job(conn: Connection, message_id: int, *, status: str, last_error: str | None = None) -> None:
     """Set a final status: done, failed or expired."""
-    conn.execute(
-        update(reply_jobs)
-        .where(reply_jobs.c.message_id == message_id)
-        .values(status=status, lease_expires_at=None, last_error=last_error)
-    )
+    _FINISH.run(conn, {"b_message_id": message_id, "b_status": status, "b_last_error": last_error})
 
 
 def requeue_reply_job(

@@ -148,3 +148,27 @@ rate_limit_hits = Table(
     Column("window_start", Integer, primary_key=True),  # epoch seconds
     Column("count", Integer, nullable=False),
 )
+
+# LLM tokens spent per user per UTC day (YYYY-MM-DD): one upsert per stored reply (and
+# per LLM-graded report), read for the daily budget and GET /api/usage.
+llm_usage = Table(
+    "llm_usage",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("day", Text, primary_key=True),
+    Column("prompt_tokens", Integer, nullable=False, server_default="0"),
+    Column("completion_tokens", Integer, nullable=False, server_default="0"),
+    Column("replies", Integer, nullable=False, server_default="0"),
+    Index("ix_llm_usage_day", "day"),
+)
+
+# How each LLM provider's most recent calls went, for /api/health: written by the worker
+# in the transaction that stores the reply or the failure.
+provider_status = Table(
+    "provider_status",
+    metadata,
+    Column("provider", Text, primary_key=True),
+    Column("last_success_at", Text),  # ISO 8601 UTC
+    Column("last_failure_at", Text),  # ISO 8601 UTC
+    Column("last_error_code", Text),  # the code of the last failure (kept after a success)
+)

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from shared.clock import utc_now_iso
 from shared.db.jsoncol import dumps, loads
+from shared.db.prepared import Prepared
 from shared.db.schema import reports, sessions
+
+# The statements that run for every chat message are prepared once (shared/db/prepared.py).
+_BY_ID = Prepared(select(sessions).where(sessions.c.id == bindparam("session_id")))
+_SET_DATA = Prepared(
+    sessions.update().where(sessions.c.id == bindparam("session_id")).values(data_json=bindparam("b_data_json"))
+)
+_TOUCH = Prepared(
+    sessions.update().where(sessions.c.id == bindparam("session_id")).values(last_activity_at=bindparam("now"))
+)
+_COMPLETE = Prepared(
+    update(sessions)
+    .where(sessions.c.id == bindparam("session_id"), sessions.c.status == "active")
+    .values(status="completed", completed_at=bindparam("b_now"), ended_by=bindparam("b_ended_by"))
+)
 
 
 def insert_session(conn: Connection, *, scenario_id: int, user_id: str) -> dict[str, Any]:
@@ -34,8 +49,11 @@ def _session_dict(row) -> dict[str, Any]:  # noqa: ANN001
 
 
 def select_session(conn: Connection, session_id: int) -> dict[str, Any] | None:
-    row = conn.execute(select(sessions).where(sessions.c.id == session_id)).first()
-    return _session_dict(row) if row else None
+    row = _BY_ID.one(conn, {"session_id": session_id})
+    if row is None:
+        return None
+    row["data"] = loads(row.pop("data_json"), {})
+    return row
 
 
 def select_sessions(
@@ -78,23 +96,18 @@ def count_active_sessions(conn: Connection, user_id: str) -> int:
 
 
 def update_session_data(conn: Connection, session_id: int, data: dict[str, Any]) -> None:
-    conn.execute(sessions.update().where(sessions.c.id == session_id).values(data_json=dumps(data)))
+    _SET_DATA.run(conn, {"session_id": session_id, "b_data_json": dumps(data)})
 
 
 def touch_session(conn: Connection, session_id: int) -> None:
     """Record trainee activity (the idle timeout counts from here)."""
-    conn.execute(sessions.update().where(sessions.c.id == session_id).values(last_activity_at=utc_now_iso()))
+    _TOUCH.run(conn, {"session_id": session_id, "now": utc_now_iso()})
 
 
 def complete_session(conn: Connection, session_id: int, *, ended_by: str) -> bool:
     """Mark an active session completed. Returns False when it was already completed, so
     that exactly one caller goes on to evaluate it."""
-    result = conn.execute(
-        update(sessions)
-        .where(sessions.c.id == session_id, sessions.c.status == "active")
-        .values(status="completed", completed_at=utc_now_iso(), ended_by=ended_by)
-    )
-    return result.rowcount == 1
+    return _COMPLETE.run(conn, {"session_id": session_id, "b_now": utc_now_iso(), "b_ended_by": ended_by}) == 1
 
 
 def select_active_sessions_started_before(conn: Connection, started_before: str) -> list[dict[str, Any]]:

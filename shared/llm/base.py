@@ -21,15 +21,17 @@ class ChatTurn:
 class ReplyRequest:
     """Everything a provider needs to play the customer for one reply.
 
-    `history` is oldest first and ends with the trainee's message being answered.
-    `assistant_turns` counts the customer lines already sent, opening line included,
-    so a scripted provider knows which turn comes next.
+    `history` is oldest first and ends with the trainee's message being answered; long
+    conversations are cut to their most recent messages. `assistant_turns` counts all the
+    customer lines already sent, opening line included, so a scripted provider knows which
+    turn comes next even when the history is cut (None: count them in `history`).
     """
 
     scenario: "Scenario"
     history: tuple[ChatTurn, ...]
     session_id: int
     reply_to: int
+    assistant_turns: int | None = None
 
 
 @dataclass

@@ -65,7 +65,7 @@ class MockProvider:
 
     def stream_reply(self, request: ReplyRequest) -> ReplyStream:
         """Compose the scripted reply and stream it in chunks, paced as configured."""
-        text = scripted_reply(request.scenario, request.history)
+        text = scripted_reply(request.scenario, request.history, request.assistant_turns)
         usage = Usage(
             prompt_tokens=estimate_prompt_tokens(request.history),
             completion_tokens=estimate_tokens(text),
@@ -83,7 +83,7 @@ class MockProvider:
             yield chunk
 
 
-def scripted_reply(scenario: Scenario, history: Sequence[ChatTurn]) -> str:
+def scripted_reply(scenario: Scenario, history: Sequence[ChatTurn], assistant_turns: int | None = None) -> str:
     """The customer's next line for this history.
 
     The number of customer turns already in the history (opening line included) is the
@@ -92,7 +92,7 @@ def scripted_reply(scenario: Scenario, history: Sequence[ChatTurn]) -> str:
     customer turn it answers.
     """
     script = scenario.bot_messages
-    next_index = sum(1 for turn in history if turn.role == "assistant")
+    next_index = assistant_turns if assistant_turns is not None else sum(1 for turn in history if turn.role == "assistant")
     trainee_text = next((turn.content for turn in reversed(history) if turn.role == "user"), "")
 
     parts: list[str] = []

@@ -241,6 +241,24 @@ class OpenAICompatibleProvider:
         usage = Usage(model=body["model"])
         return ReplyStream(chunks=self._stream_with_retries(body, usage), usage=usage)
 
+    def complete_json(self, messages: list[dict[str, str]], *, max_tokens: int) -> tuple[str, Usage]:
+        """A whole answer to `messages`, asked for as a JSON object (`response_format`),
+        with the same retries, time budget and error codes as a reply. Used to grade a
+        finished session, never to play the customer. Returns the text (unchecked: the
+        caller validates it) and the usage."""
+        body: dict[str, Any] = {
+            "model": self._model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "temperature": 0,
+            "max_tokens": max_tokens,
+            "response_format": {"type": "json_object"},
+        }
+        usage = Usage(model=self._model)
+        text = "".join(self._stream_with_retries(body, usage))
+        return text, usage
+
     def _request_body(self, scenario: Any, messages: list[dict[str, str]]) -> dict[str, Any]:
         """The JSON body: the scenario's llm_config overrides the configured model."""
         llm_config = getattr(scenario, "llm_config", None)

@@ -81,3 +81,18 @@ async def test_two_sockets_on_one_session_both_receive_the_reply(stack):
     finally:
         await first.close()
         await second.close()
+
+
+async def test_websocket_compression_is_declined_to_save_memory_per_socket(stack):
+    """Browsers always offer permessage-deflate; it costs ~105 KiB per socket, so the
+    server declines it (CHATTRAIN_WS_COMPRESSION=on would accept)."""
+    session = await create_session(stack.base_url, token=stack.token)
+    chat = await ChatClient.connect(
+        f"{stack.ws_base}/chat/{session['id']}", token=stack.token, compression="deflate"
+    )
+    try:
+        assert "Sec-WebSocket-Extensions" not in chat.ws.response.headers
+        await chat.send("ping")
+        assert (await chat.recv_until("pong"))["type"] == "pong"
+    finally:
+        await chat.close()

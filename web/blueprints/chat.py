@@ -18,7 +18,7 @@ import time
 
 from quart import Blueprint, current_app, g, websocket
 
-from shared.conversation import ConversationError, accept_trainee_message, retry_reply
+from shared.conversation import AcceptedMessage, ConversationError, accept_trainee_message, retry_reply
 from shared.db.events import select_session_events_after
 from shared.db.limits import LimitExceeded, RateLimit
 from shared.db.sessions import complete_session
@@ -135,9 +135,8 @@ class ChatConnection:
             scenario_patterns=tuple(self.scenario.masking_patterns),
             reply_expiry_seconds=self.settings.reply_expiry_seconds,
             rate_limit=self.message_limit,
+            after_commit=self._enqueue_reply,
         )
-        if not accepted.duplicate:
-            self.app.reply_queue.enqueue(accepted.message_id)
         self.send(ack_frame(accepted.message_id, metadata.client_message_id, accepted.duplicate))
         log.info(
             "trainee message stored session_id=%s message_id=%s duplicate=%s",
@@ -145,6 +144,11 @@ class ChatConnection:
             accepted.message_id,
             accepted.duplicate,
         )
+
+    def _enqueue_reply(self, accepted: AcceptedMessage) -> None:
+        # Runs on the database thread right after the commit (see Database.write).
+        if not accepted.duplicate:
+            self.app.reply_queue.enqueue(accepted.message_id)
 
     async def on_retry(self, frame: ClientFrame) -> None:
         metadata = parse_metadata(RetryMetadata, frame.metadata)

@@ -10,7 +10,9 @@ from quart_schema import validate_response
 
 from shared.clock import utc_now_iso
 from shared.db.jobs import count_open_reply_jobs
+from shared.db.usage import select_provider_status
 from shared.db.workers import select_last_worker_seen
+from shared.llm_accounting import provider_health
 from web.models import Health
 
 blueprint = Blueprint("health", __name__)
@@ -21,13 +23,14 @@ VERSION = "1.0.0"
 @blueprint.get("/api/health")
 @validate_response(Health, 200)
 async def get_health() -> Health:
-    """Report whether the service, its database, its queue and its workers are healthy."""
+    """Report whether the service, its database, its queue, its workers and its LLM provider are healthy."""
     app = current_app
     settings = app.config["CHATTRAIN_SETTINGS"]
-    reachable, open_replies, last_seen = True, None, None
+    reachable, open_replies, last_seen, provider_status = True, None, None, None
     try:
         open_replies = await app.db.read(count_open_reply_jobs)
         last_seen = await app.db.read(select_last_worker_seen)
+        provider_status = await app.db.read(select_provider_status, settings.llm_provider)
     except Exception:
         reachable = False
     try:
@@ -37,7 +40,9 @@ async def get_health() -> Health:
     since = None if last_seen is None else max(0.0, time.time() - last_seen)
     # A worker heartbeats every sweep interval; three missed beats means it is gone.
     alive = since is not None and since <= settings.sweep_interval_seconds * 3 + 5
-    healthy = reachable and alive and depth is not None
+    llm = provider_health(provider_status)
+    # A provider whose last call failed makes the service degraded until a call succeeds.
+    healthy = reachable and alive and depth is not None and llm["last_call_ok"] is not False
     return Health(
         status="healthy" if healthy else "degraded",
         timestamp=utc_now_iso(),
@@ -51,7 +56,7 @@ async def get_health() -> Health:
             "seconds_since_seen": None if since is None else round(since, 1),
             "alive": alive,
         },
-        llm={"provider": settings.llm_provider},
+        llm={"provider": settings.llm_provider, **llm},
         scenarios_loaded=len(app.catalog.by_id),
         scenario_errors=[str(error) for error in app.catalog.errors],
     )
