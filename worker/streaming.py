@@ -1,10 +1,14 @@
 """Turning an LLM's chunk stream into batched, masked `assistant_delta` events.
 
 Each delta carries only new text. Every flush masks the whole text so far (PII split
-across chunks is still found) and holds back the last unfinished word, so a delta rarely
-has to be taken back. When the masked text no longer extends what clients were sent
-(a value became recognisable as PII only later, or a re-run after a crash produced
-different text), the next delta carries `restart: true` and the full text so far.
+across chunks is still found) and holds back the tail that could be the start of a value
+not yet recognisable: the unfinished word, and the run of words before it that carry
+digits, `@`, `+` or a capital letter (a card's first groups, a phone number's country
+code, the house number and name of a street, a name after "my name is"). Masking only
+recognises a value once it is whole, so without this the first groups of a card number
+would go out before the value was masked. When the masked text no longer extends what
+clients were sent (a value became recognisable only later, or a re-run after a crash
+produced different text), the next delta carries `restart: true` and the full text so far.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ class DeltaBatcher:
     def take_delta(self, mask: Callable[[str], str], *, final: bool = False) -> dict | None:
         """The next delta payload (content, seq, restart), or None if there is nothing new."""
         self._last_flush = time.monotonic()
-        text = self.generated if final else _without_unfinished_word(self.generated)
+        text = self.generated if final else safe_prefix(self.generated)
         masked = mask(text)
         if self.emitted.startswith(masked):
             return None  # nothing new yet (or still catching up with an earlier run)
@@ -47,6 +51,24 @@ class DeltaBatcher:
         return delta
 
 
-def _without_unfinished_word(text: str) -> str:
-    cut = max(text.rfind(" "), text.rfind("\n"))
-    return text[: cut + 1] if cut >= 0 else ""
+_CONNECTORS = {"-", "(", ")", "/", ".", ",", ":", "ext", "ext.", "x", "#"}
+
+
+def _could_start_a_value(word: str) -> bool:
+    stripped = word.strip(".,;:!?\"'")
+    return (
+        any(ch.isdigit() for ch in word)
+        or "@" in word
+        or word.startswith("+")
+        or stripped[:1].isupper()
+        or stripped.lower() in _CONNECTORS
+    )
+
+
+def safe_prefix(text: str) -> str:
+    """The part of `text` that can be sent before the rest arrives (see the module doc)."""
+    words = text.split(" ")
+    keep = len(words) - 1  # the last word may be unfinished
+    while keep > 0 and _could_start_a_value(words[keep - 1]):
+        keep -= 1
+    return " ".join(words[:keep]) + " " if keep else ""

@@ -16,9 +16,9 @@ import math
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, delete
 
-from shared.db.prepared import Prepared
+from shared.db.prepared import Prepared, upsert_insert
 from shared.db.schema import rate_limit_hits
 from shared.db.sessions import count_active_sessions
 
@@ -43,43 +43,25 @@ class LimitExceeded(Exception):
         self.retry_after_seconds = retry_after_seconds
 
 
-def _upsert_statement(dialect_name: str) -> Prepared | None:
-    """The one-statement increment for dialects with INSERT ... ON CONFLICT ... RETURNING,
-    prepared once (it runs for every trainee message)."""
-    if dialect_name not in _UPSERTS:
-        if dialect_name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        elif dialect_name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            _UPSERTS[dialect_name] = None
-            return None
-        table = rate_limit_hits
-        key_columns = ("user_id", "action", "window_start")
-        statement = (
-            insert(table)
-            .values({**{name: bindparam(f"b_{name}") for name in key_columns}, "count": 1})
-            .on_conflict_do_update(index_elements=list(key_columns), set_={"count": table.c.count + 1})
-            .returning(table.c.count)
-        )
-        _UPSERTS[dialect_name] = Prepared(statement)
-    return _UPSERTS[dialect_name]
+def _build_increment(dialect_name: str):  # noqa: ANN202
+    table = rate_limit_hits
+    key_columns = ("user_id", "action", "window_start")
+    return (
+        upsert_insert(dialect_name)(table)
+        .values({**{name: bindparam(f"b_{name}") for name in key_columns}, "count": 1})
+        .on_conflict_do_update(index_elements=list(key_columns), set_={"count": table.c.count + 1})
+        .returning(table.c.count)
+    )
 
 
-_UPSERTS: dict[str, Prepared | None] = {}
+# One statement adds the hit and returns the count; it runs for every trainee message.
+_INCREMENT = Prepared(_build_increment)
 
 
 def _increment(conn: Connection, *, user_id: str, action: str, window_start: int) -> int:
     """Add one hit to the window's counter and return the new count."""
-    table = rate_limit_hits
-    key = {"user_id": user_id, "action": action, "window_start": window_start}
-    upsert = _upsert_statement(conn.dialect.name)
-    if upsert is not None:
-        return upsert.scalar(conn, {f"b_{name}": value for name, value in key.items()})
-    where = [table.c[name] == value for name, value in key.items()]
-    if conn.execute(update(table).where(*where).values(count=table.c.count + 1)).rowcount == 0:
-        conn.execute(table.insert().values(**key, count=1))
-    return conn.execute(select(table.c.count).where(*where)).scalar_one()
+    key = {"b_user_id": user_id, "b_action": action, "b_window_start": window_start}
+    return _INCREMENT.scalar(conn, key)
 
 
 def hit_rate_limit(conn: Connection, *, user_id: str, limit: RateLimit, now: float | None = None) -> int:

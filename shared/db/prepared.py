@@ -14,24 +14,27 @@ these statements: the wrapper skips SQLAlchemy's type processing on purpose.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import Connection
 from sqlalchemy.sql import ClauseElement
 
 
 class Prepared:
-    __slots__ = ("statement", "_compiled")
+    """A statement, or a function building one per dialect name (for dialect-specific
+    constructs such as INSERT ... ON CONFLICT), compiled on first use."""
 
-    def __init__(self, statement: ClauseElement):
-        self.statement = statement
+    __slots__ = ("_build", "_compiled")
+
+    def __init__(self, statement: ClauseElement | Callable[[str], ClauseElement]):
+        self._build = statement if callable(statement) and not isinstance(statement, ClauseElement) else (lambda _name: statement)
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 
     def _compile(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
         dialect = conn.dialect
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            form = self.statement.compile(dialect=dialect)
+            form = self._build(dialect.name).compile(dialect=dialect)
             # Literal values in the statement become bind parameters with defaults.
             compiled = (str(form), form.positiontup, dict(form.params))
             self._compiled[dialect.name] = compiled
@@ -61,3 +64,12 @@ class Prepared:
     def scalar(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
         row = self.cursor(conn, params).fetchone()
         return None if row is None else row[0]
+
+
+def upsert_insert(dialect_name: str):  # noqa: ANN201
+    """The dialect's INSERT construct that supports ON CONFLICT (SQLite, PostgreSQL)."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert

@@ -158,11 +158,6 @@ async def test_personal_data_in_the_llms_reply_is_masked_before_it_is_stored_or_
     assert [(table, column) for table, column, value in rows if leaks(value)] == []
 
 
-@pytest.mark.xfail(
-    reason="Known gap, reported: while a reply streams, worker/streaming.py sends (and stores as assistant_delta "
-    "events) the words it has so far, and the masking only recognises a card or phone number once all of it "
-    "has arrived, so the first groups ('4111 ', '+44 20 ') go out before the restart delta that masks them."
-)
 async def test_a_slowly_streamed_reply_never_sends_part_of_a_card_or_phone_number(pii_stack, fake_llm):
     fake_llm.set_reply("Fine. My card is 4111 1111 1111 1111 and my phone is +44 20 7946 0958.", chunk_chars=5)
     fake_llm.queue(chunk_delay_seconds=0.07)  # each chunk is flushed to the trainee on its own

@@ -1,0 +1,47 @@
+"""Delta batching and the safe prefix that keeps half-arrived personal data off the wire."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.streaming import DeltaBatcher, safe_prefix
+
+
+@pytest.mark.parametrize(
+    ("text", "sendable"),
+    [
+        ("Sure, my card is 4111 1111 ", "Sure, my card is "),
+        ("call me on +44 20 7946 ", "call me on "),
+        ("I live at 221B Baker ", "I live at "),
+        ("my name is Jane ", "my name is "),
+        ("the email is jane.roe@exa", "the email is "),
+        ("okay thanks for the help and", "okay thanks for the help "),
+        ("unfinishedword", ""),
+    ],
+)
+def test_safe_prefix_holds_back_what_could_be_the_start_of_a_value(text, sendable):
+    assert safe_prefix(text) == sendable
+
+
+def test_deltas_add_up_to_the_masked_text_and_restart_when_masking_changes_the_past():
+    batcher = DeltaBatcher(batch_seconds=0.0)
+    batcher.add("hello there friend ")
+    first = batcher.take_delta(str)
+    assert first == {"seq": 0, "content": "hello there friend "}
+    batcher.add("and more")
+    # Masking now rewrites text that was already sent: the delta restarts the reply.
+    second = batcher.take_delta(lambda text: text.replace("friend", "[NAME_1]"), final=True)
+    assert second == {"seq": 1, "content": "hello there [NAME_1] and more", "restart": True}
+
+
+def test_a_fast_reply_is_not_flushed_before_its_batch_interval():
+    batcher = DeltaBatcher(batch_seconds=60.0)
+    assert batcher.add("whole reply at once") is False
+
+
+def test_a_rerun_catching_up_with_what_was_sent_emits_nothing_until_it_passes_it():
+    batcher = DeltaBatcher(batch_seconds=0.0, emitted="one two three ", next_seq=3)
+    batcher.add("one two ")
+    assert batcher.take_delta(str) is None
+    batcher.add("three four five")
+    assert batcher.take_delta(str, final=True) == {"seq": 3, "content": "four five"}
