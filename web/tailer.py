@@ -101,7 +101,7 @@ class EventTailer:
             self._wake.set()
 
     async def _read(self, fn, *args):  # noqa: ANN001, ANN002, ANN202
-        return await self._db.tail_read(fn, *args)
+        return self._db.read_inline(fn, *args)
 
     async def _data_version(self) -> int | None:
         if not is_sqlite(self._settings.resolved_database_url):

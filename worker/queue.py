@@ -30,6 +30,10 @@ class DoorbellSqliteStorage(SqliteStorage):
         self._doorbell: Doorbell | None = None
         self._setup_lock = threading.Lock()
         self._draining = False
+        # One idle thread waits on the doorbell; the others wait for a baton, passed on
+        # only while jobs remain, so a ring wakes one thread rather than all of them.
+        self._doorbell_waiter = threading.Lock()
+        self._baton = threading.Condition()
         super().__init__(*args, **kwargs)
 
     def _create_connection(self):
@@ -63,10 +67,20 @@ class DoorbellSqliteStorage(SqliteStorage):
             return None
         data = super().dequeue()
         if data is None:
-            self._sleeper().wait(self._poll_interval_seconds)
+            if self._doorbell_waiter.acquire(blocking=False):
+                try:
+                    self._sleeper().wait(self._poll_interval_seconds)
+                finally:
+                    self._doorbell_waiter.release()
+            else:
+                with self._baton:
+                    self._baton.wait(self._poll_interval_seconds)
             if self._draining:
                 return None
             data = super().dequeue()
+        if data is not None and self.queue_size():
+            with self._baton:
+                self._baton.notify()
         return data
 
     def close_doorbell(self) -> None:
