@@ -168,14 +168,14 @@ def _write_delta(runtime: WorkerRuntime, session_id: int, message_id: int, batch
         )
         if not still_ours:
             raise LLMError("lease_lost", "Another worker took this reply over.", retryable=False)
-        event_rows.insert_event(
-            conn,
-            session_id=session_id,
-            type="assistant_delta",
-            payload={"reply_to": message_id, **delta},
-            message_id=message_id,
-        )
+        _insert_delta(conn, session_id, message_id, delta)
     runtime.ring_web()
+
+
+def _insert_delta(conn, session_id: int, message_id: int, delta: dict[str, Any]) -> None:  # noqa: ANN001
+    event_rows.insert_event(
+        conn, session_id=session_id, type="assistant_delta", payload={"reply_to": message_id, **delta}, message_id=message_id
+    )
 
 
 def _write_reply(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, usage, scenario) -> None:  # noqa: ANN001
@@ -191,13 +191,7 @@ def _write_reply(runtime: WorkerRuntime, session_id: int, message_id: int, batch
         if batcher.next_seq > 0:
             delta = batcher.take_delta(mask, final=True)
             if delta is not None:
-                event_rows.insert_event(
-                    conn,
-                    session_id=session_id,
-                    type="assistant_delta",
-                    payload={"reply_to": message_id, **delta},
-                    message_id=message_id,
-                )
+                _insert_delta(conn, session_id, message_id, delta)
             text = batcher.emitted
         else:
             text = mask(batcher.generated)
