@@ -36,8 +36,18 @@ def _iso(now: datetime) -> str:
 def record_reply(conn: Connection, *, session_id: int, provider: str, usage: Usage, now: datetime | None = None) -> None:
     """A reply was stored: add its tokens to the session owner's day and mark the
     provider's last call as a success."""
-    now = now or utc_now()
     user_id = usage_rows.select_session_user_id(conn, session_id)
+    _record_success(conn, user_id=user_id, provider=provider, usage=usage, replies=1, now=now or utc_now())
+
+
+def record_grading(conn: Connection, *, user_id: str, provider: str, usage: Usage, now: datetime | None = None) -> None:
+    """An LLM-graded report was stored: its tokens count for the trainee (not as a reply)."""
+    _record_success(conn, user_id=user_id, provider=provider, usage=usage, replies=0, now=now or utc_now())
+
+
+def _record_success(
+    conn: Connection, *, user_id: str | None, provider: str, usage: Usage, replies: int, now: datetime
+) -> None:
     if user_id is not None:
         usage_rows.upsert_llm_usage(
             conn,
@@ -45,21 +55,8 @@ def record_reply(conn: Connection, *, session_id: int, provider: str, usage: Usa
             day=utc_day(now),
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
+            replies=replies,
         )
-    usage_rows.update_provider_success(conn, provider=provider, at=_iso(now))
-
-
-def record_grading(conn: Connection, *, user_id: str, provider: str, usage: Usage, now: datetime | None = None) -> None:
-    """An LLM-graded report was stored: its tokens count for the trainee (not as a reply)."""
-    now = now or utc_now()
-    usage_rows.upsert_llm_usage(
-        conn,
-        user_id=user_id,
-        day=utc_day(now),
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        replies=0,
-    )
     usage_rows.update_provider_success(conn, provider=provider, at=_iso(now))
 
 
