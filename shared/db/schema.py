@@ -45,6 +45,9 @@ sessions = Table(
     Column("ended_by", Text),
     Index("ix_sessions_user_id", "user_id"),
     Index("ix_sessions_scenario_id", "scenario_id"),
+    # The worker's sweeps look for active sessions past their time and completed ones
+    # without a report, every few seconds.
+    Index("ix_sessions_status_created_at", "status", "created_at"),
 )
 
 messages = Table(

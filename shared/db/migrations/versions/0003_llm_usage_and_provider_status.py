@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-25
+Create Date: 2026-11-24
 
 Usage starts at zero: replies stored before this migration are not counted (their
 message metadata still holds their `usage`).
