@@ -13,6 +13,7 @@ but only its trainee writes to it."""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 import logging
 import time
 
@@ -135,9 +136,8 @@ class ChatConnection:
             scenario_patterns=tuple(self.scenario.masking_patterns),
             reply_expiry_seconds=self.settings.reply_expiry_seconds,
             rate_limit=self.message_limit,
-            after_commit=self._enqueue_reply,
+            after_commit=partial(self._acknowledge_then_enqueue, asyncio.get_running_loop(), metadata.client_message_id),
         )
-        self.send(ack_frame(accepted.message_id, metadata.client_message_id, accepted.duplicate))
         log.info(
             "trainee message stored session_id=%s message_id=%s duplicate=%s",
             self.session_id,
@@ -145,8 +145,14 @@ class ChatConnection:
             accepted.duplicate,
         )
 
-    def _enqueue_reply(self, accepted: AcceptedMessage) -> None:
-        # Runs on the database thread right after the commit (see Database.write).
+    def _acknowledge_then_enqueue(self, loop, client_message_id: str | None, accepted: AcceptedMessage) -> None:  # noqa: ANN001
+        """Runs on the database thread right after the commit (see Database.write).
+
+        The ack is handed to the event loop before the job is enqueued, so it is queued
+        for the socket before any frame of the reply can be: a trainee always sees
+        message_ack first."""
+        ack = ack_frame(accepted.message_id, client_message_id, accepted.duplicate)
+        loop.call_soon_threadsafe(self.send, ack)
         if not accepted.duplicate:
             self.app.reply_queue.enqueue(accepted.message_id)
 
