@@ -5,7 +5,7 @@ public protocol. Prints one table; `--json` also writes every number.
     python -m bench.bench_chat                    # the full run, about 4 minutes
     python -m bench.bench_chat --quick            # a smoke run, about a minute
     python -m bench.bench_chat --cases a,c --json out.json
-    python -m bench.bench_chat --cases c --profile prof/    # py-spy both processes in (c)
+    python -m bench.bench_chat --cases a,c --profile prof/  # py-spy both processes in (a) and (c)
 
 Cases: floor (ping -> pong, never touches the queue), a (one trainee, closed loop),
 b (50 trainees at 2 messages/s each, open loop), c (200 trainees, closed loop:
@@ -34,6 +34,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -498,12 +499,14 @@ async def case_floor(stack: Stack, meter: StackMeter, scale: Scale) -> dict:
     }
 
 
-async def case_a(stack: Stack, meter: StackMeter, scale: Scale) -> dict:
+async def case_a(stack: Stack, meter: StackMeter, scale: Scale, profile_dir: Path | None) -> dict:
     (trainee,) = await open_trainees(stack, 1, "a")
     await closed_loop(stack, trainee, count=10)  # warm-up, not measured
     trainee.latencies.clear()
+    profilers = start_profilers(meter, profile_dir, "a") if profile_dir else []
     before = meter.snapshot()
     await closed_loop(stack, trainee, count=10 + scale.a_messages)
+    stop_profilers(profilers)
     # One session grows by two messages a reply: compare the start and the end of the run.
     tenth = max(len(trainee.latencies) // 10, 1)
     trend = [latency_stats(trainee.latencies[:tenth]), latency_stats(trainee.latencies[-tenth:])]
@@ -542,15 +545,14 @@ async def case_b(stack: Stack, meter: StackMeter, scale: Scale) -> dict:
 
 async def case_c(stack: Stack, meter: StackMeter, scale: Scale, profile_dir: Path | None) -> dict:
     trainees = await open_trainees(stack, scale.c_trainees, "c")
-    profilers = start_profilers(meter, profile_dir, scale.c_seconds) if profile_dir else []
+    profilers = start_profilers(meter, profile_dir, "c") if profile_dir else []
     before = meter.snapshot()
     until = time.perf_counter() + scale.c_seconds
     await asyncio.gather(*(closed_loop(stack, t, until=until) for t in trainees))
+    stop_profilers(profilers)
     row = work_row("c", f"{scale.c_trainees} trainees, closed loop {scale.c_seconds:g} s", meter, before, trainees)
     await asyncio.sleep(1.0)  # let any duplicate frame arrive before counting
     row["delivery"] = delivery_check(stack, trainees)
-    for profiler in profilers:
-        profiler.wait(60)
     await close_all(trainees)
     return row
 
@@ -670,7 +672,7 @@ def running_stack(root: Path, name: str, env: dict[str, str]) -> Iterator[Stack]
         stack.stop_all()
 
 
-def start_profilers(meter: StackMeter, folder: Path, seconds: float) -> list[subprocess.Popen]:
+def start_profilers(meter: StackMeter, folder: Path, case: str) -> list[subprocess.Popen]:
     """py-spy on the web and worker processes: collapsed stacks of the threads holding the
     GIL (`--gil`), i.e. Python's CPU time. Plain sampling is no good here: py-spy counts
     threads blocked in queue.get, time.sleep or select as busy, whatever --idle says."""
@@ -680,12 +682,20 @@ def start_profilers(meter: StackMeter, folder: Path, seconds: float) -> list[sub
     folder.mkdir(parents=True, exist_ok=True)
     return [
         subprocess.Popen(
-            [spy, "record", "--pid", str(pid), "--duration", str(max(int(seconds), 1)), "--rate", "100",
-             "--gil", "--format", "raw", "--output", str(folder / f"{name}.txt")],
-            stdout=subprocess.DEVNULL, stderr=open(folder / f"{name}.log", "wb"),
+            [spy, "record", "--pid", str(pid), "--rate", "250",
+             "--gil", "--format", "raw", "--output", str(folder / f"{case}-{name}.txt")],
+            stdout=subprocess.DEVNULL, stderr=open(folder / f"{case}-{name}.log", "wb"),
         )
         for name, pid in meter.pids().items()
     ]
+
+
+def stop_profilers(profilers: list[subprocess.Popen]) -> None:
+    """py-spy writes its file when interrupted."""
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)
+    for profiler in profilers:
+        profiler.wait(60)
 
 
 def summarise_profile(path: Path, top: int = 12) -> str:
@@ -856,7 +866,7 @@ async def run(cases: set[str], scale: Scale, root: Path, profile_dir: Path | Non
                         for name, p in stack.processes.items()}
         rows.append(await case_floor(stack, meter, scale))  # the ratio base, always
         if "a" in cases:
-            rows.append(await case_a(stack, meter, scale))
+            rows.append(await case_a(stack, meter, scale, profile_dir))
         if "b" in cases:
             rows.append(await case_b(stack, meter, scale))
         if "c" in cases:
@@ -907,9 +917,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(render(rows, header))
         if args.profile:
-            for name in ("web", "worker"):
-                path = args.profile / f"{name}.txt"
-                if path.exists():
+            for path in sorted(args.profile.glob("*.txt")):
+                if path.stat().st_size:
                     print("\n" + summarise_profile(path))
         if args.json:
             args.json.write_text(json.dumps({"machine": machine_line(), "info": info, "scale": scale.__dict__,

@@ -65,6 +65,8 @@ messages = Table(
     Column("client_message_id", Text),
     UniqueConstraint("session_id", "client_message_id", name="uq_messages_session_client_id"),
     Index("ix_messages_session_id", "session_id", "id"),
+    # Counting a session's customer or trainee lines reads only this index.
+    Index("ix_messages_session_role", "session_id", "role", "id"),
 )
 
 # Append-only log of what the server tells a session's sockets; the web process tails it.
@@ -78,6 +80,8 @@ events = Table(
     Column("payload_json", Text, nullable=False),
     Column("created_at", Text, nullable=False),
     Index("ix_events_session_id", "session_id", "id"),
+    # A reply's own events (its deltas, on a retry) without walking the session's log.
+    Index("ix_events_message_id", "message_id", "id"),
     sqlite_autoincrement=True,
 )
 

@@ -1,0 +1,58 @@
+"""The migrations build exactly the schema that shared/db/schema.py declares, and the
+statements that run for every reply are served by an index rather than by walking a
+session's rows (a long session must cost no more per reply than a short one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from shared.db import events as event_rows
+from shared.db import messages as message_rows
+from shared.db.engine import create_sync_engine
+from shared.db.migrate import upgrade_to_head
+from shared.db.prepared import Prepared
+from shared.db.schema import metadata
+
+
+@pytest.fixture(name="engine")
+def _engine(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'chattrain.db'}"
+    upgrade_to_head(url)
+    engine = create_sync_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def test_migrated_database_matches_the_declared_schema(engine) -> None:
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert differences == []
+
+
+def _query_plan(conn, prepared: Prepared) -> str:  # noqa: ANN001
+    sql, positions, defaults = prepared._compile(conn)
+    args = tuple(defaults.get(name, 1) for name in positions)
+    rows = conn.connection.driver_connection.execute(f"EXPLAIN QUERY PLAN {sql}", args).fetchall()
+    return " | ".join(row[-1] for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("prepared", "expected"),
+    [
+        (message_rows._ASSISTANT_BEFORE, "COVERING INDEX ix_messages_session_role"),
+        (message_rows._COUNT_BY_ROLE, "COVERING INDEX ix_messages_session_role"),
+        (event_rows._DELTAS, "INDEX ix_events_message_id (message_id=?)"),
+        (message_rows._RECENT, "INDEX ix_messages_session_id (session_id=? AND id<?)"),
+        (event_rows._AFTER, "INTEGER PRIMARY KEY (rowid>?)"),
+    ],
+    ids=["customer lines before", "lines by role", "a reply's deltas", "recent history", "tailer"],
+)
+def test_per_reply_statements_use_an_index(engine, prepared: Prepared, expected: str) -> None:
+    with engine.connect() as conn:
+        plan = _query_plan(conn, prepared)
+    assert expected in plan, plan
+    assert "SCAN" not in plan, plan
