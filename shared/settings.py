@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     ws_ping_interval_seconds: float = 20.0
     ws_compression: bool = False  # permessage-deflate costs ~105 KiB per socket
     event_poll_interval_ms: int = 1000  # fallback when no doorbell rings
+    wal_checkpoint_interval_ms: int = 200  # background WAL checkpoints (shared/db/checkpoint.py)
 
     # Worker
     worker_poll_interval_ms: int = 1000  # fallback when no doorbell rings

@@ -8,6 +8,7 @@ import logging
 from quart import Quart
 from quart_schema import QuartSchema
 
+from shared.db.checkpoint import checkpointer_for
 from shared.db.migrate import upgrade_to_head
 from shared.logs import configure_logging
 from shared.masking_policy import MaskingPolicy
@@ -62,10 +63,13 @@ def create_app(settings: Settings) -> Quart:
         app.reply_queue = ReplyQueue(settings)
         app.tailer = EventTailer(app.db, settings)
         await app.tailer.start()
+        app.checkpointer = checkpointer_for(settings)
+        app.checkpointer.start()
 
     @app.after_serving
     async def stop_services() -> None:
         await app.tailer.stop()
+        app.checkpointer.stop()
         await app.db.close()
 
     return app

@@ -1,7 +1,8 @@
 """Per-process upkeep: the heartbeat /api/health reports, the sweep that re-enqueues
 replies whose queue entry was lost (a worker killed mid-job, a queue write lost to a
 crash), and the clock that completes sessions whose time ran out while nobody wrote to
-them. Runs in one daemon thread per consumer process."""
+them. Runs in one daemon thread per consumer process, beside the WAL checkpointer
+(shared/db/checkpoint.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import timedelta
 
 from shared.clock import utc_now
 from shared.db import jobs as job_rows
+from shared.db.checkpoint import checkpointer_for
 from shared.db import sessions as session_rows
 from shared.db.reports import select_sessions_awaiting_report
 from shared.db.workers import upsert_worker_heartbeat
@@ -37,6 +39,7 @@ def start_maintenance(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=
         target=_run, args=(runtime, enqueue_reply, enqueue_evaluation), name="chattrain-maintenance", daemon=True
     )
     thread.start()
+    checkpointer_for(runtime.settings).start()
 
 
 def _run(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=None) -> None:  # noqa: ANN001

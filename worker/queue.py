@@ -8,12 +8,14 @@ loop not to add its own sleep), with a slow poll as the fallback.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
 from huey import Huey
 from huey.storage import SqliteStorage
 
+from shared.db.engine import begin_immediate
 from shared.doorbell import Doorbell, Ringer
 from shared.settings import Settings
 
@@ -42,7 +44,35 @@ class DoorbellSqliteStorage(SqliteStorage):
         # enqueue. A queue entry lost to power failure is re-created by the worker's sweep
         # from the reply_jobs table, which is the source of truth.
         conn.execute("pragma synchronous=1")
+        # Checkpoints run on a background thread (shared/db/checkpoint.py), not in a COMMIT.
+        conn.execute("pragma wal_autocheckpoint=0")
         return conn
+
+    @contextlib.contextmanager
+    def db(self, commit=False, close=False):  # noqa: ANN001, ANN201
+        """Huey's transaction, but taking the write lock with the fast retry the chat
+        database uses (shared/db/engine.py) instead of SQLite's busy handler, whose
+        1-10 ms sleeps would dominate when an enqueue and a dequeue collide."""
+        if not commit:
+            with super().db(commit=False, close=close) as cursor:
+                yield cursor
+            return
+        with self.lock:
+            conn = self.conn
+            begin_immediate(conn)
+            cursor = conn.cursor()
+            try:
+                yield cursor
+            except Exception:
+                conn.rollback()
+                raise
+            else:
+                conn.commit()
+            finally:
+                cursor.close()
+                if close:
+                    conn.close()
+                    self._conn = None
 
     def enqueue(self, data, priority=None):  # noqa: ANN001
         super().enqueue(data, priority)

@@ -1,0 +1,105 @@
+"""WAL checkpoints happen on the background thread, not inside a commit, for both the chat
+database and the queue; a queue write waits out another process's lock instead of failing."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from shared.db.checkpoint import WalCheckpointer, checkpointer_for, sqlite_file
+from shared.db.engine import create_sync_engine
+from shared.settings import Settings
+from worker.queue import create_queue_storage
+
+
+def _rows_in_database_file(path: Path, table: str) -> int:
+    """Rows of `table` in the database file itself, ignoring the WAL: what a checkpoint
+    has copied there (immutable=1 makes SQLite read the file alone)."""
+    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    except sqlite3.OperationalError:  # the table itself is still only in the WAL
+        return 0
+    finally:
+        conn.close()
+
+
+def _write_rows(engine, n: int) -> None:  # noqa: ANN001
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, body TEXT)"))
+    for i in range(n):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t (body) VALUES (:body)"), {"body": "x" * 2000})
+
+
+def test_commits_leave_the_wal_to_the_checkpointer(tmp_path: Path) -> None:
+    path = tmp_path / "chat.db"
+    engine = create_sync_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0
+    # Far past SQLite's default of 1,000 pages: no commit checkpointed on its own.
+    _write_rows(engine, 1500)
+    wal_pages = (tmp_path / "chat.db-wal").stat().st_size // 4096
+    assert wal_pages > 1000
+    assert _rows_in_database_file(path, "t") == 0
+
+    checkpointer = WalCheckpointer([path], interval_seconds=3600)
+    connections: dict[Path, sqlite3.Connection] = {}
+    try:
+        busy, frames, copied = checkpointer.checkpoint_once(connections)[path]
+    finally:
+        for conn in connections.values():
+            conn.close()
+    assert busy == 0 and frames > 1000 and copied == frames
+    assert _rows_in_database_file(path, "t") == 1500
+    engine.dispose()
+
+
+def test_the_background_thread_checkpoints_both_files(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", wal_checkpoint_interval_ms=20)
+    settings.data_dir.mkdir(parents=True)
+    database = sqlite_file(settings.resolved_database_url)
+    engine = create_sync_engine(settings.resolved_database_url)
+    storage = create_queue_storage(settings)
+    _write_rows(engine, 50)
+    for i in range(50):
+        storage.enqueue(b"job %d" % i)
+
+    assert _rows_in_database_file(database, "t") == 0
+    assert _rows_in_database_file(settings.resolved_queue_path, "task") == 0
+
+    checkpointer = checkpointer_for(settings)
+    assert checkpointer.files == [database, settings.resolved_queue_path]
+    checkpointer.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            copied = (_rows_in_database_file(database, "t"), _rows_in_database_file(settings.resolved_queue_path, "task"))
+            if copied == (50, 50):
+                break
+            time.sleep(0.05)
+        assert copied == (50, 50)
+    finally:
+        checkpointer.stop()
+        engine.dispose()
+
+
+def test_queue_writes_wait_for_another_writer_instead_of_failing(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.data_dir.mkdir(parents=True)
+    storage = create_queue_storage(settings)
+    other = sqlite3.connect(settings.resolved_queue_path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.2, other.execute, args=("COMMIT",))
+    release.start()
+    started = time.monotonic()
+    storage.enqueue(b"after the other writer")
+    waited = time.monotonic() - started
+    release.join()
+    other.close()
+    assert waited >= 0.15
+    assert storage.dequeue() == b"after the other writer"
