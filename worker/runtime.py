@@ -23,6 +23,7 @@ from shared.llm import LLMProvider, create_provider
 from shared.masking_policy import MaskingPolicy
 from shared.scenarios import Scenario, load_scenarios
 from shared.settings import Settings
+from worker.typing import TypingIndicator
 
 log = logging.getLogger("chattrain.worker")
 
@@ -40,6 +41,7 @@ class WorkerRuntime:
         self.started_at = utc_now_iso()
         self._web_ringer = Ringer(self.settings.doorbell_dir, WEB_ROLE)
         self._ring_lock = threading.Lock()
+        self.typing = TypingIndicator(self.write_engine, self.ring_web, self.settings.stream_batch_ms / 1000)
 
     @cached_property
     def engine(self) -> Engine:

@@ -3,8 +3,9 @@
 The web process stored the trainee's message and a reply_jobs row, then enqueued
 `generate_reply(message_id)`. Here a worker claims that row (so a duplicate or stale
 queue entry does nothing), streams the customer's reply from the LLM provider into
-`assistant_delta` events, and writes the reply, keyed by the message it answers, with
-its `assistant_message` event. The database is the source of truth; the queue entry
+`assistant_delta` events (with `typing` first when the reply is slow, worker/typing.py),
+and writes the reply, keyed by the message it answers, with its `assistant_message`
+event. The database is the source of truth; the queue entry
 only prompts the work, so running a job twice is harmless.
 """
 
@@ -82,11 +83,8 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
             )
             assistant_turns = message_rows.count_assistant_messages_before(conn, session_id, message_id)
             emitted, next_seq = event_rows.select_streamed_deltas(conn, session_id, message_id)
-            event_rows.insert_event(
-                conn, session_id=session_id, type="typing", payload={"reply_to": message_id}, message_id=message_id
-            )
-    runtime.ring_web()
     if expired:
+        runtime.ring_web()
         log.info("reply job expired session_id=%s message_id=%s", session_id, message_id)
         return
 
@@ -145,10 +143,15 @@ def _stream_reply(runtime, request, session_id, message_id, emitted, next_seq): 
         emitted=emitted,
         next_seq=next_seq,
     )
-    stream = runtime.provider.stream_reply(request)
-    for chunk in stream:
-        if batcher.add(chunk):
-            _write_delta(runtime, session_id, message_id, batcher, patterns)
+    pending = runtime.typing.started(session_id, message_id)
+    try:
+        stream = runtime.provider.stream_reply(request)
+        for chunk in stream:
+            if batcher.add(chunk):
+                runtime.typing.settle(pending)
+                _write_delta(runtime, session_id, message_id, batcher, patterns)
+    finally:
+        runtime.typing.settle(pending)
     if not batcher.generated.strip():
         raise LLMError("llm_empty_reply", "The model returned an empty reply.", retryable=True)
     return batcher, stream.usage
