@@ -22,6 +22,7 @@ from web.errors import register_error_handlers
 from web.reply_queue import ReplyQueue
 from web.security import install_security_headers
 from web.tailer import EventTailer
+from web.ws_connection import LeanWebsocketConnection
 
 log = logging.getLogger("chattrain.web")
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings) -> Quart:
         log.warning("CHATTRAIN_AUTH_MODE=insecure-dev: requests without a token are trusted (loopback only)")
     # No static folder: the public routes are exactly /api/health and the API docs.
     app = Quart("chattrain", static_folder=None)
+    app.asgi_websocket_class = LeanWebsocketConnection
     app.config["CHATTRAIN_SETTINGS"] = settings
     # Quart reads whole request bodies into memory: cap them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_frame_bytes

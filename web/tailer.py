@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from typing import Awaitable, Callable
 
 from shared.db.engine import is_sqlite
 from shared.db.events import StoredEvent, select_data_version, select_events_after, select_max_event_id
@@ -24,12 +25,20 @@ WEB_ROLE = "web"
 
 class Subscriber:
     """One socket's view of its session's events: delivers each event at most once, in
-    order, whether it comes from a replay or from the live tail."""
+    order, whether it comes from a replay or from the live tail.
 
-    def __init__(self, session_id: int):
+    Frames wait in a plain list and a short-lived task sends them, started when the first
+    frame of a burst arrives and gone when the list is empty. An idle socket therefore
+    holds no sender task and no asyncio.Queue (four deques, about 3 KiB): with thousands
+    of idle trainees connected, memory per socket is what the issue's budget counts."""
+
+    def __init__(self, session_id: int, send: Callable[[str], Awaitable[None]]):
         self.session_id = session_id
-        self.outbox: asyncio.Queue[str] = asyncio.Queue()
         self.last_event_id = 0
+        self._send = send
+        self._unsent: list[str] = []
+        self._sender: asyncio.Task | None = None
+        self._closed = False
         self._replaying = False
         self._held: list[StoredEvent] = []
 
@@ -38,11 +47,43 @@ class Subscriber:
             self._held.append(event)
         elif event.id > self.last_event_id:
             self.last_event_id = event.id
-            self.outbox.put_nowait(event.frame_text())
+            self._queue(event.frame_text())
 
     def send_direct(self, text: str) -> None:
         """A frame that is not an event (acks, errors about a frame, pong)."""
-        self.outbox.put_nowait(text)
+        self._queue(text)
+
+    def _queue(self, text: str) -> None:
+        if self._closed:
+            return
+        self._unsent.append(text)
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._send_unsent())
+
+    async def _send_unsent(self) -> None:
+        try:
+            while self._unsent:
+                frames, self._unsent = self._unsent, []
+                for text in frames:
+                    await self._send(text)
+        except Exception as error:  # the socket went away: its handler is closing it
+            log.debug("socket send failed session_id=%s: %r", self.session_id, error)
+            self._unsent.clear()
+        finally:
+            self._sender = None
+
+    async def flush(self, timeout: float) -> None:
+        """Wait (up to `timeout`) until every queued frame has been sent."""
+        sender = self._sender
+        if sender is not None:
+            await asyncio.wait([sender], timeout=timeout)
+
+    def close(self) -> None:
+        """The socket is closing: drop what is unsent and stop sending."""
+        self._closed = True
+        self._unsent.clear()
+        if self._sender is not None:
+            self._sender.cancel()
 
     def begin_replay(self) -> None:
         self._replaying = True

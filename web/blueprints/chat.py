@@ -1,9 +1,9 @@
 """WS /chat/<session_id>: step one of a message's path, and the socket's side of step three.
 
-Receiving and sending run as two tasks. The receiver validates each frame, stores a
-trainee message (masked, with its reply job) in one short transaction, enqueues the
-reply job and acknowledges. The sender writes whatever the socket's Subscriber has
-queued: direct frames and the session's events from the tailer. A bad frame gets an
+The handler's task receives: it validates each frame, stores a trainee message (masked,
+with its reply job) in one short transaction, enqueues the reply job and acknowledges.
+The socket's Subscriber sends: direct frames and the session's events from the tailer,
+from a task that exists only while it has frames to send. A bad frame gets an
 error frame; the connection stays usable.
 
 The socket is authenticated before it is accepted (web/auth.py); a session the user may
@@ -54,7 +54,7 @@ WRITE_FRAME_TYPES = ("user_message", "retry", "end_session")
 class ChatConnection:
     """One socket on one session."""
 
-    def __init__(self, app, session: dict, scenario, user: dict | None = None) -> None:  # noqa: ANN001
+    def __init__(self, app, session: dict, scenario, send, user: dict | None = None) -> None:  # noqa: ANN001
         self.app = app
         self.settings = app.config["CHATTRAIN_SETTINGS"]
         self.session_id = session["id"]
@@ -64,7 +64,7 @@ class ChatConnection:
         )
         self.scenario = scenario
         self.started_at = session["created_at"]
-        self.subscriber = Subscriber(self.session_id)
+        self.subscriber = Subscriber(self.session_id, send)
         self.subscribed = False
 
     async def subscribe(self, after: int) -> None:
@@ -91,6 +91,7 @@ class ChatConnection:
     def close(self) -> None:
         if self.subscribed:
             self.app.tailer.unsubscribe(self.subscriber)
+        self.subscriber.close()
 
     def send(self, text: str) -> None:
         self.subscriber.send_direct(text)
@@ -203,10 +204,12 @@ def _query_after() -> int | None:
     return int(value)
 
 
-async def _send_loop(ws, subscriber: Subscriber) -> None:  # noqa: ANN001
-    while True:
-        text = await subscriber.outbox.get()
-        await ws.send(text)
+def _frame_sender(ws):  # noqa: ANN001, ANN202
+    """Send a text frame straight to the ASGI server. Quart's `websocket.send` first yields
+    to the event loop (`asyncio.sleep(0)`, for handlers that send in a tight loop) and
+    re-checks the handshake, an extra loop turn per frame; the Subscriber already sends
+    from its own task after the handshake, so it uses the connection's send directly."""
+    return ws._send
 
 
 @blueprint.websocket("/chat/<int:session_id>")
@@ -222,8 +225,8 @@ async def chat_socket(session_id: int) -> None:
         await ws.send(error_frame("session_not_found", f"No session {session_id}."))
         await ws.close(CLOSE_SESSION_NOT_FOUND, "session not found")
         return
-    connection = ChatConnection(app, session, scenario, g.user)
-    sender = asyncio.create_task(_send_loop(ws, connection.subscriber))
+    connection = ChatConnection(app, session, scenario, _frame_sender(ws), g.user)
+    del session  # the connection keeps what it needs; an idle socket should hold no more
     try:
         try:
             after = _query_after()
@@ -235,7 +238,6 @@ async def chat_socket(session_id: int) -> None:
         await _receive_loop(ws, connection, idle_seconds=float(scenario.idle_timeout_seconds))
     finally:
         connection.close()
-        sender.cancel()
 
 
 async def _receive_loop(ws, connection: ChatConnection, *, idle_seconds: float) -> None:  # noqa: ANN001
@@ -243,10 +245,13 @@ async def _receive_loop(ws, connection: ChatConnection, *, idle_seconds: float) 
     while True:
         remaining = idle_seconds - (time.monotonic() - last_activity)
         try:
-            raw = await asyncio.wait_for(ws.receive(), timeout=max(remaining, 0.001))
-        except asyncio.TimeoutError:
+            # asyncio.timeout, not wait_for: wait_for wraps the receive in a task of its
+            # own, about 1 KiB more per idle socket.
+            async with asyncio.timeout(max(remaining, 0.001)):
+                raw = await ws.receive()
+        except TimeoutError:
             connection.send(error_frame("idle_timeout", f"No activity for {int(idle_seconds)} seconds; closing."))
-            await asyncio.sleep(0.05)  # let the sender flush the frame
+            await connection.subscriber.flush(timeout=1.0)
             await ws.close(CLOSE_IDLE_TIMEOUT, "idle timeout")
             return
         try:
