@@ -16,6 +16,7 @@ from huey import Huey
 from huey.storage import SqliteStorage
 
 from shared.db.engine import begin_immediate
+from shared.db.write_lock import write_lock_for
 from shared.doorbell import Doorbell, Ringer
 from shared.settings import Settings
 
@@ -36,6 +37,7 @@ class DoorbellSqliteStorage(SqliteStorage):
         # only while jobs remain, so a ring wakes one thread rather than all of them.
         self._doorbell_waiter = threading.Lock()
         self._baton = threading.Condition()
+        self._write_lock = write_lock_for(Path(kwargs["filename"]))
         super().__init__(*args, **kwargs)
 
     def _create_connection(self):
@@ -50,29 +52,33 @@ class DoorbellSqliteStorage(SqliteStorage):
 
     @contextlib.contextmanager
     def db(self, commit=False, close=False):  # noqa: ANN001, ANN201
-        """Huey's transaction, but taking the write lock with the fast retry the chat
-        database uses (shared/db/engine.py) instead of SQLite's busy handler, whose
-        1-10 ms sleeps would dominate when an enqueue and a dequeue collide."""
+        """Huey's transaction, but queued on the file's write lock (shared/db/write_lock.py)
+        and begun with the chat database's fast retry instead of SQLite's busy handler,
+        whose 1-10 ms sleeps would dominate when an enqueue and a dequeue collide."""
         if not commit:
             with super().db(commit=False, close=close) as cursor:
                 yield cursor
             return
         with self.lock:
             conn = self.conn
-            begin_immediate(conn)
-            cursor = conn.cursor()
+            self._write_lock.acquire(conn, self._timeout)
             try:
-                yield cursor
-            except Exception:
-                conn.rollback()
-                raise
-            else:
-                conn.commit()
+                begin_immediate(conn)
+                cursor = conn.cursor()
+                try:
+                    yield cursor
+                except Exception:
+                    conn.rollback()
+                    raise
+                else:
+                    conn.commit()
+                finally:
+                    cursor.close()
+                    if close:
+                        conn.close()
+                        self._conn = None
             finally:
-                cursor.close()
-                if close:
-                    conn.close()
-                    self._conn = None
+                self._write_lock.release(conn)
 
     def enqueue(self, data, priority=None):  # noqa: ANN001
         super().enqueue(data, priority)

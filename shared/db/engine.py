@@ -11,8 +11,12 @@ from __future__ import annotations
 import sqlite3
 import time
 
+from pathlib import Path
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from shared.db.write_lock import WriteLock, write_lock_for
 
 # Connection execution option naming the SQLite BEGIN mode ("DEFERRED" or "IMMEDIATE").
 BEGIN_MODE = "chattrain_begin_mode"
@@ -23,7 +27,7 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _install_sqlite_hooks(sync_engine: Engine) -> None:
+def _install_sqlite_hooks(sync_engine: Engine, write_lock: WriteLock | None) -> None:
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection, _record):  # noqa: ANN001
         # Let SQLAlchemy's begin event, not the driver, decide when transactions start.
@@ -41,9 +45,40 @@ def _install_sqlite_hooks(sync_engine: Engine) -> None:
     def _on_begin(conn):  # noqa: ANN001
         mode = conn.get_execution_options().get(BEGIN_MODE, "DEFERRED")
         if mode == "IMMEDIATE":
-            begin_immediate(conn.connection.driver_connection)
+            dbapi_connection = conn.connection.driver_connection
+            if write_lock is None:
+                begin_immediate(dbapi_connection)
+                return
+            write_lock.acquire(dbapi_connection, BUSY_TIMEOUT_MS / 1000)
+            try:
+                begin_immediate(dbapi_connection)
+            except BaseException:
+                write_lock.release(dbapi_connection)
+                raise
         else:
             conn.exec_driver_sql(f"BEGIN {mode}")
+
+    if write_lock is not None:
+        # The write lock is released once the transaction has ended (SQLAlchemy's commit
+        # and rollback events fire before the driver's, so the dialect's calls are wrapped).
+        dialect = sync_engine.dialect
+        driver_commit, driver_rollback = dialect.do_commit, dialect.do_rollback
+
+        # They are handed the pool's proxy of the driver connection, or the driver's own.
+        def do_commit(dbapi_connection) -> None:  # noqa: ANN001
+            try:
+                driver_commit(dbapi_connection)
+            finally:
+                write_lock.release(getattr(dbapi_connection, "driver_connection", dbapi_connection))
+
+        def do_rollback(dbapi_connection) -> None:  # noqa: ANN001
+            try:
+                driver_rollback(dbapi_connection)
+            finally:
+                write_lock.release(getattr(dbapi_connection, "driver_connection", dbapi_connection))
+
+        dialect.do_commit = do_commit
+        dialect.do_rollback = do_rollback
 
 
 def begin_immediate(dbapi_connection, timeout_seconds: float = BUSY_TIMEOUT_MS / 1000) -> None:  # noqa: ANN001
@@ -74,5 +109,7 @@ def create_sync_engine(url: str, **engine_options) -> Engine:  # noqa: ANN003
     """Engine for the worker, the web process's database threads, migrations and the CLI."""
     engine = create_engine(url, **engine_options)
     if is_sqlite(url):
-        _install_sqlite_hooks(engine)
+        database = make_url(url).database
+        file_backed = bool(database) and database != ":memory:" and not database.startswith("file:")
+        _install_sqlite_hooks(engine, write_lock_for(Path(database)) if file_backed else None)
     return engine
