@@ -17,6 +17,7 @@ import secrets
 import select
 import socket
 import tempfile
+import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,11 @@ class Doorbell:
 
 class Ringer:
     """Rings every sleeper of one role. Caches the folder listing and re-reads it only when
-    the folder changes (a sleeper came or went)."""
+    the folder changes (a sleeper came or went), looking at most every REFRESH_SECONDS: a
+    sleeper that has just started may miss a ring for that long, which its own fallback
+    poll covers, and a busy ringer saves a stat call per ring."""
+
+    REFRESH_SECONDS = 0.25
 
     def __init__(self, folder: Path, role: str):
         self.folder = doorbell_folder(folder)
@@ -87,9 +92,14 @@ class Ringer:
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._socket.setblocking(False)
         self._listing_mtime_ns = -1
+        self._checked_at = -1.0
         self._targets: list[str] = []
 
     def _refresh(self) -> None:
+        now = time.monotonic()
+        if self._listing_mtime_ns != -1 and now - self._checked_at < self.REFRESH_SECONDS:
+            return
+        self._checked_at = now
         try:
             mtime_ns = os.stat(self.folder).st_mtime_ns
         except FileNotFoundError:

@@ -41,7 +41,12 @@ class WorkerRuntime:
         self.started_at = utc_now_iso()
         self._web_ringer = Ringer(self.settings.doorbell_dir, WEB_ROLE)
         self._ring_lock = threading.Lock()
-        self.typing = TypingIndicator(self.write_engine, self.ring_web, self.settings.stream_batch_ms / 1000)
+        self.typing = TypingIndicator(
+            self.write_engine,
+            self.ring_web,
+            self.settings.stream_batch_ms / 1000,
+            lease_seconds=self.settings.reply_lease_seconds,
+        )
 
     @cached_property
     def engine(self) -> Engine:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 import time
 from typing import Any
 
@@ -56,36 +57,33 @@ def requeue_interrupted(signal, task, *args, **kwargs) -> None:  # noqa: ANN001,
 
 
 def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
+    """One run of a reply job.
+
+    The job is read, not claimed, at the start: a reply generated within one batch
+    interval is written in a single transaction that claims the job, stores the reply and
+    finishes the job together, so a fast reply takes the write lock once. A slower one is
+    claimed by its first delta or its `typing` event (worker/typing.py), which is also
+    when a lease matters: the sweeps only take jobs queued for half a minute or whose lease
+    ran out. Two runs of one job (a duplicate queue entry) can both generate, but only
+    the holder of the claim writes anything, and a reply is stored once (messages.reply_to
+    is unique)."""
     settings = runtime.settings
     now = time.time()
-    with runtime.write_engine.begin() as conn:
-        job = job_rows.claim_reply_job(
-            conn, message_id, worker_id=runtime.worker_id, now=now, lease_seconds=settings.reply_lease_seconds
-        )
-        if job is None:
+    holder = f"{runtime.worker_id}:{secrets.token_hex(3)}"
+    with runtime.engine.connect() as conn:
+        job = job_rows.select_reply_job(conn, message_id)
+        if job is None or not job_rows.may_take(job, now):
             return
         session_id = job["session_id"]
-        if now > job["expires_at"]:
-            job_rows.finish_reply_job(conn, message_id, status="expired", last_error="expired")
-            write_error_event(
-                conn,
-                session_id=session_id,
-                code="reply_expired",
-                content="The reply took too long and was dropped; send a retry frame to try again.",
-                message_id=message_id,
-            )
-            expired = True
-        else:
-            expired = False
+        if now <= job["expires_at"]:
             session = session_rows.select_session(conn, session_id)
             history = message_rows.select_recent_history(
                 conn, session_id, message_id, limit=settings.llm_history_messages
             )
             assistant_turns = message_rows.count_assistant_messages_before(conn, session_id, message_id)
             emitted, next_seq = event_rows.select_streamed_deltas(conn, session_id, message_id)
-    if expired:
-        runtime.ring_web()
-        log.info("reply job expired session_id=%s message_id=%s", session_id, message_id)
+    if now > job["expires_at"]:
+        _expire(runtime, message_id, holder)
         return
 
     scenario = runtime.scenario_for(session["scenario_id"])
@@ -99,16 +97,17 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
     started = time.monotonic()
     try:
         llm_accounting.check_daily_budget(runtime.engine, user_id=session["user_id"], budget=settings.llm_daily_token_budget_per_user)
-        batcher, usage = _stream_reply(runtime, request, session_id, message_id, emitted, next_seq)
+        batcher, usage = _stream_reply(runtime, request, session_id, message_id, emitted, next_seq, holder)
     except LLMError as error:
-        _handle_llm_error(runtime, job, error)
+        _handle_llm_error(runtime, job, error, holder)
         return
     except Exception as error:  # a bug must not lose the reply: retry, then tell the trainee
         log.exception("reply job crashed session_id=%s message_id=%s", session_id, message_id)
-        _handle_llm_error(runtime, job, LLMError("internal_error", type(error).__name__, retryable=True))
+        _handle_llm_error(runtime, job, LLMError("internal_error", type(error).__name__, retryable=True), holder)
         return
     elapsed_ms = (time.monotonic() - started) * 1000
-    _write_reply(runtime, session_id, message_id, batcher, usage, scenario)
+    if not _write_reply(runtime, session_id, message_id, batcher, usage, scenario, holder):
+        return
     log.info(
         "reply written session_id=%s message_id=%s tokens=%s llm_ms=%.1f",
         session_id,
@@ -116,6 +115,30 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
         usage.completion_tokens,
         elapsed_ms,
     )
+
+
+def _hold(runtime: WorkerRuntime, conn, message_id: int, holder: str) -> dict[str, Any] | None:  # noqa: ANN001
+    return job_rows.hold_reply_job(
+        conn, message_id, holder=holder, now=time.time(), lease_seconds=runtime.settings.reply_lease_seconds
+    )
+
+
+def _expire(runtime: WorkerRuntime, message_id: int, holder: str) -> None:
+    """The job waited past its expiry: drop it and tell the trainee, once."""
+    with runtime.write_engine.begin() as conn:
+        job = _hold(runtime, conn, message_id, holder)
+        if job is None:
+            return
+        job_rows.finish_reply_job(conn, message_id, status="expired", last_error="expired")
+        write_error_event(
+            conn,
+            session_id=job["session_id"],
+            code="reply_expired",
+            content="The reply took too long and was dropped; send a retry frame to try again.",
+            message_id=message_id,
+        )
+    runtime.ring_web()
+    log.info("reply job expired session_id=%s message_id=%s", job["session_id"], message_id)
 
 
 def _session_masker(runtime: WorkerRuntime, conn, session_id: int, patterns: tuple):  # noqa: ANN001, ANN202
@@ -134,7 +157,7 @@ def _session_masker(runtime: WorkerRuntime, conn, session_id: int, patterns: tup
     return mask
 
 
-def _stream_reply(runtime, request, session_id, message_id, emitted, next_seq):  # noqa: ANN001, ANN202
+def _stream_reply(runtime, request, session_id, message_id, emitted, next_seq, holder):  # noqa: ANN001, ANN202
     """Run the provider, writing batched deltas; returns (unmasked text, usage, batcher)."""
     settings = runtime.settings
     patterns = tuple(request.scenario.masking_patterns)
@@ -143,13 +166,13 @@ def _stream_reply(runtime, request, session_id, message_id, emitted, next_seq): 
         emitted=emitted,
         next_seq=next_seq,
     )
-    pending = runtime.typing.started(session_id, message_id)
+    pending = runtime.typing.started(session_id, message_id, holder)
     try:
         stream = runtime.provider.stream_reply(request)
         for chunk in stream:
             if batcher.add(chunk):
                 runtime.typing.settle(pending)
-                _write_delta(runtime, session_id, message_id, batcher, patterns)
+                _write_delta(runtime, session_id, message_id, batcher, patterns, holder)
     finally:
         runtime.typing.settle(pending)
     if not batcher.generated.strip():
@@ -157,19 +180,12 @@ def _stream_reply(runtime, request, session_id, message_id, emitted, next_seq): 
     return batcher, stream.usage
 
 
-def _write_delta(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, patterns) -> None:  # noqa: ANN001
-    settings = runtime.settings
+def _write_delta(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, patterns, holder: str) -> None:  # noqa: ANN001
     with runtime.write_engine.begin() as conn:
         delta = batcher.take_delta(_session_masker(runtime, conn, session_id, patterns))
         if delta is None:
             return
-        still_ours = job_rows.renew_lease(
-            conn,
-            message_id,
-            worker_id=runtime.worker_id,
-            lease_expires_at=time.time() + settings.reply_lease_seconds,
-        )
-        if not still_ours:
+        if _hold(runtime, conn, message_id, holder) is None:
             raise LLMError("lease_lost", "Another worker took this reply over.", retryable=False)
         _insert_delta(conn, session_id, message_id, delta)
     runtime.ring_web()
@@ -181,15 +197,20 @@ def _insert_delta(conn, session_id: int, message_id: int, delta: dict[str, Any])
     )
 
 
-def _write_reply(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, usage, scenario) -> None:  # noqa: ANN001
-    """Store the reply and its event, once. When deltas were sent, a last delta first
-    completes them, so the deltas alone always add up to the stored reply. In the same
-    transaction: the feedback on the trainee message it answers (after the reply's event),
-    and the session's completion when its script is finished or its time is up."""
+def _write_reply(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, usage, scenario, holder: str) -> bool:  # noqa: ANN001
+    """Store the reply and its event, once; False if this run may not (another run
+    finished first or holds the job). When deltas were sent, a last delta first completes
+    them, so the deltas alone always add up to the stored reply. In the same transaction:
+    the claim on the job and its end, the feedback on the trainee message the reply
+    answers (after the reply's event), and the session's completion when its script is
+    finished or its time is up."""
     with runtime.write_engine.begin() as conn:
         if message_rows.select_reply(conn, message_id) is not None:
             job_rows.finish_reply_job(conn, message_id, status="done")
-            return  # another run finished first; its reply stands
+            return False  # another run finished first; its reply stands
+        if _hold(runtime, conn, message_id, holder) is None:
+            log.info("reply dropped, another run holds the job message_id=%s", message_id)
+            return False
         mask = _session_masker(runtime, conn, session_id, tuple(scenario.masking_patterns))
         if batcher.next_seq > 0:
             delta = batcher.take_delta(mask, final=True)
@@ -229,16 +250,20 @@ def _write_reply(runtime: WorkerRuntime, session_id: int, message_id: int, batch
     if ended_by is not None:
         evaluate_session(session_id)
         log.info("session completed session_id=%s ended_by=%s", session_id, ended_by)
+    return True
 
 
-def _handle_llm_error(runtime: WorkerRuntime, job: dict[str, Any], error: LLMError) -> None:
+def _handle_llm_error(runtime: WorkerRuntime, job: dict[str, Any], error: LLMError, holder: str) -> None:
     settings = runtime.settings
     message_id, session_id = job["message_id"], job["session_id"]
     if error.code == "lease_lost":
         return
-    retry = error.retryable and job["attempts"] < settings.reply_max_attempts
     with runtime.write_engine.begin() as conn:
         llm_accounting.record_failure(conn, provider=runtime.provider.name, code=error.code)
+        job = _hold(runtime, conn, message_id, holder)  # counts this run as an attempt
+        if job is None:
+            return  # another run has the job, or it is finished
+        retry = error.retryable and job["attempts"] < settings.reply_max_attempts
         if retry:
             job_rows.requeue_reply_job(conn, message_id, now=time.time(), last_error=error.code)
         else:

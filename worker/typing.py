@@ -4,9 +4,11 @@ A reply generated within one delta batch interval (CHATTRAIN_STREAM_BATCH_MS) go
 whole, and a typing frame just before it would only flicker; writing it anyway cost an
 event row, a wake-up of every web process and a frame per reply. So a reply job
 registers here when it starts, and one thread per worker process writes the `typing`
-event for each job still unanswered when its interval has passed. The write checks, in
-its own transaction, that the job is still being worked on and that neither its reply nor
-a delta has been written, so `typing` never follows what it announces."""
+event for each job still unanswered when its interval has passed. That transaction also
+claims the job for the run (worker/tasks.py claims lazily), and writes nothing if the job
+is finished, held by another run, or has sent text already; and a run settles its entry,
+waiting out a typing write in progress, before it writes anything itself. So `typing`
+never follows what it announces."""
 
 from __future__ import annotations
 
@@ -28,15 +30,15 @@ log = logging.getLogger("chattrain.worker")
 class PendingReply:
     session_id: int
     message_id: int
+    holder: str
     due: float
     settled: bool = field(default=False)
 
 
-def write_typing_if_pending(conn, session_id: int, message_id: int) -> bool:  # noqa: ANN001
-    """Append the reply's `typing` event unless it is no longer being generated or has
-    already sent text. True if written."""
-    job = job_rows.select_reply_job(conn, message_id)
-    if job is None or job["status"] != "working":
+def write_typing_if_pending(conn, session_id: int, message_id: int, *, holder: str, lease_seconds: float) -> bool:  # noqa: ANN001
+    """Claim the job for `holder` and append the reply's `typing` event, unless the job is
+    finished or another run holds it, or the reply has sent text already. True if written."""
+    if job_rows.hold_reply_job(conn, message_id, holder=holder, now=time.time(), lease_seconds=lease_seconds) is None:
         return False
     if event_rows.select_streamed_deltas(conn, session_id, message_id)[1] > 0:
         return False
@@ -45,17 +47,21 @@ def write_typing_if_pending(conn, session_id: int, message_id: int) -> bool:  # 
 
 
 class TypingIndicator:
-    def __init__(self, write_engine: Engine, ring_web: Callable[[], None], delay_seconds: float):
+    def __init__(
+        self, write_engine: Engine, ring_web: Callable[[], None], delay_seconds: float, *, lease_seconds: float = 10.0
+    ):
         self._engine = write_engine
         self._ring_web = ring_web
         self.delay_seconds = delay_seconds
+        self.lease_seconds = lease_seconds
         self._pending: list[PendingReply] = []
         self._changed = threading.Condition()
+        self._writing = threading.Lock()  # held while a typing transaction is being written
         self._thread: threading.Thread | None = None
 
-    def started(self, session_id: int, message_id: int) -> PendingReply:
-        """A job began generating this reply; call settle() once it has written anything."""
-        pending = PendingReply(session_id, message_id, time.monotonic() + self.delay_seconds)
+    def started(self, session_id: int, message_id: int, holder: str) -> PendingReply:
+        """A run (`holder`) began generating this reply; call settle() before it writes anything."""
+        pending = PendingReply(session_id, message_id, holder, time.monotonic() + self.delay_seconds)
         with self._changed:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="chattrain-typing", daemon=True)
@@ -66,8 +72,12 @@ class TypingIndicator:
         return pending
 
     def settle(self, pending: PendingReply) -> None:
-        """The reply, a delta or an error is being written: no typing for it any more."""
-        pending.settled = True
+        """The run is about to write its reply, a delta or an error: no typing for it any
+        more. Returns once no typing write for it can still be in progress."""
+        if pending.settled:
+            return
+        with self._writing:
+            pending.settled = True
 
     def _take_due(self) -> list[PendingReply]:
         with self._changed:
@@ -86,14 +96,17 @@ class TypingIndicator:
 
     def _run(self) -> None:
         while True:
-            due = self._take_due()
-            try:
-                written = 0
-                with self._engine.begin() as conn:
-                    for pending in due:
-                        if not pending.settled:
-                            written += write_typing_if_pending(conn, pending.session_id, pending.message_id)
-                if written:
-                    self._ring_web()
-            except Exception:
-                log.exception("writing typing events failed")
+            for pending in self._take_due():
+                try:
+                    with self._writing:
+                        if pending.settled:
+                            continue
+                        with self._engine.begin() as conn:
+                            written = write_typing_if_pending(
+                                conn, pending.session_id, pending.message_id,
+                                holder=pending.holder, lease_seconds=self.lease_seconds,
+                            )
+                    if written:
+                        self._ring_web()
+                except Exception:
+                    log.exception("writing a typing event failed message_id=%s", pending.message_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
 from shared.db.prepared import Prepared
 from shared.db.schema import reply_jobs
@@ -33,14 +33,28 @@ _CLAIM = Prepared(
     )
     .returning(*reply_jobs.c)
 )
-_RENEW = Prepared(
+# Take the job, or extend this holder's claim on it, in one statement. `attempts` counts
+# runs, so it grows only when the job changes hands.
+_HOLD = Prepared(
     update(reply_jobs)
     .where(
         reply_jobs.c.message_id == bindparam("b_message_id"),
-        reply_jobs.c.worker_id == bindparam("b_worker_id"),
-        reply_jobs.c.status == "working",
+        or_(
+            reply_jobs.c.status == "queued",
+            and_(
+                reply_jobs.c.status == "working",
+                or_(reply_jobs.c.worker_id == bindparam("b_worker_id"), reply_jobs.c.lease_expires_at < bindparam("b_now")),
+            ),
+        ),
     )
-    .values(lease_expires_at=bindparam("b_lease_expires_at"))
+    .values(
+        status="working",
+        worker_id=bindparam("b_worker_id"),
+        lease_expires_at=bindparam("b_lease_expires_at"),
+        attempts=reply_jobs.c.attempts
+        + case((and_(reply_jobs.c.status == "working", reply_jobs.c.worker_id == bindparam("b_worker_id")), 0), else_=1),
+    )
+    .returning(*reply_jobs.c)
 )
 _FINISH = Prepared(
     update(reply_jobs)
@@ -80,10 +94,20 @@ def claim_reply_job(
     )
 
 
-def renew_lease(conn: Connection, message_id: int, *, worker_id: str, lease_expires_at: float) -> bool:
-    """Extend the lease while streaming. False means another worker took the job over."""
-    changed = _RENEW.run(conn, {"b_message_id": message_id, "b_worker_id": worker_id, "b_lease_expires_at": lease_expires_at})
-    return changed == 1
+def may_take(job: dict[str, Any], now: float) -> bool:
+    """Whether a worker may start on this job: queued, or its holder's lease ran out."""
+    return job["status"] == "queued" or (job["status"] == "working" and (job["lease_expires_at"] or 0) < now)
+
+
+def hold_reply_job(
+    conn: Connection, message_id: int, *, holder: str, now: float, lease_seconds: float
+) -> dict[str, Any] | None:
+    """Claim the job for `holder` (one run of a reply job), or extend its lease if it is
+    already theirs. Returns the job, or None when it is finished or another live run holds it."""
+    return _HOLD.one(
+        conn,
+        {"b_message_id": message_id, "b_now": now, "b_worker_id": holder, "b_lease_expires_at": now + lease_seconds},
+    )
 
 
 def finish_reply_job(conn: Connection, message_id: int, *, status: str, last_error: str | None = None) -> None:

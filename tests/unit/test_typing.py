@@ -1,5 +1,6 @@
 """The typing indicator (worker/typing.py): written only for a reply still being generated
-after its delay, never after the reply, a delta or a failure."""
+after its delay, never after the reply, a delta or a failure, and it claims the job for
+the run that is generating it."""
 
 from __future__ import annotations
 
@@ -31,8 +32,11 @@ def _runtime(tmp_path: Path) -> WorkerRuntime:
     return WorkerRuntime(settings)
 
 
-def _claimed_message(runtime: WorkerRuntime) -> tuple[int, int]:
-    """A session with one trainee message whose reply job a worker has claimed."""
+HOLDER = "host:1:abc:run1"
+
+
+def _queued_message(runtime: WorkerRuntime) -> tuple[int, int]:
+    """A session with one trainee message whose reply job is queued."""
     with runtime.write_engine.begin() as conn:
         scenario_id = upsert_scenario(conn, slug="customer-service", title="t", config={}, file_path="x")
         session_id = session_rows.insert_session(conn, scenario_id=scenario_id, user_id="trainee-1")["id"]
@@ -41,8 +45,12 @@ def _claimed_message(runtime: WorkerRuntime) -> tuple[int, int]:
             conn, session_id=session_id, content="Sorry to hear that.", client_message_id=None,
             masking=MaskingPolicy(enabled=False, secret=b"k"), reply_expiry_seconds=60,
         )
-        job_rows.claim_reply_job(conn, accepted.message_id, worker_id=runtime.worker_id, now=time.time(), lease_seconds=10)
     return session_id, accepted.message_id
+
+
+def _job(runtime: WorkerRuntime, message_id: int) -> dict:
+    with runtime.engine.connect() as conn:
+        return job_rows.select_reply_job(conn, message_id)
 
 
 def _typing_events(runtime: WorkerRuntime, session_id: int) -> list:
@@ -54,12 +62,12 @@ def _indicator(runtime: WorkerRuntime, rings: list) -> TypingIndicator:
     return TypingIndicator(runtime.write_engine, lambda: rings.append(1), DELAY)
 
 
-def test_a_slow_reply_gets_typing_after_the_delay(runtime: WorkerRuntime) -> None:
-    session_id, message_id = _claimed_message(runtime)
+def test_a_slow_reply_gets_typing_after_the_delay_and_its_run_holds_the_job(runtime: WorkerRuntime) -> None:
+    session_id, message_id = _queued_message(runtime)
     rings: list = []
     indicator = _indicator(runtime, rings)
     started = time.monotonic()
-    indicator.started(session_id, message_id)
+    indicator.started(session_id, message_id, HOLDER)
     deadline = started + 5
     while not _typing_events(runtime, session_id) and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -67,33 +75,51 @@ def test_a_slow_reply_gets_typing_after_the_delay(runtime: WorkerRuntime) -> Non
     assert time.monotonic() - started >= DELAY
     assert typing.frame_text().endswith(f'"reply_to":{message_id}}}')
     assert rings == [1]
+    job = _job(runtime, message_id)
+    assert (job["status"], job["worker_id"], job["attempts"]) == ("working", HOLDER, 1)
 
 
 def test_a_reply_settled_within_the_delay_gets_no_typing(runtime: WorkerRuntime) -> None:
-    session_id, message_id = _claimed_message(runtime)
+    session_id, message_id = _queued_message(runtime)
     rings: list = []
     indicator = _indicator(runtime, rings)
-    indicator.settle(indicator.started(session_id, message_id))
+    indicator.settle(indicator.started(session_id, message_id, HOLDER))
     # A second, slow reply in the same session proves the thread ran past the first's due time.
-    _, other_id = _claimed_message(runtime)
-    indicator.started(session_id, other_id)
+    _, other_id = _queued_message(runtime)
+    indicator.started(session_id, other_id, "host:1:abc:run2")
     time.sleep(DELAY * 6)
     typing = _typing_events(runtime, session_id)
     assert [e.frame_text().endswith(f'"reply_to":{other_id}}}') for e in typing] == [True]
+    assert _job(runtime, message_id)["status"] == "queued"  # the fast one was never claimed
 
 
-@pytest.mark.parametrize("state", ["done", "failed", "queued", "delta sent"])
+@pytest.mark.parametrize("state", ["done", "failed", "held by another run", "delta sent"])
 def test_no_typing_once_the_reply_moved_on(runtime: WorkerRuntime, state: str) -> None:
-    session_id, message_id = _claimed_message(runtime)
+    session_id, message_id = _queued_message(runtime)
     with runtime.write_engine.begin() as conn:
         if state == "delta sent":
+            job_rows.hold_reply_job(conn, message_id, holder=HOLDER, now=time.time(), lease_seconds=10)
             event_rows.insert_event(
                 conn, session_id=session_id, type="assistant_delta",
                 payload={"reply_to": message_id, "seq": 0, "content": "Fine"}, message_id=message_id,
             )
-        elif state == "queued":
-            job_rows.requeue_reply_job(conn, message_id, now=time.time(), last_error="interrupted")
+        elif state == "held by another run":
+            job_rows.hold_reply_job(conn, message_id, holder="host:2:def:other", now=time.time(), lease_seconds=10)
         else:
             job_rows.finish_reply_job(conn, message_id, status=state)
-        assert write_typing_if_pending(conn, session_id, message_id) is False
+        assert write_typing_if_pending(conn, session_id, message_id, holder=HOLDER, lease_seconds=10) is False
     assert _typing_events(runtime, session_id) == []
+
+
+def test_holding_a_job_counts_a_run_once_and_respects_a_live_lease(runtime: WorkerRuntime) -> None:
+    _, message_id = _queued_message(runtime)
+    now = time.time()
+    with runtime.write_engine.begin() as conn:
+        first = job_rows.hold_reply_job(conn, message_id, holder=HOLDER, now=now, lease_seconds=10)
+        again = job_rows.hold_reply_job(conn, message_id, holder=HOLDER, now=now + 1, lease_seconds=10)
+        other = job_rows.hold_reply_job(conn, message_id, holder="host:2:def:other", now=now + 2, lease_seconds=10)
+        after_lease = job_rows.hold_reply_job(conn, message_id, holder="host:2:def:other", now=now + 12, lease_seconds=10)
+    assert first["attempts"] == 1 and again["attempts"] == 1  # renewing is not a new run
+    assert again["lease_expires_at"] == now + 11
+    assert other is None  # the first run's lease is live
+    assert after_lease["worker_id"] == "host:2:def:other" and after_lease["attempts"] == 2
