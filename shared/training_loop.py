@@ -22,7 +22,7 @@ from shared.db import reports as report_rows
 from shared.db import sessions as session_rows
 from shared.training.completion import TIME_UP, TRAINEE_ENDED, completion_reason, script_finished
 from shared.training.report import TraineeTurn, build_report
-from shared.training.scoring import score_reply
+from shared.training.scoring import ReplyFeedback, score_reply
 
 FEEDBACK_EVENT = "feedback"
 SESSION_COMPLETE_EVENT = "session_complete"
@@ -57,7 +57,20 @@ def write_reply_feedback(conn: Connection, scenario: Any, *, session_id: int, me
     if message is None or message["role"] != "user":
         return None
     turn_index = message_rows.count_assistant_messages_before(conn, session_id, message_id) - 1
-    feedback = score_reply(message["content"], expected_keywords(scenario, turn_index), scenario.rubric)
+    feedback = score_trainee_message(scenario, message["content"], turn_index)
+    return store_reply_feedback(conn, session_id=session_id, message=message, feedback=feedback)
+
+
+def score_trainee_message(scenario: Any, content: str, turn_index: int) -> ReplyFeedback:
+    """The feedback on a trainee line that answers customer line `turn_index` (pure: the
+    worker scores before it takes the write lock)."""
+    return score_reply(content, expected_keywords(scenario, turn_index), scenario.rubric)
+
+
+def store_reply_feedback(conn: Connection, *, session_id: int, message: dict[str, Any], feedback: ReplyFeedback) -> dict[str, Any]:
+    """Keep `feedback` in the trainee message's metadata and append its `feedback` event
+    (after the reply's assistant_message event). Returns the event's payload."""
+    message_id = message["id"]
     message_rows.update_message_metadata(conn, message_id, {**message["metadata"], "feedback": feedback.to_json()})
     payload = {
         "message_id": message_id,

@@ -82,6 +82,7 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
             )
             assistant_turns = message_rows.count_assistant_messages_before(conn, session_id, message_id)
             emitted, next_seq = event_rows.select_streamed_deltas(conn, session_id, message_id)
+            trainee_message = message_rows.select_message(conn, message_id)
     if now > job["expires_at"]:
         _expire(runtime, message_id, holder)
         return
@@ -106,7 +107,13 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
         _handle_llm_error(runtime, job, LLMError("internal_error", type(error).__name__, retryable=True), holder)
         return
     elapsed_ms = (time.monotonic() - started) * 1000
-    if not _write_reply(runtime, session_id, message_id, batcher, usage, scenario, holder):
+    # Scored before the reply's transaction, so the write lock is not held for it.
+    feedback = (
+        training_loop.score_trainee_message(scenario, trainee_message["content"], assistant_turns - 1)
+        if scenario.per_reply_feedback and trainee_message is not None and trainee_message["role"] == "user"
+        else None
+    )
+    if not _write_reply(runtime, session_id, message_id, batcher, usage, scenario, holder, trainee_message, feedback):
         return
     log.info(
         "reply written session_id=%s message_id=%s tokens=%s llm_ms=%.1f",
@@ -197,7 +204,10 @@ def _insert_delta(conn, session_id: int, message_id: int, delta: dict[str, Any])
     )
 
 
-def _write_reply(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, usage, scenario, holder: str) -> bool:  # noqa: ANN001
+def _write_reply(  # noqa: PLR0913
+    runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, usage, scenario, holder: str,  # noqa: ANN001
+    trainee_message: dict[str, Any] | None, feedback,  # noqa: ANN001
+) -> bool:
     """Store the reply and its event, once; False if this run may not (another run
     finished first or holds the job). When deltas were sent, a last delta first completes
     them, so the deltas alone always add up to the stored reply. In the same transaction:
@@ -242,8 +252,8 @@ def _write_reply(runtime: WorkerRuntime, session_id: int, message_id: int, batch
             },
             message_id=message_id,
         )
-        if scenario.per_reply_feedback:
-            training_loop.write_reply_feedback(conn, scenario, session_id=session_id, message_id=message_id)
+        if feedback is not None:
+            training_loop.store_reply_feedback(conn, session_id=session_id, message=trainee_message, feedback=feedback)
         ended_by = training_loop.complete_if_due(conn, scenario, session_id)
         job_rows.finish_reply_job(conn, message_id, status="done")
     runtime.ring_web()
