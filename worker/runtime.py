@@ -9,10 +9,12 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from shared.clock import utc_now_iso
 from shared.db.engine import BEGIN_MODE, create_sync_engine
@@ -41,6 +43,7 @@ class WorkerRuntime:
         self.started_at = utc_now_iso()
         self._web_ringer = Ringer(self.settings.doorbell_dir, WEB_ROLE)
         self._ring_lock = threading.Lock()
+        self._local = threading.local()
         self.typing = TypingIndicator(
             self.write_engine,
             self.ring_web,
@@ -71,6 +74,33 @@ class WorkerRuntime:
     def write_engine(self) -> Engine:
         """The engine with BEGIN IMMEDIATE: use for every read-then-write transaction."""
         return self.engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+
+    def _thread_connection(self) -> Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self.engine.connect()
+        return conn
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A write transaction (BEGIN IMMEDIATE) on this thread's own connection, committed
+        on success. Each thread keeps its connection: checking one out of the pool and
+        resetting it for every transaction was a tenth of a fast reply's CPU."""
+        conn = self._thread_connection()
+        conn.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+        with conn.begin():
+            yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read transaction on this thread's own connection (ended afterwards, so the
+        next one sees newer commits)."""
+        conn = self._thread_connection()
+        conn.execution_options(**{BEGIN_MODE: "DEFERRED"})
+        try:
+            yield conn
+        finally:
+            conn.rollback()
 
     @cached_property
     def scenario_slugs(self) -> dict[int, str]:

@@ -49,7 +49,7 @@ def requeue_interrupted(signal, task, *args, **kwargs) -> None:  # noqa: ANN001,
     huey.storage.stop_dequeuing()
     message_id = task.args[0]
     runtime = get_runtime()
-    with runtime.write_engine.begin() as conn:
+    with runtime.writing() as conn:
         requeued = job_rows.requeue_reply_job(conn, message_id, now=time.time(), last_error="interrupted")
     if requeued:
         generate_reply(message_id)
@@ -70,7 +70,7 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
     settings = runtime.settings
     now = time.time()
     holder = f"{runtime.worker_id}:{secrets.token_hex(3)}"
-    with runtime.engine.connect() as conn:
+    with runtime.reading() as conn:
         job = job_rows.select_reply_job(conn, message_id)
         if job is None or not job_rows.may_take(job, now):
             return
@@ -132,7 +132,7 @@ def _hold(runtime: WorkerRuntime, conn, message_id: int, holder: str) -> dict[st
 
 def _expire(runtime: WorkerRuntime, message_id: int, holder: str) -> None:
     """The job waited past its expiry: drop it and tell the trainee, once."""
-    with runtime.write_engine.begin() as conn:
+    with runtime.writing() as conn:
         job = _hold(runtime, conn, message_id, holder)
         if job is None:
             return
@@ -188,7 +188,7 @@ def _stream_reply(runtime, request, session_id, message_id, emitted, next_seq, h
 
 
 def _write_delta(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, patterns, holder: str) -> None:  # noqa: ANN001
-    with runtime.write_engine.begin() as conn:
+    with runtime.writing() as conn:
         delta = batcher.take_delta(_session_masker(runtime, conn, session_id, patterns))
         if delta is None:
             return
@@ -214,7 +214,7 @@ def _write_reply(  # noqa: PLR0913
     the claim on the job and its end, the feedback on the trainee message the reply
     answers (after the reply's event), and the session's completion when its script is
     finished or its time is up."""
-    with runtime.write_engine.begin() as conn:
+    with runtime.writing() as conn:
         if message_rows.select_reply(conn, message_id) is not None:
             job_rows.finish_reply_job(conn, message_id, status="done")
             return False  # another run finished first; its reply stands
@@ -268,7 +268,7 @@ def _handle_llm_error(runtime: WorkerRuntime, job: dict[str, Any], error: LLMErr
     message_id, session_id = job["message_id"], job["session_id"]
     if error.code == "lease_lost":
         return
-    with runtime.write_engine.begin() as conn:
+    with runtime.writing() as conn:
         llm_accounting.record_failure(conn, provider=runtime.provider.name, code=error.code)
         job = _hold(runtime, conn, message_id, holder)  # counts this run as an attempt
         if job is None:
