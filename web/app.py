@@ -10,6 +10,7 @@ from quart_schema import QuartSchema
 
 from shared.db.checkpoint import checkpointer_for
 from shared.db.migrate import upgrade_to_head
+from shared.gc_tuning import freeze_startup_objects
 from shared.logs import configure_logging
 from shared.masking_policy import MaskingPolicy
 from shared.settings import Settings
@@ -67,6 +68,7 @@ def create_app(settings: Settings) -> Quart:
         await app.tailer.start()
         app.checkpointer = checkpointer_for(settings)
         app.checkpointer.start()
+        freeze_startup_objects()
 
     @app.after_serving
     async def stop_services() -> None:

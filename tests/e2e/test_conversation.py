@@ -64,6 +64,9 @@ async def test_five_turn_conversation_gets_every_reply_through_the_worker(stack,
         assert answer["metadata"]["provider"] == "mock"
     assert "reply written" in stack.log_text("worker")
     assert "reply written" not in stack.log_text("web")
+    # Both processes took their start-up objects out of the collector's full passes.
+    for process in ("web", "worker"):
+        assert "start-up objects for the garbage collector" in stack.log_text(process)
 
 
 async def test_health_is_healthy_with_a_live_worker(stack):
