@@ -74,6 +74,7 @@ def create_app(settings: Settings) -> Quart:
     async def stop_services() -> None:
         await app.tailer.stop()
         app.checkpointer.stop()
+        app.reply_queue.close()
         await app.db.close()
 
     return app

@@ -7,8 +7,14 @@ keys tasks by module and name), and written to the queue file these settings nam
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
 from shared.settings import Settings
 from worker.queue import create_queue_storage
+
+log = logging.getLogger("chattrain.web")
 
 
 class ReplyQueue:
@@ -21,14 +27,38 @@ class ReplyQueue:
         self._generate_reply = generate_reply
         self._evaluate_session = evaluate_session
         self._storage = create_queue_storage(settings, huey.name)
+        # Enqueues that would have to wait, handed off from the event loop, in order.
+        self._waiting_enqueues = ThreadPoolExecutor(1, thread_name_prefix="queue-write")
 
     def enqueue(self, message_id: int) -> None:
         """Prompt a worker to write the reply to this message (and ring its doorbell)."""
-        self._storage.enqueue(self._serialize(self._generate_reply.s(message_id)))
+        self._put(self._serialize(self._generate_reply.s(message_id)))
 
     def enqueue_evaluation(self, session_id: int) -> None:
         """Prompt a worker to write the report of this completed session."""
-        self._storage.enqueue(self._serialize(self._evaluate_session.s(session_id)))
+        self._put(self._serialize(self._evaluate_session.s(session_id)))
+
+    def _put(self, data: bytes) -> None:
+        """On a thread, enqueue (waiting for the queue file if a worker is writing it). On
+        the event loop, enqueue only if the file is free this instant, else hand the write
+        to a thread: the loop never waits for another process's lock."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._storage.enqueue(data)
+            return
+        if not self._storage.try_enqueue(data):
+            self._waiting_enqueues.submit(self._put_logged, data)
+
+    def _put_logged(self, data: bytes) -> None:
+        try:
+            self._storage.enqueue(data)
+        except Exception:
+            # The job row is stored; the worker's sweep enqueues it again later.
+            log.exception("enqueueing a job failed")
+
+    def close(self) -> None:
+        self._waiting_enqueues.shutdown(wait=True)
 
     def pending_count(self) -> int:
         return self._storage.queue_size()

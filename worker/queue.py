@@ -15,7 +15,7 @@ from pathlib import Path
 from huey import Huey
 from huey.storage import SqliteStorage
 
-from shared.db.engine import begin_immediate
+from shared.db.engine import WriterBusy, begin_immediate, begin_without_waiting
 from shared.db.write_lock import write_lock_for
 from shared.doorbell import Doorbell, Ringer
 from shared.settings import Settings
@@ -82,6 +82,37 @@ class DoorbellSqliteStorage(SqliteStorage):
 
     def enqueue(self, data, priority=None):  # noqa: ANN001
         super().enqueue(data, priority)
+        self._ring_workers()
+
+    def try_enqueue(self, data, priority=None) -> bool:  # noqa: ANN001
+        """Enqueue (and ring) only if no other writer holds the queue file this instant;
+        False, with nothing written, otherwise. For the web process's event loop, which
+        must not wait for a worker's dequeue to commit."""
+        if not self.lock.acquire(blocking=False):
+            return False
+        try:
+            conn = self.conn
+            try:
+                begin_without_waiting(conn, self._write_lock)
+            except WriterBusy:
+                return False
+            try:
+                conn.execute(
+                    "insert into task (queue, data, priority) values (?, ?, ?)",
+                    (self.name, self.to_blob(data), priority or 0),
+                )
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+            finally:
+                self._write_lock.release(conn)
+        finally:
+            self.lock.release()
+        self._ring_workers()
+        return True
+
+    def _ring_workers(self) -> None:
         if self._ringer is None:
             self._ringer = Ringer(self._doorbell_dir, WORKER_ROLE)
         self._ringer.ring()

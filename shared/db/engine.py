@@ -18,8 +18,16 @@ from sqlalchemy.engine import make_url
 
 from shared.db.write_lock import WriteLock, write_lock_for
 
-# Connection execution option naming the SQLite BEGIN mode ("DEFERRED" or "IMMEDIATE").
+# Connection execution option naming the SQLite BEGIN mode: "DEFERRED", "IMMEDIATE", or
+# IMMEDIATE_NOWAIT (take the write lock only if it is free now, else raise WriterBusy;
+# for a caller that must not wait, such as the web process's event loop).
 BEGIN_MODE = "chattrain_begin_mode"
+IMMEDIATE_NOWAIT = "IMMEDIATE_NOWAIT"
+
+
+class WriterBusy(Exception):
+    """Another writer holds the database's write lock (IMMEDIATE_NOWAIT only); nothing
+    was begun, so the caller can hand the transaction to a thread that may wait."""
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -44,7 +52,9 @@ def _install_sqlite_hooks(sync_engine: Engine, write_lock: WriteLock | None) -> 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn):  # noqa: ANN001
         mode = conn.get_execution_options().get(BEGIN_MODE, "DEFERRED")
-        if mode == "IMMEDIATE":
+        if mode == IMMEDIATE_NOWAIT:
+            begin_without_waiting(conn.connection.driver_connection, write_lock)
+        elif mode == "IMMEDIATE":
             dbapi_connection = conn.connection.driver_connection
             if write_lock is None:
                 begin_immediate(dbapi_connection)
@@ -79,6 +89,29 @@ def _install_sqlite_hooks(sync_engine: Engine, write_lock: WriteLock | None) -> 
 
         dialect.do_commit = do_commit
         dialect.do_rollback = do_rollback
+
+
+def begin_without_waiting(dbapi_connection, write_lock: WriteLock | None) -> None:  # noqa: ANN001
+    """BEGIN IMMEDIATE if the write lock (ChatTrain's and SQLite's) is free this instant;
+    WriterBusy, with nothing begun, if not."""
+    if write_lock is not None and not write_lock.try_acquire(dbapi_connection):
+        raise WriterBusy()
+    try:
+        dbapi_connection.execute("PRAGMA busy_timeout=0")
+        try:
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+        finally:
+            dbapi_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    except sqlite3.OperationalError as error:
+        if write_lock is not None:
+            write_lock.release(dbapi_connection)
+        if "locked" in str(error):
+            raise WriterBusy() from error
+        raise
+    except BaseException:
+        if write_lock is not None:
+            write_lock.release(dbapi_connection)
+        raise
 
 
 def begin_immediate(dbapi_connection, timeout_seconds: float = BUSY_TIMEOUT_MS / 1000) -> None:  # noqa: ANN001

@@ -49,6 +49,25 @@ class WriteLock:
             raise
         self._holder, self._owner = holder, threading.get_ident()
 
+    def try_acquire(self, holder: Any) -> bool:
+        """Take the lock only if no writer, here or in another process, has it now."""
+        if self._owner == threading.get_ident():
+            raise RuntimeError(f"nested write transaction on {self.path.name[:-7]} in one thread")
+        if not self._threads.acquire(blocking=False):
+            return False
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._threads.release()
+            return False
+        except BaseException:
+            self._threads.release()
+            raise
+        self._holder, self._owner = holder, threading.get_ident()
+        return True
+
     def release(self, holder: Any) -> None:
         """Release if `holder` has it (a rollback also runs when nothing was begun)."""
         if self._holder is not holder:

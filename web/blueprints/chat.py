@@ -147,13 +147,16 @@ class ChatConnection:
         )
 
     def _acknowledge_then_enqueue(self, loop, client_message_id: str | None, accepted: AcceptedMessage) -> None:  # noqa: ANN001
-        """Runs on the database thread right after the commit (see Database.write).
+        """Runs right after the commit, on the event loop or on the write thread (see
+        Database.write).
 
-        The ack is handed to the event loop before the job is enqueued, so it is queued
-        for the socket before any frame of the reply can be: a trainee always sees
-        message_ack first."""
+        The ack is queued for the socket before the job is enqueued, so it comes before
+        any frame of the reply: a trainee always sees message_ack first."""
         ack = ack_frame(accepted.message_id, client_message_id, accepted.duplicate)
-        loop.call_soon_threadsafe(self.send, ack)
+        if self.app.db.on_loop_thread(loop):
+            self.send(ack)
+        else:
+            loop.call_soon_threadsafe(self.send, ack)
         if not accepted.duplicate:
             self.app.reply_queue.enqueue(accepted.message_id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime, timezone
 
@@ -34,7 +35,8 @@ async def get_health() -> Health:
     except Exception:
         reachable = False
     try:
-        depth = app.reply_queue.pending_count()
+        # On a thread: the queue's connection may be busy with a handed-off enqueue.
+        depth = await asyncio.to_thread(app.reply_queue.pending_count)
     except Exception:
         depth = None
     since = None if last_seen is None else max(0.0, time.time() - last_seen)

@@ -1,0 +1,76 @@
+"""A web write runs on the event loop's thread when the write lock is free, and on the
+write thread when another writer holds it; an enqueue from the loop never waits for the
+queue file either."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+from sqlalchemy import text
+
+from shared.settings import Settings
+from web.database import Database
+from web.reply_queue import ReplyQueue
+
+
+def _insert(conn, value: str) -> int:  # noqa: ANN001
+    conn.execute(text("INSERT INTO t (value) VALUES (:value)"), {"value": value})
+    return threading.get_ident()
+
+
+async def test_a_write_runs_on_the_loop_when_nobody_else_writes(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'chat.db'}")
+    try:
+        await db.write(lambda conn: conn.execute(text("CREATE TABLE t (value TEXT)")))
+        after: list[int] = []
+        ran_on = await db.write(_insert, "inline", after_commit=lambda result: after.append(threading.get_ident()))
+        assert ran_on == threading.get_ident() == after[0]
+    finally:
+        await db.close()
+
+
+async def test_a_write_waits_on_the_write_thread_while_another_process_writes(tmp_path: Path) -> None:
+    path = tmp_path / "chat.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        await db.write(lambda conn: conn.execute(text("CREATE TABLE t (value TEXT)")))
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO t (value) VALUES ('other')")
+        asyncio.get_running_loop().call_later(0.2, other.execute, "COMMIT")
+        ran_on = await db.write(_insert, "after the other")
+        other.close()
+        assert ran_on != threading.get_ident()
+        rows = await db.read(lambda conn: [v for (v,) in conn.execute(text("SELECT value FROM t ORDER BY rowid"))])
+        assert rows == ["other", "after the other"]
+    finally:
+        await db.close()
+
+
+async def test_an_enqueue_from_the_loop_is_handed_off_while_the_queue_is_locked(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.data_dir.mkdir(parents=True)
+    queue = ReplyQueue(settings)
+    other = sqlite3.connect(settings.resolved_queue_path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    # Were the enqueue to wait for the lock, it would wait for this very thread: the test
+    # would hang rather than reach the next line.
+    queue.enqueue(41)
+    assert _queued(settings) == 0
+    other.execute("COMMIT")
+    other.close()
+    queue.close()  # waits for the handed-off write
+    assert _queued(settings) == 1
+    queue.enqueue(42)  # free now: written on the loop
+    assert _queued(settings) == 2
+
+
+def _queued(settings: Settings) -> int:
+    reader = sqlite3.connect(settings.resolved_queue_path)
+    try:
+        return reader.execute("SELECT count(*) FROM task").fetchone()[0]
+    finally:
+        reader.close()
