@@ -52,7 +52,7 @@ import psutil
 import websockets
 
 from shared.llm.mock import split_into_chunks
-from tests.support.stack import Stack
+from tests.support.stack import Stack, procfile_commands
 
 # Settings for every stack of the run: per-user limits a benchmark must not hit. High
 # rather than 0 (which turns a limit off), so the counters still do their production work.
@@ -911,8 +911,9 @@ def main(argv: list[str] | None = None) -> None:
         with runner:
             rows, info = runner.run(run(args.cases, scale, root, args.profile))
         header = machine_line() + f" | load average {load_before} -> {os.getloadavg()[0]:.2f}" + (
-            f"\nmock LLM at zero delay; web = Hypercorn's serving child (pid {info['pids']['web']['server_pid']}),"
-            f" worker = huey_consumer, 4 threads (pid {info['pids']['worker']['server_pid']}); "
+            f"\nmock LLM at zero delay; web = Hypercorn serving in-process (pid {info['pids']['web']['server_pid']}),"
+            f" worker = {procfile_commands()['worker'].split(' --')[0]} with{procfile_commands()['worker'].split('worker.main.huey')[1]}"
+            f" (pid {info['pids']['worker']['server_pid']}); "
             f"run took {time.monotonic() - started:.0f} s"
         )
         print(render(rows, header))

@@ -4,7 +4,8 @@ A reply generated within one delta batch interval (CHATTRAIN_STREAM_BATCH_MS) go
 whole, and a typing frame just before it would only flicker; writing it anyway cost an
 event row, a wake-up of every web process and a frame per reply. So a reply job
 registers here when it starts, and one thread per worker process writes the `typing`
-event for each job still unanswered when its interval has passed. That transaction also
+event for each job still unanswered when its interval has passed (checked once per
+interval, so typing comes one to two intervals after the reply started). That transaction also
 claims the job for the run (worker/tasks.py claims lazily), and writes nothing if the job
 is finished, held by another run, or has sent text already; and a run settles its entry,
 waiting out a typing write in progress, before it writes anything itself. So `typing`
@@ -66,9 +67,9 @@ class TypingIndicator:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="chattrain-typing", daemon=True)
                 self._thread.start()
+            # No notify: the thread looks at least once per interval anyway, and waking it
+            # here would put a thread switch on the path of every reply.
             self._pending.append(pending)
-            if len(self._pending) == 1:
-                self._changed.notify()
         return pending
 
     def settle(self, pending: PendingReply) -> None:
@@ -84,7 +85,10 @@ class TypingIndicator:
             while True:
                 self._pending = [p for p in self._pending if not p.settled]
                 if not self._pending:
-                    self._changed.wait()
+                    # Idle: look again in one interval (20 wake-ups a second at the
+                    # default 50 ms, a few microseconds each), so a typing event is
+                    # written between one and two intervals after its reply started.
+                    self._changed.wait(self.delay_seconds)
                     continue
                 now = time.monotonic()
                 due = [p for p in self._pending if p.due <= now]
