@@ -183,10 +183,25 @@ def create_queue_storage(settings: Settings, name: str = "chattrain") -> Doorbel
     )
 
 
+class ChatTrainHuey(Huey):
+    """Huey without task revocation. Before running each task Huey looks its id up in the
+    queue file's revocation table: one more query, under the storage's lock, for a
+    feature ChatTrain does not use (a reply is stopped through its reply_jobs row). So
+    nothing is ever revoked, and asking to revoke is an error rather than a no-op."""
+
+    def is_revoked(self, task, timestamp=None, peek=True) -> bool:  # noqa: ANN001
+        return False
+
+    def _revoke_unsupported(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise NotImplementedError("ChatTrain's queue does not revoke tasks; finish or fail the reply_jobs row instead")
+
+    revoke = revoke_all = revoke_by_id = _revoke_unsupported
+
+
 def create_huey(settings: Settings) -> Huey:
     """The consumer's Huey instance (the web side only enqueues, see web/reply_queue.py)."""
     settings.resolved_queue_path.parent.mkdir(parents=True, exist_ok=True)
-    return Huey(
+    return ChatTrainHuey(
         "chattrain",
         storage_class=DoorbellSqliteStorage,
         results=False,

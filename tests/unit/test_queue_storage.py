@@ -46,3 +46,25 @@ def test_a_waiting_thread_is_woken_while_tasks_remain(tmp_path: Path) -> None:
     assert woken.is_set()
     assert storage.dequeue() == b"two"
     storage.close_doorbell()
+
+
+def test_the_consumer_never_looks_up_revocations_and_refuses_to_revoke(tmp_path: Path) -> None:
+    import pytest
+
+    from worker.queue import create_huey
+
+    huey = create_huey(Settings(data_dir=tmp_path / "data"))
+
+    @huey.task()
+    def noop() -> None:
+        pass
+
+    task = noop.s()
+    lookups = []
+    huey.storage.peek_many = lambda keys: lookups.append(keys) or {}
+    assert huey.is_revoked(task) is False
+    assert lookups == []
+    with pytest.raises(NotImplementedError):
+        huey.revoke(task)
+    with pytest.raises(NotImplementedError):
+        noop.revoke()
