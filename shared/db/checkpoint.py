@@ -16,21 +16,9 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
-from shared.db.engine import is_sqlite
+from shared.db.engine import sqlite_file
 
 log = logging.getLogger(__name__)
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The database file of a SQLite URL; None for other databases or in-memory SQLite."""
-    if not is_sqlite(url):
-        return None
-    database = make_url(url).database
-    if not database or database == ":memory:":
-        return None
-    return Path(database)
 
 
 def checkpointer_for(settings) -> WalCheckpointer:  # noqa: ANN001

@@ -35,6 +35,16 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for other databases or in-memory SQLite."""
+    if not is_sqlite(url):
+        return None
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
 def _install_sqlite_hooks(sync_engine: Engine, write_lock: WriteLock | None) -> None:
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection, _record):  # noqa: ANN001
@@ -142,7 +152,6 @@ def create_sync_engine(url: str, **engine_options) -> Engine:  # noqa: ANN003
     """Engine for the worker, the web process's database threads, migrations and the CLI."""
     engine = create_engine(url, **engine_options)
     if is_sqlite(url):
-        database = make_url(url).database
-        file_backed = bool(database) and database != ":memory:" and not database.startswith("file:")
-        _install_sqlite_hooks(engine, write_lock_for(Path(database)) if file_backed else None)
+        database = sqlite_file(url)
+        _install_sqlite_hooks(engine, write_lock_for(database) if database else None)
     return engine

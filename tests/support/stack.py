@@ -84,9 +84,15 @@ class Stack:
         return process
 
     def start_all(self, timeout: float = 30.0) -> "Stack":
-        self.start("worker")
-        self.start("web")
-        self.wait_healthy(timeout)
+        """Start both processes and wait until healthy; on failure, stop whatever started
+        (a process left running would outlive the test and its folder)."""
+        try:
+            self.start("worker")
+            self.start("web")
+            self.wait_healthy(timeout)
+        except BaseException:
+            self.stop_all()
+            raise
         return self
 
     def wait_healthy(self, timeout: float = 30.0, *, need_worker: bool = True) -> dict:

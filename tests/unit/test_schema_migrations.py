@@ -56,3 +56,32 @@ def test_per_reply_statements_use_an_index(engine, prepared: Prepared, expected:
         plan = _query_plan(conn, prepared)
     assert expected in plan, plan
     assert "SCAN" not in plan, plan
+
+
+def _upgrade_when_told(url: str, go, results) -> None:  # noqa: ANN001
+    go.wait(30)
+    try:
+        upgrade_to_head(url)
+        results.put("ok")
+    except Exception as error:  # reported to the test, not lost in the child
+        results.put(repr(error))
+
+
+def test_two_processes_migrating_a_new_database_at_once_both_succeed(tmp_path: Path) -> None:
+    """The web process and the worker both migrate at start-up; each migration commits on
+    its own, so without a lock held for the whole run they interleaved and one applied a
+    step the other had just applied ("table users already exists")."""
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    for attempt in range(3):
+        url = f"sqlite:///{tmp_path / f'race-{attempt}.db'}"
+        go, results = spawn.Event(), spawn.Queue()
+        runners = [spawn.Process(target=_upgrade_when_told, args=(url, go, results)) for _ in range(2)]
+        for runner in runners:
+            runner.start()
+        go.set()
+        outcomes = [results.get(timeout=60) for _ in runners]
+        for runner in runners:
+            runner.join(30)
+        assert outcomes == ["ok", "ok"]
