@@ -26,6 +26,8 @@ from shared.db import jobs as job_rows
 
 log = logging.getLogger("chattrain.worker")
 
+IDLE_AFTER_SECONDS = 1.0
+
 
 @dataclass(eq=False)
 class PendingReply:
@@ -58,6 +60,8 @@ class TypingIndicator:
         self._pending: list[PendingReply] = []
         self._changed = threading.Condition()
         self._writing = threading.Lock()  # held while a typing transaction is being written
+        self._asleep = False  # waiting without a timeout: started() must notify
+        self._last_pending = 0.0
         self._thread: threading.Thread | None = None
 
     def started(self, session_id: int, message_id: int, holder: str) -> PendingReply:
@@ -67,9 +71,13 @@ class TypingIndicator:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="chattrain-typing", daemon=True)
                 self._thread.start()
-            # No notify: the thread looks at least once per interval anyway, and waking it
-            # here would put a thread switch on the path of every reply.
+            # While replies keep coming the thread looks once per interval anyway, and
+            # waking it here would put a thread switch on the path of every reply; only a
+            # thread asleep for good (nothing pending for a second) needs the nudge.
             self._pending.append(pending)
+            if self._asleep:
+                self._asleep = False
+                self._changed.notify()
         return pending
 
     def settle(self, pending: PendingReply) -> None:
@@ -85,11 +93,17 @@ class TypingIndicator:
             while True:
                 self._pending = [p for p in self._pending if not p.settled]
                 if not self._pending:
-                    # Idle: look again in one interval (20 wake-ups a second at the
-                    # default 50 ms, a few microseconds each), so a typing event is
-                    # written between one and two intervals after its reply started.
-                    self._changed.wait(self.delay_seconds)
+                    # Between replies: look again in one interval, so a typing event is
+                    # written one to two intervals after its reply started. After a
+                    # second with nothing pending, sleep until started() wakes us: an
+                    # idle worker should cost nothing.
+                    if time.monotonic() - self._last_pending > IDLE_AFTER_SECONDS:
+                        self._asleep = True
+                        self._changed.wait()
+                    else:
+                        self._changed.wait(self.delay_seconds)
                     continue
+                self._last_pending = time.monotonic()
                 now = time.monotonic()
                 due = [p for p in self._pending if p.due <= now]
                 if due:
