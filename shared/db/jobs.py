@@ -15,26 +15,9 @@ from shared.db.schema import reply_jobs
 _JOB_FIELDS = ("message_id", "session_id", "status", "attempts", "enqueued_at", "expires_at")
 _INSERT = Prepared(reply_jobs.insert().values({name: bindparam(f"b_{name}") for name in _JOB_FIELDS}))
 _BY_ID = Prepared(select(reply_jobs).where(reply_jobs.c.message_id == bindparam("b_message_id")))
-# One statement claims and returns the job (RETURNING: SQLite 3.35+, PostgreSQL).
-_CLAIM = Prepared(
-    update(reply_jobs)
-    .where(
-        reply_jobs.c.message_id == bindparam("b_message_id"),
-        or_(
-            reply_jobs.c.status == "queued",
-            and_(reply_jobs.c.status == "working", reply_jobs.c.lease_expires_at < bindparam("b_now")),
-        ),
-    )
-    .values(
-        status="working",
-        worker_id=bindparam("b_worker_id"),
-        lease_expires_at=bindparam("b_lease_expires_at"),
-        attempts=reply_jobs.c.attempts + 1,
-    )
-    .returning(*reply_jobs.c)
-)
-# Take the job, or extend this holder's claim on it, in one statement. `attempts` counts
-# runs, so it grows only when the job changes hands.
+# Take the job, or extend this holder's claim on it, in one statement that returns it
+# (RETURNING: SQLite 3.35+, PostgreSQL). `attempts` counts runs, so it grows only when
+# the job changes hands.
 _HOLD = Prepared(
     update(reply_jobs)
     .where(
@@ -79,19 +62,6 @@ def insert_reply_job(conn: Connection, *, message_id: int, session_id: int, now:
 
 def select_reply_job(conn: Connection, message_id: int) -> dict[str, Any] | None:
     return _BY_ID.one(conn, {"b_message_id": message_id})
-
-
-def claim_reply_job(
-    conn: Connection, message_id: int, *, worker_id: str, now: float, lease_seconds: float
-) -> dict[str, Any] | None:
-    """Take the job if it is queued or its previous holder's lease has run out.
-
-    Returns the claimed job, or None when it is done, failed, or held by a live worker:
-    a duplicate or stale queue entry then does nothing."""
-    return _CLAIM.one(
-        conn,
-        {"b_message_id": message_id, "b_now": now, "b_worker_id": worker_id, "b_lease_expires_at": now + lease_seconds},
-    )
 
 
 def may_take(job: dict[str, Any], now: float) -> bool:

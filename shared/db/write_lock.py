@@ -34,39 +34,39 @@ class WriteLock:
 
     def acquire(self, holder: Any, timeout_seconds: float) -> None:
         """Take the lock for `holder` (a DBAPI connection about to BEGIN IMMEDIATE)."""
+        self._refuse_nesting()
+        if not self._threads.acquire(timeout=timeout_seconds):
+            raise sqlite3.OperationalError("database is locked (another writer in this process held it too long)")
+        self._lock_file(holder, fcntl.LOCK_EX)
+
+    def try_acquire(self, holder: Any) -> bool:
+        """Take the lock only if no writer, here or in another process, has it now."""
+        self._refuse_nesting()
+        if not self._threads.acquire(blocking=False):
+            return False
+        try:
+            self._lock_file(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a writer in another process has it
+            return False
+        return True
+
+    def _refuse_nesting(self) -> None:
         if self._owner == threading.get_ident():
             # A second write transaction inside the first, on another connection, would
             # wait for itself forever: fail loudly instead.
             raise RuntimeError(f"nested write transaction on {self.path.name[:-7]} in one thread")
-        if not self._threads.acquire(timeout=timeout_seconds):
-            raise sqlite3.OperationalError("database is locked (another writer in this process held it too long)")
-        try:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-        except BaseException:
-            self._threads.release()
-            raise
-        self._holder, self._owner = holder, threading.get_ident()
 
-    def try_acquire(self, holder: Any) -> bool:
-        """Take the lock only if no writer, here or in another process, has it now."""
-        if self._owner == threading.get_ident():
-            raise RuntimeError(f"nested write transaction on {self.path.name[:-7]} in one thread")
-        if not self._threads.acquire(blocking=False):
-            return False
+    def _lock_file(self, holder: Any, operation: int) -> None:
+        """With the thread lock held: flock the file (releasing the thread lock if that
+        fails), then record the holder."""
         try:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._threads.release()
-            return False
+            fcntl.flock(self._fd, operation)
         except BaseException:
             self._threads.release()
             raise
         self._holder, self._owner = holder, threading.get_ident()
-        return True
 
     def release(self, holder: Any) -> None:
         """Release if `holder` has it (a rollback also runs when nothing was begun)."""
