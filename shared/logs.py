@@ -14,5 +14,9 @@ def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root.handlers = [handler]
-    root.setLevel(level.upper())
+    # DEBUG is for ChatTrain's own lines (one per message and reply); the libraries stay
+    # at INFO, so a DEBUG run shows the conversation's story, not their internals.
+    chattrain_level = logging.getLevelName(level.upper())
+    root.setLevel(max(chattrain_level, logging.INFO))
+    logging.getLogger("chattrain").setLevel(chattrain_level)
     root._chattrain_configured = True  # type: ignore[attr-defined]

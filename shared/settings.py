@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     masking: Literal["on", "off"] = "on"
     secret_key: str = Field(default="dev-only-insecure-secret", repr=False)
 
-    # Logging
+    # Logging: DEBUG adds a line per trainee message and per reply (ChatTrain's loggers only)
     log_level: str = "INFO"
 
     # Auth and limits. A limit of 0 turns that limit off.
@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         if any(origin.strip() == "*" for origin in origins):
             raise ValueError("'*' is not allowed: list the frontend's origins explicitly (credentials are allowed)")
         return origins
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, level: str) -> str:
+        if level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level.upper()
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -62,7 +62,8 @@ async def _users(app) -> SimpleNamespace:
 
 @pytest.fixture(name="stack")
 def _stack(tmp_path: Path):
-    stack = Stack(data_dir=tmp_path / "data")
+    # DEBUG logs a line per message and per reply, which the tests read.
+    stack = Stack(data_dir=tmp_path / "data", extra_env={"CHATTRAIN_LOG_LEVEL": "DEBUG"})
     stack.start_all()
     try:
         yield stack

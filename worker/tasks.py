@@ -115,7 +115,7 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
     )
     if not _write_reply(runtime, session_id, message_id, batcher, usage, scenario, holder, trainee_message, feedback):
         return
-    log.info(
+    log.debug(
         "reply written session_id=%s message_id=%s tokens=%s llm_ms=%.1f",
         session_id,
         message_id,

@@ -61,7 +61,7 @@ class TypingIndicator:
         self._changed = threading.Condition()
         self._writing = threading.Lock()  # held while a typing transaction is being written
         self._asleep = False  # waiting without a timeout: started() must notify
-        self._last_pending = 0.0
+        self._last_started = 0.0
         self._thread: threading.Thread | None = None
 
     def started(self, session_id: int, message_id: int, holder: str) -> PendingReply:
@@ -75,6 +75,7 @@ class TypingIndicator:
             # waking it here would put a thread switch on the path of every reply; only a
             # thread asleep for good (nothing pending for a second) needs the nudge.
             self._pending.append(pending)
+            self._last_started = time.monotonic()
             if self._asleep:
                 self._asleep = False
                 self._changed.notify()
@@ -95,15 +96,17 @@ class TypingIndicator:
                 if not self._pending:
                     # Between replies: look again in one interval, so a typing event is
                     # written one to two intervals after its reply started. After a
-                    # second with nothing pending, sleep until started() wakes us: an
-                    # idle worker should cost nothing.
-                    if time.monotonic() - self._last_pending > IDLE_AFTER_SECONDS:
+                    # second in which no reply started, sleep until started() wakes us:
+                    # an idle worker should cost nothing. (Counted from the last start,
+                    # not the last time one was seen pending: fast replies settle before
+                    # the thread looks, and it would fall asleep, then be woken by every
+                    # reply.)
+                    if time.monotonic() - self._last_started > IDLE_AFTER_SECONDS:
                         self._asleep = True
                         self._changed.wait()
                     else:
                         self._changed.wait(self.delay_seconds)
                     continue
-                self._last_pending = time.monotonic()
                 now = time.monotonic()
                 due = [p for p in self._pending if p.due <= now]
                 if due:

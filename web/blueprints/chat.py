@@ -139,7 +139,7 @@ class ChatConnection:
             rate_limit=self.message_limit,
             after_commit=partial(self._acknowledge_then_enqueue, asyncio.get_running_loop(), metadata.client_message_id),
         )
-        log.info(
+        log.debug(
             "trainee message stored session_id=%s message_id=%s duplicate=%s",
             self.session_id,
             accepted.message_id,
