@@ -152,13 +152,15 @@ def _session_masker(runtime: WorkerRuntime, conn, session_id: int, patterns: tup
     """A mask function bound to this transaction: it keeps the session's vault current."""
 
     def mask(text: str) -> str:
-        if not runtime.masking.enabled or not text:
-            return text
-        session = session_rows.select_session(conn, session_id)
-        data = session["data"]
-        masked, findings = runtime.masking.apply(text, data, patterns)
+        session_data: dict = {}
+
+        def load_session_data() -> dict:
+            session_data.update(session_rows.select_session(conn, session_id)["data"])
+            return session_data
+
+        masked, findings = runtime.masking.apply_loading(text, load_session_data, patterns)
         if findings:
-            session_rows.update_session_data(conn, session_id, data)
+            session_rows.update_session_data(conn, session_id, session_data)
         return masked
 
     return mask

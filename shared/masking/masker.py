@@ -31,7 +31,12 @@ def mask_text(text: str, vault: PlaceholderVault, extra_patterns: Sequence[Any] 
     in place). Finding offsets refer to the original `text`. `extra_patterns` are the
     scenario's own patterns (objects with `.name` and `.regex`).
     """
-    candidates = find_candidates(text, extra_patterns)
+    return mask_candidates(text, find_candidates(text, extra_patterns), vault)
+
+
+def mask_candidates(text: str, candidates: list[Candidate], vault: PlaceholderVault) -> MaskResult:
+    """mask_text's second half, for a caller that ran find_candidates first (and skipped
+    loading the vault when there was nothing to mask)."""
     if not candidates:
         return MaskResult(text=text, findings=[])
     chosen = resolve_overlaps(candidates, placeholder_spans(text))
