@@ -14,8 +14,8 @@ import hashlib
 import logging
 import os
 import secrets
-import select
 import socket
+import struct
 import tempfile
 import time
 from pathlib import Path
@@ -39,36 +39,55 @@ def doorbell_folder(preferred: Path) -> Path:
 
 
 class Doorbell:
-    """A sleeper's socket. Not shared across forks."""
+    """A sleeper's socket. Not shared across forks.
 
-    def __init__(self, folder: Path, role: str):
+    Two ways to sleep on it: an event loop watches `fileno()` and calls `drain()`; threads
+    call `wait_for_ring()`, which needs `receive_timeout_seconds` (the fallback poll)."""
+
+    def __init__(self, folder: Path, role: str, *, receive_timeout_seconds: float | None = None):
         self.folder = doorbell_folder(folder)
         self.path = self.folder / f"{role}-{os.getpid()}-{secrets.token_hex(3)}.sock"
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.socket.bind(str(self.path))
-        self.socket.setblocking(False)
+        if receive_timeout_seconds is None:
+            self.socket.setblocking(False)
+        else:
+            # Blocking receives with the timeout kept by the kernel (SO_RCVTIMEO), not by
+            # Python's poll-then-receive: a thread blocked in a datagram receive waits
+            # exclusively, so each ring wakes one waiting thread instead of all of them.
+            self.socket.setblocking(True)
+            seconds = int(receive_timeout_seconds)
+            microseconds = int((receive_timeout_seconds - seconds) * 1_000_000)
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", seconds, microseconds))
 
     def fileno(self) -> int:
         return self.socket.fileno()
 
     def drain(self) -> bool:
-        """Consume pending rings; True if there was at least one."""
+        """Consume pending rings without waiting; True if there was at least one."""
         rang = False
         while True:
             try:
-                self.socket.recv(64)
+                self.socket.recv(64, socket.MSG_DONTWAIT)
                 rang = True
             except (BlockingIOError, InterruptedError):
                 return rang
 
-    def wait(self, timeout_seconds: float) -> bool:
-        """Block until rung or the timeout passes; True if rung. Safe to call from several
-        threads: each is woken, one of them drains."""
-        readable, _, _ = select.select([self.socket], [], [], timeout_seconds)
-        if not readable:
+    def wait_for_ring(self) -> bool:
+        """Block until one ring arrives (True, that ring consumed) or the receive timeout
+        passes (False). Several threads may wait at once; N rings wake at most N of them."""
+        try:
+            self.socket.recv(64)
+            return True
+        except (BlockingIOError, InterruptedError):  # the timeout (EAGAIN), or a signal
             return False
-        self.drain()
-        return True
+
+    def ring_self(self) -> None:
+        """Wake one more thread waiting here (if none waits, the next to wait returns at once)."""
+        try:
+            self.socket.sendto(b"\x01", str(self.path))
+        except BlockingIOError:
+            pass  # rings are queued already
 
     def close(self) -> None:
         self.socket.close()

@@ -33,10 +33,6 @@ class DoorbellSqliteStorage(SqliteStorage):
         self._doorbell: Doorbell | None = None
         self._setup_lock = threading.Lock()
         self._draining = False
-        # One idle thread waits on the doorbell; the others wait for a baton, passed on
-        # only while jobs remain, so a ring wakes one thread rather than all of them.
-        self._doorbell_waiter = threading.Lock()
-        self._baton = threading.Condition()
         self._write_lock = write_lock_for(Path(kwargs["filename"]))
         super().__init__(*args, **kwargs)
 
@@ -121,7 +117,9 @@ class DoorbellSqliteStorage(SqliteStorage):
         # Created on first dequeue, so only consumer processes own a doorbell socket.
         with self._setup_lock:
             if self._doorbell is None:
-                self._doorbell = Doorbell(self._doorbell_dir, WORKER_ROLE)
+                self._doorbell = Doorbell(
+                    self._doorbell_dir, WORKER_ROLE, receive_timeout_seconds=self._poll_interval_seconds
+                )
             return self._doorbell
 
     def stop_dequeuing(self) -> None:
@@ -145,24 +143,25 @@ class DoorbellSqliteStorage(SqliteStorage):
             return (rows[0][1] if cursor.rowcount == 1 else None), len(rows) > 1
 
     def dequeue(self):
+        """The next task, or None after the fallback poll interval.
+
+        Every idle thread waits on the doorbell, and each ring wakes one of them (a job
+        enqueued while the others are busy must not wait for a poll). Rings that came
+        before a look at the queue are answered by that look, so they are drained first;
+        and a thread that takes a job with another behind it rings once more, in case it
+        drained the ring that was meant for the other."""
         if self._draining:
             return None
+        doorbell = self._sleeper()
+        doorbell.drain()
         data, more = self._take_next()
         if data is None:
-            if self._doorbell_waiter.acquire(blocking=False):
-                try:
-                    self._sleeper().wait(self._poll_interval_seconds)
-                finally:
-                    self._doorbell_waiter.release()
-            else:
-                with self._baton:
-                    self._baton.wait(self._poll_interval_seconds)
+            doorbell.wait_for_ring()
             if self._draining:
                 return None
             data, more = self._take_next()
         if more:
-            with self._baton:
-                self._baton.notify()
+            doorbell.ring_self()
         return data
 
     def close_doorbell(self) -> None:

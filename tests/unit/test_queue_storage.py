@@ -1,18 +1,22 @@
-"""The queue storage's dequeue: FIFO, one transaction per task, and it tells whether
-another task is waiting (which wakes a second worker thread)."""
+"""The queue storage's dequeue: FIFO, one transaction per task, and every idle consumer
+thread is woken by a ring, so no job waits for the fallback poll."""
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
+
+import pytest
+from huey.storage import SqliteStorage
 
 from shared.settings import Settings
 from worker.queue import create_queue_storage
 
 
-def _storage(tmp_path: Path):  # noqa: ANN202
-    settings = Settings(data_dir=tmp_path / "data", worker_poll_interval_ms=50)
-    settings.data_dir.mkdir(parents=True)
+def _storage(tmp_path: Path, poll_ms: int = 50, create: bool = True):  # noqa: ANN202
+    settings = Settings(data_dir=tmp_path / "data", worker_poll_interval_ms=poll_ms)
+    settings.data_dir.mkdir(parents=True, exist_ok=not create)
     return create_queue_storage(settings)
 
 
@@ -26,26 +30,76 @@ def test_take_next_is_fifo_and_says_whether_more_wait(tmp_path: Path) -> None:
     storage.close_doorbell()
 
 
-def test_a_waiting_thread_is_woken_while_tasks_remain(tmp_path: Path) -> None:
-    storage = _storage(tmp_path)
-    storage.enqueue(b"one")
-    storage.enqueue(b"two")
-    woken = threading.Event()
+def _consumer_threads(storage, count: int, busy_seconds: float, taken: list, stop: threading.Event) -> list:  # noqa: ANN001
+    """Threads that loop on dequeue like Huey's workers; each job keeps its thread busy
+    for `busy_seconds`, as a slow LLM call would."""
 
-    def second_thread() -> None:
-        with storage._baton:
-            if storage._baton.wait(5):
-                woken.set()
+    def loop() -> None:
+        while not stop.is_set():
+            data = storage.dequeue()
+            if data is not None:
+                taken.append((data, time.monotonic()))
+                stop.wait(busy_seconds)
 
-    waiter = threading.Thread(target=second_thread)
-    waiter.start()
-    while not storage._baton._waiters:  # the second thread is waiting on the baton
-        pass
-    assert storage.dequeue() == b"one"  # one more is queued: the baton is passed
-    waiter.join(5)
-    assert woken.is_set()
-    assert storage.dequeue() == b"two"
+    threads = [threading.Thread(target=loop, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+@pytest.mark.parametrize("burst", [False, True])
+def test_jobs_enqueued_while_one_thread_is_busy_wake_the_idle_ones(tmp_path: Path, burst: bool) -> None:
+    """Each ring wakes an idle thread: a job must not wait for the fallback poll because
+    the thread that used to watch the doorbell is busy with an earlier job."""
+    worker_side = _storage(tmp_path, poll_ms=10_000)
+    web_side = _storage(tmp_path, poll_ms=10_000, create=False)
+    taken: list = []
+    stop = threading.Event()
+    threads = _consumer_threads(worker_side, 4, busy_seconds=3.0, taken=taken, stop=stop)
+    time.sleep(0.3)  # all four are waiting
+    enqueued_at = time.monotonic()
+    if burst:
+        for name in (b"one", b"two", b"three", b"four"):
+            web_side.enqueue(name)
+    else:
+        web_side.enqueue(b"one")
+        _wait_until(lambda: len(taken) == 1)
+        for name in (b"two", b"three", b"four"):  # the first job's thread is busy now
+            web_side.enqueue(name)
+    _wait_until(lambda: len(taken) == 4, timeout=5.0)
+    stop.set()
+    assert sorted(name for name, _ in taken) == [b"four", b"one", b"three", b"two"]
+    # Far below the 10 s poll: each was taken on its ring, while the earlier ones were busy.
+    assert max(at for _, at in taken) - enqueued_at < 2.0
+    for thread in threads:
+        thread.join(5)
+    worker_side.close_doorbell()
+
+
+def test_a_thread_that_takes_a_job_with_another_behind_it_wakes_a_waiting_thread(tmp_path: Path) -> None:
+    """The ring meant for the second job may have been drained by the thread that took
+    the first; that thread rings again, so a waiting thread takes the second at once."""
+    storage = _storage(tmp_path, poll_ms=10_000)
+    taken: list = []
+    stop = threading.Event()
+    waiting = _consumer_threads(storage, 1, busy_seconds=3.0, taken=taken, stop=stop)
+    time.sleep(0.3)  # it is waiting on the doorbell
+    for name in (b"one", b"two"):  # queued without a ring, as if its ring had been drained
+        SqliteStorage.enqueue(storage, name)
+    assert storage.dequeue() == b"one"
+    _wait_until(lambda: len(taken) == 1, timeout=2.0)  # far below the 10 s poll
+    assert taken[0][0] == b"two"
+    stop.set()
+    waiting[0].join(5)
     storage.close_doorbell()
+
+
+def _wait_until(condition, timeout: float = 5.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.005)
 
 
 def test_the_consumer_never_looks_up_revocations_and_refuses_to_revoke(tmp_path: Path) -> None:
