@@ -46,12 +46,15 @@ def accept_trainee_message(
     scenario_patterns: tuple = (),
     reply_expiry_seconds: float,
     rate_limit: RateLimit | None = None,
+    found: list | None = None,
 ) -> AcceptedMessage:
     """Store a trainee message (masked) and its reply job.
 
     A resend with a client_message_id already stored is acknowledged with the original
     message's id and stores nothing. With `rate_limit`, a message over the session
-    owner's limit raises LimitExceeded, so the caller's transaction stores nothing."""
+    owner's limit raises LimitExceeded, so the caller's transaction stores nothing.
+    `found` is `masking.find(content, scenario_patterns)`, run before the transaction so
+    the write lock is not held for it."""
     session = session_rows.select_session(conn, session_id)
     if session is None:
         raise ConversationError("session_not_found", "This session does not exist.")
@@ -64,7 +67,7 @@ def accept_trainee_message(
     if rate_limit is not None:
         hit_rate_limit(conn, user_id=session["user_id"], limit=rate_limit)
     data = session["data"]
-    masked_text, findings = masking.apply(content, data, scenario_patterns)
+    masked_text, findings = masking.apply(content, data, scenario_patterns, found=found)
     metadata = {"masking": findings} if findings else {}
     message = message_rows.insert_message(
         conn,

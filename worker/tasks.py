@@ -113,7 +113,10 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
         if scenario.per_reply_feedback and trainee_message is not None and trainee_message["role"] == "user"
         else None
     )
-    if not _write_reply(runtime, session_id, message_id, batcher, usage, scenario, holder, trainee_message, feedback):
+    # Like scoring, the search for personal data in a reply that goes out whole runs
+    # before the transaction; only the placeholders are put in with the lock held.
+    found = runtime.masking.find(batcher.generated, tuple(scenario.masking_patterns)) if batcher.next_seq == 0 else None
+    if not _write_reply(runtime, session_id, message_id, batcher, usage, scenario, holder, trainee_message, feedback, found):
         return
     log.debug(
         "reply written session_id=%s message_id=%s tokens=%s llm_ms=%.1f",
@@ -151,14 +154,14 @@ def _expire(runtime: WorkerRuntime, message_id: int, holder: str) -> None:
 def _session_masker(runtime: WorkerRuntime, conn, session_id: int, patterns: tuple):  # noqa: ANN001, ANN202
     """A mask function bound to this transaction: it keeps the session's vault current."""
 
-    def mask(text: str) -> str:
+    def mask(text: str, found: list | None = None) -> str:
         session_data: dict = {}
 
         def load_session_data() -> dict:
             session_data.update(session_rows.select_session(conn, session_id)["data"])
             return session_data
 
-        masked, findings = runtime.masking.apply_loading(text, load_session_data, patterns)
+        masked, findings = runtime.masking.apply_loading(text, load_session_data, patterns, found=found)
         if findings:
             session_rows.update_session_data(conn, session_id, session_data)
         return masked
@@ -208,7 +211,7 @@ def _insert_delta(conn, session_id: int, message_id: int, delta: dict[str, Any])
 
 def _write_reply(  # noqa: PLR0913
     runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, usage, scenario, holder: str,  # noqa: ANN001
-    trainee_message: dict[str, Any] | None, feedback,  # noqa: ANN001
+    trainee_message: dict[str, Any] | None, feedback, found: list | None,  # noqa: ANN001
 ) -> bool:
     """Store the reply and its event, once; False if this run may not (another run
     finished first or holds the job). When deltas were sent, a last delta first completes
@@ -230,7 +233,7 @@ def _write_reply(  # noqa: PLR0913
                 _insert_delta(conn, session_id, message_id, delta)
             text = batcher.emitted
         else:
-            text = mask(batcher.generated)
+            text = mask(batcher.generated, found)
         metadata = {
             "tokens": usage.completion_tokens,
             "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},

@@ -32,3 +32,11 @@ def test_text_with_personal_data_reads_the_session_once_and_updates_its_vault() 
 def test_masking_off_returns_the_text_untouched() -> None:
     off = MaskingPolicy(enabled=False, secret=b"k")
     assert off.apply_loading("jane.roe@example.com", dict) == ("jane.roe@example.com", [])
+
+
+def test_a_search_run_before_the_transaction_gives_the_same_result() -> None:
+    text = "Call me on +1 415 555 0100 or write to jane.roe@example.com"
+    found = POLICY.find(text)
+    assert {c.type for c in found} == {"PHONE", "EMAIL"}
+    assert POLICY.apply(text, {}, found=found) == POLICY.apply(text, {})
+    assert POLICY.find(text) and not MaskingPolicy(enabled=False, secret=b"k").find(text)

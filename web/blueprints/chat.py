@@ -128,13 +128,15 @@ class ChatConnection:
             )
         self.follow_live()
         await self.refuse_if_time_is_up()
+        patterns = tuple(self.scenario.masking_patterns)
         accepted = await self.app.db.write(
             accept_trainee_message,
             session_id=self.session_id,
             content=content,
             client_message_id=metadata.client_message_id,
             masking=self.app.masking,
-            scenario_patterns=tuple(self.scenario.masking_patterns),
+            scenario_patterns=patterns,
+            found=self.app.masking.find(content, patterns),
             reply_expiry_seconds=self.settings.reply_expiry_seconds,
             rate_limit=self.message_limit,
             after_commit=partial(self._acknowledge_then_enqueue, asyncio.get_running_loop(), metadata.client_message_id),
