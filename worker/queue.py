@@ -156,9 +156,8 @@ class DoorbellSqliteStorage(SqliteStorage):
         doorbell.drain()
         data, more = self._take_next()
         if data is None:
-            doorbell.wait_for_ring()
-            if self._draining:
-                return None
+            if not doorbell.wait_for_ring() or self._draining:
+                return None  # the fallback poll: Huey calls again, and that call looks
             data, more = self._take_next()
         if more:
             doorbell.ring_self()
