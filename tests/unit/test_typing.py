@@ -128,17 +128,16 @@ def test_holding_a_job_counts_a_run_once_and_respects_a_live_lease(runtime: Work
 def test_the_thread_stays_awake_while_fast_replies_keep_starting(runtime: WorkerRuntime) -> None:
     """It sleeps for good only after a second in which no reply started; waking it for
     every fast reply would put a thread switch on each one's path."""
-    from worker import typing as typing_module
-
+    idle_after = 1.0
     session_id, message_id = _queued_message(runtime)
-    indicator = _indicator(runtime, [])
+    indicator = TypingIndicator(runtime.write_engine, lambda: None, DELAY, idle_after_seconds=idle_after)
     asleep_at_start = []  # a reply starting while the thread sleeps for good must wake it
-    for _ in range(int(typing_module.IDLE_AFTER_SECONDS * 1.5 / DELAY)):
+    for _ in range(int(idle_after * 1.5 / DELAY)):
         asleep_at_start.append(indicator._asleep)
         indicator.settle(indicator.started(session_id, message_id, HOLDER))
         time.sleep(DELAY)
     assert not any(asleep_at_start)
-    deadline = time.monotonic() + typing_module.IDLE_AFTER_SECONDS + 2
+    deadline = time.monotonic() + idle_after + 2
     while not indicator._asleep and time.monotonic() < deadline:
         time.sleep(0.05)
     assert indicator._asleep  # and once nothing starts, it does sleep
