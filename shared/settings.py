@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     ws_compression: bool = False  # permessage-deflate costs ~105 KiB per socket
     event_poll_interval_ms: int = 1000  # fallback when no doorbell rings
     wal_checkpoint_interval_ms: int = 200  # background WAL checkpoints (shared/db/checkpoint.py)
+    wal_checkpoint_min_frames: int = Field(default=1000, ge=1)  # ...of logs holding this many uncopied pages
 
     # Worker
     worker_poll_interval_ms: int = 1000  # fallback when no doorbell rings

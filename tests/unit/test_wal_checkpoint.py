@@ -4,13 +4,14 @@ database and the queue; a queue write waits out another process's lock instead o
 from __future__ import annotations
 
 import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
 
 from sqlalchemy import text
 
-from shared.db.checkpoint import WalCheckpointer, checkpointer_for, sqlite_file
+from shared.db.checkpoint import WalCheckpointer, checkpointer_for, pending_frames, sqlite_file
 from shared.db.engine import create_sync_engine
 from shared.settings import Settings
 from worker.queue import create_queue_storage
@@ -60,7 +61,7 @@ def test_commits_leave_the_wal_to_the_checkpointer(tmp_path: Path) -> None:
 
 
 def test_the_background_thread_checkpoints_both_files(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", wal_checkpoint_interval_ms=20)
+    settings = Settings(data_dir=tmp_path / "data", wal_checkpoint_interval_ms=20, wal_checkpoint_min_frames=1)
     settings.data_dir.mkdir(parents=True)
     database = sqlite_file(settings.resolved_database_url)
     engine = create_sync_engine(settings.resolved_database_url)
@@ -86,6 +87,50 @@ def test_the_background_thread_checkpoints_both_files(tmp_path: Path) -> None:
     finally:
         checkpointer.stop()
         engine.dispose()
+
+
+def _wal_index(path: Path) -> bytes:
+    return Path(f"{path}-shm").read_bytes()[:100]
+
+
+def test_a_small_log_is_left_alone_until_it_reaches_the_threshold(tmp_path: Path) -> None:
+    """Checkpointing a small log would make the next commit restart it (a synced header
+    and rewritten pages, on a trainee's wait); the log is copied once it is worth it."""
+    path = tmp_path / "chat.db"
+    engine = create_sync_engine(f"sqlite:///{path}")
+    checkpointer = WalCheckpointer([path], interval_seconds=3600, min_frames=200)
+    connections: dict[Path, sqlite3.Connection] = {}
+    try:
+        _write_rows(engine, 20)
+        small = pending_frames(_wal_index(path))
+        assert small is not None and 20 <= small < 200
+        assert checkpointer.checkpoint_once(connections) == {}
+        assert _rows_in_database_file(path, "t") == 0
+        _write_rows(engine, 200)
+        assert pending_frames(_wal_index(path)) >= 200
+        busy, frames, copied = checkpointer.checkpoint_once(connections)[path]
+        assert busy == 0 and copied == frames >= 200
+        assert _rows_in_database_file(path, "t") == 220
+        assert pending_frames(_wal_index(path)) == 0
+    finally:
+        for conn in connections.values():
+            conn.close()
+        engine.dispose()
+
+
+def test_an_unreadable_wal_index_means_checkpoint_anyway() -> None:
+    assert pending_frames(b"") is None
+    assert pending_frames(bytes(100)) is None  # not initialised
+    header = bytearray(100)
+    header[0:4] = (3007000).to_bytes(4, "little")
+    header[12] = 1
+    header[16:20] = (500).to_bytes(4, "little")
+    header[48:96] = header[0:48]
+    header[96:100] = (120).to_bytes(4, "little")
+    if sys.byteorder == "little":
+        assert pending_frames(bytes(header)) == 380
+    header[60] ^= 1  # the two copies differ: a writer is mid-update
+    assert pending_frames(bytes(header)) is None
 
 
 def test_queue_writes_wait_for_another_writer_instead_of_failing(tmp_path: Path) -> None:
