@@ -70,6 +70,8 @@ class WalCheckpointer:
         self.files = files
         self.interval_seconds = interval_seconds
         self.min_frames = min_frames
+        self._wal_index_fds: dict[Path, int] = {}
+        self._behind: set[Path] = set()  # files whose last pass left frames uncopied
         self.name = name
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -92,26 +94,41 @@ class WalCheckpointer:
         results = {}
         for path in self.files:
             pending = self._pending_frames(path)
-            if pending is not None and pending < self.min_frames:
+            if pending is not None and pending < self.min_frames and path not in self._behind:
                 continue
             conn = connections.get(path)
             if conn is None:
                 if not path.exists():
                     continue
                 conn = connections[path] = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
-            results[path] = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            results[path] = busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            # Under steady writes a pass rarely copies everything (readers hold older
+            # snapshots, writers add frames): keep passing each interval until one does,
+            # as the log is restarted only after that, or it would grow without bound.
+            if busy or copied < frames:
+                self._behind.add(path)
+            else:
+                self._behind.discard(path)
         return results
 
-    @staticmethod
-    def _pending_frames(path: Path) -> int | None:
+    def _pending_frames(self, path: Path) -> int | None:
+        fd = self._wal_index_fd(path)
+        return None if fd is None else pending_frames(os.pread(fd, 100, 0))
+
+    def _wal_index_fd(self, path: Path) -> int | None:
+        """A descriptor on the file's WAL-index, opened once and never closed. SQLite
+        locks that file with POSIX record locks, which belong to the process: closing any
+        descriptor of the file would drop the locks of every connection in it."""
+        shm = Path(f"{path}-shm")
+        fd = self._wal_index_fds.get(path)
         try:
-            fd = os.open(f"{path}-shm", os.O_RDONLY)
+            if fd is None or os.fstat(fd).st_ino != os.stat(shm).st_ino:
+                # Opened for the first time, or the file was recreated (every connection
+                # had closed): the old descriptor stays open, for the reason above.
+                fd = self._wal_index_fds[path] = os.open(shm, os.O_RDONLY)
         except FileNotFoundError:
             return None
-        try:
-            return pending_frames(os.pread(fd, 100, 0))
-        finally:
-            os.close(fd)
+        return fd
 
     def _run(self) -> None:
         connections: dict[Path, sqlite3.Connection] = {}

@@ -89,10 +89,6 @@ def test_the_background_thread_checkpoints_both_files(tmp_path: Path) -> None:
         engine.dispose()
 
 
-def _wal_index(path: Path) -> bytes:
-    return Path(f"{path}-shm").read_bytes()[:100]
-
-
 def test_a_small_log_is_left_alone_until_it_reaches_the_threshold(tmp_path: Path) -> None:
     """Checkpointing a small log would make the next commit restart it (a synced header
     and rewritten pages, on a trainee's wait); the log is copied once it is worth it."""
@@ -102,16 +98,16 @@ def test_a_small_log_is_left_alone_until_it_reaches_the_threshold(tmp_path: Path
     connections: dict[Path, sqlite3.Connection] = {}
     try:
         _write_rows(engine, 20)
-        small = pending_frames(_wal_index(path))
+        small = checkpointer._pending_frames(path)
         assert small is not None and 20 <= small < 200
         assert checkpointer.checkpoint_once(connections) == {}
         assert _rows_in_database_file(path, "t") == 0
         _write_rows(engine, 200)
-        assert pending_frames(_wal_index(path)) >= 200
+        assert checkpointer._pending_frames(path) >= 200
         busy, frames, copied = checkpointer.checkpoint_once(connections)[path]
         assert busy == 0 and copied == frames >= 200
         assert _rows_in_database_file(path, "t") == 220
-        assert pending_frames(_wal_index(path)) == 0
+        assert checkpointer._pending_frames(path) == 0
     finally:
         for conn in connections.values():
             conn.close()
