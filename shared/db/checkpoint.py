@@ -27,10 +27,15 @@ import threading
 from pathlib import Path
 
 from shared.db.engine import sqlite_file
+from shared.db.write_lock import write_lock_for
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MIN_FRAMES = 1000
+# A log this many times min_frames long is checkpointed with RESTART (about 40 MB at the
+# default), and writers wait up to RESTART_WAIT_SECONDS for it.
+RESTART_FACTOR = 10
+RESTART_WAIT_SECONDS = 5.0
 
 # The WAL-index (the "-shm" file) starts with two copies of a 48-byte header (identical
 # unless a writer is mid-update), then the checkpoint info. In native byte order: the
@@ -40,9 +45,10 @@ _WAL_INDEX_VERSION = 3007000
 _HEADER_BYTES = 48
 
 
-def pending_frames(wal_index: bytes) -> int | None:
-    """Frames in the log not yet copied to the database, from the first 100 bytes of the
-    WAL-index; None when they cannot be read (no log yet, or a header being rewritten)."""
+def log_frames(wal_index: bytes) -> tuple[int, int] | None:
+    """(frames in the log, frames of them already copied to the database), from the first
+    100 bytes of the WAL-index; None when they cannot be read (no log yet, or a header
+    being rewritten)."""
     if len(wal_index) < 100:
         return None
     first, second = wal_index[:_HEADER_BYTES], wal_index[_HEADER_BYTES : 2 * _HEADER_BYTES]
@@ -51,7 +57,7 @@ def pending_frames(wal_index: bytes) -> int | None:
         return None
     (max_frame,) = struct.unpack_from("=I", first, 16)
     (backfilled,) = struct.unpack_from("=I", wal_index, 96)
-    return max(max_frame - backfilled, 0)
+    return max_frame, min(backfilled, max_frame)
 
 
 def checkpointer_for(settings) -> WalCheckpointer:  # noqa: ANN001
@@ -70,6 +76,7 @@ class WalCheckpointer:
         self.files = files
         self.interval_seconds = interval_seconds
         self.min_frames = min_frames
+        self.restart_frames = RESTART_FACTOR * min_frames
         self._wal_index_fds: dict[Path, int] = {}
         self._behind: set[Path] = set()  # files whose last pass left frames uncopied
         self.name = name
@@ -89,11 +96,13 @@ class WalCheckpointer:
             self._thread = None
 
     def checkpoint_once(self, connections: dict[Path, sqlite3.Connection]) -> dict[Path, tuple[int, int, int]]:
-        """One PASSIVE checkpoint of every file whose log holds `min_frames` uncopied
-        frames (or whose WAL-index cannot be read): (busy, WAL frames, frames copied) each."""
+        """One checkpoint of every file whose log holds `min_frames` uncopied frames (or
+        whose WAL-index cannot be read, or whose last pass fell short): PASSIVE, or
+        RESTART once the log has grown to `restart_frames`. (busy, frames, copied) each."""
         results = {}
         for path in self.files:
-            pending = self._pending_frames(path)
+            frames = self._log_frames(path)
+            pending = None if frames is None else frames[0] - frames[1]
             if pending is not None and pending < self.min_frames and path not in self._behind:
                 continue
             conn = connections.get(path)
@@ -101,19 +110,39 @@ class WalCheckpointer:
                 if not path.exists():
                     continue
                 conn = connections[path] = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
-            results[path] = busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if frames is not None and frames[0] >= self.restart_frames:
+                results[path] = self._restart(path, conn)
+            else:
+                results[path] = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            busy, frames_in_log, copied = results[path]
             # Under steady writes a pass rarely copies everything (readers hold older
             # snapshots, writers add frames): keep passing each interval until one does,
-            # as the log is restarted only after that, or it would grow without bound.
-            if busy or copied < frames:
+            # as the log is restarted only after that.
+            if busy or copied < frames_in_log:
                 self._behind.add(path)
             else:
                 self._behind.discard(path)
         return results
 
-    def _pending_frames(self, path: Path) -> int | None:
+    def _restart(self, path: Path, conn: sqlite3.Connection) -> tuple[int, int, int]:
+        """A checkpoint that waits for the writers and readers of the moment, copies the
+        whole log and has the next write start it over. Under sustained writes PASSIVE
+        passes never catch up, and the log grew by megabytes a second (a hundred in the
+        benchmark's 15 s of saturation); this bounds it, at the cost of one pause of the
+        writers per `restart_frames`. ChatTrain's writers queue on the file's write lock
+        (write_lock.py) meanwhile instead of retrying against SQLite's."""
+        lock = write_lock_for(path)
+        lock.acquire(conn, RESTART_WAIT_SECONDS)
+        try:
+            conn.execute(f"PRAGMA busy_timeout={int(RESTART_WAIT_SECONDS * 1000)}")
+            return conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        finally:
+            conn.execute("PRAGMA busy_timeout=0")
+            lock.release(conn)
+
+    def _log_frames(self, path: Path) -> tuple[int, int] | None:
         fd = self._wal_index_fd(path)
-        return None if fd is None else pending_frames(os.pread(fd, 100, 0))
+        return None if fd is None else log_frames(os.pread(fd, 100, 0))
 
     def _wal_index_fd(self, path: Path) -> int | None:
         """A descriptor on the file's WAL-index, opened once and never closed. SQLite

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from shared.db.checkpoint import WalCheckpointer, checkpointer_for, pending_frames, sqlite_file
+from shared.db.checkpoint import WalCheckpointer, checkpointer_for, log_frames, sqlite_file
 from shared.db.engine import create_sync_engine
 from shared.settings import Settings
 from worker.queue import create_queue_storage
@@ -89,6 +89,11 @@ def test_the_background_thread_checkpoints_both_files(tmp_path: Path) -> None:
         engine.dispose()
 
 
+def _pending(checkpointer: WalCheckpointer, path: Path) -> int:
+    frames, copied = checkpointer._log_frames(path)
+    return frames - copied
+
+
 def test_a_small_log_is_left_alone_until_it_reaches_the_threshold(tmp_path: Path) -> None:
     """Checkpointing a small log would make the next commit restart it (a synced header
     and rewritten pages, on a trainee's wait); the log is copied once it is worth it."""
@@ -98,16 +103,16 @@ def test_a_small_log_is_left_alone_until_it_reaches_the_threshold(tmp_path: Path
     connections: dict[Path, sqlite3.Connection] = {}
     try:
         _write_rows(engine, 20)
-        small = checkpointer._pending_frames(path)
+        small = _pending(checkpointer, path)
         assert small is not None and 20 <= small < 200
         assert checkpointer.checkpoint_once(connections) == {}
         assert _rows_in_database_file(path, "t") == 0
         _write_rows(engine, 200)
-        assert checkpointer._pending_frames(path) >= 200
+        assert _pending(checkpointer, path) >= 200
         busy, frames, copied = checkpointer.checkpoint_once(connections)[path]
         assert busy == 0 and copied == frames >= 200
         assert _rows_in_database_file(path, "t") == 220
-        assert checkpointer._pending_frames(path) == 0
+        assert _pending(checkpointer, path) == 0
     finally:
         for conn in connections.values():
             conn.close()
@@ -115,8 +120,8 @@ def test_a_small_log_is_left_alone_until_it_reaches_the_threshold(tmp_path: Path
 
 
 def test_an_unreadable_wal_index_means_checkpoint_anyway() -> None:
-    assert pending_frames(b"") is None
-    assert pending_frames(bytes(100)) is None  # not initialised
+    assert log_frames(b"") is None
+    assert log_frames(bytes(100)) is None  # not initialised
     header = bytearray(100)
     header[0:4] = (3007000).to_bytes(4, "little")
     header[12] = 1
@@ -124,9 +129,9 @@ def test_an_unreadable_wal_index_means_checkpoint_anyway() -> None:
     header[48:96] = header[0:48]
     header[96:100] = (120).to_bytes(4, "little")
     if sys.byteorder == "little":
-        assert pending_frames(bytes(header)) == 380
+        assert log_frames(bytes(header)) == (500, 120)
     header[60] ^= 1  # the two copies differ: a writer is mid-update
-    assert pending_frames(bytes(header)) is None
+    assert log_frames(bytes(header)) is None
 
 
 def test_queue_writes_wait_for_another_writer_instead_of_failing(tmp_path: Path) -> None:
@@ -144,3 +149,58 @@ def test_queue_writes_wait_for_another_writer_instead_of_failing(tmp_path: Path)
     other.close()
     assert waited >= 0.15
     assert storage.dequeue() == b"after the other writer"
+
+
+def _grow_under_sustained_writes(tmp_path: Path, restart_factor: int) -> tuple[int, int]:
+    """Write for a second and a half while readers keep snapshots open, with the
+    checkpointer running; returns (the longest log seen, rows written)."""
+    from shared.db import checkpoint as checkpoint_module
+
+    path = tmp_path / "chat.db"
+    engine = create_sync_engine(f"sqlite:///{path}")
+    _write_rows(engine, 1)
+    original = checkpoint_module.RESTART_FACTOR
+    checkpoint_module.RESTART_FACTOR = restart_factor
+    checkpointer = WalCheckpointer([path], interval_seconds=0.01, min_frames=20)
+    checkpoint_module.RESTART_FACTOR = original
+    stop = threading.Event()
+    written = [0]
+
+    def write() -> None:
+        while not stop.is_set():
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO t (body) VALUES (:body)"), {"body": "x" * 2000})
+            written[0] += 1
+
+    def read() -> None:  # always some reader on an older snapshot
+        conn = sqlite3.connect(path, isolation_level=None)
+        while not stop.is_set():
+            conn.execute("BEGIN")
+            conn.execute("SELECT count(*) FROM t").fetchone()
+            time.sleep(0.003)
+            conn.execute("COMMIT")
+        conn.close()
+
+    threads = [threading.Thread(target=f) for f in (write, read, read)]
+    for thread in threads:
+        thread.start()
+    checkpointer.start()
+    longest = 0
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        frames = checkpointer._log_frames(path)
+        longest = max(longest, frames[0] if frames else 0)
+        time.sleep(0.002)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    checkpointer.stop()
+    engine.dispose()
+    return longest, written[0]
+
+
+def test_a_log_that_passive_passes_cannot_catch_up_with_is_restarted(tmp_path: Path) -> None:
+    longest, written = _grow_under_sustained_writes(tmp_path, restart_factor=10)
+    # Restarted from 200 frames (10 x 20), plus what arrives while a restart waits. With
+    # PASSIVE passes alone the same run grew the log to about 20,000 frames.
+    assert written > 300 and longest < 1000, (longest, written)
