@@ -30,7 +30,7 @@ test: install
 soak: install
 	$(BIN)/python -m pytest -q -m soak
 
-## The performance benchmark (about 6 minutes; `make bench ARGS=--quick` for a smoke run)
+## The performance benchmark (about 5 minutes; `make bench ARGS=--quick` for a smoke run)
 bench: install
 	$(BIN)/python -m bench.bench_chat $(ARGS)
 
