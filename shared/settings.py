@@ -30,12 +30,13 @@ class Settings(BaseSettings):
     max_frame_bytes: int = 65536
     ws_ping_interval_seconds: float = 20.0
     ws_compression: bool = False  # permessage-deflate costs ~105 KiB per socket
-    event_poll_interval_ms: int = 1000  # fallback when no doorbell rings
-    wal_checkpoint_interval_ms: int = 200  # background WAL checkpoints (shared/db/checkpoint.py)
+    event_poll_interval_ms: int = Field(default=1000, ge=10)  # fallback when no doorbell rings
+    wal_checkpoint_interval_ms: int = Field(default=200, ge=10)  # background WAL checkpoints (shared/db/checkpoint.py)
     wal_checkpoint_min_frames: int = Field(default=1000, ge=1)  # ...of logs holding this many uncopied pages
 
     # Worker
-    worker_poll_interval_ms: int = 1000  # fallback when no doorbell rings
+    # Fallback when no doorbell rings (a receive timeout; 0 would mean none at all)
+    worker_poll_interval_ms: int = Field(default=1000, ge=10)
     reply_lease_seconds: float = 10.0
     reply_max_attempts: int = 4
     reply_retry_base_delay_seconds: float = 1.0

@@ -122,3 +122,11 @@ def test_the_consumer_never_looks_up_revocations_and_refuses_to_revoke(tmp_path:
         huey.revoke(task)
     with pytest.raises(NotImplementedError):
         noop.revoke()
+
+
+def test_a_poll_interval_of_zero_is_refused() -> None:
+    """The worker's poll interval is a receive timeout, where 0 would mean none at all."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="worker_poll_interval_ms"):
+        Settings(worker_poll_interval_ms=0)
