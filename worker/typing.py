@@ -80,7 +80,7 @@ class TypingIndicator:
                 self._thread.start()
             # While replies keep coming the thread looks once per interval anyway, and
             # waking it here would put a thread switch on the path of every reply; only a
-            # thread asleep for good (nothing pending for a second) needs the nudge.
+            # thread asleep for good (no reply started for idle_after_seconds) needs the nudge.
             self._pending.append(pending)
             self._last_started = time.monotonic()
             if self._asleep:
