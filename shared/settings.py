@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     reply_expiry_seconds: float = 300.0
     sweep_interval_seconds: float = 5.0
     stream_batch_ms: int = 50
+    # Replies one worker thread may take from the queue at once when the provider answers
+    # in-process (the unpaced mock); written in one transaction
+    reply_batch_max: int = Field(default=32, ge=1)
 
     # LLM
     llm_provider: Literal["mock", "openai"] = "mock"

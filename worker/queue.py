@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from huey import Huey
@@ -80,6 +81,17 @@ class DoorbellSqliteStorage(SqliteStorage):
         super().enqueue(data, priority)
         self._ring_workers()
 
+    def enqueue_many(self, messages: list[bytes]) -> None:
+        """Enqueue several messages in one transaction, then ring once per message (each
+        ring wakes one idle worker thread)."""
+        with self.db(commit=True) as cursor:
+            cursor.executemany(
+                "insert into task (queue, data, priority) values (?, ?, ?)",
+                [(self.name, self.to_blob(data), 0) for data in messages],
+            )
+        for _ in messages:
+            self._ring_workers()
+
     def try_enqueue(self, data, priority=None) -> bool:  # noqa: ANN001
         """Enqueue (and ring) only if no other writer holds the queue file this instant;
         False, with nothing written, otherwise. For the web process's event loop, which
@@ -141,6 +153,23 @@ class DoorbellSqliteStorage(SqliteStorage):
                 return None, False
             cursor.execute("delete from task where id = ?", (rows[0][0],))
             return (rows[0][1] if cursor.rowcount == 1 else None), len(rows) > 1
+
+    def take_queued(self, wanted: Callable[[bytes], bool], limit: int) -> list[bytes]:
+        """Remove and return up to `limit` queued messages that `wanted` accepts, oldest
+        first, in one transaction: for a worker that runs several tasks of one kind
+        together. Messages it does not want stay queued, in order."""
+        if limit <= 0 or not self.sql("select 1 from task where queue = ? limit 1", (self.name,), results=True):
+            return []
+        with self.db(commit=True) as cursor:
+            cursor.execute(
+                "select id, data from task where queue = ? order by priority desc, id limit ?", (self.name, limit * 2)
+            )
+            taken = [(task_id, data) for task_id, data in cursor.fetchall() if wanted(data)][:limit]
+            if taken:
+                cursor.execute(
+                    f"delete from task where id in ({','.join('?' * len(taken))})", [task_id for task_id, _ in taken]
+                )
+        return [data for _, data in taken]
 
     def dequeue(self):
         """The next task, or None after the fallback poll interval.

@@ -15,6 +15,7 @@ import logging
 import random
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from huey.signals import SIGNAL_INTERRUPTED
@@ -34,10 +35,38 @@ from worker.streaming import DeltaBatcher
 log = logging.getLogger("chattrain.worker")
 
 
-@huey.task()
-def generate_reply(message_id: int) -> None:
-    """Write the customer's reply to one trainee message (idempotent)."""
-    run_reply_job(get_runtime(), message_id)
+# The message ids each running generate_reply task is answering (its own and any it took
+# from the queue with it), by task id, so an interruption can put them all back.
+_running: dict[str, list[int]] = {}
+
+
+@huey.task(context=True)
+def generate_reply(message_id: int, task=None) -> None:  # noqa: ANN001
+    """Write the customer's reply to one trainee message (idempotent). With a provider
+    that answers in-process, also the replies queued behind it, up to reply_batch_max."""
+    runtime = get_runtime()
+    task_id = task.id if task is not None else None
+    message_ids = [message_id]
+    if runtime.provider.answers_in_process and runtime.settings.reply_batch_max > 1:
+        message_ids += _take_queued_replies(runtime.settings.reply_batch_max - 1)
+    _running[task_id] = message_ids
+    try:
+        run_reply_jobs(runtime, message_ids)
+    finally:
+        _running.pop(task_id, None)
+
+
+def _take_queued_replies(limit: int) -> list[int]:
+    """Message ids of generate_reply tasks waiting in the queue (not scheduled for later),
+    removed from it. Should this process die before writing them, the sweep re-queues
+    them from reply_jobs, as it does for a task Huey had dequeued."""
+    name = huey._registry.task_to_string(generate_reply.task_class)
+
+    def wanted(data: bytes) -> bool:
+        message = huey.serializer.deserialize(data)
+        return message.name == name and message.eta is None and len(message.args) == 1
+
+    return [huey.serializer.deserialize(data).args[0] for data in huey.storage.take_queued(wanted, limit)]
 
 
 @huey.signal(SIGNAL_INTERRUPTED)
@@ -47,46 +76,83 @@ def requeue_interrupted(signal, task, *args, **kwargs) -> None:  # noqa: ANN001,
     if not isinstance(task, generate_reply.task_class):
         return
     huey.storage.stop_dequeuing()
-    message_id = task.args[0]
     runtime = get_runtime()
-    with runtime.writing() as conn:
-        requeued = job_rows.requeue_reply_job(conn, message_id, now=time.time(), last_error="interrupted")
-    if requeued:
-        generate_reply(message_id)
-        log.info("reply job requeued after interruption message_id=%s", message_id)
+    for message_id in _running.pop(task.id, [task.args[0]]):
+        with runtime.writing() as conn:
+            requeued = job_rows.requeue_reply_job(conn, message_id, now=time.time(), last_error="interrupted")
+        if requeued:
+            generate_reply(message_id)
+            log.info("reply job requeued after interruption message_id=%s", message_id)
+
+
+@dataclass
+class _Prepared:
+    """What one reply job read before generating: its job row and the LLM's request."""
+
+    message_id: int
+    job: dict[str, Any]
+    scenario: Any
+    request: ReplyRequest
+    user_id: str
+    emitted: str
+    next_seq: int
+    trainee_message: dict[str, Any] | None
+
+
+@dataclass
+class _Generated:
+    """A reply generated and scored, ready for its write transaction."""
+
+    prepared: _Prepared
+    batcher: DeltaBatcher
+    usage: Any
+    feedback: Any
+    found: list | None
+    elapsed_ms: float
 
 
 def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
-    """One run of a reply job.
+    """One run of a reply job (see run_reply_jobs)."""
+    run_reply_jobs(runtime, [message_id])
 
-    The job is read, not claimed, at the start: a reply generated within one batch
+
+def run_reply_jobs(runtime: WorkerRuntime, message_ids: list[int]) -> None:
+    """One run of one or more reply jobs, on this thread.
+
+    Each job is read, not claimed, at the start: a reply generated within one batch
     interval is written in a single transaction that claims the job, stores the reply and
-    finishes the job together, so a fast reply takes the write lock once. A slower one is
-    claimed by its first delta or its `typing` event (worker/typing.py), which is also
-    when a lease matters: the sweeps only take jobs queued for half a minute or whose lease
-    ran out. Two runs of one job (a duplicate queue entry) can both generate, but only
-    the holder of the claim writes anything, and a reply is stored once (messages.reply_to
-    is unique)."""
-    settings = runtime.settings
+    finishes the job together, so a fast reply takes the write lock once. Several jobs
+    read together share one read transaction and their replies one write transaction. A
+    slower reply is claimed by its first delta or its `typing` event (worker/typing.py),
+    which is also when a lease matters: the sweeps only take jobs queued for half a
+    minute or whose lease ran out. Two runs of one job (a duplicate queue entry) can both
+    generate, but only the holder of the claim writes anything, and a reply is stored
+    once (messages.reply_to is unique)."""
     now = time.time()
     holder = f"{runtime.worker_id}:{secrets.token_hex(3)}"
+    prepared, expired = [], []
     with runtime.reading() as conn:
-        job = job_rows.select_reply_job(conn, message_id)
-        if job is None or not job_rows.may_take(job, now):
-            return
-        session_id = job["session_id"]
-        if now <= job["expires_at"]:
-            session = session_rows.select_session(conn, session_id)
-            history = message_rows.select_recent_history(
-                conn, session_id, message_id, limit=settings.llm_history_messages
-            )
-            assistant_turns = message_rows.count_assistant_messages_before(conn, session_id, message_id)
-            emitted, next_seq = event_rows.select_streamed_deltas(conn, session_id, message_id)
-            trainee_message = message_rows.select_message(conn, message_id)
-    if now > job["expires_at"]:
+        for message_id in message_ids:
+            job = job_rows.select_reply_job(conn, message_id)
+            if job is None or not job_rows.may_take(job, now):
+                continue
+            if now > job["expires_at"]:
+                expired.append(message_id)
+            else:
+                prepared.append(_prepare(runtime, conn, job))
+    for message_id in expired:
         _expire(runtime, message_id, holder)
-        return
+    generated = [reply for reply in (_generate(runtime, each, holder) for each in prepared) if reply is not None]
+    if generated:
+        _write_replies(runtime, generated, holder)
 
+
+def _prepare(runtime: WorkerRuntime, conn, job: dict[str, Any]) -> _Prepared:  # noqa: ANN001
+    message_id, session_id = job["message_id"], job["session_id"]
+    session = session_rows.select_session(conn, session_id)
+    history = message_rows.select_recent_history(conn, session_id, message_id, limit=runtime.settings.llm_history_messages)
+    assistant_turns = message_rows.count_assistant_messages_before(conn, session_id, message_id)
+    emitted, next_seq = event_rows.select_streamed_deltas(conn, session_id, message_id)
     scenario = runtime.scenario_for(session["scenario_id"])
     request = ReplyRequest(
         scenario=scenario,
@@ -95,36 +161,46 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
         reply_to=message_id,
         assistant_turns=assistant_turns,
     )
+    return _Prepared(
+        message_id=message_id,
+        job=job,
+        scenario=scenario,
+        request=request,
+        user_id=session["user_id"],
+        emitted=emitted,
+        next_seq=next_seq,
+        trainee_message=message_rows.select_message(conn, message_id),
+    )
+
+
+def _generate(runtime: WorkerRuntime, prepared: _Prepared, holder: str) -> _Generated | None:
+    """Stream the reply (writing deltas when it is slow) and score the trainee's line;
+    None when the provider failed (the job is retried or the trainee told)."""
+    settings = runtime.settings
+    session_id, message_id, scenario = prepared.request.session_id, prepared.message_id, prepared.scenario
     started = time.monotonic()
     try:
-        llm_accounting.check_daily_budget(runtime.engine, user_id=session["user_id"], budget=settings.llm_daily_token_budget_per_user)
-        batcher, usage = _stream_reply(runtime, request, session_id, message_id, emitted, next_seq, holder)
+        llm_accounting.check_daily_budget(runtime.engine, user_id=prepared.user_id, budget=settings.llm_daily_token_budget_per_user)
+        batcher, usage = _stream_reply(runtime, prepared, holder)
     except LLMError as error:
-        _handle_llm_error(runtime, job, error, holder)
-        return
+        _handle_llm_error(runtime, prepared.job, error, holder)
+        return None
     except Exception as error:  # a bug must not lose the reply: retry, then tell the trainee
         log.exception("reply job crashed session_id=%s message_id=%s", session_id, message_id)
-        _handle_llm_error(runtime, job, LLMError("internal_error", type(error).__name__, retryable=True), holder)
-        return
+        _handle_llm_error(runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), holder)
+        return None
     elapsed_ms = (time.monotonic() - started) * 1000
+    trainee_message = prepared.trainee_message
     # Scored before the reply's transaction, so the write lock is not held for it.
     feedback = (
-        training_loop.score_trainee_message(scenario, trainee_message["content"], assistant_turns - 1)
+        training_loop.score_trainee_message(scenario, trainee_message["content"], prepared.request.assistant_turns - 1)
         if scenario.per_reply_feedback and trainee_message is not None and trainee_message["role"] == "user"
         else None
     )
     # Like scoring, the search for personal data in a reply that goes out whole runs
     # before the transaction; only the placeholders are put in with the lock held.
     found = runtime.masking.find(batcher.generated, tuple(scenario.masking_patterns)) if batcher.next_seq == 0 else None
-    if not _write_reply(runtime, session_id, message_id, batcher, usage, scenario, holder, trainee_message, feedback, found):
-        return
-    log.debug(
-        "reply written session_id=%s message_id=%s tokens=%s llm_ms=%.1f",
-        session_id,
-        message_id,
-        usage.completion_tokens,
-        elapsed_ms,
-    )
+    return _Generated(prepared, batcher, usage, feedback, found, elapsed_ms)
 
 
 def _hold(runtime: WorkerRuntime, conn, message_id: int, holder: str) -> dict[str, Any] | None:  # noqa: ANN001
@@ -169,14 +245,15 @@ def _session_masker(runtime: WorkerRuntime, conn, session_id: int, patterns: tup
     return mask
 
 
-def _stream_reply(runtime, request, session_id, message_id, emitted, next_seq, holder):  # noqa: ANN001, ANN202
-    """Run the provider, writing batched deltas; returns (unmasked text, usage, batcher)."""
-    settings = runtime.settings
+def _stream_reply(runtime: WorkerRuntime, prepared: _Prepared, holder: str):  # noqa: ANN202
+    """Run the provider, writing batched deltas; returns (batcher, usage)."""
+    request = prepared.request
+    session_id, message_id = request.session_id, prepared.message_id
     patterns = tuple(request.scenario.masking_patterns)
     batcher = DeltaBatcher(
-        batch_seconds=settings.stream_batch_ms / 1000,
-        emitted=emitted,
-        next_seq=next_seq,
+        batch_seconds=runtime.settings.stream_batch_ms / 1000,
+        emitted=prepared.emitted,
+        next_seq=prepared.next_seq,
     )
     pending = runtime.typing.started(session_id, message_id, holder)
     try:
@@ -209,63 +286,91 @@ def _insert_delta(conn, session_id: int, message_id: int, delta: dict[str, Any])
     )
 
 
-def _write_reply(  # noqa: PLR0913
-    runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, usage, scenario, holder: str,  # noqa: ANN001
-    trainee_message: dict[str, Any] | None, feedback, found: list | None,  # noqa: ANN001
-) -> bool:
-    """Store the reply and its event, once; False if this run may not (another run
-    finished first or holds the job). When deltas were sent, a last delta first completes
-    them, so the deltas alone always add up to the stored reply. In the same transaction:
-    the claim on the job and its end, the feedback on the trainee message the reply
-    answers (after the reply's event), and the session's completion when its script is
-    finished or its time is up."""
-    with runtime.writing() as conn:
-        if message_rows.select_reply(conn, message_id) is not None:
-            job_rows.finish_reply_job(conn, message_id, status="done")
-            return False  # another run finished first; its reply stands
-        if _hold(runtime, conn, message_id, holder) is None:
-            log.info("reply dropped, another run holds the job message_id=%s", message_id)
-            return False
-        mask = _session_masker(runtime, conn, session_id, tuple(scenario.masking_patterns))
-        if batcher.next_seq > 0:
-            delta = batcher.take_delta(mask, final=True)
-            if delta is not None:
-                _insert_delta(conn, session_id, message_id, delta)
-            text = batcher.emitted
-        else:
-            text = mask(batcher.generated, found)
-        metadata = {
-            "tokens": usage.completion_tokens,
-            "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
-            "provider": runtime.provider.name,
-            "model": usage.model,
-            "reply_to": message_id,
-        }
-        reply = message_rows.insert_message(
-            conn, session_id=session_id, role="assistant", content=text, metadata=metadata, reply_to=message_id
-        )
-        llm_accounting.record_reply(conn, session_id=session_id, provider=runtime.provider.name, usage=usage)
-        event_rows.insert_event(
-            conn,
-            session_id=session_id,
-            type="assistant_message",
-            payload={
-                "content": text,
-                "timestamp": reply["timestamp"],
-                "message_id": reply["id"],
-                "metadata": {"tokens": usage.completion_tokens, "reply_to": message_id},
-            },
-            message_id=message_id,
-        )
-        if feedback is not None:
-            training_loop.store_reply_feedback(conn, session_id=session_id, message=trainee_message, feedback=feedback)
-        ended_by = training_loop.complete_if_due(conn, scenario, session_id)
+def _write_replies(runtime: WorkerRuntime, replies: list[_Generated], holder: str) -> None:
+    """Store generated replies in one write transaction. If that fails (a bug in one
+    reply's write), each is written in a transaction of its own, so one bad reply does not
+    hold the others back; a reply that cannot be written is retried like a failed LLM
+    call, then reported to the trainee."""
+    try:
+        with runtime.writing() as conn:
+            outcomes = [_store_reply(runtime, conn, reply, holder) for reply in replies]
+    except Exception as error:
+        if len(replies) > 1:
+            log.exception("writing %d replies together failed; writing them one by one", len(replies))
+            for reply in replies:
+                _write_replies(runtime, [reply], holder)
+            return
+        prepared = replies[0].prepared
+        log.exception("writing a reply failed session_id=%s message_id=%s", prepared.request.session_id, prepared.message_id)
+        _handle_llm_error(runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), holder)
+        return
+    if any(written for written, _ in outcomes):
+        runtime.ring_web()
+    for reply, (written, ended_by) in zip(replies, outcomes):
+        session_id, message_id = reply.prepared.request.session_id, reply.prepared.message_id
+        if ended_by is not None:
+            evaluate_session(session_id)
+            log.info("session completed session_id=%s ended_by=%s", session_id, ended_by)
+        if written:
+            log.debug(
+                "reply written session_id=%s message_id=%s tokens=%s llm_ms=%.1f",
+                session_id, message_id, reply.usage.completion_tokens, reply.elapsed_ms,
+            )
+
+
+def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, holder: str) -> tuple[bool, str | None]:  # noqa: ANN001
+    """Store one reply and its event, once, inside the caller's write transaction.
+    Returns (written, ended_by): not written if another run finished first or holds the
+    job. When deltas were sent, a last delta first completes them, so the deltas alone
+    always add up to the stored reply. In the same transaction: the claim on the job and
+    its end, the feedback on the trainee message the reply answers (after the reply's
+    event), and the session's completion when its script is finished or its time is up."""
+    prepared, batcher, usage = reply.prepared, reply.batcher, reply.usage
+    session_id, message_id, scenario = prepared.request.session_id, prepared.message_id, prepared.scenario
+    if message_rows.select_reply(conn, message_id) is not None:
         job_rows.finish_reply_job(conn, message_id, status="done")
-    runtime.ring_web()
-    if ended_by is not None:
-        evaluate_session(session_id)
-        log.info("session completed session_id=%s ended_by=%s", session_id, ended_by)
-    return True
+        return False, None  # another run finished first; its reply stands
+    if _hold(runtime, conn, message_id, holder) is None:
+        log.info("reply dropped, another run holds the job message_id=%s", message_id)
+        return False, None
+    mask = _session_masker(runtime, conn, session_id, tuple(scenario.masking_patterns))
+    if batcher.next_seq > 0:
+        delta = batcher.take_delta(mask, final=True)
+        if delta is not None:
+            _insert_delta(conn, session_id, message_id, delta)
+        text = batcher.emitted
+    else:
+        text = mask(batcher.generated, reply.found)
+    metadata = {
+        "tokens": usage.completion_tokens,
+        "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
+        "provider": runtime.provider.name,
+        "model": usage.model,
+        "reply_to": message_id,
+    }
+    stored = message_rows.insert_message(
+        conn, session_id=session_id, role="assistant", content=text, metadata=metadata, reply_to=message_id
+    )
+    llm_accounting.record_reply(conn, session_id=session_id, provider=runtime.provider.name, usage=usage)
+    event_rows.insert_event(
+        conn,
+        session_id=session_id,
+        type="assistant_message",
+        payload={
+            "content": text,
+            "timestamp": stored["timestamp"],
+            "message_id": stored["id"],
+            "metadata": {"tokens": usage.completion_tokens, "reply_to": message_id},
+        },
+        message_id=message_id,
+    )
+    if reply.feedback is not None:
+        training_loop.store_reply_feedback(
+            conn, session_id=session_id, message=prepared.trainee_message, feedback=reply.feedback
+        )
+    ended_by = training_loop.complete_if_due(conn, scenario, session_id)
+    job_rows.finish_reply_job(conn, message_id, status="done")
+    return True, ended_by
 
 
 def _handle_llm_error(runtime: WorkerRuntime, job: dict[str, Any], error: LLMError, holder: str) -> None:

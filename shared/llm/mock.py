@@ -62,6 +62,7 @@ class MockProvider:
         self.first_chunk_ms = first_chunk_ms
         self.chunks_per_second = chunks_per_second
         self.chunk_chars = chunk_chars
+        self.answers_in_process = first_chunk_ms == 0 and chunks_per_second == 0
 
     def stream_reply(self, request: ReplyRequest) -> ReplyStream:
         """Compose the scripted reply and stream it in chunks, paced as configured."""

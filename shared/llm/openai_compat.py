@@ -189,6 +189,7 @@ class OpenAICompatibleProvider:
     """
 
     name = "openai"
+    answers_in_process = False
 
     def __init__(
         self,

@@ -130,3 +130,14 @@ def test_a_poll_interval_of_zero_is_refused() -> None:
 
     with pytest.raises(ValidationError, match="worker_poll_interval_ms"):
         Settings(worker_poll_interval_ms=0)
+
+
+def test_take_queued_removes_only_wanted_messages_oldest_first(tmp_path: Path) -> None:
+    storage = _storage(tmp_path)
+    for name in (b"reply-1", b"report-1", b"reply-2", b"reply-3"):
+        storage.enqueue(name)
+    assert storage.take_queued(lambda data: data.startswith(b"reply"), 2) == [b"reply-1", b"reply-2"]
+    assert storage.take_queued(lambda data: False, 5) == []
+    assert [storage._take_next()[0] for _ in range(3)] == [b"report-1", b"reply-3", None]
+    assert storage.take_queued(lambda data: True, 5) == []
+    storage.close_doorbell()
