@@ -64,6 +64,7 @@ def create_app(settings: Settings) -> Quart:
         app.masking = MaskingPolicy(enabled=settings.masking == "on", secret=settings.secret_key.encode())
         app.catalog = await load_catalog(app.db, settings.scenarios_dir)
         app.reply_queue = ReplyQueue(settings)
+        app.db.after_commit_scope = app.reply_queue.collecting
         app.tailer = EventTailer(app.db, settings)
         await app.tailer.start()
         app.checkpointer = checkpointer_for(settings)

@@ -16,18 +16,46 @@ write thread as before."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, ContextManager, TypeVar
 
 from sqlalchemy import Connection
 
-from shared.db.engine import BEGIN_MODE, IMMEDIATE_NOWAIT, WriterBusy, create_sync_engine, is_sqlite
+from shared.db.engine import (
+    BEGIN_MODE,
+    IMMEDIATE_NOWAIT,
+    WriterBusy,
+    create_sync_engine,
+    is_sqlite,
+)
 
 T = TypeVar("T")
 
 READ_THREADS = 2
+
+
+@dataclass(slots=True)
+class _PendingWrite:
+    fn: Callable[..., Any]
+    args: tuple
+    kwargs: dict
+    after_commit: Callable[[Any], Any] | None
+    future: asyncio.Future
+
+
+def _settle(outcomes: list[tuple[_PendingWrite, Any, BaseException | None]]) -> None:
+    """On the event loop: hand each grouped write's result or error to its caller."""
+    for pending, result, error in outcomes:
+        if pending.future.cancelled():
+            continue
+        if error is None:
+            pending.future.set_result(result)
+        else:
+            pending.future.set_exception(error)
 
 
 class Database:
@@ -43,6 +71,11 @@ class Database:
         self.inline_writes = is_sqlite(url)
         self._thread_writes = 0  # writes handed to the write thread and not yet done
         self._inline_writer: Connection | None = None
+        self._pending: list[_PendingWrite] = []  # writes waiting for the write thread
+        self._pending_lock = threading.Lock()
+        # Wraps the after_commit calls of a group of writes (the app sets one that
+        # enqueues their reply jobs together, see ReplyQueue.collecting).
+        self.after_commit_scope: Callable[[], ContextManager[Any]] = contextlib.nullcontext
 
     def _connection(self, begin_mode: str) -> Connection:
         conn = getattr(self._local, "conn", None)
@@ -61,14 +94,6 @@ class Database:
         finally:
             # Ends the read transaction so the next read sees newer commits.
             conn.rollback()
-
-    def _run_write(self, fn: Callable[..., T], args: tuple, kwargs: dict, after_commit: Callable[[T], Any] | None) -> T:
-        conn = self._connection("IMMEDIATE")
-        with conn.begin():
-            result = fn(conn, *args, **kwargs)
-        if after_commit is not None:
-            after_commit(result)
-        return result
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a data function in a read transaction."""
@@ -92,7 +117,8 @@ class Database:
         `after_commit(result)` runs right after the commit, on the thread that ran the
         transaction: the place for follow-up work such as enqueueing a job for what was
         just stored, without a second hop. It must not block when it runs on the event
-        loop (see `reply_queue.ReplyQueue.enqueue`)."""
+        loop (see `reply_queue.ReplyQueue.enqueue`). On the write thread it runs inside
+        `after_commit_scope`, once per group of writes (see `_run_group`)."""
         # Inline only while no write is queued on the thread: under contention the loop
         # would mostly fail to get the lock, and has better things to do than retry.
         if self.inline_writes and not self._thread_writes:
@@ -101,11 +127,61 @@ class Database:
             except WriterBusy:
                 pass  # someone is writing: queue on the write thread, which may wait
         loop = asyncio.get_running_loop()
+        pending = _PendingWrite(fn, args, kwargs, after_commit, loop.create_future())
+        with self._pending_lock:
+            self._pending.append(pending)
+            first = len(self._pending) == 1
+        if first:
+            self._writer.submit(self._run_group, loop)
         self._thread_writes += 1
         try:
-            return await loop.run_in_executor(self._writer, partial(self._run_write, fn, args, kwargs, after_commit))
+            return await pending.future
         finally:
             self._thread_writes -= 1
+
+    def _run_group(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the write thread: every write queued so far, in one transaction.
+
+        While another process holds the write lock, writes pile up here; taking them
+        together costs one lock hand-over and one commit instead of one each, and a
+        commit writes each changed page once however many messages share it. Each write
+        after the first runs inside a savepoint, so one that raises (a session that has
+        ended, a rate limit) is undone alone and its caller gets the error."""
+        with self._pending_lock:
+            group, self._pending = self._pending, []
+        if not group:
+            return
+        conn = self._connection("IMMEDIATE")
+        outcomes: list[tuple[_PendingWrite, Any, BaseException | None]] = []
+        try:
+            with conn.begin():
+                driver = conn.connection.driver_connection
+                for pending in group:
+                    if len(group) > 1:
+                        driver.execute("SAVEPOINT grouped_write")
+                    try:
+                        result = pending.fn(conn, *pending.args, **pending.kwargs)
+                    except Exception as error:
+                        if len(group) == 1:
+                            raise
+                        driver.execute("ROLLBACK TO grouped_write")
+                        driver.execute("RELEASE grouped_write")
+                        outcomes.append((pending, None, error))
+                        continue
+                    if len(group) > 1:
+                        driver.execute("RELEASE grouped_write")
+                    outcomes.append((pending, result, None))
+        except BaseException as error:  # nothing was committed
+            loop.call_soon_threadsafe(_settle, [(pending, None, error) for pending in group])
+            return
+        with self.after_commit_scope():
+            for index, (pending, result, error) in enumerate(outcomes):
+                if error is None and pending.after_commit is not None:
+                    try:
+                        pending.after_commit(result)
+                    except Exception as after_error:
+                        outcomes[index] = (pending, None, after_error)
+        loop.call_soon_threadsafe(_settle, outcomes)
 
     @staticmethod
     def on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:

@@ -8,7 +8,10 @@ keys tasks by module and name), and written to the queue file these settings nam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from shared.settings import Settings
@@ -29,6 +32,7 @@ class ReplyQueue:
         self._storage = create_queue_storage(settings, huey.name)
         # Enqueues that would have to wait, handed off from the event loop, in order.
         self._waiting_enqueues = ThreadPoolExecutor(1, thread_name_prefix="queue-write")
+        self._local = threading.local()
 
     def enqueue(self, message_id: int) -> None:
         """Prompt a worker to write the reply to this message (and ring its doorbell)."""
@@ -38,10 +42,30 @@ class ReplyQueue:
         """Prompt a worker to write the report of this completed session."""
         self._put(self._serialize(self._evaluate_session.s(session_id)))
 
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[None]:
+        """On a thread: hold this thread's enqueues and write them together on exit, in one
+        queue transaction with one ring (for a group of writes, see Database._run_group)."""
+        self._local.collected = collected = []
+        try:
+            yield
+        finally:
+            self._local.collected = None
+            if collected:
+                try:
+                    self._storage.enqueue_many(collected)
+                except Exception:
+                    # The job rows are stored; the worker's sweep enqueues them again later.
+                    log.exception("enqueueing %d jobs failed", len(collected))
+
     def _put(self, data: bytes) -> None:
-        """On a thread, enqueue (waiting for the queue file if a worker is writing it). On
+        """Inside `collecting`, hold the job. On a thread, enqueue (waiting for the queue file if a worker is writing it). On
         the event loop, enqueue only if the file is free this instant, else hand the write
         to a thread: the loop never waits for another process's lock."""
+        collected = getattr(self._local, "collected", None)
+        if collected is not None:
+            collected.append(data)
+            return
         try:
             asyncio.get_running_loop()
         except RuntimeError:

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from shared.settings import Settings
 from web.database import Database
@@ -74,3 +74,80 @@ def _queued(settings: Settings) -> int:
         return reader.execute("SELECT count(*) FROM task").fetchone()[0]
     finally:
         reader.close()
+
+
+def _insert_or_refuse(conn, value: str) -> str:  # noqa: ANN001
+    conn.execute(text("INSERT INTO t (value) VALUES (:value)"), {"value": value})
+    if value.startswith("bad"):
+        raise ValueError(f"refused {value}")
+    return value
+
+
+def _commits(conn) -> int:  # noqa: ANN001
+    return conn.exec_driver_sql("PRAGMA data_version").scalar_one()
+
+
+async def test_writes_queued_behind_another_writer_commit_together_and_a_failing_one_alone_is_undone(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "chat.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        await db.write(lambda conn: conn.execute(text("CREATE TABLE t (value TEXT)")))
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO t (value) VALUES ('other')")
+        committed: list = []
+        event.listen(db.engine, "commit", committed.append)
+        collected: list[str] = []
+        # The first write takes the write thread and waits for the other writer; the rest
+        # queue behind it and go together once it is done.
+        values = ["first", "second", "bad-third", "fourth"]
+        writes = [
+            asyncio.ensure_future(db.write(_insert_or_refuse, value, after_commit=collected.append)) for value in values
+        ]
+        await asyncio.sleep(0.2)
+        other.execute("COMMIT")
+        results = await asyncio.gather(*writes, return_exceptions=True)
+        assert results[:2] == ["first", "second"] and results[3] == "fourth"
+        assert isinstance(results[2], ValueError) and "bad-third" in str(results[2])
+        assert collected == ["first", "second", "fourth"]  # after_commit for the stored ones only
+        rows = [v for (v,) in other.execute("SELECT value FROM t ORDER BY rowid")]
+        assert rows == ["other", "first", "second", "fourth"]
+        assert len(committed) == 2  # the first write alone, then the three behind it together
+        other.close()
+    finally:
+        await db.close()
+
+
+async def test_a_write_that_raises_on_the_write_thread_stores_nothing(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'chat.db'}")
+    db.inline_writes = False  # every write through the write thread
+    try:
+        await db.write(lambda conn: conn.execute(text("CREATE TABLE t (value TEXT)")))
+        lone = await asyncio.gather(db.write(_insert_or_refuse, "bad-alone"), return_exceptions=True)
+        assert isinstance(lone[0], ValueError)
+        rows = await db.read(lambda conn: conn.execute(text("SELECT count(*) FROM t")).scalar_one())
+        assert rows == 0
+    finally:
+        await db.close()
+
+
+async def test_enqueues_made_inside_collecting_are_written_together(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.data_dir.mkdir(parents=True)
+    queue = ReplyQueue(settings)
+    try:
+
+        def enqueue_three() -> int:
+            with queue.collecting():
+                for message_id in (1, 2, 3):
+                    queue.enqueue(message_id)
+                held = _queued(settings)
+            return held
+
+        held = await asyncio.get_running_loop().run_in_executor(None, enqueue_three)
+        assert held == 0  # nothing written until the scope ends
+        assert _queued(settings) == 3
+    finally:
+        queue.close()
