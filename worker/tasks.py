@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -46,9 +47,20 @@ def generate_reply(message_id: int, task=None) -> None:  # noqa: ANN001
     that answers in-process, also the replies queued behind it, up to reply_batch_max."""
     runtime = get_runtime()
     task_id = task.id if task is not None else None
-    message_ids = [message_id]
-    if runtime.provider.answers_in_process and runtime.settings.reply_batch_max > 1:
-        message_ids += _take_queued_replies(runtime.settings.reply_batch_max - 1)
+    if not runtime.provider.answers_in_process:
+        _run(runtime, task_id, [message_id])
+        return
+    # Such replies are all CPU: two threads running them at once would only take turns
+    # on the GIL and the write lock, paying a thread wake-up at each turn. So one thread
+    # at a time runs them, with every reply queued when its turn comes.
+    with _in_process_turn:
+        _run(runtime, task_id, [message_id, *_take_queued_replies(runtime.settings.reply_batch_max - 1)])
+
+
+_in_process_turn = threading.Lock()
+
+
+def _run(runtime: WorkerRuntime, task_id: str | None, message_ids: list[int]) -> None:
     _running[task_id] = message_ids
     try:
         run_reply_jobs(runtime, message_ids)

@@ -5,6 +5,8 @@ interrupted batch back on the queue. On a real SQLite file with the worker's eng
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -160,3 +162,24 @@ def test_only_a_provider_that_does_not_wait_answers_in_process():
     assert MockProvider().answers_in_process
     assert not MockProvider(first_chunk_ms=400).answers_in_process
     assert not MockProvider(chunks_per_second=40).answers_in_process
+
+
+@pytest.mark.parametrize("in_process", [True, False])
+def test_in_process_replies_run_one_thread_at_a_time_and_others_in_parallel(runtime, queue, monkeypatch, in_process):
+    monkeypatch.setattr(tasks, "get_runtime", lambda: runtime)
+    monkeypatch.setattr(runtime.provider, "answers_in_process", in_process)
+    running, overlapped = [], []
+
+    def run_slowly(_runtime, message_ids):  # noqa: ANN001
+        running.append(message_ids[0])
+        overlapped.append(len(running) > 1)
+        time.sleep(0.2)
+        running.remove(message_ids[0])
+
+    monkeypatch.setattr(tasks, "run_reply_jobs", run_slowly)
+    threads = [threading.Thread(target=tasks.generate_reply.call_local, args=(message_id,)) for message_id in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert any(overlapped) == (not in_process)
