@@ -15,7 +15,11 @@ small log early buys nothing, and costs the next write: once everything is copie
 next commit restarts the log from its beginning, which means writing and syncing a new
 log header and overwriting pages the kernel may still be writing back. Traced on the
 first reply after a quiet minute, that was about 0.7 ms in the web process and
-half of one in the worker, all on the trainee's wait."""
+half of one in the worker, all on the trainee's wait.
+
+While no log grows the thread looks less often, backing off to IDLE_INTERVAL_SECONDS:
+each look is a thread wake-up, and five a second in each process were a quarter of the
+stack's idle CPU."""
 
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ DEFAULT_MIN_FRAMES = 1000
 # default), and writers wait up to RESTART_WAIT_SECONDS for it.
 RESTART_FACTOR = 10
 RESTART_WAIT_SECONDS = 5.0
+# The longest pause between looks while nothing is written.
+IDLE_INTERVAL_SECONDS = 2.0
 
 # The WAL-index (the "-shm" file) starts with two copies of a 48-byte header (identical
 # unless a writer is mid-update), then the checkpoint info. In native byte order: the
@@ -60,6 +66,12 @@ def log_frames(wal_index: bytes) -> tuple[int, int] | None:
     return max_frame, min(backfilled, max_frame)
 
 
+def next_interval(current: float, *, base: float, grew: bool, longest: float = IDLE_INTERVAL_SECONDS) -> float:
+    """The pause before the next look: `base` after a look that saw a log grow, else
+    twice the last pause, up to `longest` (never below `base`)."""
+    return base if grew else max(base, min(current * 2, longest))
+
+
 def checkpointer_for(settings) -> WalCheckpointer:  # noqa: ANN001
     """The checkpointer of a process: the chat database (when it is SQLite) and the queue."""
     files = [path for path in (sqlite_file(settings.resolved_database_url), settings.resolved_queue_path) if path]
@@ -79,6 +91,8 @@ class WalCheckpointer:
         self.restart_frames = RESTART_FACTOR * min_frames
         self._wal_index_fds: dict[Path, int] = {}
         self._behind: set[Path] = set()  # files whose last pass left frames uncopied
+        self._last_frames: dict[Path, int | None] = {}  # each log's length at the last look
+        self.grew = False  # whether the last look saw a log grow (or could not tell)
         self.name = name
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -100,8 +114,13 @@ class WalCheckpointer:
         whose WAL-index cannot be read, or whose last pass fell short): PASSIVE, or
         RESTART once the log has grown to `restart_frames`. (busy, frames, copied) each."""
         results = {}
+        self.grew = False
         for path in self.files:
             frames = self._log_frames(path)
+            length = None if frames is None else frames[0]
+            if length is None or length != self._last_frames.get(path):
+                self.grew = True
+            self._last_frames[path] = length
             pending = None if frames is None else frames[0] - frames[1]
             if pending is not None and pending < self.min_frames and path not in self._behind:
                 continue
@@ -161,12 +180,15 @@ class WalCheckpointer:
 
     def _run(self) -> None:
         connections: dict[Path, sqlite3.Connection] = {}
+        interval = self.interval_seconds
         try:
-            while not self._stopped.wait(self.interval_seconds):
+            while not self._stopped.wait(interval):
                 try:
                     self.checkpoint_once(connections)
                 except sqlite3.Error as error:  # busy or locked: the next pass tries again
                     log.debug("WAL checkpoint skipped: %s", error)
+                    self.grew = True
+                interval = next_interval(interval, base=self.interval_seconds, grew=self.grew or bool(self._behind))
         finally:
             for conn in connections.values():
                 conn.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from shared.db.checkpoint import WalCheckpointer, checkpointer_for, log_frames, sqlite_file
+from shared.db.checkpoint import WalCheckpointer, checkpointer_for, log_frames, next_interval, sqlite_file
 from shared.db.engine import create_sync_engine
 from shared.settings import Settings
 from worker.queue import create_queue_storage
@@ -204,3 +204,29 @@ def test_a_log_that_passive_passes_cannot_catch_up_with_is_restarted(tmp_path: P
     # Restarted from 200 frames (10 x 20), plus what arrives while a restart waits. With
     # PASSIVE passes alone the same run grew the log to about 20,000 frames.
     assert written > 300 and longest < 1000, (longest, written)
+
+
+def test_the_looks_back_off_while_no_log_grows_and_resume_when_one_does(tmp_path: Path) -> None:
+    path = tmp_path / "chat.db"
+    engine = create_sync_engine(f"sqlite:///{path}")
+    checkpointer = WalCheckpointer([path], interval_seconds=3600, min_frames=1000)
+    connections: dict[Path, sqlite3.Connection] = {}
+    try:
+        _write_rows(engine, 5)
+        checkpointer.checkpoint_once(connections)
+        assert checkpointer.grew  # the first look has nothing to compare with
+        checkpointer.checkpoint_once(connections)
+        assert not checkpointer.grew
+        _write_rows(engine, 1)
+        checkpointer.checkpoint_once(connections)
+        assert checkpointer.grew
+    finally:
+        for conn in connections.values():
+            conn.close()
+        engine.dispose()
+    pauses = [0.2]
+    for _ in range(6):
+        pauses.append(next_interval(pauses[-1], base=0.2, grew=False, longest=2.0))
+    assert pauses == [0.2, 0.4, 0.8, 1.6, 2.0, 2.0, 2.0]
+    assert next_interval(2.0, base=0.2, grew=True) == 0.2
+    assert next_interval(0.1, base=5.0, grew=False, longest=2.0) == 5.0  # never below the setting
