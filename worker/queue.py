@@ -34,6 +34,7 @@ class DoorbellSqliteStorage(SqliteStorage):
         self._doorbell: Doorbell | None = None
         self._setup_lock = threading.Lock()
         self._draining = False
+        self._dequeued = threading.local()
         self._write_lock = write_lock_for(Path(kwargs["filename"]))
         super().__init__(*args, **kwargs)
 
@@ -188,9 +189,17 @@ class DoorbellSqliteStorage(SqliteStorage):
             if not doorbell.wait_for_ring() or self._draining:
                 return None  # the fallback poll: Huey calls again, and that call looks
             data, more = self._take_next()
+        self._dequeued.more = more
         if more:
             doorbell.ring_self()
         return data
+
+    def saw_more_behind(self) -> bool:
+        """Whether this thread's last dequeue saw another task queued behind the one it
+        took; asked once per dequeue (True when asked again, or before any)."""
+        more = getattr(self._dequeued, "more", True)
+        self._dequeued.more = True
+        return more
 
     def close_doorbell(self) -> None:
         with self._setup_lock:

@@ -52,9 +52,18 @@ def generate_reply(message_id: int, task=None) -> None:  # noqa: ANN001
         return
     # Such replies are all CPU: two threads running them at once would only take turns
     # on the GIL and the write lock, paying a thread wake-up at each turn. So one thread
-    # at a time runs them, with every reply queued when its turn comes.
-    with _in_process_turn:
-        _run(runtime, task_id, [message_id, *_take_queued_replies(runtime.settings.reply_batch_max - 1)])
+    # at a time runs them, with every reply queued when its turn comes. A thread that got
+    # its turn at once, with nothing queued behind its task when it took it, skips the look.
+    waited = not _in_process_turn.acquire(blocking=False)
+    if waited:
+        _in_process_turn.acquire()
+    try:
+        # (Run other than by the consumer, after no dequeue of its own, it looks.)
+        more = waited or task is None or huey.storage.saw_more_behind()
+        behind = _take_queued_replies(runtime.settings.reply_batch_max - 1) if more else []
+        _run(runtime, task_id, [message_id, *behind])
+    finally:
+        _in_process_turn.release()
 
 
 _in_process_turn = threading.Lock()

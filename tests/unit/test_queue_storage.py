@@ -141,3 +141,16 @@ def test_take_queued_removes_only_wanted_messages_oldest_first(tmp_path: Path) -
     assert [storage._take_next()[0] for _ in range(3)] == [b"report-1", b"reply-3", None]
     assert storage.take_queued(lambda data: True, 5) == []
     storage.close_doorbell()
+
+
+def test_a_dequeue_tells_once_whether_another_task_was_behind_it(tmp_path: Path) -> None:
+    storage = _storage(tmp_path)
+    assert storage.saw_more_behind()  # nothing dequeued yet: cannot tell
+    storage.enqueue(b"first")
+    storage.enqueue(b"second")
+    assert storage.dequeue() == b"first"
+    assert storage.saw_more_behind()
+    assert storage.dequeue() == b"second"
+    assert not storage.saw_more_behind()
+    assert storage.saw_more_behind()  # asked again: cannot tell
+    storage.close_doorbell()

@@ -183,3 +183,14 @@ def test_in_process_replies_run_one_thread_at_a_time_and_others_in_parallel(runt
     for thread in threads:
         thread.join()
     assert any(overlapped) == (not in_process)
+
+
+def test_a_task_with_nothing_behind_it_when_dequeued_does_not_look_at_the_queue(runtime, queue, monkeypatch):
+    first, second = _trainee_message(runtime), _trainee_message(runtime)
+    monkeypatch.setattr(tasks, "get_runtime", lambda: runtime)
+    monkeypatch.setattr(huey.storage, "saw_more_behind", lambda: False)
+    tasks.generate_reply(second[1])  # queued after the first task was dequeued
+    tasks.generate_reply.s(first[1]).execute()  # as the consumer runs it
+    assert _job(runtime, first[1])["status"] == "done"
+    assert _job(runtime, second[1])["status"] == "queued"
+    assert huey.pending_count() == 1  # left for the next dequeue, which a ring prompts
