@@ -151,7 +151,7 @@ def run_reply_jobs(runtime: WorkerRuntime, message_ids: list[int]) -> None:
     once (messages.reply_to is unique)."""
     now = time.time()
     holder = f"{runtime.worker_id}:{secrets.token_hex(3)}"
-    prepared, expired = [], []
+    prepared, expired, unreadable = [], [], []
     with runtime.reading() as conn:
         for message_id in message_ids:
             job = job_rows.select_reply_job(conn, message_id)
@@ -159,10 +159,16 @@ def run_reply_jobs(runtime: WorkerRuntime, message_ids: list[int]) -> None:
                 continue
             if now > job["expires_at"]:
                 expired.append(message_id)
-            else:
+                continue
+            try:
                 prepared.append(_prepare(runtime, conn, job))
+            except Exception:  # one job that cannot be read must not stop the others
+                log.exception("reading a reply job failed message_id=%s", message_id)
+                unreadable.append(job)
     for message_id in expired:
         _expire(runtime, message_id, holder)
+    for job in unreadable:
+        _handle_llm_error(runtime, job, LLMError("internal_error", "the job could not be read", retryable=True), holder)
     generated = [reply for reply in (_generate(runtime, each, holder) for each in prepared) if reply is not None]
     if generated:
         _write_replies(runtime, generated, holder)

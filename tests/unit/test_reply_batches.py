@@ -194,3 +194,21 @@ def test_a_task_with_nothing_behind_it_when_dequeued_does_not_look_at_the_queue(
     assert _job(runtime, first[1])["status"] == "done"
     assert _job(runtime, second[1])["status"] == "queued"
     assert huey.pending_count() == 1  # left for the next dequeue, which a ring prompts
+
+
+def test_a_job_that_cannot_be_read_is_retried_alone_and_the_others_are_answered(runtime, queue, monkeypatch):
+    asked = [_trainee_message(runtime) for _ in range(3)]
+    broken = asked[0][1]
+    original_prepare = tasks._prepare
+
+    def prepare(runtime_, conn, job):  # noqa: ANN001
+        if job["message_id"] == broken:
+            raise KeyError("its scenario is gone")
+        return original_prepare(runtime_, conn, job)
+
+    monkeypatch.setattr(tasks, "_prepare", prepare)
+    tasks.run_reply_jobs(runtime, [message_id for _, message_id in asked])
+    jobs = [_job(runtime, message_id) for _, message_id in asked]
+    assert (jobs[0]["status"], jobs[0]["last_error"]) == ("queued", "internal_error")
+    assert [job["status"] for job in jobs[1:]] == ["done", "done"]
+    assert queue == [broken]  # its retry is scheduled
