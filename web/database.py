@@ -11,7 +11,8 @@ on aiosqlite, which hops threads once per statement.
 Two exceptions save the hop where it cannot block the loop: the event tailer's tiny
 reads (`read_inline`), and a write that finds the write lock free this instant, which
 runs on the loop's thread (`_write_inline`); a write that would have to wait goes to the
-write thread as before."""
+write thread, where every write waiting at that moment commits in one transaction
+(`_run_group`)."""
 
 from __future__ import annotations
 
