@@ -45,7 +45,7 @@ class ReplyQueue:
     @contextlib.contextmanager
     def collecting(self) -> Iterator[None]:
         """On a thread: hold this thread's enqueues and write them together on exit, in one
-        queue transaction with one ring (for a group of writes, see Database._run_group)."""
+        queue transaction (for a group of writes, see Database._run_group)."""
         self._local.collected = collected = []
         try:
             yield

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import event
@@ -16,29 +15,12 @@ from shared.conversation import accept_trainee_message, write_opening_line
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db import sessions as session_rows
-from shared.db.scenario_rows import upsert_scenario
 from shared.llm.mock import MockProvider
-from shared.settings import Settings
-from tests.support.stack import REPO_ROOT
 from worker import tasks
 from worker.huey_app import huey
 from worker.runtime import WorkerRuntime
 
 LINE = "I'm so sorry, I understand. Let me reset your password and send a reset link by email."
-
-
-@pytest.fixture(name="runtime")
-def _runtime(tmp_path: Path) -> WorkerRuntime:
-    from shared.db.migrate import upgrade_to_head
-
-    settings = Settings(data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios")
-    settings.data_dir.mkdir(parents=True)
-    upgrade_to_head(settings.resolved_database_url)
-    runtime = WorkerRuntime(settings)
-    with runtime.writing() as conn:
-        for scenario in runtime.scenarios.values():
-            upsert_scenario(conn, slug=scenario.slug, title=scenario.title, config={}, file_path=str(scenario.folder))
-    return runtime
 
 
 @pytest.fixture(name="queue")

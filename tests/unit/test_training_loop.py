@@ -4,7 +4,6 @@ job and clock sweep, on a real SQLite file with the synchronous engine the worke
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,28 +13,11 @@ from shared.db import events as event_rows
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
 from shared.db.reports import select_report, select_sessions_awaiting_report
-from shared.db.scenario_rows import upsert_scenario
 from shared.db.schema import sessions as sessions_table
-from shared.settings import Settings
 from shared.training_loop import complete_if_due, end_session, trainee_turns, write_reply_feedback, write_report
-from tests.support.stack import REPO_ROOT
 from worker.evaluation import run_evaluation
 from worker.maintenance import complete_overdue_sessions, requeue_lost_evaluations
 from worker.runtime import WorkerRuntime
-
-
-@pytest.fixture(name="runtime")
-def _runtime(tmp_path: Path) -> WorkerRuntime:
-    from shared.db.migrate import upgrade_to_head
-
-    settings = Settings(data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios")
-    settings.data_dir.mkdir(parents=True)
-    upgrade_to_head(settings.resolved_database_url)
-    runtime = WorkerRuntime(settings)
-    with runtime.write_engine.begin() as conn:
-        for scenario in runtime.scenarios.values():
-            upsert_scenario(conn, slug=scenario.slug, title=scenario.title, config={}, file_path=str(scenario.folder))
-    return runtime
 
 
 @pytest.fixture(name="scenario")
