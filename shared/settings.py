@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     reply_retry_base_delay_seconds: float = 1.0
     reply_expiry_seconds: float = 300.0
     sweep_interval_seconds: float = 5.0
+    # The most of each SQLite file (and of its log) the worker keeps mapped, so that idle
+    # file cache is not reclaimed from under the first message after a quiet spell; 0: off
+    keep_mapped_mb: int = Field(default=256, ge=0)
     stream_batch_ms: int = 50
     # Replies one worker thread may take from the queue at once when the provider answers
     # in-process (the unpaced mock); written in one transaction

@@ -1,8 +1,8 @@
 """Per-process upkeep: the heartbeat /api/health reports, the sweep that re-enqueues
 replies whose queue entry was lost (a worker killed mid-job, a queue write lost to a
-crash), and the clock that completes sessions whose time ran out while nobody wrote to
-them. Runs in one daemon thread per consumer process, beside the WAL checkpointer
-(shared/db/checkpoint.py)."""
+crash), the clock that completes sessions whose time ran out while nobody wrote to
+them, and keeping the SQLite files mapped (shared/db/residency.py). Runs in one daemon
+thread per consumer process, beside the WAL checkpointer (shared/db/checkpoint.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from datetime import timedelta
 
 from shared.clock import utc_now
 from shared.db import jobs as job_rows
-from shared.db.checkpoint import checkpointer_for
+from shared.db.checkpoint import checkpointer_for, sqlite_files
+from shared.db.residency import ResidentFiles
 from shared.db import sessions as session_rows
 from shared.db.reports import select_sessions_awaiting_report
 from shared.db.workers import upsert_worker_heartbeat
@@ -44,6 +45,7 @@ def start_maintenance(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=
 
 def _run(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=None) -> None:  # noqa: ANN001
     first = True
+    resident = ResidentFiles(sqlite_files(runtime.settings), max_bytes=runtime.settings.keep_mapped_mb * 1024 * 1024)
     while True:
         try:
             heartbeat(runtime)
@@ -55,6 +57,7 @@ def _run(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=None) -> None
             first = False
         except Exception:
             log.exception("maintenance pass failed")
+        resident.refresh()  # after the heartbeat, whose write makes the log if there was none
         time.sleep(runtime.settings.sweep_interval_seconds)
 
 

@@ -72,11 +72,17 @@ def next_interval(current: float, *, base: float, grew: bool, longest: float = I
     return base if grew else max(base, min(current * 2, longest))
 
 
+def sqlite_files(settings) -> list[Path]:  # noqa: ANN001
+    """The SQLite files a process works on: the chat database (when it is SQLite) and the queue."""
+    return [path for path in (sqlite_file(settings.resolved_database_url), settings.resolved_queue_path) if path]
+
+
 def checkpointer_for(settings) -> WalCheckpointer:  # noqa: ANN001
-    """The checkpointer of a process: the chat database (when it is SQLite) and the queue."""
-    files = [path for path in (sqlite_file(settings.resolved_database_url), settings.resolved_queue_path) if path]
+    """The checkpointer of a process, for both files."""
     return WalCheckpointer(
-        files, interval_seconds=settings.wal_checkpoint_interval_ms / 1000, min_frames=settings.wal_checkpoint_min_frames
+        sqlite_files(settings),
+        interval_seconds=settings.wal_checkpoint_interval_ms / 1000,
+        min_frames=settings.wal_checkpoint_min_frames,
     )
 
 
