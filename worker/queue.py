@@ -140,11 +140,13 @@ class DoorbellSqliteStorage(SqliteStorage):
         back on the queue during shutdown waits for the next worker."""
         self._draining = True
 
-    def _take_next(self) -> tuple[bytes | None, bool]:
+    def _take_next(self, *, rang: bool = False) -> tuple[bytes | None, bool]:
         """The next task, and whether another is waiting behind it (so a second thread
-        should wake), from one transaction instead of Huey's dequeue plus a count."""
-        if not self.sql("select 1 from task where queue = ? limit 1", (self.name,), results=True):
-            return None, False  # the common idle case, without taking the write lock
+        should wake), from one transaction instead of Huey's dequeue plus a count. Unless
+        a ring says a task was just enqueued, a read first spares the write lock when the
+        queue is empty (the common case of a fallback poll)."""
+        if not rang and not self.sql("select 1 from task where queue = ? limit 1", (self.name,), results=True):
+            return None, False
         with self.db(commit=True) as cursor:
             cursor.execute(
                 "select id, data from task where queue = ? order by priority desc, id limit 2", (self.name,)
@@ -188,7 +190,7 @@ class DoorbellSqliteStorage(SqliteStorage):
         if data is None:
             if not doorbell.wait_for_ring() or self._draining:
                 return None  # the fallback poll: Huey calls again, and that call looks
-            data, more = self._take_next()
+            data, more = self._take_next(rang=True)
         self._dequeued.more = more
         if more:
             doorbell.ring_self()

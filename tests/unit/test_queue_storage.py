@@ -30,6 +30,21 @@ def test_take_next_is_fifo_and_says_whether_more_wait(tmp_path: Path) -> None:
     storage.close_doorbell()
 
 
+def test_a_look_after_a_ring_goes_straight_to_the_write_and_a_poll_reads_first(tmp_path: Path) -> None:
+    storage = _storage(tmp_path)
+    storage.enqueue(b"job")
+    statements: list[str] = []
+    storage.conn.set_trace_callback(statements.append)
+    assert storage._take_next(rang=True) == (b"job", False)
+    assert not [sql for sql in statements if sql.startswith("select 1")]
+    statements.clear()
+    assert storage._take_next() == (None, False)
+    # The empty queue is seen by the read alone: no transaction takes the write lock.
+    assert [sql.split()[0].lower() for sql in statements] == ["select"]
+    storage.conn.set_trace_callback(None)
+    storage.close_doorbell()
+
+
 def _consumer_threads(storage, count: int, busy_seconds: float, taken: list, stop: threading.Event) -> list:  # noqa: ANN001
     """Threads that loop on dequeue like Huey's workers; each job keeps its thread busy
     for `busy_seconds`, as a slow LLM call would."""
