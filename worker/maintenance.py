@@ -57,7 +57,10 @@ def _run(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=None) -> None
             first = False
         except Exception:
             log.exception("maintenance pass failed")
-        resident.refresh()  # after the heartbeat, whose write makes the log if there was none
+        try:
+            resident.refresh()  # after the heartbeat, whose write makes the log if there was none
+        except Exception:
+            log.exception("keeping the SQLite files mapped failed")
         time.sleep(runtime.settings.sweep_interval_seconds)
 
 

@@ -7,8 +7,7 @@ message's transactions then read the database's and the log's pages back from di
 and each commit first reads the partly written page of the log it appends to. Measured
 on the first reply after 60 s idle, those reads cost about a millisecond.
 
-Reclaim of this kind, like the kernel's own, spares pages that some process maps. So
-the worker maps each SQLite file and its write-ahead log read-only and has the kernel
+That reclaim spares pages that some process maps. So the worker maps each SQLite file and its write-ahead log read-only and has the kernel
 fill the mapping (MADV_POPULATE_READ, Linux 5.14 and later), which reads nothing once
 the pages are cached. A file that grows has its new pages filled at the next look; a
 file that is replaced is mapped again; the whole mapping is filled again now and then
@@ -80,6 +79,7 @@ class ResidentFiles:
         self._libc = _libc() if max_bytes > 0 else None
         self._maps: dict[Path, _Mapping] = {}
         self._descriptors: dict[tuple[int, int], int] = {}  # never closed, see the module docstring
+        self._warned = False
 
     @property
     def enabled(self) -> bool:
@@ -96,7 +96,10 @@ class ResidentFiles:
             try:
                 self._refresh(path)
             except OSError as error:
-                log.debug("keeping %s mapped failed: %s", path, error)
+                # Once at WARNING (a limit on address space, say, would keep failing),
+                # then quietly: a file that shrank under a fill is mapped again next time.
+                log.log(logging.DEBUG if self._warned else logging.WARNING, "keeping %s mapped failed: %s", path, error)
+                self._warned = True
                 self._unmap(path)
 
     def close(self) -> None:
@@ -128,13 +131,16 @@ class ResidentFiles:
 
     def _map(self, path: Path, inode: tuple[int, int]) -> _Mapping:
         # SQLite locks the database file, not its log: a log's descriptor may be closed
-        # once mapped (the mapping keeps the file), a database's must stay open.
+        # once mapped (the mapping keeps the file), a database's never (even a second one
+        # of the same file: the locks are the process's, whichever descriptor took them).
         is_log = path.name.endswith("-wal")
         fd = None if is_log else self._descriptors.get(inode)
         if fd is None:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            opened = os.fstat(fd)
+            inode = (opened.st_dev, opened.st_ino)  # the file opened, should the path have been replaced since the stat
             if not is_log:
-                self._descriptors[inode] = fd
+                self._descriptors.setdefault(inode, fd)
         # The window is max_bytes however small the file is now (address space only), so
         # a growing log needs no new mapping, only its new pages filled.
         length = _pages(self.max_bytes)
