@@ -85,10 +85,6 @@ class ResidentFiles:
     def enabled(self) -> bool:
         return self._libc is not None
 
-    def resident_bytes(self) -> int:
-        """Bytes filled at the last refresh, over all files."""
-        return sum(mapping.filled for mapping in self._maps.values())
-
     def refresh(self) -> None:
         for path in self.paths:
             if self._libc is None:
