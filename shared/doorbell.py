@@ -15,7 +15,6 @@ import logging
 import os
 import secrets
 import socket
-import struct
 import tempfile
 import time
 from pathlib import Path
@@ -41,24 +40,21 @@ def doorbell_folder(preferred: Path) -> Path:
 class Doorbell:
     """A sleeper's socket. Not shared across forks.
 
-    Two ways to sleep on it: an event loop watches `fileno()` and calls `drain()`; threads
-    call `wait_for_ring()`, which needs `receive_timeout_seconds` (the fallback poll)."""
+    Two ways to sleep on it: an event loop watches `fileno()` and calls `drain()`; a
+    thread or greenlet calls `wait_for_ring()`, which needs `receive_timeout_seconds`
+    (the fallback poll). One waiter at a time: gevent refuses two on one socket."""
 
     def __init__(self, folder: Path, role: str, *, receive_timeout_seconds: float | None = None):
         self.folder = doorbell_folder(folder)
         self.path = self.folder / f"{role}-{os.getpid()}-{secrets.token_hex(3)}.sock"
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.socket.bind(str(self.path))
+        # Either way the descriptor itself is non-blocking (a timeout is kept by Python or
+        # by gevent's hub), which drain() relies on.
         if receive_timeout_seconds is None:
             self.socket.setblocking(False)
         else:
-            # Blocking receives with the timeout kept by the kernel (SO_RCVTIMEO), not by
-            # Python's poll-then-receive: a thread blocked in a datagram receive waits
-            # exclusively, so each ring wakes one waiting thread instead of all of them.
-            self.socket.setblocking(True)
-            seconds = int(receive_timeout_seconds)
-            microseconds = int((receive_timeout_seconds - seconds) * 1_000_000)
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", seconds, microseconds))
+            self.socket.settimeout(receive_timeout_seconds)
 
     def fileno(self) -> int:
         return self.socket.fileno()
@@ -68,26 +64,20 @@ class Doorbell:
         rang = False
         while True:
             try:
-                self.socket.recv(64, socket.MSG_DONTWAIT)
+                # On the descriptor: a gevent socket's recv would wait out its timeout.
+                os.read(self.socket.fileno(), 64)
                 rang = True
             except (BlockingIOError, InterruptedError):
                 return rang
 
     def wait_for_ring(self) -> bool:
         """Block until one ring arrives (True, that ring consumed) or the receive timeout
-        passes (False). Several threads may wait at once; N rings wake at most N of them."""
+        passes (False)."""
         try:
             self.socket.recv(64)
             return True
-        except (BlockingIOError, InterruptedError):  # the timeout (EAGAIN), or a signal
+        except (TimeoutError, BlockingIOError, InterruptedError):
             return False
-
-    def ring_self(self) -> None:
-        """Wake one more thread waiting here (if none waits, the next to wait returns at once)."""
-        try:
-            self.socket.sendto(b"\x01", str(self.path))
-        except BlockingIOError:
-            pass  # rings are queued already
 
     def close(self) -> None:
         self.socket.close()

@@ -42,13 +42,7 @@ class Settings(BaseSettings):
     reply_retry_base_delay_seconds: float = 1.0
     reply_expiry_seconds: float = 300.0
     sweep_interval_seconds: float = 5.0
-    # The most of each SQLite file (and of its log) the worker keeps mapped, so that idle
-    # file cache is not reclaimed from under the first message after a quiet spell; 0: off
-    keep_mapped_mb: int = Field(default=256, ge=0)
     stream_batch_ms: int = 50
-    # Replies one worker thread may take from the queue at once when the provider answers
-    # in-process (the unpaced mock); written in one transaction
-    reply_batch_max: int = Field(default=32, ge=1)
 
     # LLM
     llm_provider: Literal["mock", "openai"] = "mock"
@@ -57,7 +51,10 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_request_timeout_seconds: float = 30.0
     llm_total_timeout_seconds: float = 90.0
-    llm_max_retries: int = 3
+    llm_max_retries: int = 3  # for grading calls; a reply's attempts are reply_max_attempts
+    # Model calls one worker process makes at once; more replies wait for a slot (the
+    # queue wait in /api/health). Keep at or below the Procfile's --workers.
+    llm_max_concurrent_requests: int = Field(default=500, ge=1)
     llm_context_tokens: int = 6000
     llm_history_messages: int = 60  # most recent messages read as context for a reply
     llm_daily_token_budget_per_user: int = Field(default=0, ge=0)  # tokens per UTC day; 0: no budget
@@ -65,6 +62,10 @@ class Settings(BaseSettings):
     mock_llm_first_chunk_ms: int = 0
     mock_llm_chunks_per_second: float = 0.0  # 0: whole reply at once
     mock_llm_chunk_chars: int = 12
+    # A model that stalls now and then: replies in sessions whose id is a multiple of
+    # mock_llm_stall_every_nth_session wait this long before their first chunk (0: never)
+    mock_llm_stall_ms: int = Field(default=0, ge=0)
+    mock_llm_stall_every_nth_session: int = Field(default=10, ge=1)
 
     # Masking
     masking: Literal["on", "off"] = "on"

@@ -1,18 +1,29 @@
-"""Consumer entry point: `huey_consumer worker.main.huey`.
+"""Consumer entry point: `huey_consumer worker.main.huey --worker-type greenlet`.
+
+Each reply spends seconds waiting on the model, so the consumer runs its workers as
+greenlets: hundreds of replies in flight in one process, each holding a few KiB instead
+of a thread. gevent's patching must come before anything else here opens a socket,
+takes a lock or sleeps, so it is the first thing this module does; only the consumer
+imports this module (the web process and the tests import worker.tasks directly and run
+unpatched, where the same code runs on threads).
 
 Importing this module registers the tasks (replies and evaluations) and the start-up
 hook that begins the heartbeat and the recovery sweep."""
 
-import logging
-import threading
+from gevent import monkey
 
-from shared.gc_tuning import freeze_startup_objects
-from shared.logs import configure_logging
-from worker.evaluation import evaluate_session
-from worker.huey_app import huey, settings
-from worker.maintenance import start_maintenance
-from worker.runtime import get_runtime
-from worker.tasks import generate_reply
+monkey.patch_all()
+
+import logging  # noqa: E402
+import threading  # noqa: E402
+
+from shared.gc_tuning import freeze_startup_objects  # noqa: E402
+from shared.logs import configure_logging  # noqa: E402
+from worker.evaluation import evaluate_session  # noqa: E402
+from worker.huey_app import huey, settings  # noqa: E402
+from worker.maintenance import start_maintenance  # noqa: E402
+from worker.runtime import get_runtime  # noqa: E402
+from worker.tasks import generate_reply  # noqa: E402
 
 configure_logging(settings.log_level)
 # huey_consumer gives the "huey" logger a handler of its own; don't print its lines twice.
@@ -24,10 +35,10 @@ _started_up = threading.Lock()
 
 @huey.on_startup()
 def begin_upkeep() -> None:
-    """Runs in every worker thread as it starts; the first one does the process's part."""
-    runtime = get_runtime()
-    start_maintenance(runtime, generate_reply, evaluate_session)
+    """Runs in every worker as it starts; the first one does the process's part."""
     if _started_up.acquire(blocking=False):
+        runtime = get_runtime()
+        start_maintenance(runtime, generate_reply, evaluate_session)
         runtime.scenarios  # noqa: B018  (loaded now, so they are frozen with the rest)
         freeze_startup_objects()
 

@@ -1,8 +1,10 @@
-"""Per-process upkeep: the heartbeat /api/health reports, the sweep that re-enqueues
-replies whose queue entry was lost (a worker killed mid-job, a queue write lost to a
-crash), the clock that completes sessions whose time ran out while nobody wrote to
-them, and keeping the SQLite files mapped (shared/db/residency.py). Runs in one daemon
-thread per consumer process, beside the WAL checkpointer (shared/db/checkpoint.py)."""
+"""Per-process upkeep: the heartbeat /api/health reports (which also extends the leases
+of the replies this process is generating, so a model that takes long to answer does not
+look like a dead worker), the sweep that re-enqueues replies whose queue entry was lost
+(a worker killed mid-job, a queue write lost to a crash), and the clock that completes
+sessions whose time ran out while nobody wrote to them. Runs in one daemon thread (a
+greenlet under the consumer) per process, beside the WAL checkpointer
+(shared/db/checkpoint.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +16,7 @@ from datetime import timedelta
 
 from shared.clock import utc_now
 from shared.db import jobs as job_rows
-from shared.db.checkpoint import checkpointer_for, sqlite_files
-from shared.db.residency import ResidentFiles
+from shared.db.checkpoint import checkpointer_for
 from shared.db import sessions as session_rows
 from shared.db.reports import select_sessions_awaiting_report
 from shared.db.workers import upsert_worker_heartbeat
@@ -45,7 +46,6 @@ def start_maintenance(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=
 
 def _run(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=None) -> None:  # noqa: ANN001
     first = True
-    resident = ResidentFiles(sqlite_files(runtime.settings), max_bytes=runtime.settings.keep_mapped_mb * 1024 * 1024)
     while True:
         try:
             heartbeat(runtime)
@@ -57,14 +57,14 @@ def _run(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=None) -> None
             first = False
         except Exception:
             log.exception("maintenance pass failed")
-        try:
-            resident.refresh()  # after the heartbeat, whose write makes the log if there was none
-        except Exception:
-            log.exception("keeping the SQLite files mapped failed")
         time.sleep(runtime.settings.sweep_interval_seconds)
 
 
 def heartbeat(runtime: WorkerRuntime) -> None:
+    """Say this worker is alive, and keep the leases of the replies it is generating (a
+    run renews its own lease only when it writes, and a model may stall for longer than
+    a lease before its first chunk)."""
+    now = time.time()
     with runtime.write_engine.begin() as conn:
         upsert_worker_heartbeat(
             conn,
@@ -72,7 +72,10 @@ def heartbeat(runtime: WorkerRuntime) -> None:
             host=runtime.host,
             pid=runtime.pid,
             started_at=runtime.started_at,
-            now=time.time(),
+            now=now,
+        )
+        job_rows.extend_leases(
+            conn, worker_id=runtime.worker_id, now=now, lease_seconds=runtime.settings.reply_lease_seconds
         )
 
 

@@ -3,14 +3,14 @@
 Stock SqliteHuey polls with a growing back-off of up to ten seconds, so the first
 message after a quiet minute would wait. Here `enqueue` rings the workers' doorbells and
 `dequeue` blocks on its doorbell (declaring `blocking = True`, which tells Huey's worker
-loop not to add its own sleep), with a slow poll as the fallback.
+loop not to add its own sleep), with a slow poll as the fallback. The consumer runs
+hundreds of greenlets, all calling `dequeue`; they take turns (see there).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 from huey import Huey
@@ -34,7 +34,7 @@ class DoorbellSqliteStorage(SqliteStorage):
         self._doorbell: Doorbell | None = None
         self._setup_lock = threading.Lock()
         self._draining = False
-        self._dequeued = threading.local()
+        self._turn = threading.Lock()  # held by the one dequeue that looks and listens
         self._write_lock = write_lock_for(Path(kwargs["filename"]))
         super().__init__(*args, **kwargs)
 
@@ -140,68 +140,42 @@ class DoorbellSqliteStorage(SqliteStorage):
         back on the queue during shutdown waits for the next worker."""
         self._draining = True
 
-    def _take_next(self, *, rang: bool = False) -> tuple[bytes | None, bool]:
-        """The next task, and whether another is waiting behind it (so a second thread
-        should wake), from one transaction instead of Huey's dequeue plus a count. Unless
-        a ring says a task was just enqueued, a read first spares the write lock when the
-        queue is empty (the common case of a fallback poll)."""
+    def _take_next(self, *, rang: bool = False) -> bytes | None:
+        """The next task, removed from the queue. Unless a ring says a task was just
+        enqueued, a read first spares the write lock when the queue is empty (the common
+        case of a fallback poll)."""
         if not rang and not self.sql("select 1 from task where queue = ? limit 1", (self.name,), results=True):
-            return None, False
+            return None
         with self.db(commit=True) as cursor:
-            cursor.execute(
-                "select id, data from task where queue = ? order by priority desc, id limit 2", (self.name,)
-            )
-            rows = cursor.fetchall()
-            if not rows:
-                return None, False
-            cursor.execute("delete from task where id = ?", (rows[0][0],))
-            return (rows[0][1] if cursor.rowcount == 1 else None), len(rows) > 1
-
-    def take_queued(self, wanted: Callable[[bytes], bool], limit: int) -> list[bytes]:
-        """Remove and return up to `limit` queued messages that `wanted` accepts, oldest
-        first, in one transaction: for a worker that runs several tasks of one kind
-        together. Messages it does not want stay queued, in order."""
-        if limit <= 0 or not self.sql("select 1 from task where queue = ? limit 1", (self.name,), results=True):
-            return []
-        with self.db(commit=True) as cursor:
-            cursor.execute(
-                "select id, data from task where queue = ? order by priority desc, id limit ?", (self.name, limit * 2)
-            )
-            taken = [(task_id, data) for task_id, data in cursor.fetchall() if wanted(data)][:limit]
-            if taken:
-                cursor.execute(
-                    f"delete from task where id in ({','.join('?' * len(taken))})", [task_id for task_id, _ in taken]
-                )
-        return [data for _, data in taken]
+            cursor.execute("select id, data from task where queue = ? order by priority desc, id limit 1", (self.name,))
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            cursor.execute("delete from task where id = ?", (row[0],))
+            return row[1] if cursor.rowcount == 1 else None
 
     def dequeue(self):
         """The next task, or None after the fallback poll interval.
 
-        Every idle thread waits on the doorbell, and each ring wakes one of them (a job
-        enqueued while the others are busy must not wait for a poll). Rings that came
-        before a look at the queue are answered by that look, so they are drained first;
-        and a thread that takes a job with another behind it rings once more, in case it
-        drained the ring that was meant for the other."""
-        if self._draining:
+        Every idle worker calls this. One at a time holds the turn: it drains the rings
+        (the look that follows answers them), looks at the queue and, finding it empty,
+        waits on the doorbell; the others wait for the turn. So a burst of N tasks is
+        taken by N turns in a row, a ring wakes one waiter, and an idle consumer wakes
+        once per poll interval however many workers it runs. The wait for the turn has a
+        timeout only so a thread notices a graceful shutdown."""
+        if self._draining or not self._turn.acquire(timeout=self._poll_interval_seconds * 10):
             return None
-        doorbell = self._sleeper()
-        doorbell.drain()
-        data, more = self._take_next()
-        if data is None:
-            if not doorbell.wait_for_ring() or self._draining:
-                return None  # the fallback poll: Huey calls again, and that call looks
-            data, more = self._take_next(rang=True)
-        self._dequeued.more = more
-        if more:
-            doorbell.ring_self()
-        return data
-
-    def saw_more_behind(self) -> bool:
-        """Whether this thread's last dequeue saw another task queued behind the one it
-        took; asked once per dequeue (True when asked again, or before any)."""
-        more = getattr(self._dequeued, "more", True)
-        self._dequeued.more = True
-        return more
+        try:
+            if self._draining:
+                return None
+            doorbell = self._sleeper()
+            doorbell.drain()
+            data = self._take_next()
+            if data is None and doorbell.wait_for_ring() and not self._draining:
+                data = self._take_next(rang=True)
+            return data
+        finally:
+            self._turn.release()
 
     def close_doorbell(self) -> None:
         with self._setup_lock:

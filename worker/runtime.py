@@ -1,6 +1,10 @@
 """What a worker process holds for its whole life: the engine, the scenarios, the LLM
-provider, the doorbell to the web processes. Created once, on first use, by whichever
-worker thread gets there first."""
+provider and its slots, the doorbell to the web processes. Created once, on first use,
+by whichever worker (greenlet or thread) gets there first.
+
+Connections come from the engine's pool rather than one per worker: the consumer runs
+hundreds of greenlets, and a transaction never waits on the model, so a few connections
+serve them all."""
 
 from __future__ import annotations
 
@@ -43,7 +47,9 @@ class WorkerRuntime:
         self.started_at = utc_now_iso()
         self._web_ringer = Ringer(self.settings.doorbell_dir, WEB_ROLE)
         self._ring_lock = threading.Lock()
-        self._local = threading.local()
+        # The provider's slots: replies (and gradings) past this many in this process wait
+        # for one, so a deployment can keep within its model's rate limits.
+        self.model_slots = threading.BoundedSemaphore(self.settings.llm_max_concurrent_requests)
         self.typing = TypingIndicator(
             self.write_engine,
             self.ring_web,
@@ -75,32 +81,17 @@ class WorkerRuntime:
         """The engine with BEGIN IMMEDIATE: use for every read-then-write transaction."""
         return self.engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
 
-    def _thread_connection(self) -> Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self.engine.connect()
-        return conn
-
     @contextmanager
     def writing(self) -> Iterator[Connection]:
-        """A write transaction (BEGIN IMMEDIATE) on this thread's own connection, committed
-        on success. Each thread keeps its connection: checking one out of the pool and
-        resetting it for every transaction was a tenth of a fast reply's CPU."""
-        conn = self._thread_connection()
-        conn.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
-        with conn.begin():
+        """A write transaction (BEGIN IMMEDIATE) on a pooled connection, committed on success."""
+        with self.write_engine.begin() as conn:
             yield conn
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        """A read transaction on this thread's own connection (ended afterwards, so the
-        next one sees newer commits)."""
-        conn = self._thread_connection()
-        conn.execution_options(**{BEGIN_MODE: "DEFERRED"})
-        try:
+        """A read transaction on a pooled connection."""
+        with self.engine.connect() as conn:
             yield conn
-        finally:
-            conn.rollback()
 
     @cached_property
     def scenario_slugs(self) -> dict[int, str]:

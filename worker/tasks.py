@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import random
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -36,58 +35,20 @@ from worker.streaming import DeltaBatcher
 log = logging.getLogger("chattrain.worker")
 
 
-# The message ids each running generate_reply task is answering (its own and any it took
-# from the queue with it), by task id, so an interruption can put them all back.
-_running: dict[str, list[int]] = {}
+# The message id each running generate_reply task is answering, by task id, so an
+# interruption can put it back.
+_running: dict[str, int] = {}
 
 
 @huey.task(context=True)
 def generate_reply(message_id: int, task=None) -> None:  # noqa: ANN001
-    """Write the customer's reply to one trainee message (idempotent). With a provider
-    that answers in-process, also the replies queued behind it, up to reply_batch_max."""
-    runtime = get_runtime()
+    """Write the customer's reply to one trainee message (idempotent)."""
     task_id = task.id if task is not None else None
-    if not runtime.provider.answers_in_process:
-        _run(runtime, task_id, [message_id])
-        return
-    # Such replies are all CPU: two threads running them at once would only take turns
-    # on the GIL and the write lock, paying a thread wake-up at each turn. So one thread
-    # at a time runs them, with every reply queued when its turn comes. A thread that got
-    # its turn at once, with nothing queued behind its task when it took it, skips the look.
-    waited = not _in_process_turn.acquire(blocking=False)
-    if waited:
-        _in_process_turn.acquire()
+    _running[task_id] = message_id
     try:
-        # (Run other than by the consumer, after no dequeue of its own, it looks.)
-        more = waited or task is None or huey.storage.saw_more_behind()
-        behind = _take_queued_replies(runtime.settings.reply_batch_max - 1) if more else []
-        _run(runtime, task_id, [message_id, *behind])
-    finally:
-        _in_process_turn.release()
-
-
-_in_process_turn = threading.Lock()
-
-
-def _run(runtime: WorkerRuntime, task_id: str | None, message_ids: list[int]) -> None:
-    _running[task_id] = message_ids
-    try:
-        run_reply_jobs(runtime, message_ids)
+        run_reply_job(get_runtime(), message_id)
     finally:
         _running.pop(task_id, None)
-
-
-def _take_queued_replies(limit: int) -> list[int]:
-    """Message ids of generate_reply tasks waiting in the queue (not scheduled for later),
-    removed from it. Should this process die before writing them, the sweep re-queues
-    them from reply_jobs, as it does for a task Huey had dequeued."""
-    name = huey._registry.task_to_string(generate_reply.task_class)
-
-    def wanted(data: bytes) -> bool:
-        message = huey.serializer.deserialize(data)
-        return message.name == name and message.eta is None and len(message.args) == 1
-
-    return [huey.serializer.deserialize(data).args[0] for data in huey.storage.take_queued(wanted, limit)]
 
 
 @huey.signal(SIGNAL_INTERRUPTED)
@@ -98,12 +59,12 @@ def requeue_interrupted(signal, task, *args, **kwargs) -> None:  # noqa: ANN001,
         return
     huey.storage.stop_dequeuing()
     runtime = get_runtime()
-    for message_id in _running.pop(task.id, [task.args[0]]):
-        with runtime.writing() as conn:
-            requeued = job_rows.requeue_reply_job(conn, message_id, now=time.time(), last_error="interrupted")
-        if requeued:
-            generate_reply(message_id)
-            log.info("reply job requeued after interruption message_id=%s", message_id)
+    message_id = _running.pop(task.id, task.args[0])
+    with runtime.writing() as conn:
+        requeued = job_rows.requeue_reply_job(conn, message_id, now=time.time(), last_error="interrupted")
+    if requeued:
+        generate_reply(message_id)
+        log.info("reply job requeued after interruption message_id=%s", message_id)
 
 
 @dataclass
@@ -121,6 +82,16 @@ class _Prepared:
 
 
 @dataclass
+class _ModelTiming:
+    """When the model was asked for the reply and when its first and last chunks came
+    (epoch seconds, stored with the job for the queue wait in /api/health)."""
+
+    requested_at: float = 0.0
+    first_chunk_at: float = 0.0
+    last_chunk_at: float = 0.0
+
+
+@dataclass
 class _Generated:
     """A reply generated and scored, ready for its write transaction."""
 
@@ -129,49 +100,37 @@ class _Generated:
     usage: Any
     feedback: Any
     found: list | None
-    elapsed_ms: float
+    timing: _ModelTiming
 
 
 def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
-    """One run of a reply job (see run_reply_jobs)."""
-    run_reply_jobs(runtime, [message_id])
+    """One run of a reply job.
 
-
-def run_reply_jobs(runtime: WorkerRuntime, message_ids: list[int]) -> None:
-    """One run of one or more reply jobs, on this thread.
-
-    Each job is read, not claimed, at the start: a reply generated within one batch
+    The job is read, not claimed, at the start: the run claims it with its `typing`
+    event (worker/typing.py) or its first delta, and a reply generated within one batch
     interval is written in a single transaction that claims the job, stores the reply and
-    finishes the job together, so a fast reply takes the write lock once. Several jobs
-    read together share one read transaction and their replies one write transaction. A
-    slower reply is claimed by its first delta or its `typing` event (worker/typing.py),
-    which is also when a lease matters: the sweeps only take jobs queued for half a
-    minute or whose lease ran out. Two runs of one job (a duplicate queue entry) can both
+    finishes the job together. Two runs of one job (a duplicate queue entry) can both
     generate, but only the holder of the claim writes anything, and a reply is stored
     once (messages.reply_to is unique)."""
     now = time.time()
     holder = f"{runtime.worker_id}:{secrets.token_hex(3)}"
-    prepared, expired, unreadable = [], [], []
     with runtime.reading() as conn:
-        for message_id in message_ids:
-            job = job_rows.select_reply_job(conn, message_id)
-            if job is None or not job_rows.may_take(job, now):
-                continue
-            if now > job["expires_at"]:
-                expired.append(message_id)
-                continue
-            try:
-                prepared.append(_prepare(runtime, conn, job))
-            except Exception:  # one job that cannot be read must not stop the others
-                log.exception("reading a reply job failed message_id=%s", message_id)
-                unreadable.append(job)
-    for message_id in expired:
+        job = job_rows.select_reply_job(conn, message_id)
+        if job is None or not job_rows.may_take(job, now):
+            return
+        expired = now > job["expires_at"]
+        try:
+            prepared = None if expired else _prepare(runtime, conn, job)
+        except Exception:
+            log.exception("reading a reply job failed message_id=%s", message_id)
+            _handle_llm_error(runtime, job, LLMError("internal_error", "the job could not be read", retryable=True), holder)
+            return
+    if expired:
         _expire(runtime, message_id, holder)
-    for job in unreadable:
-        _handle_llm_error(runtime, job, LLMError("internal_error", "the job could not be read", retryable=True), holder)
-    generated = [reply for reply in (_generate(runtime, each, holder) for each in prepared) if reply is not None]
-    if generated:
-        _write_replies(runtime, generated, holder)
+        return
+    generated = _generate(runtime, prepared, holder)
+    if generated is not None:
+        _write_reply(runtime, generated, holder)
 
 
 def _prepare(runtime: WorkerRuntime, conn, job: dict[str, Any]) -> _Prepared:  # noqa: ANN001
@@ -205,10 +164,10 @@ def _generate(runtime: WorkerRuntime, prepared: _Prepared, holder: str) -> _Gene
     None when the provider failed (the job is retried or the trainee told)."""
     settings = runtime.settings
     session_id, message_id, scenario = prepared.request.session_id, prepared.message_id, prepared.scenario
-    started = time.monotonic()
+    timing = _ModelTiming()
     try:
         llm_accounting.check_daily_budget(runtime.engine, user_id=prepared.user_id, budget=settings.llm_daily_token_budget_per_user)
-        batcher, usage = _stream_reply(runtime, prepared, holder)
+        batcher, usage = _stream_reply(runtime, prepared, holder, timing)
     except LLMError as error:
         _handle_llm_error(runtime, prepared.job, error, holder)
         return None
@@ -216,7 +175,6 @@ def _generate(runtime: WorkerRuntime, prepared: _Prepared, holder: str) -> _Gene
         log.exception("reply job crashed session_id=%s message_id=%s", session_id, message_id)
         _handle_llm_error(runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), holder)
         return None
-    elapsed_ms = (time.monotonic() - started) * 1000
     trainee_message = prepared.trainee_message
     # Scored before the reply's transaction, so the write lock is not held for it.
     feedback = (
@@ -227,7 +185,7 @@ def _generate(runtime: WorkerRuntime, prepared: _Prepared, holder: str) -> _Gene
     # Like scoring, the search for personal data in a reply that goes out whole runs
     # before the transaction; only the placeholders are put in with the lock held.
     found = runtime.masking.find(batcher.generated, tuple(scenario.masking_patterns)) if batcher.next_seq == 0 else None
-    return _Generated(prepared, batcher, usage, feedback, found, elapsed_ms)
+    return _Generated(prepared, batcher, usage, feedback, found, timing)
 
 
 def _hold(runtime: WorkerRuntime, conn, message_id: int, holder: str) -> dict[str, Any] | None:  # noqa: ANN001
@@ -272,8 +230,10 @@ def _session_masker(runtime: WorkerRuntime, conn, session_id: int, patterns: tup
     return mask
 
 
-def _stream_reply(runtime: WorkerRuntime, prepared: _Prepared, holder: str):  # noqa: ANN202
-    """Run the provider, writing batched deltas; returns (batcher, usage)."""
+def _stream_reply(runtime: WorkerRuntime, prepared: _Prepared, holder: str, timing: _ModelTiming):  # noqa: ANN202
+    """Run the provider, writing batched deltas; returns (batcher, usage). Waits for one
+    of the provider's slots (CHATTRAIN_LLM_MAX_CONCURRENT_REQUESTS) first, with the
+    `typing` indicator already pending, so a wait for a slot shows as typing."""
     request = prepared.request
     session_id, message_id = request.session_id, prepared.message_id
     patterns = tuple(request.scenario.masking_patterns)
@@ -284,11 +244,15 @@ def _stream_reply(runtime: WorkerRuntime, prepared: _Prepared, holder: str):  # 
     )
     pending = runtime.typing.started(session_id, message_id, holder)
     try:
-        stream = runtime.provider.stream_reply(request)
-        for chunk in stream:
-            if batcher.add(chunk):
-                runtime.typing.settle(pending)
-                _write_delta(runtime, session_id, message_id, batcher, patterns, holder)
+        with runtime.model_slots:
+            timing.requested_at = time.time()
+            stream = runtime.provider.stream_reply(request)
+            for chunk in stream:
+                timing.last_chunk_at = time.time()
+                timing.first_chunk_at = timing.first_chunk_at or timing.last_chunk_at
+                if batcher.add(chunk):
+                    runtime.typing.settle(pending)
+                    _write_delta(runtime, session_id, message_id, batcher, patterns, holder)
     finally:
         runtime.typing.settle(pending)
     if not batcher.generated.strip():
@@ -313,36 +277,28 @@ def _insert_delta(conn, session_id: int, message_id: int, delta: dict[str, Any])
     )
 
 
-def _write_replies(runtime: WorkerRuntime, replies: list[_Generated], holder: str) -> None:
-    """Store generated replies in one write transaction. If that fails (a bug in one
-    reply's write), each is written in a transaction of its own, so one bad reply does not
-    hold the others back; a reply that cannot be written is retried like a failed LLM
-    call, then reported to the trainee."""
+def _write_reply(runtime: WorkerRuntime, reply: _Generated, holder: str) -> None:
+    """Store a generated reply in one write transaction. A reply that cannot be written
+    (a bug in its write) is retried like a failed LLM call, then reported to the trainee."""
+    prepared = reply.prepared
+    session_id, message_id = prepared.request.session_id, prepared.message_id
     try:
         with runtime.writing() as conn:
-            outcomes = [_store_reply(runtime, conn, reply, holder) for reply in replies]
+            written, ended_by = _store_reply(runtime, conn, reply, holder)
     except Exception as error:
-        if len(replies) > 1:
-            log.exception("writing %d replies together failed; writing them one by one", len(replies))
-            for reply in replies:
-                _write_replies(runtime, [reply], holder)
-            return
-        prepared = replies[0].prepared
-        log.exception("writing a reply failed session_id=%s message_id=%s", prepared.request.session_id, prepared.message_id)
+        log.exception("writing a reply failed session_id=%s message_id=%s", session_id, message_id)
         _handle_llm_error(runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), holder)
         return
-    if any(written for written, _ in outcomes):
+    if written:
         runtime.ring_web()
-    for reply, (written, ended_by) in zip(replies, outcomes):
-        session_id, message_id = reply.prepared.request.session_id, reply.prepared.message_id
-        if ended_by is not None:
-            evaluate_session(session_id)
-            log.info("session completed session_id=%s ended_by=%s", session_id, ended_by)
-        if written:
-            log.debug(
-                "reply written session_id=%s message_id=%s tokens=%s llm_ms=%.1f",
-                session_id, message_id, reply.usage.completion_tokens, reply.elapsed_ms,
-            )
+        log.debug(
+            "reply written session_id=%s message_id=%s tokens=%s llm_s=%.2f",
+            session_id, message_id, reply.usage.completion_tokens,
+            reply.timing.last_chunk_at - reply.timing.requested_at,
+        )
+    if ended_by is not None:
+        evaluate_session(session_id)
+        log.info("session completed session_id=%s ended_by=%s", session_id, ended_by)
 
 
 def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, holder: str) -> tuple[bool, str | None]:  # noqa: ANN001
@@ -396,7 +352,11 @@ def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, holder: str) -
             conn, session_id=session_id, message=prepared.trainee_message, feedback=reply.feedback
         )
     ended_by = training_loop.complete_if_due(conn, scenario, session_id)
-    job_rows.finish_reply_job(conn, message_id, status="done")
+    timing = reply.timing
+    job_rows.finish_answered_reply_job(
+        conn, message_id,
+        requested_at=timing.requested_at, first_chunk_at=timing.first_chunk_at, last_chunk_at=timing.last_chunk_at,
+    )
     return True, ended_by
 
 

@@ -44,6 +44,18 @@ _FINISH = Prepared(
     .where(reply_jobs.c.message_id == bindparam("b_message_id"))
     .values(status=bindparam("b_status"), lease_expires_at=None, last_error=bindparam("b_last_error"))
 )
+_ANSWERED = Prepared(
+    update(reply_jobs)
+    .where(reply_jobs.c.message_id == bindparam("b_message_id"))
+    .values(
+        status="done",
+        lease_expires_at=None,
+        last_error=None,
+        model_requested_at=bindparam("b_requested_at"),
+        model_first_chunk_at=bindparam("b_first_chunk_at"),
+        model_last_chunk_at=bindparam("b_last_chunk_at"),
+    )
+)
 
 
 def insert_reply_job(conn: Connection, *, message_id: int, session_id: int, now: float, expires_at: float) -> None:
@@ -83,6 +95,54 @@ def hold_reply_job(
 def finish_reply_job(conn: Connection, message_id: int, *, status: str, last_error: str | None = None) -> None:
     """Set a final status: done, failed or expired."""
     _FINISH.run(conn, {"b_message_id": message_id, "b_status": status, "b_last_error": last_error})
+
+
+def finish_answered_reply_job(
+    conn: Connection, message_id: int, *, requested_at: float, first_chunk_at: float, last_chunk_at: float
+) -> None:
+    """Mark the job done, with when its model call was made and streamed (epoch seconds)."""
+    _ANSWERED.run(
+        conn,
+        {
+            "b_message_id": message_id,
+            "b_requested_at": requested_at,
+            "b_first_chunk_at": first_chunk_at,
+            "b_last_chunk_at": last_chunk_at,
+        },
+    )
+
+
+def extend_leases(conn: Connection, *, worker_id: str, now: float, lease_seconds: float) -> int:
+    """Extend the lease of every job a run of this worker process holds (their holders are
+    `<worker_id>:<run>`), so a model that is slow to answer does not look like a dead
+    worker to the sweep. Returns how many."""
+    result = conn.execute(
+        update(reply_jobs)
+        .where(
+            reply_jobs.c.status == "working",
+            reply_jobs.c.worker_id.startswith(f"{worker_id}:", autoescape=True),
+            reply_jobs.c.lease_expires_at >= now,
+        )
+        .values(lease_expires_at=now + lease_seconds)
+    )
+    return result.rowcount
+
+
+def select_queue_waits(conn: Connection, *, since: float, limit: int = 2000) -> list[float]:
+    """Seconds from enqueue to model request of the replies whose model call started
+    after `since` (the most recent `limit`)."""
+    rows = conn.execute(
+        select(reply_jobs.c.model_requested_at - reply_jobs.c.enqueued_at)
+        .where(reply_jobs.c.model_requested_at >= since)
+        .order_by(reply_jobs.c.model_requested_at.desc())
+        .limit(limit)
+    )
+    return [max(0.0, wait) for (wait,) in rows]
+
+
+def select_oldest_queued_at(conn: Connection) -> float | None:
+    """When the reply job waiting longest for a worker was enqueued."""
+    return conn.execute(select(func.min(reply_jobs.c.enqueued_at)).where(reply_jobs.c.status == "queued")).scalar_one()
 
 
 def requeue_reply_job(

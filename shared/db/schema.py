@@ -99,7 +99,13 @@ reply_jobs = Table(
     Column("enqueued_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Column("last_error", Text),
+    # When the last run asked the model, and got its first and last chunk (epoch seconds):
+    # the queue wait is model_requested_at - enqueued_at.
+    Column("model_requested_at", Float),
+    Column("model_first_chunk_at", Float),
+    Column("model_last_chunk_at", Float),
     Index("ix_reply_jobs_status", "status"),
+    Index("ix_reply_jobs_model_requested_at", "model_requested_at"),
 )
 
 workers = Table(

@@ -68,14 +68,11 @@ class ReplyStream:
 
 
 class LLMProvider(Protocol):
-    """Plays the customer. Called from worker threads, so implementations are synchronous."""
+    """Plays the customer. Called from the worker's greenlets (or threads in tests), so
+    implementations are synchronous and wait only through sockets and `time.sleep`,
+    which gevent makes cooperative."""
 
     name: str
-    # True when a reply is computed in this process without waiting on a network or a
-    # timer (the unpaced mock). The worker then runs several queued replies on one thread
-    # and writes them together; a provider that waits gets one reply per thread, so a
-    # slow model never holds up another trainee's reply.
-    answers_in_process: bool
 
     def stream_reply(self, request: ReplyRequest) -> ReplyStream:
         """Start a reply; raise LLMError (possibly while iterating) on failure."""

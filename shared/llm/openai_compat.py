@@ -2,11 +2,13 @@
 Azure-style gateways, vLLM, Ollama, llama.cpp, LM Studio, OpenRouter, ...).
 
 One reply is one streamed POST to {base_url}/chat/completions. Failures before the first
-chunk of text are retried here (429, 5xx, timeouts, dropped connections) with
-exponential backoff and jitter, honouring Retry-After, within both `max_retries` and
-the total time budget. Once text has been handed out a retry would duplicate it, so
-any later failure becomes a retryable "llm_stream_interrupted" and the worker starts
-the reply over.
+chunk of text can be retried here (429, 5xx, timeouts, dropped connections) with
+exponential backoff and jitter, honouring Retry-After, within both the retry count and
+the total time budget: grading calls get `max_retries`; replies get `reply_retries`,
+which the deployment sets to 0 because the worker retries a reply itself (a provider
+sleeping out a backoff would hold a model slot). Once text has been handed out a retry
+would duplicate it, so any later failure becomes a retryable "llm_stream_interrupted"
+and the worker starts the reply over.
 
 Error codes (LLMError.code):
     llm_rate_limited        429 after the retries; retryable (retry_after_seconds set when the
@@ -184,13 +186,12 @@ def _text_of(part: Any) -> str:
 class OpenAICompatibleProvider:
     """Plays the customer through an OpenAI-compatible chat-completions endpoint.
 
-    Safe to share between worker threads: it keeps no per-reply state, and its one
-    httpx.Client (a pool of keep-alive connections) is thread-safe.
+    Safe to share between worker threads and greenlets: it keeps no per-reply state, and
+    its one httpx.Client (a pool of keep-alive connections, sized to the worker's model
+    slots) is thread-safe.
     """
 
     name = "openai"
-    answers_in_process = False
-
     def __init__(
         self,
         *,
@@ -203,6 +204,8 @@ class OpenAICompatibleProvider:
         context_tokens: int,
         client: httpx.Client | None = None,
         backoff_base_seconds: float = BACKOFF_BASE_SECONDS,
+        reply_retries: int | None = None,
+        max_connections: int = 100,
     ):
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("the LLM base URL must start with http:// or https://")
@@ -213,10 +216,14 @@ class OpenAICompatibleProvider:
         self._request_timeout = request_timeout_seconds
         self._total_timeout = total_timeout_seconds
         self._max_retries = max(0, max_retries)
+        self._reply_retries = self._max_retries if reply_retries is None else max(0, reply_retries)
         self._context_tokens = context_tokens
         self._backoff_base = backoff_base_seconds
         self._owns_client = client is None
-        self._client = client or httpx.Client(timeout=httpx.Timeout(request_timeout_seconds))
+        self._client = client or httpx.Client(
+            timeout=httpx.Timeout(request_timeout_seconds),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
 
     @classmethod
     def from_settings(cls, settings: Any) -> "OpenAICompatibleProvider":
@@ -227,7 +234,12 @@ class OpenAICompatibleProvider:
             request_timeout_seconds=settings.llm_request_timeout_seconds,
             total_timeout_seconds=settings.llm_total_timeout_seconds,
             max_retries=settings.llm_max_retries,
+            # The worker owns a reply's retries: a failed call gives its slot back and the
+            # job is scheduled again (honouring Retry-After), so a failing reply costs at
+            # most CHATTRAIN_REPLY_MAX_ATTEMPTS model calls instead of that times these.
+            reply_retries=0,
             context_tokens=settings.llm_context_tokens,
+            max_connections=settings.llm_max_concurrent_requests,
         )
 
     def close(self) -> None:
@@ -240,7 +252,7 @@ class OpenAICompatibleProvider:
         messages = build_messages(request, context_tokens=self._context_tokens, count_tokens=count_tokens)
         body = self._request_body(request.scenario, messages)
         usage = Usage(model=body["model"])
-        return ReplyStream(chunks=self._stream_with_retries(body, usage), usage=usage)
+        return ReplyStream(chunks=self._stream_with_retries(body, usage, self._reply_retries), usage=usage)
 
     def complete_json(self, messages: list[dict[str, str]], *, max_tokens: int) -> tuple[str, Usage]:
         """A whole answer to `messages`, asked for as a JSON object (`response_format`),
@@ -257,7 +269,7 @@ class OpenAICompatibleProvider:
             "response_format": {"type": "json_object"},
         }
         usage = Usage(model=self._model)
-        text = "".join(self._stream_with_retries(body, usage))
+        text = "".join(self._stream_with_retries(body, usage, self._max_retries))
         return text, usage
 
     def _request_body(self, scenario: Any, messages: list[dict[str, str]]) -> dict[str, Any]:
@@ -295,11 +307,11 @@ class OpenAICompatibleProvider:
             retry_after_seconds=error.retry_after_seconds,
         )
 
-    def _stream_with_retries(self, body: dict[str, Any], usage: Usage) -> Iterator[str]:
+    def _stream_with_retries(self, body: dict[str, Any], usage: Usage, max_retries: int) -> Iterator[str]:
         deadline = time.monotonic() + self._total_timeout
         failure: LLMError | None = None
         attempts = 0
-        for retry_number in range(self._max_retries + 1):
+        for retry_number in range(max_retries + 1):
             if failure is not None:
                 delay = backoff_delay(
                     retry_number, base_seconds=self._backoff_base, retry_after=failure.retry_after_seconds

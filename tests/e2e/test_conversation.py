@@ -81,21 +81,6 @@ async def test_health_is_healthy_with_a_live_worker(stack):
     assert health["queue"]["depth"] == 0
 
 
-async def test_the_worker_keeps_the_database_and_the_queue_mapped(stack):
-    """So that idle file cache is not reclaimed from under the first message after a
-    quiet spell (shared/db/residency.py). A log that appears later is mapped at the
-    worker's next upkeep pass (every 5 s)."""
-    wanted = {str(stack.data_dir / name) for name in ("chattrain.db", "chattrain.db-wal", "queue.db", "queue.db-wal")}
-    deadline = time.monotonic() + 15
-    while True:
-        maps = Path(f"/proc/{stack.processes['worker'].pid}/maps").read_text()
-        missing = wanted - {line.split(None, 5)[5] for line in maps.splitlines() if len(line.split(None, 5)) == 6}
-        if not missing or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.2)
-    assert not missing
-
-
 async def test_two_sockets_on_one_session_both_receive_the_reply(stack):
     session = await create_session(stack.base_url, token=stack.token)
     first = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after=0", token=stack.token)

@@ -198,9 +198,9 @@ async def test_a_hanging_llm_times_out_retries_then_tells_the_trainee_and_a_retr
         error = await expect_error(chat, ack["message_id"])
         assert error["code"] == "llm_timeout"
         assert "retry" in error["content"]
-        # Two worker attempts of two requests each (CHATTRAIN_LLM_MAX_RETRIES=1,
+        # One request per worker attempt (the worker owns a reply's retries;
         # CHATTRAIN_REPLY_MAX_ATTEMPTS=2), then the trainee was told.
-        assert len(fake_llm.requests) == 4
+        assert len(fake_llm.requests) == 2
         status = health(openai_stack)
         assert status["status"] == "degraded"
         assert status["llm"]["last_call_ok"] is False and status["llm"]["last_error_code"] == "llm_timeout"
@@ -209,6 +209,19 @@ async def test_a_hanging_llm_times_out_retries_then_tells_the_trainee_and_a_retr
         reply = await retry_and_get_reply(chat, ack["message_id"])
     assert reply["content"] == REPLY
     assert health(openai_stack)["llm"]["last_call_ok"] is True
+
+
+async def test_a_model_answering_500_costs_one_request_per_attempt_of_the_reply(openai_stack, fake_llm):
+    """The provider does not retry a reply on its own: retries of the provider and of the
+    worker used to multiply (up to 16 requests for one message)."""
+    fake_llm.queue(count=20, status=500)
+    token = new_trainee(openai_stack, "five-hundred")
+    async with chat_session(openai_stack, token) as (_, chat):
+        await chat.send("user_message", TRAINEE)
+        ack = await chat.recv_until("message_ack")
+        error = await expect_error(chat, ack["message_id"])
+    assert error["code"] == "llm_unavailable"
+    assert len(fake_llm.requests) == 2  # CHATTRAIN_REPLY_MAX_ATTEMPTS
 
 
 async def test_malformed_llm_output_is_an_llm_malformed_response_error_at_once_and_health_follows(

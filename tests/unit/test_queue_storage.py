@@ -1,5 +1,5 @@
-"""The queue storage's dequeue: FIFO, one transaction per task, and every idle consumer
-thread is woken by a ring, so no job waits for the fallback poll."""
+"""The queue storage's dequeue: FIFO, one transaction per task, and idle consumer
+workers take turns at the doorbell, so no job waits for the fallback poll."""
 
 from __future__ import annotations
 
@@ -20,13 +20,11 @@ def _storage(tmp_path: Path, poll_ms: int = 50, create: bool = True):  # noqa: A
     return create_queue_storage(settings)
 
 
-def test_take_next_is_fifo_and_says_whether_more_wait(tmp_path: Path) -> None:
+def test_take_next_is_fifo(tmp_path: Path) -> None:
     storage = _storage(tmp_path)
     for name in (b"first", b"second", b"third"):
         storage.enqueue(name)
-    assert [storage._take_next() for _ in range(4)] == [
-        (b"first", True), (b"second", True), (b"third", False), (None, False)
-    ]
+    assert [storage._take_next() for _ in range(4)] == [b"first", b"second", b"third", None]
     storage.close_doorbell()
 
 
@@ -35,10 +33,10 @@ def test_a_look_after_a_ring_goes_straight_to_the_write_and_a_poll_reads_first(t
     storage.enqueue(b"job")
     statements: list[str] = []
     storage.conn.set_trace_callback(statements.append)
-    assert storage._take_next(rang=True) == (b"job", False)
+    assert storage._take_next(rang=True) == b"job"
     assert not [sql for sql in statements if sql.startswith("select 1")]
     statements.clear()
-    assert storage._take_next() == (None, False)
+    assert storage._take_next() is None
     # The empty queue is seen by the read alone: no transaction takes the write lock.
     assert [sql.split()[0].lower() for sql in statements] == ["select"]
     storage.conn.set_trace_callback(None)
@@ -91,21 +89,22 @@ def test_jobs_enqueued_while_one_thread_is_busy_wake_the_idle_ones(tmp_path: Pat
     worker_side.close_doorbell()
 
 
-def test_a_thread_that_takes_a_job_with_another_behind_it_wakes_a_waiting_thread(tmp_path: Path) -> None:
-    """The ring meant for the second job may have been drained by the thread that took
-    the first; that thread rings again, so a waiting thread takes the second at once."""
-    storage = _storage(tmp_path, poll_ms=10_000)
+def test_a_job_queued_without_a_ring_is_taken_by_the_next_turn(tmp_path: Path) -> None:
+    """A lost ring costs at most one poll interval: the waiter's poll ends its turn, and
+    the next turn looks at the queue before it listens."""
+    storage = _storage(tmp_path, poll_ms=200)
     taken: list = []
     stop = threading.Event()
-    waiting = _consumer_threads(storage, 1, busy_seconds=3.0, taken=taken, stop=stop)
-    time.sleep(0.3)  # it is waiting on the doorbell
-    for name in (b"one", b"two"):  # queued without a ring, as if its ring had been drained
-        SqliteStorage.enqueue(storage, name)
-    assert storage.dequeue() == b"one"
-    _wait_until(lambda: len(taken) == 1, timeout=2.0)  # far below the 10 s poll
-    assert taken[0][0] == b"two"
+    threads = _consumer_threads(storage, 3, busy_seconds=3.0, taken=taken, stop=stop)
+    time.sleep(0.3)
+    queued_at = time.monotonic()
+    for name in (b"one", b"two"):
+        SqliteStorage.enqueue(storage, name)  # no ring
+    _wait_until(lambda: len(taken) == 2, timeout=3.0)
+    assert max(at for _, at in taken) - queued_at < 1.5
     stop.set()
-    waiting[0].join(5)
+    for thread in threads:
+        thread.join(5)
     storage.close_doorbell()
 
 
@@ -145,27 +144,3 @@ def test_a_poll_interval_of_zero_is_refused() -> None:
 
     with pytest.raises(ValidationError, match="worker_poll_interval_ms"):
         Settings(worker_poll_interval_ms=0)
-
-
-def test_take_queued_removes_only_wanted_messages_oldest_first(tmp_path: Path) -> None:
-    storage = _storage(tmp_path)
-    for name in (b"reply-1", b"report-1", b"reply-2", b"reply-3"):
-        storage.enqueue(name)
-    assert storage.take_queued(lambda data: data.startswith(b"reply"), 2) == [b"reply-1", b"reply-2"]
-    assert storage.take_queued(lambda data: False, 5) == []
-    assert [storage._take_next()[0] for _ in range(3)] == [b"report-1", b"reply-3", None]
-    assert storage.take_queued(lambda data: True, 5) == []
-    storage.close_doorbell()
-
-
-def test_a_dequeue_tells_once_whether_another_task_was_behind_it(tmp_path: Path) -> None:
-    storage = _storage(tmp_path)
-    assert storage.saw_more_behind()  # nothing dequeued yet: cannot tell
-    storage.enqueue(b"first")
-    storage.enqueue(b"second")
-    assert storage.dequeue() == b"first"
-    assert storage.saw_more_behind()
-    assert storage.dequeue() == b"second"
-    assert not storage.saw_more_behind()
-    assert storage.saw_more_behind()  # asked again: cannot tell
-    storage.close_doorbell()
