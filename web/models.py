@@ -74,15 +74,32 @@ class DatabaseHealth(BaseModel):
     reachable: bool
 
 
+class QueueWait(BaseModel):
+    replies: int = Field(description="Replies whose model call started in the last minute.")
+    p50_ms: float | None = Field(description="Median time from the trainee's message to the model call.")
+    p99_ms: float | None
+
+
 class QueueHealth(BaseModel):
     depth: int | None = Field(description="Jobs waiting in the Huey queue.")
     open_replies: int | None = Field(description="Trainee messages whose reply is queued or being written.")
+    oldest_queued_seconds: float | None = Field(
+        default=None, description="How long the reply waiting longest for a worker has waited; null when none waits."
+    )
+    wait: QueueWait | None = Field(
+        default=None, description="Queue wait over the last minute: from the stored message to the model call."
+    )
 
 
 class WorkerHealth(BaseModel):
     last_seen_at: str | None
     seconds_since_seen: float | None
     alive: bool
+    model_calls: int | None = Field(default=None, description="Calls to the model in progress, over live workers.")
+    model_calls_waiting: int | None = Field(
+        default=None,
+        description="Replies waiting for a model slot (CHATTRAIN_LLM_MAX_CONCURRENT_REQUESTS), over live workers.",
+    )
 
 
 class LLMHealth(BaseModel):

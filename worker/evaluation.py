@@ -74,7 +74,8 @@ def _grade_with_llm(runtime: WorkerRuntime, session_id: int) -> GradingOutcome |
         llm_accounting.check_daily_budget(
             runtime.engine, user_id=session["user_id"], budget=runtime.settings.llm_daily_token_budget_per_user
         )
-        graded = grade_session(runtime.provider, scenario, messages)
+        with runtime.model_slots.held():
+            graded = grade_session(runtime.provider, scenario, messages)
     except LLMError as error:
         with runtime.write_engine.begin() as conn:
             llm_accounting.record_failure(conn, provider=runtime.provider.name, code=error.code)

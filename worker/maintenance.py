@@ -73,6 +73,8 @@ def heartbeat(runtime: WorkerRuntime) -> None:
             pid=runtime.pid,
             started_at=runtime.started_at,
             now=now,
+            model_calls=runtime.model_slots.in_use,
+            model_calls_waiting=runtime.model_slots.waiting,
         )
         job_rows.extend_leases(
             conn, worker_id=runtime.worker_id, now=now, lease_seconds=runtime.settings.reply_lease_seconds

@@ -29,6 +29,7 @@ from shared.llm import LLMProvider, create_provider
 from shared.masking_policy import MaskingPolicy
 from shared.scenarios import Scenario, load_scenarios
 from shared.settings import Settings
+from worker.model_slots import ModelSlots
 from worker.typing import TypingIndicator
 
 log = logging.getLogger("chattrain.worker")
@@ -47,9 +48,7 @@ class WorkerRuntime:
         self.started_at = utc_now_iso()
         self._web_ringer = Ringer(self.settings.doorbell_dir, WEB_ROLE)
         self._ring_lock = threading.Lock()
-        # The provider's slots: replies (and gradings) past this many in this process wait
-        # for one, so a deployment can keep within its model's rate limits.
-        self.model_slots = threading.BoundedSemaphore(self.settings.llm_max_concurrent_requests)
+        self.model_slots = ModelSlots(self.settings.llm_max_concurrent_requests)
         self.typing = TypingIndicator(
             self.write_engine,
             self.ring_web,

@@ -244,7 +244,7 @@ def _stream_reply(runtime: WorkerRuntime, prepared: _Prepared, holder: str, timi
     )
     pending = runtime.typing.started(session_id, message_id, holder)
     try:
-        with runtime.model_slots:
+        with runtime.model_slots.held():
             timing.requested_at = time.time()
             stream = runtime.provider.stream_reply(request)
             for chunk in stream:

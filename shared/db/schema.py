@@ -116,6 +116,9 @@ workers = Table(
     Column("pid", Integer, nullable=False),
     Column("started_at", Text, nullable=False),
     Column("last_seen_at", Float, nullable=False),
+    # At the last heartbeat: calls to the model in progress, and replies waiting for a slot
+    Column("model_calls", Integer, nullable=False, server_default="0"),
+    Column("model_calls_waiting", Integer, nullable=False, server_default="0"),
 )
 
 reports = Table(

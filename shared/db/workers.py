@@ -8,11 +8,30 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from shared.db.schema import workers
 
 
-def upsert_worker_heartbeat(conn: Connection, *, worker_id: str, host: str, pid: int, started_at: str, now: float) -> None:
-    statement = sqlite_insert(workers).values(
-        worker_id=worker_id, host=host, pid=pid, started_at=started_at, last_seen_at=now
-    )
-    conn.execute(statement.on_conflict_do_update(index_elements=[workers.c.worker_id], set_={"last_seen_at": now}))
+def upsert_worker_heartbeat(
+    conn: Connection,
+    *,
+    worker_id: str,
+    host: str,
+    pid: int,
+    started_at: str,
+    now: float,
+    model_calls: int = 0,
+    model_calls_waiting: int = 0,
+) -> None:
+    counts = {"last_seen_at": now, "model_calls": model_calls, "model_calls_waiting": model_calls_waiting}
+    statement = sqlite_insert(workers).values(worker_id=worker_id, host=host, pid=pid, started_at=started_at, **counts)
+    conn.execute(statement.on_conflict_do_update(index_elements=[workers.c.worker_id], set_=counts))
+
+
+def select_model_calls(conn: Connection, *, seen_since: float) -> tuple[int, int]:
+    """Model calls in progress and waiting for a slot, over the workers that beat since
+    `seen_since` (epoch seconds)."""
+    row = conn.execute(
+        select(func.coalesce(func.sum(workers.c.model_calls), 0), func.coalesce(func.sum(workers.c.model_calls_waiting), 0))
+        .where(workers.c.last_seen_at >= seen_since)
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def select_last_worker_seen(conn: Connection) -> float | None:

@@ -10,11 +10,11 @@ from quart import Blueprint, current_app
 from quart_schema import validate_response
 
 from shared.clock import utc_now_iso
-from shared.db.jobs import count_open_reply_jobs
+from shared.db.jobs import count_open_reply_jobs, select_oldest_queued_at, select_queue_waits
 from shared.db.usage import select_provider_status
-from shared.db.workers import select_last_worker_seen
+from shared.db.workers import select_last_worker_seen, select_model_calls
 from shared.llm_accounting import provider_health
-from web.models import Health
+from web.models import Health, QueueWait
 
 blueprint = Blueprint("health", __name__)
 
@@ -28,10 +28,17 @@ async def get_health() -> Health:
     app = current_app
     settings = app.config["CHATTRAIN_SETTINGS"]
     reachable, open_replies, last_seen, provider_status = True, None, None, None
+    oldest_queued_at, waits, model_calls = None, None, (None, None)
+    now = time.time()
+    # A worker heartbeats every sweep interval; three missed beats means it is gone.
+    live_within = settings.sweep_interval_seconds * 3 + 5
     try:
         open_replies = await app.db.read(count_open_reply_jobs)
         last_seen = await app.db.read(select_last_worker_seen)
         provider_status = await app.db.read(select_provider_status, settings.llm_provider)
+        oldest_queued_at = await app.db.read(select_oldest_queued_at)
+        waits = await app.db.read(select_queue_waits, since=now - 60)
+        model_calls = await app.db.read(select_model_calls, seen_since=now - live_within)
     except Exception:
         reachable = False
     try:
@@ -39,9 +46,8 @@ async def get_health() -> Health:
         depth = await asyncio.to_thread(app.reply_queue.pending_count)
     except Exception:
         depth = None
-    since = None if last_seen is None else max(0.0, time.time() - last_seen)
-    # A worker heartbeats every sweep interval; three missed beats means it is gone.
-    alive = since is not None and since <= settings.sweep_interval_seconds * 3 + 5
+    since = None if last_seen is None else max(0.0, now - last_seen)
+    alive = since is not None and since <= live_within
     llm = provider_health(provider_status)
     # A provider whose last call failed makes the service degraded until a call succeeds.
     healthy = reachable and alive and depth is not None and llm["last_call_ok"] is not False
@@ -50,15 +56,34 @@ async def get_health() -> Health:
         timestamp=utc_now_iso(),
         version=VERSION,
         database={"reachable": reachable},
-        queue={"depth": depth, "open_replies": open_replies},
+        queue={
+            "depth": depth,
+            "open_replies": open_replies,
+            "oldest_queued_seconds": None if oldest_queued_at is None else round(max(0.0, now - oldest_queued_at), 1),
+            "wait": None if waits is None else _queue_wait(waits),
+        },
         worker={
             "last_seen_at": None
             if last_seen is None
             else datetime.fromtimestamp(last_seen, timezone.utc).isoformat(timespec="milliseconds"),
             "seconds_since_seen": None if since is None else round(since, 1),
             "alive": alive,
+            "model_calls": model_calls[0],
+            "model_calls_waiting": model_calls[1],
         },
         llm={"provider": settings.llm_provider, **llm},
         scenarios_loaded=len(app.catalog.by_id),
         scenario_errors=[str(error) for error in app.catalog.errors],
     )
+
+
+def _queue_wait(waits: list[float]) -> QueueWait:
+    """Median and 99th percentile (nearest rank) of queue waits given in seconds."""
+    if not waits:
+        return QueueWait(replies=0, p50_ms=None, p99_ms=None)
+    ordered = sorted(waits)
+
+    def rank(fraction: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000, 1)
+
+    return QueueWait(replies=len(ordered), p50_ms=rank(0.5), p99_ms=rank(0.99))
