@@ -197,11 +197,18 @@ def create_queue_storage(settings: Settings, name: str = "chattrain") -> Doorbel
 
 class ChatTrainHuey(Huey):
     """Huey without task revocation. Before running each task Huey looks its id up in the
-    queue file's revocation table: one more query, under the storage's lock, for a
-    feature ChatTrain does not use (a reply is stopped through its reply_jobs row). So
-    nothing is ever revoked, and asking to revoke is an error rather than a no-op."""
+    queue file's revocation table, and after it clears the id there: a query and a write
+    per task for a feature ChatTrain does not use (a reply is stopped through its
+    reply_jobs row). So nothing is ever revoked, and asking to revoke is an error rather
+    than a no-op."""
 
     def is_revoked(self, task, timestamp=None, peek=True) -> bool:  # noqa: ANN001
+        return False
+
+    def delete(self, key) -> bool:  # noqa: ANN001
+        # After each task Huey clears its revocation flag: a write transaction on the
+        # queue file per reply, for a flag that is never set here. (With results off and
+        # no locks, revocation flags are the only keys Huey would delete.)
         return False
 
     def _revoke_unsupported(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202

@@ -130,7 +130,9 @@ def test_the_consumer_never_looks_up_revocations_and_refuses_to_revoke(tmp_path:
     task = noop.s()
     lookups = []
     huey.storage.peek_many = lambda keys: lookups.append(keys) or {}
+    huey.storage.pop_data = lambda key: lookups.append(key)
     assert huey.is_revoked(task) is False
+    huey.execute(task)  # which would clear the task's revocation flag afterwards
     assert lookups == []
     with pytest.raises(NotImplementedError):
         huey.revoke(task)
