@@ -119,18 +119,20 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
         if job is None or not job_rows.may_take(job, now):
             return
         expired = now > job["expires_at"]
-        try:
-            prepared = None if expired else _prepare(runtime, conn, job)
-        except Exception:
-            log.exception("reading a reply job failed message_id=%s", message_id)
-            _handle_llm_error(runtime, job, LLMError("internal_error", "the job could not be read", retryable=True), holder)
-            return
+        prepared = None
+        if not expired:
+            try:
+                prepared = _prepare(runtime, conn, job)
+            except Exception:  # retried like a failed call, then the trainee is told
+                log.exception("reading a reply job failed message_id=%s", message_id)
     if expired:
         _expire(runtime, message_id, holder)
-        return
-    generated = _generate(runtime, prepared, holder)
-    if generated is not None:
-        _write_reply(runtime, generated, holder)
+    elif prepared is None:
+        _handle_llm_error(runtime, job, LLMError("internal_error", "the job could not be read", retryable=True), holder)
+    else:
+        generated = _generate(runtime, prepared, holder)
+        if generated is not None:
+            _write_reply(runtime, generated, holder)
 
 
 def _prepare(runtime: WorkerRuntime, conn, job: dict[str, Any]) -> _Prepared:  # noqa: ANN001
