@@ -18,6 +18,7 @@ import logging  # noqa: E402
 import threading  # noqa: E402
 
 from shared.gc_tuning import freeze_startup_objects  # noqa: E402
+from shared.llm.tokens import count_tokens  # noqa: E402
 from shared.logs import configure_logging  # noqa: E402
 from worker.evaluation import evaluate_session  # noqa: E402
 from worker.huey_app import huey, settings  # noqa: E402
@@ -39,7 +40,12 @@ def begin_upkeep() -> None:
     if _started_up.acquire(blocking=False):
         runtime = get_runtime()
         start_maintenance(runtime, generate_reply, evaluate_session)
-        runtime.scenarios  # noqa: B018  (loaded now, so they are frozen with the rest)
+        # Loaded now rather than by the first replies: an import or a vocabulary load
+        # blocks every greenlet of the process while it runs. (And loaded objects are
+        # frozen with the rest.)
+        runtime.scenarios  # noqa: B018
+        runtime.provider  # noqa: B018
+        count_tokens("warm")
         freeze_startup_objects()
 
 

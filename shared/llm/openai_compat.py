@@ -47,6 +47,7 @@ from typing import Any, Callable, Iterable, Iterator
 import httpx
 
 from shared.llm.base import LLMError, ReplyRequest, ReplyStream, Usage
+from shared.llm.http_clients import HTTPClients, OneClient
 from shared.llm.prompt import MESSAGE_OVERHEAD_TOKENS, REPLY_PRIMING_TOKENS, build_messages
 from shared.llm.tokens import count_tokens
 
@@ -187,8 +188,8 @@ class OpenAICompatibleProvider:
     """Plays the customer through an OpenAI-compatible chat-completions endpoint.
 
     Safe to share between worker threads and greenlets: it keeps no per-reply state, and
-    its one httpx.Client (a pool of keep-alive connections, sized to the worker's model
-    slots) is thread-safe.
+    its httpx clients (pools of keep-alive connections, as many in all as the worker's
+    model slots, shared/llm/http_clients.py) are thread-safe.
     """
 
     name = "openai"
@@ -219,10 +220,10 @@ class OpenAICompatibleProvider:
         self._reply_retries = self._max_retries if reply_retries is None else max(0, reply_retries)
         self._context_tokens = context_tokens
         self._backoff_base = backoff_base_seconds
-        self._owns_client = client is None
-        self._client = client or httpx.Client(
-            timeout=httpx.Timeout(request_timeout_seconds),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        self._clients = (
+            OneClient(client)
+            if client is not None
+            else HTTPClients(max_connections=max_connections, timeout_seconds=request_timeout_seconds)
         )
 
     @classmethod
@@ -244,8 +245,7 @@ class OpenAICompatibleProvider:
 
     def close(self) -> None:
         """Close the connection pool, if this provider created it."""
-        if self._owns_client:
-            self._client.close()
+        self._clients.close()
 
     def stream_reply(self, request: ReplyRequest) -> ReplyStream:
         """Nothing is sent until the stream is iterated; errors surface there."""
@@ -361,7 +361,7 @@ class OpenAICompatibleProvider:
     def _attempt(self, body: dict[str, Any], usage: Usage, deadline: float, timeout: float) -> Iterator[str]:
         """One request: yields the reply's text, raises LLMError on any failure."""
         try:
-            with self._client.stream(
+            with self._clients.one() as client, client.stream(
                 "POST", self._url, json=body, headers=self._headers(), timeout=timeout
             ) as response:
                 if not 200 <= response.status_code < 300:

@@ -513,3 +513,18 @@ def test_fake_server_runs_standalone_and_is_steered_over_http(tmp_path):
     assert "".join(chunks) == REPLY
     assert len(recorded) == 2
     assert recorded[1]["body"]["messages"][-1]["content"] == LATEST_TRAINEE_MESSAGE
+
+
+def test_hundreds_of_connections_are_spread_over_small_pools_least_busy_first():
+    from shared.llm.http_clients import POOL_CONNECTIONS, HTTPClients
+
+    clients = HTTPClients(max_connections=500, timeout_seconds=1.0)
+    try:
+        assert len(clients._clients) * POOL_CONNECTIONS >= 500
+        assert all(client._transport._pool._max_connections <= POOL_CONNECTIONS for client in clients._clients)
+        with clients.one() as first, clients.one() as second:
+            assert first is not second  # the second request goes to a pool not in use
+        with clients.one() as again:
+            assert again is first  # all idle again: the first pool is the least busy
+    finally:
+        clients.close()

@@ -1,0 +1,59 @@
+"""A set of small httpx connection pools used as one.
+
+httpcore's pool, on every request and every response closed, compares each of its idle
+connections with all the others: work that grows with the square of its size. With a
+few connections that is nothing; with the hundreds of streams a worker holds at once it
+was a third of the worker's CPU (profiled at 300 replies in flight). So the provider's
+connections are spread over pools of at most POOL_CONNECTIONS each, and a request goes to
+the pool with the fewest requests in progress."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+POOL_CONNECTIONS = 32
+
+
+class HTTPClients:
+    def __init__(self, *, max_connections: int, timeout_seconds: float):
+        count = max(1, math.ceil(max_connections / POOL_CONNECTIONS))
+        per_pool = math.ceil(max_connections / count)
+        limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
+        self._clients = [httpx.Client(timeout=httpx.Timeout(timeout_seconds), limits=limits) for _ in range(count)]
+        self._in_use = [0] * count
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def one(self) -> Iterator[httpx.Client]:
+        """The least busy client, counted as busy until the block ends."""
+        with self._lock:
+            index = min(range(len(self._clients)), key=self._in_use.__getitem__)
+            self._in_use[index] += 1
+        try:
+            yield self._clients[index]
+        finally:
+            with self._lock:
+                self._in_use[index] -= 1
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
+class OneClient:
+    """A caller's own client, used as is (tests hand one in)."""
+
+    def __init__(self, client: httpx.Client):
+        self._client = client
+
+    @contextmanager
+    def one(self) -> Iterator[httpx.Client]:
+        yield self._client
+
+    def close(self) -> None:
+        """Left open: it belongs to the caller."""
