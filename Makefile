@@ -30,7 +30,9 @@ test: install
 soak: install
 	$(BIN)/python -m pytest -q -m soak
 
-## The performance benchmark (about 5 minutes; `make bench ARGS=--quick` for a smoke run)
+## The performance benchmark: realistic load on paced models (mock and OpenAI-compatible)
+## and the guards, one table (about 15 minutes; `make bench ARGS=--quick` for a one-minute
+## smoke run, `ARGS="--cases r1,a --models openai"` to select)
 bench: install
 	$(BIN)/python -m bench.bench_chat $(ARGS)
 

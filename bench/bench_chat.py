@@ -1,26 +1,35 @@
-"""Issue 4's benchmark: the real web and worker processes, started from the Procfile on a
-temporary SQLite folder, driven by an asyncio WebSocket load generator that speaks the
-public protocol. Prints one table; `--json` also writes every number.
+"""The chat benchmark: the real web and worker processes, started from the Procfile on a
+temporary SQLite folder, driven by an asyncio WebSocket load generator (one process, on
+uvloop) that speaks the public protocol. Prints one table; `--json` also writes every number.
 
-    python -m bench.bench_chat                    # the full run, about 4 minutes
+    python -m bench.bench_chat                    # the full run, about 15 minutes
     python -m bench.bench_chat --quick            # a smoke run, about a minute
-    python -m bench.bench_chat --cases a,c --json out.json
+    python -m bench.bench_chat --cases r1,a --models openai --json out.json
     python -m bench.bench_chat --cases a,c --profile prof/  # py-spy both processes in (a) and (c)
 
-Cases: floor (ping -> pong, never touches the queue), a (one trainee, closed loop),
-b (50 trainees at 2 messages/s each, open loop), c (200 trainees, closed loop:
-saturation, and every reply delivered exactly once), d (the first reply after an idle
-period, and idle CPU), e (idle sockets: web RSS per socket, with and without
-permessage-deflate, each on a fresh stack), s (a second stack whose mock LLM is paced
-like a real one: time to the first delta and to the final message).
+Realistic cases, each run twice on a fresh stack: with the worker's mock LLM paced like a
+hosted model (`mock`: 800 ms to the first chunk, then 25 chunks of 12 characters a second)
+and with the OpenAI-compatible provider streaming from bench/fake_llm.py on loopback, paced
+the same (`openai`; its own CPU and RSS are the `llm` column):
+r1 (200 trainees, a message every 10 s each on average, Poisson arrivals, open loop, 60 s,
+then a drain), r2 (1,000 trainees, the same), r3 (as r1, but the model stalls 30 s before
+its first chunk for one trainee in ten: the others against r1's bounds, the stalled ones on
+a row of their own), m (500 trainees send one message at once to a model 20 s from its
+first chunk: are they all in flight in the one worker process, and the worker's memory per
+reply in flight).
 
-Latency runs from sending a user_message to receiving the assistant_message whose
-metadata.reply_to is the ack's message_id; in the open loop it runs from the scheduled
-send time, so a late client cannot hide queueing. A trainee whose session ends (its script
-is done) starts a new one, outside the timed round trips. CPU is psutil's user+system time of
-each Procfile process and its children: Hypercorn serves from a child it spawns (the
-master and multiprocessing's resource tracker idle), huey_consumer is one process with
-threads. RSS is that of the serving process.
+Guards, on the mock at zero delay: floor (ping -> pong, never touches the queue), a (one
+trainee, closed loop), c (200 trainees, closed loop: saturation, and every reply delivered
+exactly once), idle (the CPU of web and worker while nobody chats), e (idle sockets: web RSS
+per socket, with and without permessage-deflate, each on a fresh stack).
+
+Columns: queue = model_requested_at - enqueued_at (the worker's stamps in reply_jobs);
+1st delta + = this client's receipt of the reply's first assistant_delta - the worker's
+model_first_chunk_at; final + = receipt of the assistant_message - model_last_chunk_at (all
+time.time() on this host). e2e runs from the (scheduled, in an open loop) send to the
+assistant_message, so a late client cannot hide queueing. CPU is psutil's user+system time of
+each process and its children per reply delivered (Hypercorn serves from a child it spawns);
+RSS is that of the serving process.
 """
 
 from __future__ import annotations
@@ -38,63 +47,73 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.cases import (
-    case_a,
-    case_b,
-    case_c,
-    case_d,
-    case_e,
-    case_floor,
-    case_s,
-    running_stack,
-)
+from bench.cases import case_a, case_c, case_e, case_floor, case_idle
+from bench.load_cases import case_m, case_r
 from bench.meter import StackMeter
 from bench.profiling import summarise_profile
-from bench.settings import ALL_CASES, QUICK, Scale
+from bench.settings import ALL_CASES, CHUNK_CHARS, CHUNKS_PER_SECOND, FIRST_CHUNK_MS, LOAD_CASES, MODELS, QUICK, Scale
+from bench.stacks import running_stack, wait_stopped
 from bench.table import machine_line, render
-from bench.trainees import closed_loop, open_trainees  # noqa: F401 - for scripts that import them from here
 from tests.support.stack import procfile_commands
 
 # --- main ------------------------------------------------------------------------------------
 
 
-async def run(cases: set[str], scale: Scale, root: Path, profile_dir: Path | None) -> tuple[list[dict], dict]:
+async def run(cases: set[str], models: list[str], scale: Scale, root: Path, profile_dir: Path | None) -> tuple[list[dict], dict]:
     rows: list[dict] = []
-    info: dict[str, Any] = {}
-    with running_stack(root, "main", {}) as stack:
-        meter = StackMeter(stack)
-        info["pids"] = {name: {"procfile_pid": p.pid, "server_pid": meter.procs[name].server().pid}
-                        for name, p in stack.processes.items()}
-        rows.append(await case_floor(stack, meter, scale))  # the ratio base, always
-        if "a" in cases:
-            rows.append(await case_a(stack, meter, scale, profile_dir))
-        if "b" in cases:
-            rows.append(await case_b(stack, meter, scale))
-        if "c" in cases:
-            rows.append(await case_c(stack, meter, scale, profile_dir))
-        if "d" in cases:
-            rows.extend(await case_d(stack, meter, scale))
+    info: dict[str, Any] = {"seconds": {}}
+
+    def timed(label: str, began: float) -> None:
+        info["seconds"][label] = round(time.monotonic() - began, 1)
+        print(f"{label}: {info['seconds'][label]:.0f} s", file=sys.stderr, flush=True)
+
+    for case in LOAD_CASES:
+        for model in models if case in cases else ():
+            began = time.monotonic()
+            if case == "m":
+                rows.append(await case_m(root, scale, model))
+            else:
+                rows.extend(await case_r(root, scale, case, model))
+            timed(f"{case} {model}", began)
+    if cases & {"floor", "a", "c", "idle"}:
+        began = time.monotonic()
+        with running_stack(root, "guards", {}) as stack:
+            meter = StackMeter(stack)
+            info["pids"] = meter.pids()
+            if "floor" in cases:
+                rows.append(await case_floor(stack, meter, scale))
+            if "a" in cases:
+                rows.append(await case_a(stack, meter, scale, profile_dir))
+            if "c" in cases:
+                rows.append(await case_c(stack, meter, scale, profile_dir))
+            if "idle" in cases:
+                rows.append(await case_idle(stack, meter, scale))
+        timed("guards", began)
     if "e" in cases:
+        began = time.monotonic()
         rows.append(await case_e(root, scale, "deflate", idle_cpu=True))
         rows.append(await case_e(root, scale, None, idle_cpu=False))
-    if "s" in cases:
-        rows.extend(await case_s(root, scale))
+        timed("e", began)
     return rows, info
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_chat", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small counts, 5 s idle, 200 sockets: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: seconds per case, a few dozen trainees")
     parser.add_argument("--cases", default=",".join(ALL_CASES), help=f"comma-separated, from {','.join(ALL_CASES)}")
-    parser.add_argument("--idle-seconds", type=float, help="case d's idle period (default 60, quick 5)")
+    parser.add_argument("--models", default=",".join(MODELS), help="the rows of the realistic cases: mock, openai or both")
+    parser.add_argument("--idle-seconds", type=float, help="the idle guard's period (default 30, quick 2)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every number here")
-    parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the web and worker during case c")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the web and worker during cases a and c")
     parser.add_argument("--keep", action="store_true", help="keep the data folders (databases, logs)")
     args = parser.parse_args(argv)
     args.cases = {c.strip() for c in args.cases.split(",") if c.strip()}
     unknown = args.cases - set(ALL_CASES)
     if unknown:
         parser.error(f"unknown cases {', '.join(sorted(unknown))}; choose from {','.join(ALL_CASES)}")
+    args.models = [m for m in MODELS if m in {m.strip() for m in args.models.split(",")}]
+    if not args.models:
+        parser.error(f"--models: choose from {','.join(MODELS)}")
     return args
 
 
@@ -102,20 +121,23 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     scale = QUICK if args.quick else Scale()
     if args.idle_seconds is not None:
-        scale = replace(scale, d_idle_seconds=args.idle_seconds)
-    raise_fd_limit(scale.e_sockets + scale.c_trainees)
+        scale = replace(scale, idle_seconds=args.idle_seconds)
+    raise_fd_limit(max(scale.e_sockets, scale.r2_trainees, scale.m_trainees, scale.c_trainees) * 2)
     root = Path(tempfile.mkdtemp(prefix="chattrain-bench-"))
     try:
         started = time.monotonic()
         load_before = f"{os.getloadavg()[0]:.2f}"
-        runner = _runner()
-        with runner:
-            rows, info = runner.run(run(args.cases, scale, root, args.profile))
+        try:
+            with _runner() as runner:
+                rows, info = runner.run(run(args.cases, args.models, scale, root, args.profile))
+        finally:
+            wait_stopped()
+        worker = procfile_commands()["worker"]
         header = machine_line() + f" | load average {load_before} -> {os.getloadavg()[0]:.2f}" + (
-            f"\nmock LLM at zero delay; web = Hypercorn serving in-process (pid {info['pids']['web']['server_pid']}),"
-            f" worker = {procfile_commands()['worker'].split(' --')[0]} with{procfile_commands()['worker'].split('worker.main.huey')[1]}"
-            f" (pid {info['pids']['worker']['server_pid']}); "
-            f"run took {time.monotonic() - started:.0f} s"
+            f"\nmock = the worker's mock LLM, openai = the OpenAI-compatible provider -> bench/fake_llm.py on loopback;"
+            f" both paced {FIRST_CHUNK_MS} ms to the first chunk, then {CHUNKS_PER_SECOND} chunks/s of {CHUNK_CHARS} chars"
+            f" (guards: the mock at zero delay)\nworker = {worker.split(' --')[0]} with{worker.split('worker.main.huey')[1]};"
+            f" web = Hypercorn serving in-process; run took {time.monotonic() - started:.0f} s"
         )
         print(render(rows, header))
         if args.profile:
@@ -133,7 +155,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def raise_fd_limit(sockets: int) -> None:
-    """Each socket costs a descriptor here and one in the web process, which inherits this."""
+    """Each socket costs a descriptor here and one in the web process (and each model stream
+    one in the worker and the fake server), which inherit this."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = sockets + 1024
     if soft < wanted and (hard == resource.RLIM_INFINITY or soft < hard):

@@ -1,8 +1,10 @@
-"""Measuring the stack: CPU and memory of the Procfile processes (and of this client and
-the whole box), and latency percentiles."""
+"""Measuring the stack: CPU and memory of the Procfile processes and of the fake model
+server (and of this client and the whole box), how late this client's event loop runs,
+and latency percentiles."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import time
@@ -40,9 +42,14 @@ class ProcessMeter:
 
 
 class StackMeter:
-    def __init__(self, stack: Stack):
+    """The stack's processes ("web", "worker") and, in an `openai` row, the fake model
+    server ("llm"), whose cost is the model's and not the stack's."""
+
+    def __init__(self, stack: Stack, llm_pid: int | None = None):
         self.stack = stack
         self.procs = {name: ProcessMeter(name, p.pid) for name, p in stack.processes.items()}
+        if llm_pid is not None:
+            self.procs["llm"] = ProcessMeter("llm", llm_pid)
         self.client = psutil.Process()
 
     def snapshot(self) -> dict[str, float]:
@@ -60,7 +67,39 @@ class StackMeter:
         return {name: m.rss_bytes() / 2**20 for name, m in self.procs.items()}
 
     def pids(self) -> dict[str, int]:
-        return {name: m.server().pid for name, m in self.procs.items()}
+        return {name: m.server().pid for name, m in self.procs.items() if name != "llm"}
+
+    def other_cpu_percent(self, cpu: dict[str, float]) -> float:
+        """CPU of the box that neither these processes nor this client used, % of a core."""
+        ours = sum(cpu[name] for name in self.procs) + cpu["client"]
+        return (cpu["box"] - ours) / cpu["t"] * 100 if cpu["t"] else 0.0
+
+
+class LoopLag:
+    """How late this client's event loop wakes up (a sleeper every 50 ms): when it runs
+    late, the client's receipt times, hence the overheads, include its own queueing."""
+
+    def __init__(self, period: float = 0.05):
+        self.period = period
+        self.lags: list[float] = []
+        self._task: asyncio.Task | None = None
+
+    async def _tick(self) -> None:
+        while True:
+            due = time.perf_counter() + self.period
+            await asyncio.sleep(self.period)
+            self.lags.append(max(time.perf_counter() - due, 0.0))
+
+    def __enter__(self) -> LoopLag:
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def stats(self) -> dict[str, float] | None:
+        return latency_stats(self.lags)
 
 
 def latency_stats(seconds: list[float]) -> dict[str, float] | None:

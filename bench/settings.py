@@ -1,6 +1,7 @@
 """The benchmark's settings, shared by the other modules: the environment of every stack,
-the scenario and the lines the trainees send, the time limits, the case names, and the
-counts of a full and a quick run (`Scale`)."""
+the two paced models (the mock's settings and the fake server's), the scenario and the
+lines the trainees send, the time limits, the case names, and the counts of a full and a
+quick run (`Scale`)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,24 @@ BENCH_ENV = {
     # A scenario whose sessions do not end during the run (see its scenario.yaml).
     "CHATTRAIN_SCENARIOS_DIR": str(Path(__file__).resolve().parent / "scenarios"),
 }
-# Case s: a mock LLM paced like a hosted model.
-STREAM_ENV = {"CHATTRAIN_MOCK_LLM_FIRST_CHUNK_MS": "400", "CHATTRAIN_MOCK_LLM_CHUNKS_PER_SECOND": "40"}
+# A model paced like a hosted one: 800 ms to the first chunk, then 25 chunks of about 12
+# characters a second (a reply of ~140 characters takes about 1.3 s).
+FIRST_CHUNK_MS = 800
+CHUNKS_PER_SECOND = 25
+CHUNK_CHARS = 12
+# The `openai` rows: the stack talks to bench/fake_llm.py on loopback. The request timeout
+# is raised above the stall of case r3 (30 s): at the default 30 s a stalled reply would
+# time out, be retried by the worker, stall again, and never arrive.
+OPENAI_ENV = {
+    "CHATTRAIN_LLM_PROVIDER": "openai",
+    "CHATTRAIN_LLM_API_KEY": "bench",
+    "CHATTRAIN_LLM_REQUEST_TIMEOUT_SECONDS": "60",
+}
+# Case r3's stalls: the mock stalls sessions whose id is a multiple of STALL_EVERY_NTH; the
+# fake server stalls requests whose last user message contains STALL_MARKER, which the
+# trainees on those sessions add to every message, so the same trainees stall in both rows.
+STALL_EVERY_NTH = 10
+STALL_MARKER = "zzstallzz"
 SCENARIO = "long-practice"
 TRAINEE_LINES = (
     "I'm so sorry about this, I understand how frustrating it is. Let me help you get back in.",
@@ -28,28 +45,37 @@ TRAINEE_LINES = (
     "Is there anything else I can help with today? Thank you for your patience.",
 )
 REPLY_TIMEOUT_SECONDS = 30.0  # closed loop: a reply later than this counts as an error
-DRAIN_SECONDS = 60.0  # open loop: how long to wait for the backlog after the last send
-ALL_CASES = ("floor", "a", "b", "c", "d", "e", "s")
+MODELS = ("mock", "openai")
+GUARD_CASES = ("floor", "a", "c", "idle", "e")
+LOAD_CASES = ("r1", "r2", "r3", "m")
+ALL_CASES = (*LOAD_CASES, *GUARD_CASES)
 
 
 @dataclass(frozen=True)
 class Scale:
+    # guards: the zero-delay mock
     floor_pings: int = 300
     a_messages: int = 300
-    b_trainees: int = 50
-    b_per_second: float = 2.0
-    b_seconds: float = 20.0
     c_trainees: int = 200
     c_seconds: float = 15.0
-    d_idle_seconds: float = 60.0
-    d_trials: int = 3
+    idle_seconds: float = 30.0
     e_sockets: int = 1000
-    e_idle_cpu_seconds: float = 10.0
-    s_trainees: int = 4
-    s_messages_each: int = 5
+    settle_seconds: float = 2.0  # cases e and m: for memory to settle before reading RSS
+    # realistic load: Poisson arrivals, each trainee one message per `mean_interval` on average
+    mean_interval: float = 10.0
+    load_seconds: float = 60.0
+    drain_seconds: float = 60.0  # after the last send, how long to wait for the replies
+    r1_trainees: int = 200
+    r2_trainees: int = 1000
+    r3_trainees: int = 200
+    stall_ms: int = 30000
+    m_trainees: int = 500
+    m_first_chunk_ms: int = 20000
 
 
+# Seconds per case: a smoke run of every code path, its numbers not worth judging.
 QUICK = Scale(
-    floor_pings=100, a_messages=50, b_seconds=5.0, c_seconds=5.0, d_idle_seconds=5.0,
-    e_sockets=200, e_idle_cpu_seconds=3.0, s_trainees=2, s_messages_each=2,
+    floor_pings=100, a_messages=50, c_trainees=100, c_seconds=2.0, idle_seconds=1.5, e_sockets=100,
+    settle_seconds=0.5, mean_interval=0.8, load_seconds=2.0, drain_seconds=20.0,
+    r1_trainees=20, r2_trainees=50, r3_trainees=20, stall_ms=1000, m_trainees=30, m_first_chunk_ms=1000,
 )

@@ -12,105 +12,142 @@ from pathlib import Path
 import psutil
 import websockets
 
+from bench.database import exactly_once
+
+# Realistic cases: (queue wait, first-delta overhead, final overhead) p99 bounds in ms.
+BOUNDS_MS = {"r1": (20, 50, 50), "r2": (150, 150, 150), "r3": (20, 50, 50)}
 TARGETS = {
-    "a": "p50<=3 p99<=10",
-    "b": "p99<=10, 0 errors",
-    "c": ">=1000/s, exactly once",
-    "d": "<=5 ms",
+    "r1": "all delivered; p99 queue<=20 1st/final<=50 ms",
+    "r2": "all delivered; p99 queue, 1st, final<=150 ms",
+    "r3": "r1's bounds",
+    "r3 stalled": "all delivered",
+    "m": "all in flight at once, all delivered",
+    "a": "p50<=5 ms",
+    "c": ">=600/s, exactly once",
     "idle": "<=1% core",
     "e": "<=40 KiB/socket",
 }
 
 
+def _target_key(row: dict) -> str:
+    return "r3 stalled" if row.get("stalled") else row["case"]
+
+
+def _delivered(row: dict) -> list[str]:
+    """What keeps these replies from counting as all delivered, exactly once."""
+    missed = []
+    if row.get("missing"):
+        missed.append(f"{row['missing']} missing")
+    if row.get("errors"):
+        missed.append("errors")
+    if "delivery" in row and not exactly_once(row["delivery"]):
+        missed.append("not exactly once")
+    return missed
+
+
 def verdict(row: dict) -> str:
-    lat = row.get("latency_ms") or {}
-    errors = sum(row.get("errors", {}).values())
-    case = row["case"]
-    if case == "a":
-        ok = lat and lat["p50"] <= 3 and lat["p99"] <= 10
-    elif case == "b":
-        ok = lat and lat["p99"] <= 10 and errors == 0
-    elif case == "c":
-        d = row["delivery"]
-        exact = d["sent"] == d["acked"] == d["socket_once"] == d["db_once"]
-        ok = row["replies_per_second"] >= 1000 and exact and errors == 0
-    elif case == "d":
-        ok = lat and lat["p50"] <= 5
-    elif case == "idle":
-        ok = sum(row["idle_cpu_percent"].values()) <= 1
-    elif case == "e":
-        ok = row["kib_per_socket"] <= 40
-    else:
+    key = _target_key(row)
+    if key not in TARGETS:
         return ""
-    return f"{TARGETS[case]}: {'ok' if ok else 'MISS'}"
+    lat = row.get("latency_ms") or {}
+    missed: list[str] = []
+    if key in BOUNDS_MS:
+        missed += _delivered(row)
+        for name, bound in zip(("queue_ms", "first_delta_ms", "final_ms"), BOUNDS_MS[key]):
+            stats = row.get(name)
+            if stats is None:
+                missed.append(f"no {name[:-3]} figures")
+            elif stats["p99"] > bound:
+                missed.append(f"{name[:-3]} p99")
+    elif key in ("r3 stalled", "m"):
+        missed += _delivered(row)
+        if not row.get("n"):
+            missed.append("no replies")
+        if key == "m" and row.get("in_flight_count") != row["in_flight"]["of"]:
+            missed.append(f"{row.get('in_flight_count')} in flight")
+    elif key == "a":
+        missed += [] if lat and lat["p50"] <= 5 else ["p50"]
+    elif key == "c":
+        missed += _delivered(row)
+        missed += [] if row["replies_per_second"] >= 600 else ["rate"]
+    elif key == "idle":
+        missed += [] if sum(row["idle_cpu_percent"].values()) <= 1 else ["CPU"]
+    elif key == "e":
+        missed += [] if row["kib_per_socket"] <= 40 else ["KiB"]
+    return f"{TARGETS[key]}: " + ("ok" if not missed else "MISS (" + ", ".join(missed) + ")")
 
 
 def notes(row: dict) -> str:
     parts = []
+    if row.get("stamps_note"):
+        parts.append(row["stamps_note"])
     if row.get("errors"):
         parts.append("errors " + ", ".join(f"{k} {v}" for k, v in row["errors"].items()))
-    if row.get("cpu_ms_per_reply"):
-        cpu = row["cpu_ms_per_reply"]
-        parts.append(f"CPU web {cpu['web']:.2f} + worker {cpu['worker']:.2f} ms")
-    if "client_cpu_percent" in row and row["case"] in ("b", "c"):
+    if "arrivals_per_second" in row:
+        parts.append(f"sent {row['sent']} ({row['arrivals_per_second']:.1f}/s), client late <= {row['send_lag_ms']:.0f} ms")
+    if "delivery" in row:
+        d = row["delivery"]
+        parts.append(
+            f"all: sent {d['sent']} acked {d['acked']}; socket once {d['socket_once']} missing {d['socket_missing']}"
+            f" dup {d['socket_duplicated']}; DB once {d['db_once']} missing {d['db_missing']} dup {d['db_duplicated']}"
+        )
+    if "in_flight" in row:
+        f = row["in_flight"]
+        seen = [f"{f['model_requested']} asked the model" if f["model_requested"] is not None else "",
+                f"{f['typing_frames']} typing frames", f"fake peak {f['fake_peak_streams']} streams" if f["fake_peak_streams"] else ""]
+        parts.append(f"of {f['of']} before the first reply finished: " + ", ".join(s for s in seen if s))
+        idle, peak = row["idle_rss_mib"]["worker"], row["peak_rss_mib"]["worker"]
+        per = row["kib_per_reply_in_flight"]
+        parts.append(f"worker RSS {idle:.1f} -> {peak:.1f} MiB" + (f" = {per:.1f} KiB per reply in flight" if per is not None else ""))
+    if row.get("fake") and "in_flight" not in row:
+        parts.append(f"fake LLM: {row['fake']['requests']} requests, peak {row['fake']['peak_open']} streams")
+    if row.get("client_lag_ms"):
+        parts.append(f"client loop late p99 {row['client_lag_ms']['p99']:.0f} ms")
+    if "client_cpu_percent" in row and row["case"] != "a":
         parts.append(f"client {row['client_cpu_percent']:.0f}% core")
     if row.get("other_cpu_percent", 0) >= 10:
         parts.append(f"OTHER PROCESSES {row['other_cpu_percent']:.0f}% core")
-    if row.get("sessions", 0) > row.get("trainees", 1) and row["case"] in ("a", "b", "c", "s"):
+    if row.get("sessions", 0) > row.get("trainees", 1):
         parts.append(f"{row['sessions']} sessions (a new one when a script ended)")
     if row.get("trend") and all(row["trend"]):
         first, last = row["trend"]
         parts.append(f"p50 first {first['n']} {first['p50']:.1f} ms, last {last['n']} {last['p50']:.1f} ms")
-    if "trials_ms" in row:
-        parts.append("each: " + ", ".join(f"{ms:.2f}" for ms in row["trials_ms"]) + " ms (verdict on the median)")
-    if "client_send_lag_ms" in row:
-        parts.append(f"sent {row['sent']}, client late <= {row['client_send_lag_ms']:.1f} ms")
-    if "delivery" in row:
-        d = row["delivery"]
-        parts.append(
-            f"sent {d['sent']} acked {d['acked']}; socket once {d['socket_once']} missing {d['socket_missing']}"
-            f" dup {d['socket_duplicated']}; DB once {d['db_once']} missing {d['db_missing']} dup {d['db_duplicated']}"
-        )
     if "idle_cpu_percent" in row:
         cpu = row["idle_cpu_percent"]
         prefix = "idle CPU with these sockets: " if row["case"] == "e" else ""
         parts.append(f"{prefix}web {cpu['web']:.2f}% + worker {cpu['worker']:.2f}% of a core")
     if "kib_per_socket" in row:
         parts.append(f"web RSS {row['baseline_rss_mib']['web']:.1f} -> {row['rss_mib']['web']:.1f} MiB")
-    overhead = row.get("overhead_ms")
-    if isinstance(overhead, dict):
-        parts.append(f"over the paced LLM: p50 {overhead['p50']:.1f} p99 {overhead['p99']:.1f} ms")
-    elif overhead is not None:
-        parts.append(f"over the 400 ms first chunk: p50 {overhead:.1f} ms")
     return "; ".join(parts)
 
 
+def _pair(stats: dict | None) -> str:
+    return f"{stats['p50']:.1f} / {stats['p99']:.1f}" if stats else ""
+
+
+def _per_process(values: dict | None, fmt: str) -> str:
+    if not values:
+        return ""
+    return "/".join(format(values[name], fmt) if name in values else "-" for name in ("web", "worker", "llm"))
+
+
 def render(rows: list[dict], header: str) -> str:
-    floor = next((r["latency_ms"]["p50"] for r in rows if r["case"] == "floor" and r.get("latency_ms")), None)
-
-    def ms(value: float | None) -> str:
-        if value is None:
-            return ""
-        return f"{value:.2f} ({value / floor:.1f}x)" if floor else f"{value:.2f}"
-
-    table = [("case", "what", "n", "replies/s", "p50 ms (x floor)", "p90", "p99", "max", "err",
-              "CPU", "RSS web/wkr MiB", "target", "notes")]
+    table = [("case", "model", "what", "n", "replies/s (arrivals)", "e2e ms p50/p99", "queue", "1st delta +",
+              "final +", "miss/err", "CPU ms/reply web/wkr/llm", "RSS MiB web/wkr/llm", "target", "notes")]
     for r in rows:
-        lat = r.get("latency_ms") or {}
-        cpu = ""
-        if r.get("cpu_ms_per_reply"):
-            cpu = f"{sum(r['cpu_ms_per_reply'].values()):.2f} ms/reply"
-        elif "kib_per_socket" in r:
+        cpu = _per_process(r.get("cpu_ms_per_reply"), ".2f")
+        if "kib_per_socket" in r:
             cpu = f"{r['kib_per_socket']:.1f} KiB/socket"
         elif r["case"] == "idle":
             cpu = f"{sum(r['idle_cpu_percent'].values()):.2f}% core"
-        rss = r.get("rss_mib")
+        rate = f"{r['replies_per_second']:.1f}" if "replies_per_second" in r else ""
+        if "arrivals_per_second" in r:
+            rate += f" ({r['arrivals_per_second']:.1f})"
         table.append((
-            r["case"], r["what"], str(r.get("n", "")),
-            f"{r['replies_per_second']:.0f}" if "replies_per_second" in r else "",
-            ms(lat.get("p50")), ms(lat.get("p90")), ms(lat.get("p99")), ms(lat.get("max")),
-            str(sum(r.get("errors", {}).values())), cpu,
-            f"{rss['web']:.0f}/{rss['worker']:.0f}" if rss else "", verdict(r), notes(r),
+            r["case"], r.get("model", ""), r["what"], str(r.get("n", "")), rate,
+            _pair(r.get("latency_ms")), _pair(r.get("queue_ms")), _pair(r.get("first_delta_ms")), _pair(r.get("final_ms")),
+            f"{r.get('missing', 0)}/{sum(r.get('errors', {}).values())}", cpu,
+            _per_process(r.get("rss_mib"), ".0f"), verdict(r), notes(r),
         ))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
     lines = [header]

@@ -1,12 +1,13 @@
 """The load generator: benchmark users and their sessions, `Trainee` (one socket on one
-session, speaking the public protocol and timing each reply), and the closed and open
-loops that drive trainees."""
+session, speaking the public protocol, timing each reply and noting when each of its
+frames arrived), and the closed and Poisson loops that drive trainees."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -24,24 +25,32 @@ from tests.support.stack import Stack
 @dataclass(frozen=True)
 class BenchUser:
     user_id: str
-    token: str | None = None
+    token: str
 
     def http_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return {"Authorization": f"Bearer {self.token}"}
 
     def socket_options(self) -> dict[str, Any]:
-        return {"subprotocols": ["chattrain.v1", f"bearer.{self.token}"]} if self.token else {}
+        return {"subprotocols": ["chattrain.v1", f"bearer.{self.token}"]}
 
 
 async def prepare_users(stack: Stack, n: int, prefix: str = "trainee") -> list[BenchUser]:
-    """Make `n` users that may chat on `stack`: with auth, trainees created through the
-    test stack's `create_user` (which returns their token); before auth, plain ids."""
+    """Make `n` trainees that may chat on `stack` (after start: the web process migrated
+    its database), in one transaction, and return them with their tokens."""
     ids = [f"bench-{prefix}-{i}" for i in range(n)]
-    create_user = getattr(stack, "create_user", None)
-    if create_user is None:
-        return [BenchUser(user_id) for user_id in ids]
-    tokens = await asyncio.to_thread(lambda: [create_user("trainee", user_id) for user_id in ids])
-    return [BenchUser(user_id, token) for user_id, token in zip(ids, tokens)]
+    return [BenchUser(u, token) for u, token in zip(ids, await asyncio.to_thread(_insert_trainees, stack, ids))]
+
+
+def _insert_trainees(stack: Stack, ids: list[str]) -> list[str]:
+    from shared.db.engine import BEGIN_MODE, create_sync_engine
+    from shared.db.users import insert_user
+
+    engine = create_sync_engine(f"sqlite:///{(stack.data_dir / 'chattrain.db').resolve()}")
+    try:
+        with engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"}).begin() as conn:
+            return [insert_user(conn, user_id=user_id, role="trainee") for user_id in ids]
+    finally:
+        engine.dispose()
 
 
 async def create_sessions(stack: Stack, users: list[BenchUser]) -> list[int]:
@@ -53,8 +62,6 @@ async def create_sessions(stack: Stack, users: list[BenchUser]) -> list[int]:
             response = await http.post(
                 "/api/sessions", json={"scenario_id": SCENARIO, "user_id": user.user_id}, headers=user.http_headers()
             )
-        if response.status_code in (401, 403):
-            raise RuntimeError(f"POST /api/sessions: {response.status_code}: auth is on; make prepare_users() fetch tokens")
         response.raise_for_status()
         return response.json()["id"]
 
@@ -66,11 +73,15 @@ async def create_sessions(stack: Stack, users: list[BenchUser]) -> list[int]:
 
 
 class Trainee:
-    """One socket on one session: sends user_messages and times their replies."""
+    """One socket on one session: sends user_messages and times their replies. Round trips
+    are timed on the monotonic clock; arrivals are also noted on the wall clock
+    (time.time()), to set against the worker's stamps in reply_jobs. `marker`, when set, is
+    added to every message (case r3: the fake model stalls on it)."""
 
-    def __init__(self, user: BenchUser, session_id: int):
+    def __init__(self, user: BenchUser, session_id: int, marker: str | None = None):
         self.user = user
         self.session_id = session_id
+        self.marker = marker
         self.session_ids = [session_id]
         self.ws: websockets.ClientConnection | None = None
         self.compression: str | None = "deflate"
@@ -81,16 +92,16 @@ class Trainee:
         self._next_id = 0
         self.acked: list[int] = []
         self.latencies: list[float] = []  # seconds, send -> assistant_message
-        self.first_deltas: list[float] = []  # seconds, send -> first assistant_delta
         self.replies: Counter[int] = Counter()  # assistant_message frames per reply_to
-        self.by_message: dict[int, float] = {}  # message_id -> latency, seconds
-        self.reply_texts: dict[int, str] = {}  # message_id -> the reply's content
         self.errors: Counter[str] = Counter()
+        # Wall-clock arrival (epoch seconds) of frames about each reply, by reply_to.
+        self.typing_at: dict[int, float] = {}
+        self.first_delta_at: dict[int, float] = {}
+        self.final_at: dict[int, float] = {}
         self.send_lag = 0.0  # open loop: how late the client sent, at worst
         self._sent_at: dict[str, float] = {}
         self._waiting: dict[int, tuple[str, float]] = {}  # message_id -> (client id, sent at)
         self._early: dict[int, float] = {}  # replies that beat their ack
-        self._delta_seen: set[int] = set()
         self._done: dict[str, asyncio.Future] = {}
         self._expected: dict[str, asyncio.Future] = {}
         self._pongs: asyncio.Queue[float] = asyncio.Queue()
@@ -147,7 +158,13 @@ class Trainee:
         self._sent_at[client_id] = now if scheduled is None else scheduled
         if scheduled is not None:
             self.send_lag = max(self.send_lag, now - scheduled)
-        await self._send("user_message", TRAINEE_LINES[self._next_id % len(TRAINEE_LINES)], client_message_id=client_id)
+        line = TRAINEE_LINES[self._next_id % len(TRAINEE_LINES)]
+        try:
+            await self._send("user_message", f"{line} {self.marker}" if self.marker else line, client_message_id=client_id)
+        except websockets.ConnectionClosed:
+            self.sent -= 1  # never sent: not a missing reply
+            del self._done[client_id], self._sent_at[client_id]
+            raise
         return done
 
     async def ping(self) -> float:
@@ -172,15 +189,20 @@ class Trainee:
         assert self.ws is not None
         try:
             async for raw in self.ws:
-                now = time.perf_counter()
+                now, wall = time.perf_counter(), time.time()
                 frame = json.loads(raw)
                 kind = frame.get("type")
-                if kind == "message_ack":
+                if kind == "assistant_delta":
+                    self.first_delta_at.setdefault(frame.get("reply_to"), wall)
+                elif kind == "message_ack":
                     self._on_ack(frame, now)
                 elif kind == "assistant_message":
-                    self._on_reply(frame["metadata"].get("reply_to"), frame, now)
-                elif kind == "assistant_delta":
-                    self._on_delta(frame.get("reply_to"), now)
+                    reply_to = frame["metadata"].get("reply_to")
+                    if reply_to is not None:
+                        self.final_at.setdefault(reply_to, wall)
+                    self._on_reply(reply_to, frame, now)
+                elif kind == "typing":
+                    self.typing_at.setdefault(frame.get("reply_to"), wall)
                 elif kind == "pong":
                     self._pongs.put_nowait(now)
                 elif kind == "session_complete":
@@ -214,17 +236,11 @@ class Trainee:
         self.replies[reply_to] += 1
         if self.replies[reply_to] > 1:
             return
-        self.reply_texts[reply_to] = frame["content"]
         waiting = self._waiting.pop(reply_to, None)
         if waiting is None:
             self._early[reply_to] = now
             return
         self._finish(reply_to, waiting[0], waiting[1], now)
-
-    def _on_delta(self, reply_to: int | None, now: float) -> None:
-        if reply_to in self._waiting and reply_to not in self._delta_seen:
-            self._delta_seen.add(reply_to)
-            self.first_deltas.append(now - self._waiting[reply_to][1])
 
     def _on_error(self, frame: dict) -> None:
         if frame.get("code") == "session_completed" and self._sent_at:
@@ -246,7 +262,6 @@ class Trainee:
 
     def _finish(self, message_id: int, client_id: str, sent_at: float, received_at: float) -> None:
         self.latencies.append(received_at - sent_at)
-        self.by_message[message_id] = received_at - sent_at
         done = self._done.pop(client_id)
         if not done.done():
             done.set_result(received_at - sent_at)
@@ -291,15 +306,21 @@ async def closed_loop(stack: Stack, trainee: Trainee, *, count: int | None = Non
             return  # an error frame or a closed socket, counted by the trainee
 
 
-async def open_loop(stack: Stack, trainee: Trainee, *, start: float, interval: float, count: int) -> None:
-    """Send on a fixed schedule whatever is still in flight. Replacing an ended session
-    pauses the schedule (a trainee starting a new session is not waiting for a reply)."""
-    for i in range(count):
-        at = start + i * interval
+async def poisson_loop(stack: Stack, trainee: Trainee, *, start: float, until: float, mean_interval: float,
+                       rng: random.Random) -> None:
+    """Open loop: send at the times of a Poisson process (exponential gaps of
+    `mean_interval` on average) from `start` until `until`, whatever is still in flight;
+    latency runs from the scheduled time. Replacing an ended session pauses the schedule."""
+    at = start + rng.expovariate(1 / mean_interval)
+    while at < until:
         await asyncio.sleep(max(at - time.perf_counter(), 0))
         if trainee.completed:
             began = time.perf_counter()
             await trainee.restart(stack)
-            start += time.perf_counter() - began
             at += time.perf_counter() - began
-        await trainee.say(scheduled=at)
+        try:
+            await trainee.say(scheduled=at)
+        except websockets.ConnectionClosed:
+            trainee.errors["send on a closed socket"] += 1
+            return
+        at += rng.expovariate(1 / mean_interval)
