@@ -41,6 +41,7 @@ import subprocess  # noqa: E402
 import time  # noqa: E402
 
 MECHANISMS = ("gevent", "asyncio", "threads")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # for `python -m bench.…`
 DELAY_S, CHUNKS, RATE = 0.8, 16, 25.0
 WORDS = "word word "
 EVENT = ('data: {"choices":[{"delta":{"content":"%s"}}]}\n\n' % WORDS).encode()
@@ -223,7 +224,7 @@ def _run_client(mech: str, n: int, port: int, per_client: int) -> dict:
     cmd = [sys.executable, "-m", "bench.mechanism", "--client", mech, str(n), str(port),
            str(per_client)]
     try:  # subprocess.run kills the child on timeout
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=ROOT)
     except subprocess.TimeoutExpired:
         return {"ok_streams": 0, "errors": ["client timed out after 180 s"]}
     try:
@@ -245,9 +246,8 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     server = subprocess.Popen([sys.executable, "-m", "bench.mechanism", "--serve", str(port)],
-                              cwd=root, stdout=subprocess.PIPE, text=True)
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
     cells = [(m, k, n) for k in pools for n in ns for m in mechs]
     runs: dict = {cell: [] for cell in cells}
     try:

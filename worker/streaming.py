@@ -36,12 +36,13 @@ class DeltaBatcher:
         return time.monotonic() - self._last_flush >= self.batch_seconds
 
     def take_delta(self, mask: Callable[[str], str], *, final: bool = False) -> dict | None:
-        """The next delta payload (content, seq, restart), or None if there is nothing new."""
-        self._last_flush = time.monotonic()
+        """The next delta payload (content, seq, restart), or None if there is nothing new
+        (then the next chunk may flush at once: the interval counts from a delta sent)."""
         text = self.generated if final else safe_prefix(self.generated)
         masked = mask(text)
         if self.emitted.startswith(masked):
             return None  # nothing new yet (or still catching up with an earlier run)
+        self._last_flush = time.monotonic()
         if masked.startswith(self.emitted):
             delta = {"seq": self.next_seq, "content": masked[len(self.emitted):]}
         else:
@@ -54,21 +55,24 @@ class DeltaBatcher:
 _CONNECTORS = {"-", "(", ")", "/", ".", ",", ":", "ext", "ext.", "x", "#"}
 
 
-def _could_start_a_value(word: str) -> bool:
+def _could_start_a_value(word: str, *, first: bool = False) -> bool:
     stripped = word.strip(".,;:!?\"'")
     return (
         any(ch.isdigit() for ch in word)
         or "@" in word
         or word.startswith("+")
-        or stripped[:1].isupper()
+        or (stripped[:1].isupper() and not first)
         or stripped.lower() in _CONNECTORS
     )
 
 
 def safe_prefix(text: str) -> str:
-    """The part of `text` that can be sent before the rest arrives (see the module doc)."""
+    """The part of `text` that can be sent before the rest arrives (see the module doc).
+
+    The reply's first word is not held back for being capitalised (every reply starts
+    with a capital): a name is only recognised after a cue, and nothing comes before it."""
     words = text.split(" ")
     keep = len(words) - 1  # the last word may be unfinished
-    while keep > 0 and _could_start_a_value(words[keep - 1]):
+    while keep > 0 and _could_start_a_value(words[keep - 1], first=keep == 1):
         keep -= 1
     return " ".join(words[:keep]) + " " if keep else ""

@@ -45,3 +45,23 @@ def test_a_rerun_catching_up_with_what_was_sent_emits_nothing_until_it_passes_it
     assert batcher.take_delta(str) is None
     batcher.add("three four five")
     assert batcher.take_delta(str, final=True) == {"seq": 3, "content": "four five"}
+
+
+@pytest.mark.parametrize(
+    "first_chunk, sent",
+    [("Okay, I'm ", "Okay, "), ("Fine. The ", "Fine. "), ("Hi Jane", "Hi "), ("I'm Jane ", "I'm ")],
+)
+def test_the_replys_first_word_goes_out_with_the_first_chunk_but_a_name_after_a_cue_waits(first_chunk, sent):
+    assert safe_prefix(first_chunk) == sent
+
+
+def test_a_flush_that_had_nothing_to_send_lets_the_next_chunk_flush_at_once():
+    batcher = DeltaBatcher(batch_seconds=60)
+    batcher._last_flush -= 61  # the model's first chunk came after one interval
+    assert batcher.add("Okay, I")
+    assert batcher.take_delta(lambda text: text) == {"seq": 0, "content": "Okay, "}
+    assert not batcher.add("'m ")  # within the interval of the delta just sent
+    batcher._last_flush -= 61
+    assert batcher.add("Jane")
+    assert batcher.take_delta(lambda text: text) is None  # "I'm Jane" could be a name
+    assert batcher.add(" and")  # nothing went out, so no interval to wait
