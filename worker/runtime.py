@@ -24,7 +24,7 @@ from shared.clock import utc_now_iso
 from shared.db.engine import BEGIN_MODE, create_sync_engine
 from shared.db.migrate import upgrade_to_head
 from shared.db.scenario_rows import select_scenario_ids
-from shared.doorbell import Ringer
+from shared.doorbell import FoldingRinger, Ringer
 from shared.llm import LLMProvider, create_provider
 from shared.masking_policy import MaskingPolicy
 from shared.scenarios import Scenario, load_scenarios
@@ -46,8 +46,7 @@ class WorkerRuntime:
         self.pid = os.getpid()
         self.worker_id = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
         self.started_at = utc_now_iso()
-        self._web_ringer = Ringer(self.settings.doorbell_dir, WEB_ROLE)
-        self._ring_lock = threading.Lock()
+        self._web_ringer = FoldingRinger(Ringer(self.settings.doorbell_dir, WEB_ROLE))
         self.model_slots = ModelSlots(self.settings.llm_max_concurrent_requests)
         self.typing = TypingIndicator(
             self.write_engine,
@@ -106,9 +105,7 @@ class WorkerRuntime:
 
     def ring_web(self) -> None:
         """Tell the web processes that new events are in the database."""
-        with self._ring_lock:
-            self._web_ringer.ring()
-
+        self._web_ringer.ring()
 
 _runtime: WorkerRuntime | None = None
 _runtime_lock = threading.Lock()

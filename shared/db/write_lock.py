@@ -20,6 +20,8 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from shared.cooperative import blocking_call
+
 _locks: "weakref.WeakValueDictionary[Path, WriteLock]" = weakref.WeakValueDictionary()
 _locks_guard = threading.Lock()
 
@@ -62,7 +64,12 @@ class WriteLock:
         try:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self._fd, operation)
+            try:
+                fcntl.flock(self._fd, operation | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if operation & fcntl.LOCK_NB:
+                    raise
+                blocking_call(fcntl.flock, self._fd, operation)  # another process writes
         except BaseException:
             self._threads.release()
             raise

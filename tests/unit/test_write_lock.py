@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from shared.db.engine import BEGIN_MODE, create_sync_engine
 from shared.db.write_lock import write_lock_for
+from tests.support.stack import REPO_ROOT
 
 
 def _engine(path: Path):  # noqa: ANN202
@@ -93,3 +94,39 @@ def test_a_nested_write_transaction_fails_instead_of_waiting_for_itself(tmp_path
         with pytest.raises(RuntimeError, match="nested write transaction"):
             with second.begin():
                 pass
+
+
+def test_under_gevent_waiting_for_another_processes_writer_lets_other_greenlets_run(tmp_path) -> None:
+    """The consumer's greenlets share one thread: a blocking flock would stop them all."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        from gevent import monkey; monkey.patch_all()
+        import fcntl, os, subprocess, sys, time
+        import gevent
+        from pathlib import Path
+        from shared.db.write_lock import write_lock_for
+        database = Path({str(tmp_path / "chat.db")!r})
+        holder = subprocess.Popen([sys.executable, "-c",
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(1)",
+            str(database) + "-writer"], stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "held"
+        ticks = []
+        def tick():
+            while True:
+                ticks.append(1)
+                gevent.sleep(0.01)
+        ticker = gevent.spawn(tick)
+        gevent.sleep(0.02)
+        before = len(ticks)
+        write_lock_for(database).acquire("connection", 10)
+        print(len(ticks) - before)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.split()[-1]) >= 10  # about 100 ticks while the other process held the lock
