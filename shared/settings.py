@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     reply_retry_base_delay_seconds: float = 1.0
     reply_expiry_seconds: float = 300.0
     sweep_interval_seconds: float = 5.0
-    stream_batch_ms: int = 50
+    stream_batch_ms: int = 100  # deltas of a streamed reply are written at most this often
 
     # LLM
     llm_provider: Literal["mock", "openai"] = "mock"

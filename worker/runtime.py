@@ -48,6 +48,8 @@ class WorkerRuntime:
         self.started_at = utc_now_iso()
         self._web_ringer = FoldingRinger(Ringer(self.settings.doorbell_dir, WEB_ROLE))
         self.model_slots = ModelSlots(self.settings.llm_max_concurrent_requests)
+        self._write_turn = threading.Lock()
+        self._writer: Connection | None = None
         self.typing = TypingIndicator(
             self.write_engine,
             self.ring_web,
@@ -57,7 +59,9 @@ class WorkerRuntime:
 
     @cached_property
     def engine(self) -> Engine:
-        return create_sync_engine(self.settings.resolved_database_url)
+        # Enough connections that greenlets reading at once rarely overflow the pool: an
+        # overflow connection is opened, set up and closed for one transaction.
+        return create_sync_engine(self.settings.resolved_database_url, pool_size=16, max_overflow=32)
 
     @cached_property
     def scenarios(self) -> dict[str, Scenario]:
@@ -81,9 +85,17 @@ class WorkerRuntime:
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
-        """A write transaction (BEGIN IMMEDIATE) on a pooled connection, committed on success."""
-        with self.write_engine.begin() as conn:
-            yield conn
+        """A write transaction (BEGIN IMMEDIATE) on the process's writing connection,
+        committed on success. SQLite takes one writer at a time anyway, so the process's
+        reply writers take turns for one connection rather than each holding a pooled
+        one while they wait (at r2, opening and closing overflow connections for waiting
+        writers was a sixth of the worker's CPU)."""
+        with self._write_turn:
+            if self._writer is None:
+                self._writer = self.engine.connect()
+                self._writer.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+            with self._writer.begin():
+                yield self._writer
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
