@@ -22,6 +22,9 @@ from shared.doorbell import Doorbell, Ringer
 from shared.settings import Settings
 
 WORKER_ROLE = "worker"
+# How long an idle worker waits for its turn at the queue before looking at the stop flag:
+# long, because each of the consumer's 500 idle greenlets wakes that often.
+TURN_WAIT_SECONDS = 60.0
 
 
 class DoorbellSqliteStorage(SqliteStorage):
@@ -162,8 +165,8 @@ class DoorbellSqliteStorage(SqliteStorage):
         waits on the doorbell; the others wait for the turn. So a burst of N tasks is
         taken by N turns in a row, a ring wakes one waiter, and an idle consumer wakes
         once per poll interval however many workers it runs. The wait for the turn has a
-        timeout only so a thread notices a graceful shutdown."""
-        if self._draining or not self._turn.acquire(timeout=self._poll_interval_seconds * 10):
+        timeout only so a thread notices a graceful shutdown (greenlets are interrupted)."""
+        if self._draining or not self._turn.acquire(timeout=TURN_WAIT_SECONDS):
             return None
         try:
             if self._draining:
@@ -215,6 +218,13 @@ class ChatTrainHuey(Huey):
         raise NotImplementedError("ChatTrain's queue does not revoke tasks; finish or fail the reply_jobs row instead")
 
     revoke = revoke_all = revoke_by_id = _revoke_unsupported
+
+    def create_consumer(self, **options):  # noqa: ANN003, ANN201
+        consumer = super().create_consumer(**options)
+        # The consumer's main loop looks for a stop signal ten times a second, a third of
+        # an idle worker's wake-ups; once a second is soon enough to notice SIGTERM.
+        consumer._stop_flag_timeout = 1.0
+        return consumer
 
 
 def create_huey(settings: Settings) -> Huey:

@@ -26,12 +26,10 @@ from shared.db import jobs as job_rows
 
 log = logging.getLogger("chattrain.worker")
 
-# How long the thread keeps its cheap once-per-interval look after the last reply
-# started, before it sleeps until woken. A trainee takes seconds to a minute to write the
-# next message; waking a sleeping thread on that message's path cost about 0.3 ms of its
-# latency, while the look costs about 0.05 % of a core. After five quiet minutes the
-# worker costs nothing.
-IDLE_AFTER_SECONDS = 300.0
+# How long the thread keeps its once-per-interval look after the last reply started,
+# before it sleeps until woken: waking it costs a reply a fraction of a millisecond, far
+# below a model's time to answer, while its looks were a tenth of an idle worker's CPU.
+IDLE_AFTER_SECONDS = 5.0
 
 
 @dataclass(eq=False)
