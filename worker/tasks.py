@@ -2,11 +2,14 @@
 
 The web process stored the trainee's message and a reply_jobs row, then enqueued
 `generate_reply(message_id)`. Here a worker claims that row (so a duplicate or stale
-queue entry does nothing), streams the customer's reply from the LLM provider into
-`assistant_delta` events (with `typing` first when the reply is slow, worker/typing.py),
-and writes the reply, keyed by the message it answers, with its `assistant_message`
-event. The database is the source of truth; the queue entry
-only prompts the work, so running a job twice is harmless.
+queue entry does nothing), waits for one of the model's slots (worker/model_slots.py),
+streams the customer's reply from the LLM provider into `assistant_delta` events (with
+`typing` first when the reply is slow, worker/typing.py), and writes the reply, keyed by
+the message it answers, with its `assistant_message` event. The database is the source of
+truth; the queue entry only prompts the work, so running a job twice is harmless.
+
+Each run is one greenlet of the consumer (a thread in tests): while it waits on the model
+it holds no thread, so one worker process carries hundreds of replies at once.
 """
 
 from __future__ import annotations
