@@ -33,6 +33,7 @@ from shared.db.engine import (
     create_sync_engine,
     is_sqlite,
 )
+from shared.db.grouped_writes import run_each_in_savepoint
 
 T = TypeVar("T")
 
@@ -46,6 +47,9 @@ class _PendingWrite:
     kwargs: dict
     after_commit: Callable[[Any], Any] | None
     future: asyncio.Future
+
+    def bound(self) -> Callable[[Connection], Any]:
+        return lambda conn: self.fn(conn, *self.args, **self.kwargs)
 
 
 def _settle(outcomes: list[tuple[_PendingWrite, Any, BaseException | None]]) -> None:
@@ -146,32 +150,21 @@ class Database:
         While another process holds the write lock, writes pile up here; taking them
         together costs one lock hand-over and one commit instead of one each, and a
         commit writes each changed page once however many messages share it. Each write
-        after the first runs inside a savepoint, so one that raises (a session that has
-        ended, a rate limit) is undone alone and its caller gets the error."""
+        runs in its own savepoint (shared/db/grouped_writes.py), so one that raises (a
+        session that has ended, a rate limit) is undone alone and its caller gets the
+        error."""
         with self._pending_lock:
             group, self._pending = self._pending, []
         if not group:
             return
         conn = self._connection("IMMEDIATE")
-        outcomes: list[tuple[_PendingWrite, Any, BaseException | None]] = []
         try:
             with conn.begin():
-                driver = conn.connection.driver_connection
-                for pending in group:
-                    if len(group) > 1:
-                        driver.execute("SAVEPOINT grouped_write")
-                    try:
-                        result = pending.fn(conn, *pending.args, **pending.kwargs)
-                    except Exception as error:
-                        if len(group) == 1:
-                            raise
-                        driver.execute("ROLLBACK TO grouped_write")
-                        driver.execute("RELEASE grouped_write")
-                        outcomes.append((pending, None, error))
-                        continue
-                    if len(group) > 1:
-                        driver.execute("RELEASE grouped_write")
-                    outcomes.append((pending, result, None))
+                writes = [pending.bound() for pending in group]
+                outcomes = [
+                    (pending, result, error)
+                    for pending, (result, error) in zip(group, run_each_in_savepoint(conn, writes))
+                ]
         except BaseException as error:  # nothing was committed
             loop.call_soon_threadsafe(_settle, [(pending, None, error) for pending in group])
             return

@@ -13,15 +13,17 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 
 from shared.clock import utc_now_iso
 from shared.db.engine import BEGIN_MODE, create_sync_engine
+from shared.db.grouped_writes import GroupedWriter
 from shared.db.migrate import upgrade_to_head
 from shared.db.scenario_rows import select_scenario_ids
 from shared.doorbell import FoldingRinger, Ringer
@@ -36,6 +38,8 @@ log = logging.getLogger("chattrain.worker")
 
 WEB_ROLE = "web"
 
+T = TypeVar("T")
+
 
 @dataclass
 class WorkerRuntime:
@@ -48,8 +52,7 @@ class WorkerRuntime:
         self.started_at = utc_now_iso()
         self._web_ringer = FoldingRinger(Ringer(self.settings.doorbell_dir, WEB_ROLE))
         self.model_slots = ModelSlots(self.settings.llm_max_concurrent_requests)
-        self._write_turn = threading.Lock()
-        self._writer: Connection | None = None
+        self._writer = GroupedWriter(self._connect_writer)
         self.typing = TypingIndicator(
             self.write_engine,
             self.ring_web,
@@ -83,19 +86,19 @@ class WorkerRuntime:
         """The engine with BEGIN IMMEDIATE: use for every read-then-write transaction."""
         return self.engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
 
-    @contextmanager
-    def writing(self) -> Iterator[Connection]:
-        """A write transaction (BEGIN IMMEDIATE) on the process's writing connection,
-        committed on success. SQLite takes one writer at a time anyway, so the process's
-        reply writers take turns for one connection rather than each holding a pooled
-        one while they wait (at r2, opening and closing overflow connections for waiting
-        writers was a sixth of the worker's CPU)."""
-        with self._write_turn:
-            if self._writer is None:
-                self._writer = self.engine.connect()
-                self._writer.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
-            with self._writer.begin():
-                yield self._writer
+    def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run `fn(conn)` in a write transaction (BEGIN IMMEDIATE) and return its result
+        once committed. The process's writers share one connection and commit together
+        when several are ready at once (shared/db/grouped_writes.py): at r2 a reply's
+        dozen deltas were each a transaction of their own, and waiting writers each held a
+        pooled connection (opening and closing overflow connections for them was a sixth
+        of the worker's CPU)."""
+        return self._writer.write(fn)
+
+    def _connect_writer(self) -> Connection:
+        conn = self.engine.connect()
+        conn.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+        return conn
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:

@@ -63,8 +63,9 @@ def requeue_interrupted(signal, task, *args, **kwargs) -> None:  # noqa: ANN001,
     huey.storage.stop_dequeuing()
     runtime = get_runtime()
     message_id = _running.pop(task.id, task.args[0])
-    with runtime.writing() as conn:
-        requeued = job_rows.requeue_reply_job(conn, message_id, now=time.time(), last_error="interrupted")
+    requeued = runtime.write(
+        lambda conn: job_rows.requeue_reply_job(conn, message_id, now=time.time(), last_error="interrupted")
+    )
     if requeued:
         generate_reply(message_id)
         log.info("reply job requeued after interruption message_id=%s", message_id)
@@ -201,18 +202,23 @@ def _hold(runtime: WorkerRuntime, conn, message_id: int, holder: str) -> dict[st
 
 def _expire(runtime: WorkerRuntime, message_id: int, holder: str) -> None:
     """The job waited past its expiry: drop it and tell the trainee, once."""
-    with runtime.writing() as conn:
+
+    def expire(conn):  # noqa: ANN001, ANN202
         job = _hold(runtime, conn, message_id, holder)
-        if job is None:
-            return
-        job_rows.finish_reply_job(conn, message_id, status="expired", last_error="expired")
-        write_error_event(
-            conn,
-            session_id=job["session_id"],
-            code="reply_expired",
-            content="The reply took too long and was dropped; send a retry frame to try again.",
-            message_id=message_id,
-        )
+        if job is not None:
+            job_rows.finish_reply_job(conn, message_id, status="expired", last_error="expired")
+            write_error_event(
+                conn,
+                session_id=job["session_id"],
+                code="reply_expired",
+                content="The reply took too long and was dropped; send a retry frame to try again.",
+                message_id=message_id,
+            )
+        return job
+
+    job = runtime.write(expire)
+    if job is None:
+        return
     runtime.ring_web()
     log.info("reply job expired session_id=%s message_id=%s", job["session_id"], message_id)
 
@@ -266,14 +272,17 @@ def _stream_reply(runtime: WorkerRuntime, prepared: _Prepared, holder: str, timi
 
 
 def _write_delta(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, patterns, holder: str) -> None:  # noqa: ANN001
-    with runtime.writing() as conn:
+    def write(conn) -> bool:  # noqa: ANN001
         delta = batcher.take_delta(_session_masker(runtime, conn, session_id, patterns))
         if delta is None:
-            return
+            return False
         if _hold(runtime, conn, message_id, holder) is None:
             raise LLMError("lease_lost", "Another worker took this reply over.", retryable=False)
         _insert_delta(conn, session_id, message_id, delta)
-    runtime.ring_web()
+        return True
+
+    if runtime.write(write):
+        runtime.ring_web()
 
 
 def _insert_delta(conn, session_id: int, message_id: int, delta: dict[str, Any]) -> None:  # noqa: ANN001
@@ -288,8 +297,7 @@ def _write_reply(runtime: WorkerRuntime, reply: _Generated, holder: str) -> None
     prepared = reply.prepared
     session_id, message_id = prepared.request.session_id, prepared.message_id
     try:
-        with runtime.writing() as conn:
-            written, ended_by = _store_reply(runtime, conn, reply, holder)
+        written, ended_by = runtime.write(lambda conn: _store_reply(runtime, conn, reply, holder))
     except Exception as error:
         log.exception("writing a reply failed session_id=%s message_id=%s", session_id, message_id)
         _handle_llm_error(runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), holder)
@@ -370,11 +378,12 @@ def _handle_llm_error(runtime: WorkerRuntime, job: dict[str, Any], error: LLMErr
     message_id, session_id = job["message_id"], job["session_id"]
     if error.code == "lease_lost":
         return
-    with runtime.writing() as conn:
+
+    def record(conn):  # noqa: ANN001, ANN202
         llm_accounting.record_failure(conn, provider=runtime.provider.name, code=error.code)
         job = _hold(runtime, conn, message_id, holder)  # counts this run as an attempt
         if job is None:
-            return  # another run has the job, or it is finished
+            return None, False  # another run has the job, or it is finished
         retry = error.retryable and job["attempts"] < settings.reply_max_attempts
         if retry:
             job_rows.requeue_reply_job(conn, message_id, now=time.time(), last_error=error.code)
@@ -387,6 +396,11 @@ def _handle_llm_error(runtime: WorkerRuntime, job: dict[str, Any], error: LLMErr
                 content=f"The customer could not answer ({error.message}). Send a retry frame to try again.",
                 message_id=message_id,
             )
+        return job, retry
+
+    job, retry = runtime.write(record)
+    if job is None:
+        return
     if retry:
         delay = error.retry_after_seconds or settings.reply_retry_base_delay_seconds * 2 ** (job["attempts"] - 1)
         delay *= random.uniform(1.0, 1.25)

@@ -35,7 +35,7 @@ def _queued_message(runtime: WorkerRuntime) -> int:
 def test_the_heartbeat_extends_this_processes_leases_so_a_stalled_reply_is_not_swept(runtime: WorkerRuntime) -> None:
     ours, theirs = _queued_message(runtime), _queued_message(runtime)
     now = time.time()
-    with runtime.writing() as conn:
+    with runtime.write_engine.begin() as conn:
         job_rows.hold_reply_job(conn, ours, holder=f"{runtime.worker_id}:run1", now=now - 9, lease_seconds=10)
         job_rows.hold_reply_job(conn, theirs, holder="otherhost:7:abcd1234:run2", now=now - 9, lease_seconds=10)
     heartbeat(runtime)
@@ -45,7 +45,7 @@ def test_the_heartbeat_extends_this_processes_leases_so_a_stalled_reply_is_not_s
     assert theirs_job["lease_expires_at"] < now + 2  # another process's run is its own business
 
     enqueued: list[int] = []
-    with runtime.writing() as conn:  # time passes: their lease runs out, ours was extended
+    with runtime.write_engine.begin() as conn:  # time passes: their lease runs out, ours was extended
         job_rows.hold_reply_job(conn, theirs, holder="otherhost:7:abcd1234:run2", now=now - 20, lease_seconds=10)
     sweep(runtime, enqueued.append)
     assert enqueued == [theirs]
@@ -54,7 +54,7 @@ def test_the_heartbeat_extends_this_processes_leases_so_a_stalled_reply_is_not_s
 def test_an_expired_lease_is_not_extended(runtime: WorkerRuntime) -> None:
     message_id = _queued_message(runtime)
     now = time.time()
-    with runtime.writing() as conn:
+    with runtime.write_engine.begin() as conn:
         job_rows.hold_reply_job(conn, message_id, holder=f"{runtime.worker_id}:run1", now=now - 30, lease_seconds=10)
         assert job_rows.extend_leases(conn, worker_id=runtime.worker_id, now=now, lease_seconds=10) == 0
 
