@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from shared.clock import utc_now_iso
+from shared.db.jsoncol import dumps
 
 CLIENT_TYPES = ("session_start", "user_message", "ping", "end_session", "retry")
 
@@ -79,7 +80,7 @@ def parse_metadata(model: type[BaseModel], metadata: dict[str, Any]) -> Any:
 
 
 def frame_text(type: str, **fields: Any) -> str:
-    return json.dumps({"type": type, **fields}, separators=(",", ":"), ensure_ascii=False)
+    return dumps({"type": type, **fields})
 
 
 def error_frame(code: str, content: str, **fields: Any) -> str:

@@ -54,7 +54,7 @@ class WorkerRuntime:
         self.model_slots = ModelSlots(self.settings.llm_max_concurrent_requests)
         self._writer = GroupedWriter(self._connect_writer)
         self.typing = TypingIndicator(
-            self.write_engine,
+            self.write,
             self.ring_web,
             self.settings.stream_batch_ms / 1000,
             lease_seconds=self.settings.reply_lease_seconds,

@@ -148,7 +148,7 @@ def _prepare(runtime: WorkerRuntime, conn, job: dict[str, Any]) -> _Prepared:  #
     scenario = runtime.scenario_for(session["scenario_id"])
     request = ReplyRequest(
         scenario=scenario,
-        history=tuple(ChatTurn(role=role, content=content) for role, content in history),
+        history=tuple(map(ChatTurn._make, history)),
         session_id=session_id,
         reply_to=message_id,
         assistant_turns=assistant_turns,

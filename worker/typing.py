@@ -4,7 +4,8 @@ A reply generated within one delta batch interval (CHATTRAIN_STREAM_BATCH_MS) go
 whole, and a typing frame just before it would only flicker; writing it anyway cost an
 event row, a wake-up of every web process and a frame per reply. So a reply job
 registers here when it starts, and one thread per worker process writes the `typing`
-event for each job still unanswered when its interval has passed (checked once per
+events of the jobs still unanswered when their interval has passed (together, through the
+worker's grouped writes) (checked once per
 interval, so typing comes one to two intervals after the reply started). That transaction also
 claims the job for the run (worker/tasks.py claims lazily), and writes nothing if the job
 is finished, held by another run, or has sent text already; and a run settles its entry,
@@ -19,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection
 
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
@@ -54,10 +55,10 @@ def write_typing_if_pending(conn, session_id: int, message_id: int, *, holder: s
 
 class TypingIndicator:
     def __init__(
-        self, write_engine: Engine, ring_web: Callable[[], None], delay_seconds: float, *, lease_seconds: float = 10.0,
-        idle_after_seconds: float = IDLE_AFTER_SECONDS,
+        self, write: Callable[[Callable[[Connection], bool]], bool], ring_web: Callable[[], None], delay_seconds: float,
+        *, lease_seconds: float = 10.0, idle_after_seconds: float = IDLE_AFTER_SECONDS,
     ):
-        self._engine = write_engine
+        self._write = write  # WorkerRuntime.write: typing commits with the replies' writes
         self.idle_after_seconds = idle_after_seconds
         self._ring_web = ring_web
         self.delay_seconds = delay_seconds
@@ -122,17 +123,22 @@ class TypingIndicator:
 
     def _run(self) -> None:
         while True:
-            for pending in self._take_due():
-                try:
-                    with self._writing:
-                        if pending.settled:
-                            continue
-                        with self._engine.begin() as conn:
-                            written = write_typing_if_pending(
-                                conn, pending.session_id, pending.message_id,
-                                holder=pending.holder, lease_seconds=self.lease_seconds,
-                            )
-                    if written:
-                        self._ring_web()
-                except Exception:
-                    log.exception("writing a typing event failed message_id=%s", pending.message_id)
+            due = self._take_due()
+            try:
+                with self._writing:
+                    due = [pending for pending in due if not pending.settled]
+                    written = self._write(lambda conn: self._write_typing(conn, due)) if due else False
+                if written:
+                    self._ring_web()
+            except Exception:
+                log.exception("writing typing events failed message_ids=%s", [p.message_id for p in due])
+
+    def _write_typing(self, conn: Connection, due: list[PendingReply]) -> bool:
+        """The typing events of every reply due at once, in one transaction."""
+        written = [
+            write_typing_if_pending(
+                conn, pending.session_id, pending.message_id, holder=pending.holder, lease_seconds=self.lease_seconds
+            )
+            for pending in due
+        ]
+        return any(written)

@@ -1,16 +1,23 @@
-"""Compact JSON for the *_json text columns."""
+"""Compact JSON for the *_json text columns (and the socket's frames, which use the same
+form). orjson writes and reads it four to ten times faster than the standard library:
+every reply stores a few payloads and every frame sent is one."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import orjson
+
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # what orjson refuses (an integer beyond 64 bits, a non-string key)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def loads(text: str | None, default: Any = None) -> Any:
     if not text:
         return default
-    return json.loads(text)
+    return orjson.loads(text)

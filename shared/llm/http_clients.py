@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import httpx
 
-POOL_CONNECTIONS = 32
+POOL_CONNECTIONS = 8
 
 
 class HTTPClients:

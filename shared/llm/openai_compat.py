@@ -45,6 +45,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator
 
 import httpx
+import orjson
 
 from shared.llm.base import LLMError, ReplyRequest, ReplyStream, Usage
 from shared.llm.http_clients import HTTPClients, OneClient
@@ -290,7 +291,7 @@ class OpenAICompatibleProvider:
         return body
 
     def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "text/event-stream"}
+        headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
         if self._api_key:  # local servers (Ollama, vLLM) often need none
             headers["Authorization"] = f"Bearer {self._api_key}"
         return headers
@@ -362,7 +363,7 @@ class OpenAICompatibleProvider:
         """One request: yields the reply's text, raises LLMError on any failure."""
         try:
             with self._clients.one() as client, client.stream(
-                "POST", self._url, json=body, headers=self._headers(), timeout=timeout
+                "POST", self._url, content=orjson.dumps(body), headers=self._headers(), timeout=timeout
             ) as response:
                 if not 200 <= response.status_code < 300:
                     response.read()
@@ -410,7 +411,7 @@ class OpenAICompatibleProvider:
                 done = True
                 break
             try:
-                chunk = json.loads(data)
+                chunk = orjson.loads(data)
             except ValueError:
                 raise _malformed("an event's data is not valid JSON") from None
             if isinstance(chunk, dict) and chunk.get("error"):

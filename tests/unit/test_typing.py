@@ -59,7 +59,7 @@ def _typing_events(runtime: WorkerRuntime, session_id: int) -> list:
 
 
 def _indicator(runtime: WorkerRuntime, rings: list) -> TypingIndicator:
-    return TypingIndicator(runtime.write_engine, lambda: rings.append(1), DELAY)
+    return TypingIndicator(runtime.write, lambda: rings.append(1), DELAY)
 
 
 def test_a_slow_reply_gets_typing_after_the_delay_and_its_run_holds_the_job(runtime: WorkerRuntime) -> None:
@@ -130,7 +130,7 @@ def test_the_thread_stays_awake_while_fast_replies_keep_starting(runtime: Worker
     every fast reply would put a thread switch on each one's path."""
     idle_after = 1.0
     session_id, message_id = _queued_message(runtime)
-    indicator = TypingIndicator(runtime.write_engine, lambda: None, DELAY, idle_after_seconds=idle_after)
+    indicator = TypingIndicator(runtime.write, lambda: None, DELAY, idle_after_seconds=idle_after)
     asleep_at_start = []  # a reply starting while the thread sleeps for good must wake it
     for _ in range(int(idle_after * 1.5 / DELAY)):
         asleep_at_start.append(indicator._asleep)
