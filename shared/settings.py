@@ -13,6 +13,10 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Loopback: a fresh install answers only on this machine. Listening publicly is a choice
+# made on purpose (CHATTRAIN_HOST=0.0.0.0), usually behind a reverse proxy.
+DEFAULT_HOST = "127.0.0.1"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHATTRAIN_", frozen=True, extra="ignore")
@@ -76,7 +80,7 @@ class Settings(BaseSettings):
 
     # Auth and limits. A limit of 0 turns that limit off.
     auth_mode: Literal["required", "insecure-dev"] = "required"  # insecure-dev: loopback only
-    host: str = "0.0.0.0"  # the address web/hypercorn_config.py binds (CHATTRAIN_HOST)
+    host: str = DEFAULT_HOST  # the address web/hypercorn_config.py binds (CHATTRAIN_HOST)
     ws_ticket_ttl_seconds: int = Field(default=60, ge=1, le=600)
     messages_per_window: int = Field(default=30, ge=0)  # per user
     message_window_seconds: int = Field(default=60, ge=1)

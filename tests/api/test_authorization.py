@@ -267,10 +267,12 @@ def test_insecure_dev_mode_refuses_a_non_loopback_bind(tmp_path, host):
 
 def test_insecure_dev_mode_reads_the_bind_address_from_chattrain_host(tmp_path, monkeypatch):
     monkeypatch.setenv("CHATTRAIN_AUTH_MODE", "insecure-dev")
-    monkeypatch.delenv("CHATTRAIN_HOST", raising=False)
-    with pytest.raises(RuntimeError):  # the default, 0.0.0.0, is every interface
+    monkeypatch.setenv("CHATTRAIN_HOST", "0.0.0.0")  # every interface
+    with pytest.raises(RuntimeError):
         create_app(Settings(data_dir=tmp_path))
     monkeypatch.setenv("CHATTRAIN_HOST", "127.0.0.1")
+    create_app(Settings(data_dir=tmp_path))
+    monkeypatch.delenv("CHATTRAIN_HOST")  # the default is loopback
     create_app(Settings(data_dir=tmp_path))
 
 
