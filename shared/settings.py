@@ -6,12 +6,18 @@ in step.
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger("chattrain")
+
+# Keys the masking vault only where no key is needed: masking off, or insecure-dev mode.
+DEV_ONLY_SECRET_KEY = b"dev-only-insecure-secret"
 
 # Loopback: a fresh install answers only on this machine. Listening publicly is a choice
 # made on purpose (CHATTRAIN_HOST=0.0.0.0), usually behind a reverse proxy.
@@ -71,9 +77,14 @@ class Settings(BaseSettings):
     mock_llm_stall_ms: int = Field(default=0, ge=0)
     mock_llm_stall_every_nth_session: int = Field(default=10, ge=1)
 
-    # Masking
+    # Masking. The key keys the vault's digests of masked values: with a key anyone can
+    # read, a digest of a short value (an SSN) is brute-forced in minutes, so with
+    # masking on there is no default outside insecure-dev mode (see masking_key).
     masking: Literal["on", "off"] = "on"
-    secret_key: str = Field(default="dev-only-insecure-secret", repr=False)
+    secret_key: str = Field(default="", repr=False)
+    # A file holding the key, for a key kept out of the environment (`make run` generates
+    # one, `chattrain secret-key ensure`); CHATTRAIN_SECRET_KEY wins when both are set.
+    secret_key_file: str = ""
 
     # Logging: DEBUG adds a line per trainee message and per reply (ChatTrain's loggers only)
     log_level: str = "INFO"
@@ -120,6 +131,44 @@ class Settings(BaseSettings):
     @cached_property
     def doorbell_dir(self) -> Path:
         return (self.data_dir / "doorbells").resolve()
+
+    @cached_property
+    def masking_key(self) -> bytes:
+        """The masking vault's key: CHATTRAIN_SECRET_KEY, else the contents of
+        CHATTRAIN_SECRET_KEY_FILE. Without either, a well-known development key, but only
+        where that cannot hurt: with masking off, or in insecure-dev mode (loopback only,
+        with a warning). Otherwise SecretKeyMissing, so that neither process starts."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        if self.secret_key_file:
+            return _read_key_file(Path(self.secret_key_file))
+        if self.masking == "on" and self.auth_mode != "insecure-dev":
+            raise SecretKeyMissing(
+                "CHATTRAIN_MASKING=on needs a secret key for the masking vault: set CHATTRAIN_SECRET_KEY to a long "
+                "random value (python -c 'import secrets; print(secrets.token_urlsafe(32))'), the same for every web "
+                "and worker process, or point CHATTRAIN_SECRET_KEY_FILE at a file holding one "
+                "(`chattrain secret-key ensure` writes one into the data folder, as `make run` does)."
+            )
+        if self.masking == "on":
+            log.warning(
+                "No CHATTRAIN_SECRET_KEY: the masking vault uses a well-known development key, so masked values "
+                "can be recovered from their digests by anyone who reads the database (allowed in insecure-dev mode only)"
+            )
+        return DEV_ONLY_SECRET_KEY
+
+
+class SecretKeyMissing(RuntimeError):
+    """Masking is on and no secret key is configured."""
+
+
+def _read_key_file(path: Path) -> bytes:
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise SecretKeyMissing(f"CHATTRAIN_SECRET_KEY_FILE: cannot read {path} ({error.strerror})") from None
+    if not key:
+        raise SecretKeyMissing(f"CHATTRAIN_SECRET_KEY_FILE: {path} is empty")
+    return key.encode()
 
 
 def load_settings() -> Settings:

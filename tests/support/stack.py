@@ -60,6 +60,7 @@ class Stack:
             CHATTRAIN_DATA_DIR=str(self.data_dir),
             CHATTRAIN_SCENARIOS_DIR=str(REPO_ROOT / "scenarios"),
             CHATTRAIN_HOST="127.0.0.1",
+            CHATTRAIN_SECRET_KEY="test-only-secret-key",
             PORT=str(self.port),
             PYTHONUNBUFFERED="1",
         )
