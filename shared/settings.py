@@ -35,7 +35,11 @@ class Settings(BaseSettings):
 
     # Web
     cors_allowed_origins: tuple[str, ...] = ("http://localhost:3000", "http://localhost:5173")
-    public_base_url: str = ""  # used to build websocket_url; empty: derived from the request
+    public_base_url: str = ""  # used to build websocket_url; empty: derived from the request (below)
+    # Host names (no port) a request's Host header may be trusted for when websocket_url is
+    # built from the request; any other Host gets a relative URL. A Host header is the
+    # client's to choose: echoing any would send a client and its token wherever it says.
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
     max_message_chars: int = 4000
     max_frame_bytes: int = 65536
     ws_ping_interval_seconds: float = 20.0
@@ -109,6 +113,12 @@ class Settings(BaseSettings):
         if any(origin.strip() == "*" for origin in origins):
             raise ValueError("'*' is not allowed: list the frontend's origins explicitly (credentials are allowed)")
         return origins
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        # Compared with the Host header's name, lower-cased and without brackets or port.
+        return tuple(host.strip().strip("[]").lower() for host in hosts if host.strip())
 
     @field_validator("log_level")
     @classmethod
