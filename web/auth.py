@@ -38,8 +38,10 @@ CLOSE_UNAUTHORIZED = 4401
 # The OpenAPI security scheme; require_user documents it on each route it guards.
 SECURITY_SCHEMES = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
 _BEARER = [{"bearerAuth": []}]
+_BEARER_OPTIONAL = [{}, {"bearerAuth": []}]  # OpenAPI's way of saying "anonymous or bearer"
 
-# What a route demands, for the policy tests that walk the URL map: "user" or "trainer".
+# What a route demands, for the policy tests that walk the URL map: "user", "trainer", or
+# "optional" (anyone; a token, when sent, is checked and shows more).
 AUTH_ATTRIBUTE = "_chattrain_auth"
 
 DEV_USER_ID = "dev-user"
@@ -108,6 +110,20 @@ def require_user(handler: Callable) -> Callable:
 
     setattr(wrapper, AUTH_ATTRIBUTE, "user")
     return security_scheme(_BEARER)(wrapper)
+
+
+def optional_user(handler: Callable) -> Callable:
+    """Route decorator for a public route that shows more to a signed-in caller: sets
+    `g.user` to the token's user, or None without an Authorization header (the developer
+    in insecure-dev mode). A token that is sent is checked: a bad one is a 401."""
+
+    @wraps(handler)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.user = await authenticate_request() if request.headers.get("Authorization") is not None or _insecure_dev() else None
+        return await handler(*args, **kwargs)
+
+    setattr(wrapper, AUTH_ATTRIBUTE, "optional")
+    return security_scheme(_BEARER_OPTIONAL)(wrapper)
 
 
 def require_trainer(handler: Callable) -> Callable:
