@@ -22,6 +22,7 @@ from web.database import Database
 from web.errors import register_error_handlers
 from web.reply_queue import ReplyQueue
 from web.security import install_security_headers
+from web.revocation import CredentialWatch
 from web.tailer import EventTailer
 from web.ws_connection import LeanWebsocketConnection
 
@@ -68,6 +69,8 @@ def create_app(settings: Settings) -> Quart:
         app.db.after_commit_scope = app.reply_queue.collecting
         app.tailer = EventTailer(app.db, settings)
         await app.tailer.start()
+        app.credential_watch = CredentialWatch(app.db)
+        await app.credential_watch.start()
         app.checkpointer = checkpointer_for(settings)
         app.checkpointer.start()
         freeze_startup_objects()
@@ -75,6 +78,7 @@ def create_app(settings: Settings) -> Quart:
     @app.after_serving
     async def stop_services() -> None:
         await app.tailer.stop()
+        await app.credential_watch.stop()
         app.checkpointer.stop()
         app.reply_queue.close()
         await app.db.close()

@@ -78,7 +78,8 @@ def _dev_user() -> dict[str, Any]:
     return {"id": DEV_USER_ID, "role": "trainer", "display_name": "insecure-dev", "disabled": False, "insecure": True}
 
 
-def _unauthorized(detail: str) -> ApiError:
+def unauthorized_error(detail: str) -> ApiError:
+    """The 401 for a missing or bad token, with the header that names the scheme."""
     return ApiError(401, "unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="chattrain"'})
 
 
@@ -88,14 +89,14 @@ async def authenticate_request() -> dict[str, Any]:
     if header is None:
         if _insecure_dev():
             return _dev_user()
-        raise _unauthorized("Sign in: send the header 'Authorization: Bearer <token>'.")
+        raise unauthorized_error("Sign in: send the header 'Authorization: Bearer <token>'.")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise _unauthorized("The Authorization header must be 'Bearer <token>'.")
+        raise unauthorized_error("The Authorization header must be 'Bearer <token>'.")
     user = await current_app.db.read(select_user_by_token, token)
     if user is None:
-        raise _unauthorized("That token is not valid: it is unknown, was rotated, or its user is disabled.")
+        raise unauthorized_error("That token is not valid: it is unknown, was rotated, or its user is disabled.")
     return user
 
 
