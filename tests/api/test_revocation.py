@@ -132,7 +132,7 @@ async def test_a_socket_checked_before_a_revocation_but_watched_after_its_sweep_
     try:
         bystander_closed = []
 
-        def bystander():  # noqa: ANN202 (keeps the sweep from skipping: a socket is watched)
+        def bystander():  # noqa: ANN202 (another user's socket: must stay open)
             bystander_closed.append(True)
             return asyncio.sleep(0)
 
