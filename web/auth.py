@@ -10,6 +10,9 @@ Trainees see their own sessions only; trainers see every session and the stats. 
 session someone may not see is a 404, the same as one that does not exist, so ids are not
 confirmed to strangers.
 
+A socket's credentials are checked once, when it opens; disabling the user or rotating
+the token later closes it within a second (web/revocation.py).
+
 `CHATTRAIN_AUTH_MODE=insecure-dev` trusts callers without credentials as a trainer-like
 developer (and the body's user_id, as the seed did); create_app refuses it on anything
 but a loopback address. Credentials that are sent are always checked."""
