@@ -16,11 +16,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-## Start web + worker on http://localhost:$(PORT), data under ./data
+## Start web + worker on http://localhost:$(PORT) (this machine only), data under ./data.
+## The masking key is generated into the data folder on first start (data/secret-key).
 run: install
 	$(BIN)/chattrain db upgrade
 	$(BIN)/chattrain users ensure-demo
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT)
+	key_file="$$($(BIN)/chattrain secret-key ensure)" && \
+	CHATTRAIN_SECRET_KEY_FILE="$$key_file" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT)
 
 ## Install the test dependencies and run the whole suite (the soak runs are separate)
 test: install

@@ -212,6 +212,10 @@ from shared.cli_users import users  # noqa: E402  (the users group lives in its 
 
 main.add_command(users)
 
+from shared.cli_secret_key import secret_key  # noqa: E402
+
+main.add_command(secret_key)
+
 from shared.cli_usage import usage  # noqa: E402  (the usage command lives in its own module)
 
 main.add_command(usage)

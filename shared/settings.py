@@ -6,12 +6,22 @@ in step.
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger("chattrain")
+
+# Keys the masking vault only where no key is needed: masking off, or insecure-dev mode.
+DEV_ONLY_SECRET_KEY = b"dev-only-insecure-secret"
+
+# Loopback: a fresh install answers only on this machine. Listening publicly is a choice
+# made on purpose (CHATTRAIN_HOST=0.0.0.0), usually behind a reverse proxy.
+DEFAULT_HOST = "127.0.0.1"
 
 
 class Settings(BaseSettings):
@@ -25,7 +35,11 @@ class Settings(BaseSettings):
 
     # Web
     cors_allowed_origins: tuple[str, ...] = ("http://localhost:3000", "http://localhost:5173")
-    public_base_url: str = ""  # used to build websocket_url; empty: derived from the request
+    public_base_url: str = ""  # used to build websocket_url; empty: derived from the request (below)
+    # Host names (no port) a request's Host header may be trusted for when websocket_url is
+    # built from the request; any other Host gets a relative URL. A Host header is the
+    # client's to choose: echoing any would send a client and its token wherever it says.
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
     max_message_chars: int = 4000
     max_frame_bytes: int = 65536
     ws_ping_interval_seconds: float = 20.0
@@ -67,16 +81,21 @@ class Settings(BaseSettings):
     mock_llm_stall_ms: int = Field(default=0, ge=0)
     mock_llm_stall_every_nth_session: int = Field(default=10, ge=1)
 
-    # Masking
+    # Masking. The key keys the vault's digests of masked values: with a key anyone can
+    # read, a digest of a short value (an SSN) is brute-forced in minutes, so with
+    # masking on there is no default outside insecure-dev mode (see masking_key).
     masking: Literal["on", "off"] = "on"
-    secret_key: str = Field(default="dev-only-insecure-secret", repr=False)
+    secret_key: str = Field(default="", repr=False)
+    # A file holding the key, for a key kept out of the environment (`make run` generates
+    # one, `chattrain secret-key ensure`); CHATTRAIN_SECRET_KEY wins when both are set.
+    secret_key_file: str = ""
 
     # Logging: DEBUG adds a line per trainee message and per reply (ChatTrain's loggers only)
     log_level: str = "INFO"
 
     # Auth and limits. A limit of 0 turns that limit off.
     auth_mode: Literal["required", "insecure-dev"] = "required"  # insecure-dev: loopback only
-    host: str = "0.0.0.0"  # the address web/hypercorn_config.py binds (CHATTRAIN_HOST)
+    host: str = DEFAULT_HOST  # the address web/hypercorn_config.py binds (CHATTRAIN_HOST)
     ws_ticket_ttl_seconds: int = Field(default=60, ge=1, le=600)
     messages_per_window: int = Field(default=30, ge=0)  # per user
     message_window_seconds: int = Field(default=60, ge=1)
@@ -94,6 +113,12 @@ class Settings(BaseSettings):
         if any(origin.strip() == "*" for origin in origins):
             raise ValueError("'*' is not allowed: list the frontend's origins explicitly (credentials are allowed)")
         return origins
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        # Compared with the Host header's name, lower-cased and without brackets or port.
+        return tuple(host.strip().strip("[]").lower() for host in hosts if host.strip())
 
     @field_validator("log_level")
     @classmethod
@@ -116,6 +141,44 @@ class Settings(BaseSettings):
     @cached_property
     def doorbell_dir(self) -> Path:
         return (self.data_dir / "doorbells").resolve()
+
+    @cached_property
+    def masking_key(self) -> bytes:
+        """The masking vault's key: CHATTRAIN_SECRET_KEY, else the contents of
+        CHATTRAIN_SECRET_KEY_FILE. Without either, a well-known development key, but only
+        where that cannot hurt: with masking off, or in insecure-dev mode (loopback only,
+        with a warning). Otherwise SecretKeyMissing, so that neither process starts."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        if self.secret_key_file:
+            return _read_key_file(Path(self.secret_key_file))
+        if self.masking == "on" and self.auth_mode != "insecure-dev":
+            raise SecretKeyMissing(
+                "CHATTRAIN_MASKING=on needs a secret key for the masking vault: set CHATTRAIN_SECRET_KEY to a long "
+                "random value (python -c 'import secrets; print(secrets.token_urlsafe(32))'), the same for every web "
+                "and worker process, or point CHATTRAIN_SECRET_KEY_FILE at a file holding one "
+                "(`chattrain secret-key ensure` writes one into the data folder, as `make run` does)."
+            )
+        if self.masking == "on":
+            log.warning(
+                "No CHATTRAIN_SECRET_KEY: the masking vault uses a well-known development key, so masked values "
+                "can be recovered from their digests by anyone who reads the database (allowed in insecure-dev mode only)"
+            )
+        return DEV_ONLY_SECRET_KEY
+
+
+class SecretKeyMissing(RuntimeError):
+    """Masking is on and no secret key is configured."""
+
+
+def _read_key_file(path: Path) -> bytes:
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise SecretKeyMissing(f"CHATTRAIN_SECRET_KEY_FILE: cannot read {path} ({error.strerror})") from None
+    if not key:
+        raise SecretKeyMissing(f"CHATTRAIN_SECRET_KEY_FILE: {path} is empty")
+    return key.encode()
 
 
 def load_settings() -> Settings:

@@ -13,6 +13,9 @@ from types import SimpleNamespace
 # in-process tests a private folder before anything imports it.
 _TEST_DATA_DIR = Path(tempfile.mkdtemp(prefix="chattrain-tests-"))
 os.environ["CHATTRAIN_DATA_DIR"] = str(_TEST_DATA_DIR)
+# Masking is on by default and refuses to start without a key (tests of that pass
+# secret_key="" explicitly).
+os.environ.setdefault("CHATTRAIN_SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("CHATTRAIN_SCENARIOS_DIR", str(Path(__file__).resolve().parents[1] / "scenarios"))
 
 import pytest  # noqa: E402

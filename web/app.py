@@ -22,6 +22,7 @@ from web.database import Database
 from web.errors import register_error_handlers
 from web.reply_queue import ReplyQueue
 from web.security import install_security_headers
+from web.revocation import CredentialWatch
 from web.tailer import EventTailer
 from web.ws_connection import LeanWebsocketConnection
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings) -> Quart:
     check_auth_mode(settings)
     if settings.auth_mode == "insecure-dev":
         log.warning("CHATTRAIN_AUTH_MODE=insecure-dev: requests without a token are trusted (loopback only)")
+    masking_key = settings.masking_key  # refuses to start without a key (shared/settings.py)
     # No static folder: the public routes are exactly /api/health and the API docs.
     app = Quart("chattrain", static_folder=None)
     app.asgi_websocket_class = LeanWebsocketConnection
@@ -61,12 +63,14 @@ def create_app(settings: Settings) -> Quart:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         upgrade_to_head(settings.resolved_database_url)
         app.db = Database(settings.resolved_database_url)
-        app.masking = MaskingPolicy(enabled=settings.masking == "on", secret=settings.secret_key.encode())
+        app.masking = MaskingPolicy(enabled=settings.masking == "on", secret=masking_key)
         app.catalog = await load_catalog(app.db, settings.scenarios_dir)
         app.reply_queue = ReplyQueue(settings)
         app.db.after_commit_scope = app.reply_queue.collecting
         app.tailer = EventTailer(app.db, settings)
         await app.tailer.start()
+        app.credential_watch = CredentialWatch(app.db)
+        await app.credential_watch.start()
         app.checkpointer = checkpointer_for(settings)
         app.checkpointer.start()
         freeze_startup_objects()
@@ -74,6 +78,7 @@ def create_app(settings: Settings) -> Quart:
     @app.after_serving
     async def stop_services() -> None:
         await app.tailer.stop()
+        await app.credential_watch.stop()
         app.checkpointer.stop()
         app.reply_queue.close()
         await app.db.close()

@@ -10,6 +10,9 @@ Trainees see their own sessions only; trainers see every session and the stats. 
 session someone may not see is a 404, the same as one that does not exist, so ids are not
 confirmed to strangers.
 
+A socket's credentials are checked once, when it opens; disabling the user or rotating
+the token later closes it within a second (web/revocation.py).
+
 `CHATTRAIN_AUTH_MODE=insecure-dev` trusts callers without credentials as a trainer-like
 developer (and the body's user_id, as the seed did); create_app refuses it on anything
 but a loopback address. Credentials that are sent are always checked."""
@@ -38,8 +41,10 @@ CLOSE_UNAUTHORIZED = 4401
 # The OpenAPI security scheme; require_user documents it on each route it guards.
 SECURITY_SCHEMES = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
 _BEARER = [{"bearerAuth": []}]
+_BEARER_OPTIONAL = [{}, {"bearerAuth": []}]  # OpenAPI's way of saying "anonymous or bearer"
 
-# What a route demands, for the policy tests that walk the URL map: "user" or "trainer".
+# What a route demands, for the policy tests that walk the URL map: "user", "trainer", or
+# "optional" (anyone; a token, when sent, is checked and shows more).
 AUTH_ATTRIBUTE = "_chattrain_auth"
 
 DEV_USER_ID = "dev-user"
@@ -76,7 +81,8 @@ def _dev_user() -> dict[str, Any]:
     return {"id": DEV_USER_ID, "role": "trainer", "display_name": "insecure-dev", "disabled": False, "insecure": True}
 
 
-def _unauthorized(detail: str) -> ApiError:
+def unauthorized_error(detail: str) -> ApiError:
+    """The 401 for a missing or bad token, with the header that names the scheme."""
     return ApiError(401, "unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="chattrain"'})
 
 
@@ -86,14 +92,14 @@ async def authenticate_request() -> dict[str, Any]:
     if header is None:
         if _insecure_dev():
             return _dev_user()
-        raise _unauthorized("Sign in: send the header 'Authorization: Bearer <token>'.")
+        raise unauthorized_error("Sign in: send the header 'Authorization: Bearer <token>'.")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise _unauthorized("The Authorization header must be 'Bearer <token>'.")
+        raise unauthorized_error("The Authorization header must be 'Bearer <token>'.")
     user = await current_app.db.read(select_user_by_token, token)
     if user is None:
-        raise _unauthorized("That token is not valid: it is unknown, was rotated, or its user is disabled.")
+        raise unauthorized_error("That token is not valid: it is unknown, was rotated, or its user is disabled.")
     return user
 
 
@@ -108,6 +114,20 @@ def require_user(handler: Callable) -> Callable:
 
     setattr(wrapper, AUTH_ATTRIBUTE, "user")
     return security_scheme(_BEARER)(wrapper)
+
+
+def optional_user(handler: Callable) -> Callable:
+    """Route decorator for a public route that shows more to a signed-in caller: sets
+    `g.user` to the token's user, or None without an Authorization header (the developer
+    in insecure-dev mode). A token that is sent is checked: a bad one is a 401."""
+
+    @wraps(handler)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.user = await authenticate_request() if request.headers.get("Authorization") is not None or _insecure_dev() else None
+        return await handler(*args, **kwargs)
+
+    setattr(wrapper, AUTH_ATTRIBUTE, "optional")
+    return security_scheme(_BEARER_OPTIONAL)(wrapper)
 
 
 def require_trainer(handler: Callable) -> Callable:

@@ -5,7 +5,10 @@ frame; this hard cap only stops a client from making the server buffer megabytes
 
 import os
 
-bind = [f"{os.environ.get('CHATTRAIN_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"]
+from shared.settings import DEFAULT_HOST
+
+# Loopback unless CHATTRAIN_HOST says otherwise (0.0.0.0 or :: to listen on every interface).
+bind = [f"{os.environ.get('CHATTRAIN_HOST', DEFAULT_HOST)}:{os.environ.get('PORT', '8000')}"]
 websocket_max_message_size = 1024 * 1024
 websocket_ping_interval = float(os.environ.get("CHATTRAIN_WS_PING_INTERVAL_SECONDS", "20"))
 worker_class = "uvloop"

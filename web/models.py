@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
 
 class DocumentInfo(BaseModel):
@@ -112,7 +112,16 @@ class LLMHealth(BaseModel):
     last_error_code: str | None = Field(default=None, description="The code of the most recent failure, e.g. llm_timeout.")
 
 
+class Liveness(BaseModel):
+    """What /api/health tells a caller without a token."""
+
+    status: Literal["ok"] = Field(description="The web process answers; the verdict and the details need a token.")
+    timestamp: str
+
+
 class Health(BaseModel):
+    """What /api/health tells a signed-in caller."""
+
     status: Literal["healthy", "degraded"]
     timestamp: str
     version: str
@@ -122,6 +131,10 @@ class Health(BaseModel):
     llm: LLMHealth
     scenarios_loaded: int
     scenario_errors: list[str]
+
+
+class HealthAnswer(RootModel[Health | Liveness]):
+    """The details for a signed-in caller, liveness for anyone else."""
 
 
 class Me(BaseModel):

@@ -27,6 +27,8 @@ from worker.runtime import get_runtime  # noqa: E402
 from worker.tasks import generate_reply  # noqa: E402
 
 configure_logging(settings.log_level)
+# Refuse to start without a masking key (shared/settings.py) rather than fail each reply.
+settings.masking_key  # noqa: B018
 # huey_consumer gives the "huey" logger a handler of its own; don't print its lines twice.
 logging.getLogger("huey").propagate = False
 

@@ -79,7 +79,7 @@ class WorkerRuntime:
 
     @cached_property
     def masking(self) -> MaskingPolicy:
-        return MaskingPolicy(enabled=self.settings.masking == "on", secret=self.settings.secret_key.encode())
+        return MaskingPolicy(enabled=self.settings.masking == "on", secret=self.settings.masking_key)
 
     @cached_property
     def write_engine(self) -> Engine:

@@ -141,6 +141,12 @@ users = Table(
     Column("token_hash", Text, nullable=False, unique=True),
     Column("disabled", Boolean, nullable=False, server_default=false()),
     Column("created_at", Text, nullable=False),
+    # Raised whenever the user's credentials are revoked (token rotated, user disabled),
+    # to a value from one sequence across users, so each web process can ask which users
+    # were revoked since the last value it saw and close their open sockets
+    # (web/revocation.py). 0: never revoked.
+    Column("credentials_revision", Integer, nullable=False, server_default="0"),
+    Index("ix_users_credentials_revision", "credentials_revision"),
 )
 
 # Short-lived, single-use WebSocket tickets (POST /api/ws-ticket), stored hashed.

@@ -5,7 +5,11 @@ Tokens and tickets are random (`secrets.token_urlsafe(32)`: 256 bits), shown onc
 stored only as a SHA-256 hash. A plain, fast hash is enough here: slow, salted hashes
 (bcrypt, argon2) exist to stop guessing of low-entropy passwords from a stolen hash, and
 no one can guess through 2**256 possibilities however fast each guess is. A fast hash
-also lets the hash be the lookup key (one indexed read per request)."""
+also lets the hash be the lookup key (one indexed read per request).
+
+Revoking a user's credentials (disabling them, rotating their token) deletes their
+unused tickets and raises their `credentials_revision`, which is how sockets opened
+before are found and closed (web/revocation.py)."""
 
 from __future__ import annotations
 
@@ -88,24 +92,66 @@ def count_users(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(users)).scalar_one()
 
 
-def update_user_disabled(conn: Connection, user_id: str, *, disabled: bool = True) -> bool:
-    """Disable (or re-enable) a user; their token stops working at once. False if unknown."""
-    result = conn.execute(update(users).where(users.c.id == user_id).values(disabled=disabled))
-    if disabled:
-        conn.execute(delete(ws_tickets).where(ws_tickets.c.user_id == user_id))
+def _revoke_credentials(conn: Connection, user_id: str, **values: Any) -> bool:
+    """Update the user with `values` and mark their credentials revoked: a new
+    credentials_revision, one above every user's (run in a BEGIN IMMEDIATE transaction,
+    so the numbers follow commit order), and none of their unused tickets left. False if
+    there is no such user."""
+    next_revision = select_last_credentials_revision(conn) + 1
+    result = conn.execute(
+        update(users).where(users.c.id == user_id).values(**values, credentials_revision=next_revision)
+    )
+    conn.execute(delete(ws_tickets).where(ws_tickets.c.user_id == user_id))
     return result.rowcount == 1
 
 
+def update_user_disabled(conn: Connection, user_id: str, *, disabled: bool = True) -> bool:
+    """Disable (or re-enable) a user. Disabling revokes their credentials: the token
+    stops working at once, tickets are deleted, open sockets close. False if unknown."""
+    if disabled:
+        return _revoke_credentials(conn, user_id, disabled=True)
+    return conn.execute(update(users).where(users.c.id == user_id).values(disabled=False)).rowcount == 1
+
+
 def update_user_token(conn: Connection, user_id: str) -> str | None:
-    """Give a user a new token (the old one stops working) and return it; None if unknown."""
+    """Give a user a new token and return it; None if unknown. The old token's
+    credentials are revoked: it stops working at once, tickets are deleted, open sockets
+    close."""
     token = new_secret()
-    result = conn.execute(update(users).where(users.c.id == user_id).values(token_hash=hash_secret(token)))
-    return token if result.rowcount == 1 else None
+    return token if _revoke_credentials(conn, user_id, token_hash=hash_secret(token)) else None
 
 
-def insert_ws_ticket(conn: Connection, *, user_id: str, now: float, ttl_seconds: float) -> tuple[str, float]:
-    """Issue a single-use socket ticket for a user; returns (ticket, expires_at epoch).
-    Expired tickets are pruned here, so the table holds only the last minute's."""
+def select_credentials_revoked_after(conn: Connection, revision: int) -> list[tuple[str, int]]:
+    """(user id, credentials_revision) of each user revoked after `revision`, oldest
+    first: an indexed range read, empty unless something was revoked since."""
+    rows = conn.execute(
+        select(users.c.id, users.c.credentials_revision)
+        .where(users.c.credentials_revision > revision)
+        .order_by(users.c.credentials_revision)
+    )
+    return [(row.id, row.credentials_revision) for row in rows]
+
+
+def select_last_credentials_revision(conn: Connection) -> int:
+    """The newest credentials_revision (0 before any revocation)."""
+    return conn.execute(select(func.coalesce(func.max(users.c.credentials_revision), 0))).scalar_one()
+
+
+def insert_ws_ticket(
+    conn: Connection, *, user_id: str, credentials_revision: int, now: float, ttl_seconds: float
+) -> tuple[str, float] | None:
+    """Issue a single-use socket ticket for a user; returns (ticket, expires_at epoch), or
+    None when the user is disabled or their credentials were revoked after the caller's
+    token was checked at `credentials_revision` (a ticket must not outlive the token it
+    was asked for with). Expired tickets are pruned here, so the table holds only the last
+    minute's."""
+    current = conn.execute(
+        select(users.c.id).where(
+            users.c.id == user_id, users.c.credentials_revision == credentials_revision, users.c.disabled.is_(False)
+        )
+    ).first()
+    if current is None:
+        return None
     conn.execute(delete(ws_tickets).where(ws_tickets.c.expires_at < now))
     ticket = new_secret()
     expires_at = now + ttl_seconds

@@ -23,6 +23,8 @@ from web.app import create_app
 from web.auth import AUTH_ATTRIBUTE
 
 PUBLIC_PATHS = {"/api/health", "/openapi.json", "/docs", "/redocs"}
+# Public paths that show more to a signed-in caller (and check a token that is sent).
+OPTIONAL_AUTH_PATHS = {"/api/health"}
 # A value for each URL argument the matrix may meet; a new argument name fails loudly.
 SAMPLE_ARGUMENTS = {"ident": "1", "scenario_id": "1", "filename": "billing_and_refund_policy.md"}
 SAMPLE_BODIES = {("POST", "/api/sessions"): {"scenario_id": 1}}
@@ -112,7 +114,10 @@ async def test_openapi_documents_bearer_auth_on_every_guarded_operation(client):
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {"type": "http", "scheme": "bearer"}
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
-            expected = [] if path in PUBLIC_PATHS else [{"bearerAuth": []}]
+            if path in OPTIONAL_AUTH_PATHS:
+                expected = [{}, {"bearerAuth": []}]
+            else:
+                expected = [] if path in PUBLIC_PATHS else [{"bearerAuth": []}]
             assert operation.get("security", []) == expected, (method, path)
 
 
@@ -228,7 +233,9 @@ async def test_a_ticket_opens_the_socket_once(client, users):
 
 async def test_an_expired_ticket_is_refused(app, client, users):
     session_id = await _session(client, users.trainee)
-    ticket, _ = await app.app.db.write(insert_ws_ticket, user_id="trainee-1", now=time.time() - 61, ttl_seconds=60)
+    ticket, _ = await app.app.db.write(
+        insert_ws_ticket, user_id="trainee-1", credentials_revision=0, now=time.time() - 61, ttl_seconds=60
+    )
     async with client.websocket(f"/chat/{session_id}?ticket={ticket}") as ws:
         await _assert_closed(ws, 4401, "unauthorized")
 
@@ -267,10 +274,12 @@ def test_insecure_dev_mode_refuses_a_non_loopback_bind(tmp_path, host):
 
 def test_insecure_dev_mode_reads_the_bind_address_from_chattrain_host(tmp_path, monkeypatch):
     monkeypatch.setenv("CHATTRAIN_AUTH_MODE", "insecure-dev")
-    monkeypatch.delenv("CHATTRAIN_HOST", raising=False)
-    with pytest.raises(RuntimeError):  # the default, 0.0.0.0, is every interface
+    monkeypatch.setenv("CHATTRAIN_HOST", "0.0.0.0")  # every interface
+    with pytest.raises(RuntimeError):
         create_app(Settings(data_dir=tmp_path))
     monkeypatch.setenv("CHATTRAIN_HOST", "127.0.0.1")
+    create_app(Settings(data_dir=tmp_path))
+    monkeypatch.delenv("CHATTRAIN_HOST")  # the default is loopback
     create_app(Settings(data_dir=tmp_path))
 
 

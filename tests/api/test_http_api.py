@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 
-async def test_health_reports_database_queue_and_worker(client):
-    response = await client.get("/api/health")
+async def test_health_reports_database_queue_and_worker(client, users):
+    response = await client.get("/api/health", headers=users.trainee.headers)
     assert response.status_code == 200
     body = await response.get_json()
     assert body["status"] == "degraded"  # no worker runs in this test

@@ -101,9 +101,9 @@ async def test_a_bad_range_is_a_400_naming_the_field(client, users, query, field
     assert body["code"] == "invalid_request" and body["field"] == field, body
 
 
-async def test_health_reports_the_providers_last_call_and_a_failing_provider_degrades_it(app, client):
+async def test_health_reports_the_providers_last_call_and_a_failing_provider_degrades_it(app, client, users):
     async def health() -> dict:
-        return await (await client.get("/api/health")).get_json()
+        return await (await client.get("/api/health", headers=users.trainee.headers)).get_json()
 
     await app.app.db.write(
         upsert_worker_heartbeat, worker_id="w1", host="h", pid=1, started_at="2026-01-01T00:00:00.000+00:00", now=time.time()

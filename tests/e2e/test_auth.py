@@ -1,12 +1,15 @@
 """Authentication on the real server: Hypercorn negotiates the chat socket's subprotocol
 as a browser needs it, tickets work over a real handshake, a refused socket says why,
-and a token made by the `chattrain users` command works at once."""
+a token made by the `chattrain users` command works at once, and revoking one with the
+command closes the sockets opened with it on every web process."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -14,7 +17,7 @@ import pytest
 import websockets
 
 from tests.support.client import ChatClient, bearer_headers, create_session
-from tests.support.stack import REPO_ROOT
+from tests.support.stack import REPO_ROOT, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -71,3 +74,60 @@ def test_a_token_made_by_the_cli_works_at_once(stack):
     assert me.json() == {"id": "cli-trainer", "role": "trainer", "display_name": None}
     subprocess.run([str(chattrain), "users", "disable", "cli-trainer"], cwd=REPO_ROOT, env=env, capture_output=True, check=True)
     assert httpx.get(f"{stack.base_url}/api/me", headers=bearer_headers(token)).status_code == 401
+
+
+def _chattrain(stack, *args: str) -> str:  # noqa: ANN001
+    env = {**os.environ, "CHATTRAIN_DATA_DIR": str(stack.data_dir)}
+    chattrain = Path(sys.executable).parent / "chattrain"
+    done = subprocess.run([str(chattrain), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def _start_second_web_process(stack) -> Stack:  # noqa: ANN001
+    """Another web process on its own port, sharing the stack's data folder and database."""
+    second = Stack(data_dir=stack.data_dir)
+    second.start("web")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{second.base_url}/api/health", timeout=2).status_code == 200:
+                return second
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    second.stop_all()
+    raise TimeoutError(second.all_logs()[-3000:])
+
+
+async def _assert_revoked(chat: ChatClient, started: float) -> None:
+    frame = await chat.recv(timeout=2)
+    assert frame["type"] == "error" and frame["code"] == "token_revoked", frame
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await chat.recv(timeout=2)
+    assert closed.value.rcvd.code == 1008
+    assert time.monotonic() - started < 1.0
+
+
+async def test_revoking_with_the_cli_closes_the_users_sockets_on_every_web_process_within_a_second(stack):
+    second = _start_second_web_process(stack)
+    chats: list[ChatClient] = []
+    try:
+        bystander_session = await create_session(stack.base_url, token=stack.token)
+        bystander = await ChatClient.connect(f"{second.ws_base}/chat/{bystander_session['id']}", token=stack.token)
+        chats.append(bystander)
+        for user_id, command in (("rotated-trainee", "rotate-token"), ("disabled-trainee", "disable")):
+            token = stack.create_user("trainee", user_id)
+            session = await create_session(stack.base_url, token=token)
+            on_both = [
+                await ChatClient.connect(f"{web.ws_base}/chat/{session['id']}", token=token) for web in (stack, second)
+            ]
+            chats += on_both
+            for chat in on_both:
+                await _ping(chat)
+            _chattrain(stack, "users", command, user_id)
+            started = time.monotonic()
+            await asyncio.gather(*(_assert_revoked(chat, started) for chat in on_both))
+        await _ping(bystander)  # another user's socket stays open
+    finally:
+        for chat in chats:
+            await chat.close()
+        second.stop_all()

@@ -74,7 +74,7 @@ async def test_five_turn_conversation_gets_every_reply_through_the_worker(stack,
 
 
 async def test_health_is_healthy_with_a_live_worker(stack):
-    health = httpx.get(f"{stack.base_url}/api/health").json()
+    health = stack.health()
     assert health["status"] == "healthy"
     assert health["worker"]["alive"] is True
     assert health["database"]["reachable"] is True

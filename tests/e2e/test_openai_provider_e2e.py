@@ -79,7 +79,7 @@ def _openai_stack(fake_llm: FakeOpenAIServer, tmp_path_factory: pytest.TempPathF
 
 
 def health(stack: Stack) -> dict:
-    return httpx.get(f"{stack.base_url}/api/health", timeout=5).json()
+    return stack.health()
 
 
 def stored_message(stack: Stack, message_id: int) -> dict:

@@ -10,7 +10,7 @@ import sqlite3
 import httpx
 import pytest
 
-from tests.support.client import ChatClient, create_session
+from tests.support.client import ChatClient, bearer_headers, create_session
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -44,7 +44,7 @@ async def _everyone_says_one_line(stack: Stack, *, watch_health: bool = False) -
     done = asyncio.Event()
 
     async def watch() -> None:
-        async with httpx.AsyncClient(base_url=stack.base_url) as http:
+        async with httpx.AsyncClient(base_url=stack.base_url, headers=bearer_headers(stack.monitor_token)) as http:
             while not done.is_set():
                 seen.append((await http.get("/api/health")).json())
                 await asyncio.sleep(0.2)
@@ -97,7 +97,7 @@ async def test_model_calls_are_bounded_per_worker_and_the_waiting_replies_show_i
         assert _most_model_calls_at_once(stack) == 10
         assert max(health["worker"]["model_calls"] for health in seen) == 10
         assert max(health["worker"]["model_calls_waiting"] for health in seen) > 0
-        after = httpx.get(f"{stack.base_url}/api/health").json()
+        after = stack.health()
         assert after["queue"]["wait"]["replies"] == TRAINEES
         assert after["queue"]["wait"]["p99_ms"] > 1000  # the last ten waited for three rounds of the model
     finally:

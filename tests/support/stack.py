@@ -15,7 +15,11 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.client import bearer_headers
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The trainer whose token reads /api/health's details (anonymous callers get liveness only).
+MONITOR_USER_ID = "stack-monitor"
 
 
 def procfile_commands(path: Path = REPO_ROOT / "Procfile") -> dict[str, str]:
@@ -43,6 +47,7 @@ class Stack:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
     _token: str | None = None
+    _monitor_token: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -60,6 +65,7 @@ class Stack:
             CHATTRAIN_DATA_DIR=str(self.data_dir),
             CHATTRAIN_SCENARIOS_DIR=str(REPO_ROOT / "scenarios"),
             CHATTRAIN_HOST="127.0.0.1",
+            CHATTRAIN_SECRET_KEY="test-only-secret-key",
             PORT=str(self.port),
             PYTHONUNBUFFERED="1",
         )
@@ -103,13 +109,27 @@ class Stack:
                 if process.poll() is not None:
                     raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.log_text(name)[-3000:]}")
             try:
+                # Anonymous liveness first: the web process answers once it has migrated
+                # the database, so the monitor's user can be created.
                 last = httpx.get(f"{self.base_url}/api/health", timeout=2).json()
+                last = self.health(timeout=2)
                 if not need_worker or last["worker"]["alive"]:
                     return last
-            except (httpx.HTTPError, ValueError):
+            except (httpx.HTTPError, ValueError, KeyError):
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"stack not healthy after {timeout}s: {last}\n{self.all_logs()[-4000:]}")
+
+    def health(self, timeout: float = 5.0) -> dict:
+        """The whole /api/health document, read with the monitor's token."""
+        return httpx.get(f"{self.base_url}/api/health", headers=bearer_headers(self.monitor_token), timeout=timeout).json()
+
+    @property
+    def monitor_token(self) -> str:
+        """A trainer's token for reading health (created on first use, after start)."""
+        if self._monitor_token is None:
+            self._monitor_token = self.create_user("trainer", MONITOR_USER_ID)
+        return self._monitor_token
 
     def create_user(self, role: str = "trainee", user_id: str | None = None) -> str:
         """Create a user in the stack's database (after start: the web process migrated
@@ -117,7 +137,7 @@ class Stack:
         from shared.db.engine import BEGIN_MODE, create_sync_engine
         from shared.db.users import insert_user
 
-        user_id = user_id or f"{role}-{len(self._user_ids()) + 1}"
+        user_id = user_id or f"{role}-{len([uid for uid in self._user_ids() if uid != MONITOR_USER_ID]) + 1}"
         engine = create_sync_engine(f"sqlite:///{(self.data_dir / 'chattrain.db').resolve()}")
         try:
             with engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"}).begin() as conn:

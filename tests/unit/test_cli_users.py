@@ -85,3 +85,46 @@ def test_a_taken_id_is_refused(data_dir):
     _run("create", "--role", "trainee", "--id", "bob")
     result = CliRunner().invoke(users, ["create", "--role", "trainee", "--id", "bob"])
     assert result.exit_code == 1 and "already exists" in result.output
+
+
+def _tickets_and_revision(data_dir, user_id: str) -> tuple[int, int]:  # noqa: ANN001
+    from sqlalchemy import func, select
+
+    from shared.db.schema import ws_tickets
+    from shared.db.users import select_user
+
+    engine = create_sync_engine(f"sqlite:///{data_dir / 'chattrain.db'}")
+    try:
+        with engine.connect() as conn:
+            tickets = conn.execute(select(func.count()).where(ws_tickets.c.user_id == user_id)).scalar_one()
+            return tickets, select_user(conn, user_id)["credentials_revision"]
+    finally:
+        engine.dispose()
+
+
+def _mint_ticket(data_dir, user_id: str) -> None:  # noqa: ANN001
+    import time
+
+    from shared.db.engine import BEGIN_MODE
+    from shared.db.users import insert_ws_ticket
+
+    engine = create_sync_engine(f"sqlite:///{data_dir / 'chattrain.db'}")
+    try:
+        with engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"}).begin() as conn:
+            revision = conn.exec_driver_sql("SELECT credentials_revision FROM users WHERE id = ?", (user_id,)).scalar_one()
+            assert insert_ws_ticket(conn, user_id=user_id, credentials_revision=revision, now=time.time(), ttl_seconds=60)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("command", ["rotate-token", "disable"])
+def test_rotating_or_disabling_deletes_unused_tickets_and_raises_the_revision(data_dir, command):
+    _run("create", "--role", "trainee", "--id", "carol")
+    _run("create", "--role", "trainee", "--id", "dave")
+    _mint_ticket(data_dir, "carol")
+    _mint_ticket(data_dir, "dave")
+    _run(command, "dave")  # an earlier revocation: carol's must come after it
+    assert _tickets_and_revision(data_dir, "carol") == (1, 0)
+    _run(command, "carol")
+    assert _tickets_and_revision(data_dir, "carol") == (0, 2)
+    assert _tickets_and_revision(data_dir, "dave") == (0, 1)

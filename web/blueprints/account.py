@@ -11,7 +11,7 @@ from quart_schema import validate_response
 
 from shared.db.limits import RateLimit, hit_rate_limit
 from shared.db.users import insert_ws_ticket
-from web.auth import require_user
+from web.auth import require_user, unauthorized_error
 from web.errors import ApiError
 from web.models import Me, WsTicket
 
@@ -26,9 +26,13 @@ async def get_me() -> Me:
     return Me(id=g.user["id"], role=g.user["role"], display_name=g.user.get("display_name"))
 
 
-def _issue_ticket(conn, *, user_id: str, ttl_seconds: int, limit: RateLimit) -> tuple[str, float]:  # noqa: ANN001
+def _issue_ticket(
+    conn, *, user_id: str, credentials_revision: int, ttl_seconds: int, limit: RateLimit  # noqa: ANN001
+) -> tuple[str, float] | None:
     hit_rate_limit(conn, user_id=user_id, limit=limit)
-    return insert_ws_ticket(conn, user_id=user_id, now=time.time(), ttl_seconds=ttl_seconds)
+    return insert_ws_ticket(
+        conn, user_id=user_id, credentials_revision=credentials_revision, now=time.time(), ttl_seconds=ttl_seconds
+    )
 
 
 @blueprint.post("/api/ws-ticket")
@@ -40,9 +44,16 @@ async def post_ws_ticket() -> tuple[WsTicket, int]:
         raise ApiError(400, "no_ticket_needed", "Insecure-dev mode without a token: connect to the socket without a ticket.")
     settings = current_app.config["CHATTRAIN_SETTINGS"]
     limit = RateLimit("ws_ticket", settings.ws_tickets_per_window, settings.ws_ticket_window_seconds)
-    ticket, expires_at = await current_app.db.write(
-        _issue_ticket, user_id=g.user["id"], ttl_seconds=settings.ws_ticket_ttl_seconds, limit=limit
+    issued = await current_app.db.write(
+        _issue_ticket,
+        user_id=g.user["id"],
+        credentials_revision=g.user["credentials_revision"],
+        ttl_seconds=settings.ws_ticket_ttl_seconds,
+        limit=limit,
     )
+    if issued is None:  # the token was revoked after it was checked, a moment ago
+        raise unauthorized_error("That token is not valid: it was rotated, or its user is disabled.")
+    ticket, expires_at = issued
     return (
         WsTicket(
             ticket=ticket,

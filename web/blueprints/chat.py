@@ -39,6 +39,7 @@ from web.frames import (
     pong_frame,
     session_start_frame,
 )
+from web.revocation import close_revoked_socket
 from web.tailer import Subscriber
 
 log = logging.getLogger("chattrain.web")
@@ -66,6 +67,7 @@ class ChatConnection:
         self.started_at = session["created_at"]
         self.subscriber = Subscriber(self.session_id, send)
         self.subscribed = False
+        self.credentials_revoked = False  # see _revoke_socket
 
     async def subscribe(self, after: int) -> None:
         """Replay the session's events after `after`, then follow the live tail."""
@@ -232,6 +234,7 @@ async def chat_socket(session_id: int) -> None:
         return
     connection = ChatConnection(app, session, scenario, _frame_sender(ws), g.user)
     del session  # the connection keeps what it needs; an idle socket should hold no more
+    unwatch = app.credential_watch.watch(g.user, partial(_revoke_socket, ws, connection))
     try:
         try:
             after = _query_after()
@@ -242,7 +245,16 @@ async def chat_socket(session_id: int) -> None:
             await connection.subscribe(after)
         await _receive_loop(ws, connection, idle_seconds=float(scenario.idle_timeout_seconds))
     finally:
+        unwatch()
         connection.close()
+
+
+def _revoke_socket(ws, connection: ChatConnection):  # noqa: ANN001, ANN202
+    """The user's token was rotated or the user disabled while this socket was open (the
+    credential watch, web/revocation.py, calls this): refuse its frames from now on, and
+    return the coroutine that closes it with an error frame saying why."""
+    connection.credentials_revoked = True
+    return close_revoked_socket(ws, connection.subscriber.close)
 
 
 async def _receive_loop(ws, connection: ChatConnection, *, idle_seconds: float) -> None:  # noqa: ANN001
@@ -254,6 +266,8 @@ async def _receive_loop(ws, connection: ChatConnection, *, idle_seconds: float) 
             # own, about 1 KiB more per idle socket.
             async with asyncio.timeout(max(remaining, 0.001)):
                 raw = await ws.receive()
+            if connection.credentials_revoked:
+                continue  # refused: the socket is being closed (_revoke_socket)
         except TimeoutError:
             connection.send(error_frame("idle_timeout", f"No activity for {int(idle_seconds)} seconds; closing."))
             await connection.subscriber.flush(timeout=1.0)

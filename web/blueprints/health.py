@@ -1,4 +1,8 @@
-"""GET /api/health: what an operator needs at a glance."""
+"""GET /api/health: what an operator needs at a glance.
+
+Anyone may ask whether the web process is up (a load balancer, an uptime check). The
+verdict and the details (worker timing, queue depth, the model's last error) describe
+the service's load and failures, so they need a token, any user's."""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import asyncio
 import time
 from datetime import datetime, timezone
 
-from quart import Blueprint, current_app
+from quart import Blueprint, current_app, g
 from quart_schema import validate_response
 
 from shared.clock import utc_now_iso
@@ -14,7 +18,8 @@ from shared.db.jobs import count_open_reply_jobs, select_oldest_queued_at, selec
 from shared.db.usage import select_provider_status
 from shared.db.workers import select_last_worker_seen, select_model_calls
 from shared.llm_accounting import provider_health
-from web.models import Health, QueueWait
+from web.auth import optional_user
+from web.models import Health, HealthAnswer, Liveness, QueueWait
 
 blueprint = Blueprint("health", __name__)
 
@@ -22,9 +27,12 @@ VERSION = "1.0.0"
 
 
 @blueprint.get("/api/health")
-@validate_response(Health, 200)
-async def get_health() -> Health:
-    """Report whether the service, its database, its queue, its workers and its LLM provider are healthy."""
+@optional_user
+@validate_response(HealthAnswer, 200)
+async def get_health() -> Health | Liveness:
+    """Say whether the service is up; with a token, how its database, queue, workers and LLM provider are doing."""
+    if g.user is None:
+        return Liveness(status="ok", timestamp=utc_now_iso())
     app = current_app
     settings = app.config["CHATTRAIN_SETTINGS"]
     reachable, open_replies, last_seen, provider_status = True, None, None, None

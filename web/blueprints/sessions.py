@@ -3,6 +3,7 @@ the token's user; trainees see their own, trainers every one (web/auth.py)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from quart import Blueprint, current_app, g, request
@@ -20,14 +21,30 @@ from web.models import Session, SessionData, SessionWithTranscript
 blueprint = Blueprint("sessions", __name__)
 
 
+# A Host header that is a host name or a bracketed IPv6 address, with an optional port,
+# and nothing else (no user info, path or fragment to smuggle another host in).
+_HOST_HEADER = re.compile(r"(?P<name>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def host_is_allowed(host: str, allowed_hosts: tuple[str, ...]) -> bool:
+    """Whether a Host header names one of CHATTRAIN_ALLOWED_HOSTS (any port)."""
+    match = _HOST_HEADER.fullmatch(host)
+    return match is not None and match["name"].strip("[]").lower() in allowed_hosts
+
+
 def websocket_url(session_id: int) -> str:
-    base = current_app.config["CHATTRAIN_SETTINGS"].public_base_url
-    if base:
-        base = base.replace("https://", "wss://").replace("http://", "ws://").rstrip("/")
-    else:
+    """Where to open the session's chat socket: under CHATTRAIN_PUBLIC_BASE_URL when set;
+    else on the host the request was sent to, if it is an allowed one; else a relative
+    URL, which the client resolves against the address it called (docs/protocol.md)."""
+    path = f"/chat/{session_id}"
+    settings = current_app.config["CHATTRAIN_SETTINGS"]
+    if settings.public_base_url:
+        base = settings.public_base_url.replace("https://", "wss://").replace("http://", "ws://").rstrip("/")
+        return f"{base}{path}"
+    if host_is_allowed(request.host, settings.allowed_hosts):
         scheme = "wss" if request.scheme in ("https", "wss") else "ws"
-        base = f"{scheme}://{request.host}"
-    return f"{base}/chat/{session_id}"
+        return f"{scheme}://{request.host}{path}"
+    return path
 
 
 def session_view(session: dict[str, Any]) -> dict[str, Any]:
