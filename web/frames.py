@@ -4,9 +4,9 @@ stored; see docs/protocol.md for every frame."""
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from shared.clock import utc_now_iso
@@ -58,9 +58,12 @@ def parse_client_frame(raw: str | bytes, *, max_frame_bytes: int) -> ClientFrame
         if len(raw.encode()) > max_frame_bytes:
             raise FrameError("frame_too_large", f"Frames are limited to {max_frame_bytes} bytes.")
     try:
-        data = json.loads(raw)
-    except ValueError:
-        raise FrameError("invalid_json", "The frame is not valid JSON.") from None
+        # orjson, not the standard library: it refuses nesting deeper than 1024 and lone
+        # surrogate escapes ("\ud800", which no text column can store) with a ValueError,
+        # where json.loads recursed into a RecursionError or let the surrogate through.
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise FrameError("invalid_json", f"The frame is not valid JSON: {error.msg}.") from None
     if not isinstance(data, dict):
         raise FrameError("invalid_frame", "The frame must be a JSON object.")
     try:

@@ -1,0 +1,137 @@
+"""Odd input from a hostile or broken client: each gets a 4xx with the API's JSON error
+body (HTTP) or an error frame with a code (socket), never a 500, an internal_error, a
+logged traceback or a silent close; nothing is stored. One test per kind of input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import pytest
+
+from shared.db.messages import select_messages
+from tests.support.client import open_socket
+
+MAX_SQLITE_INTEGER = 2**63 - 1
+THOUSANDS_OF_DIGITS = "9" * 5000
+NESTED_5000_DEEP = "[" * 5000 + "]" * 5000
+
+
+@pytest.fixture(name="logged_errors", autouse=True)
+def _logged_errors():
+    """Every ERROR record of the app's loggers ("chattrain", Quart's app logger
+    included); each test ends by checking there was none."""
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect(level=logging.ERROR)
+    logger = logging.getLogger("chattrain")
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+    assert not records, [record.getMessage() for record in records]
+
+
+async def _session(client, user) -> int:  # noqa: ANN001
+    response = await client.post("/api/sessions", json={"scenario_id": 1}, headers=user.headers)
+    return (await response.get_json())["id"]
+
+
+async def _frames_until_pong(ws) -> list[dict]:  # noqa: ANN001
+    """Send a ping and collect every frame before its pong: proves the socket is usable."""
+    await ws.send(json.dumps({"type": "ping"}))
+    received = []
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.receive(), 5))
+        if frame["type"] == "pong":
+            return received
+        received.append(frame)
+
+
+async def _error_codes_for(client, user, path: str, *raw_frames: str) -> list[str]:  # noqa: ANN001
+    async with open_socket(client, path, user) as ws:
+        for raw in raw_frames:
+            await ws.send(raw)
+        frames = await _frames_until_pong(ws)
+    return [frame["code"] for frame in frames if frame["type"] == "error"]
+
+
+async def _trainee_messages(app, session_id: int) -> list[str]:  # noqa: ANN001
+    return [m["content"] for m in await app.app.db.read(select_messages, session_id) if m["role"] == "user"]
+
+
+def _message(content: str, **metadata: object) -> str:
+    return json.dumps({"type": "user_message", "content": content, "metadata": metadata})
+
+
+async def _assert_json_error(response, status: int) -> dict:  # noqa: ANN001
+    assert response.status_code == status, (response.status_code, await response.get_data(as_text=True))
+    body = await response.get_json()
+    assert isinstance(body["code"], str) and body["detail"]
+    return body
+
+
+# --- HTTP bodies -----------------------------------------------------------------------
+
+
+async def test_a_body_that_is_not_utf8_is_400(client, users):
+    response = await client.post(
+        "/api/sessions",
+        data=b'{"scenario_id": "caf\xe9"}',  # Latin-1 bytes
+        headers={"Content-Type": "application/json", **users.trainee.headers},
+    )
+    assert (await _assert_json_error(response, 400))["code"] == "invalid_json"
+
+
+async def test_a_body_that_declares_another_charset_is_415_and_utf8_is_accepted(client, users):
+    for charset, status in (("latin-1", 415), ("utf-16", 415), ("UTF-8", 201), ("utf8", 201)):
+        response = await client.post(
+            "/api/sessions",
+            data=json.dumps({"scenario_id": 1}).encode(),
+            headers={"Content-Type": f"application/json; charset={charset}", **users.trainee.headers},
+        )
+        if status == 415:
+            assert (await _assert_json_error(response, 415))["code"] == "unsupported_media_type", charset
+        else:
+            assert response.status_code == 201, charset
+
+
+async def test_a_body_nested_5000_deep_is_400(client, users):
+    for body in (NESTED_5000_DEEP, '{"scenario_id": 1, "user_id": ' + NESTED_5000_DEEP + "}"):
+        response = await client.post(
+            "/api/sessions", data=body, headers={"Content-Type": "application/json", **users.trainee.headers}
+        )
+        assert (await _assert_json_error(response, 400))["code"] == "invalid_json"
+
+
+# --- Frames nested deep or not valid Unicode -------------------------------------------
+
+
+async def test_a_frame_nested_5000_deep_is_an_error_frame(client, users, app):
+    session_id = await _session(client, users.trainee)
+    frame = '{"type": "user_message", "content": "hello", "extra": ' + NESTED_5000_DEEP + "}"
+    codes = await _error_codes_for(client, users.trainee, f"/chat/{session_id}", NESTED_5000_DEEP, frame)
+    assert codes == ["invalid_json", "invalid_json"]
+    assert await _trainee_messages(app, session_id) == []
+
+
+async def test_metadata_nested_5000_deep_is_an_error_frame(client, users, app):
+    session_id = await _session(client, users.trainee)
+    deep = '{"a": ' * 5000 + "1" + "}" * 5000
+    frame = '{"type": "user_message", "content": "hello", "metadata": {"client_message_id": "c-1", "x": ' + deep + "}}"
+    assert await _error_codes_for(client, users.trainee, f"/chat/{session_id}", frame) == ["invalid_json"]
+    assert await _trainee_messages(app, session_id) == []
+
+
+async def test_a_lone_surrogate_in_content_is_an_error_frame_and_nothing_is_stored(client, users, app):
+    session_id = await _session(client, users.trainee)
+    frames = ['{"type": "user_message", "content": "card \\ud800 here"}', '{"type": "user_message", "content": "\\udc00"}']
+    codes = await _error_codes_for(client, users.trainee, f"/chat/{session_id}", *frames)
+    assert codes == ["invalid_json", "invalid_json"]
+    assert await _trainee_messages(app, session_id) == []
