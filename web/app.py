@@ -24,6 +24,7 @@ from web.json_body import JsonBodyRequest
 from web.reply_queue import ReplyQueue
 from web.security import install_security_headers
 from web.tailer import EventTailer
+from web.url_converters import RowIdConverter
 from web.ws_connection import LeanWebsocketConnection
 
 log = logging.getLogger("chattrain.web")
@@ -43,6 +44,7 @@ def create_app(settings: Settings) -> Quart:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_frame_bytes
     # "//etc/passwd" must reach the document check (and 404), not redirect elsewhere.
     app.url_map.merge_slashes = False
+    app.url_map.converters["int"] = RowIdConverter
     QuartSchema(
         app,
         openapi_path="/openapi.json",

@@ -4,12 +4,14 @@ stored; see docs/protocol.md for every frame."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from shared.clock import utc_now_iso
+from shared.db.schema import MAX_SQLITE_INTEGER
 from shared.db.jsoncol import dumps
 
 CLIENT_TYPES = ("session_start", "user_message", "ping", "end_session", "retry")
@@ -24,7 +26,7 @@ class FrameError(Exception):
 
 class SessionStartMetadata(BaseModel):
     model_config = ConfigDict(extra="allow")
-    last_event_id: StrictInt | None = Field(default=None, ge=0)
+    last_event_id: StrictInt | None = Field(default=None, ge=0, le=MAX_SQLITE_INTEGER)
 
 
 class UserMessageMetadata(BaseModel):
@@ -34,7 +36,7 @@ class UserMessageMetadata(BaseModel):
 
 class RetryMetadata(BaseModel):
     model_config = ConfigDict(extra="allow")
-    message_id: StrictInt
+    message_id: StrictInt = Field(ge=1, le=MAX_SQLITE_INTEGER)
 
 
 class ClientFrame(BaseModel):
@@ -80,6 +82,21 @@ def parse_metadata(model: type[BaseModel], metadata: dict[str, Any]) -> Any:
         return model.model_validate(metadata)
     except ValidationError as error:
         raise FrameError("invalid_frame", _describe(error, "metadata.")) from None
+
+
+# ASCII digits only: str.isdigit() and int() also take "٣" or "３" (and isdigit "³").
+_EVENT_CURSOR = re.compile(r"[0-9]{1,19}")
+
+
+def parse_after(value: str | None) -> int | None:
+    """The `after` query parameter of the chat socket: an event_id to resume after."""
+    if value is None:
+        return None
+    if _EVENT_CURSOR.fullmatch(value) is None or int(value) > MAX_SQLITE_INTEGER:
+        raise FrameError(
+            "invalid_frame", f"The 'after' query parameter must be an event_id: 0 to {MAX_SQLITE_INTEGER} in ASCII digits."
+        )
+    return int(value)
 
 
 def frame_text(type: str, **fields: Any) -> str:

@@ -19,6 +19,10 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# SQLite's INTEGER is signed 64-bit: an id, count or cursor beyond it cannot be stored or
+# compared (the driver raises OverflowError), so input is bounded to it where it is read.
+MAX_SQLITE_INTEGER = 2**63 - 1
+
 scenarios = Table(
     "scenarios",
     metadata,

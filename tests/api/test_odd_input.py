@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from urllib.parse import quote
 
 import pytest
+from quart.testing.connections import WebsocketResponseError
 
 from shared.db.messages import select_messages
 from tests.support.client import open_socket
@@ -108,6 +110,93 @@ async def test_a_body_nested_5000_deep_is_400(client, users):
             "/api/sessions", data=body, headers={"Content-Type": "application/json", **users.trainee.headers}
         )
         assert (await _assert_json_error(response, 400))["code"] == "invalid_json"
+
+
+# --- Ids in paths and query strings ----------------------------------------------------
+
+
+@pytest.mark.parametrize("too_big", [THOUSANDS_OF_DIGITS, str(MAX_SQLITE_INTEGER + 1)])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/sessions/{}",
+        "/api/sessions/{}/report",
+        "/api/sessions/{}/transcript",
+        "/api/scenarios/{}",
+        "/api/scenarios/{}/stats",
+        "/api/documents/{}/billing_and_refund_policy.md",
+    ],
+)
+async def test_an_id_too_big_to_store_in_a_path_is_404(client, users, path, too_big):
+    response = await client.get(path.format(too_big), headers=users.trainer.headers)
+    await _assert_json_error(response, 404)
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "field"),
+    [
+        (f"scenario_id={THOUSANDS_OF_DIGITS}", 404, "scenario_id"),
+        (f"scenario_id={MAX_SQLITE_INTEGER + 1}", 404, "scenario_id"),
+        (f"offset={THOUSANDS_OF_DIGITS}", 400, "offset"),
+        (f"limit={THOUSANDS_OF_DIGITS}", 400, "limit"),
+    ],
+)
+async def test_an_id_or_number_of_thousands_of_digits_in_a_query_is_4xx(client, users, query, status, field):
+    response = await client.get(f"/api/sessions?{query}", headers=users.trainer.headers)
+    body = await _assert_json_error(response, status)
+    assert body.get("field") == field
+
+
+async def test_a_socket_path_with_a_session_id_too_big_to_store_is_404_at_the_handshake(client, users):
+    for too_big in (THOUSANDS_OF_DIGITS, str(MAX_SQLITE_INTEGER + 1)):
+        with pytest.raises(WebsocketResponseError) as refused:
+            async with open_socket(client, f"/chat/{too_big}", users.trainee) as ws:
+                await ws.receive()
+        assert refused.value.response.status_code == 404
+
+
+# --- The socket's `after` parameter -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "\u0663",  # ARABIC-INDIC DIGIT THREE: str.isdigit() and int() accept it
+        "\u00b3",  # SUPERSCRIPT THREE: str.isdigit() accepts it, int() does not
+        "\uff11",  # FULLWIDTH DIGIT ONE
+        str(MAX_SQLITE_INTEGER + 1),
+        THOUSANDS_OF_DIGITS,
+        "-1",
+        "+1",
+        " 1",
+    ],
+)
+async def test_an_after_parameter_that_is_not_a_stored_event_number_is_invalid_frame(client, users, after):
+    session_id = await _session(client, users.trainee)
+    codes = await _error_codes_for(client, users.trainee, f"/chat/{session_id}?after={quote(after)}")
+    assert codes == ["invalid_frame"]
+
+
+async def test_the_largest_stored_integer_is_a_valid_after_parameter(client, users):
+    session_id = await _session(client, users.trainee)
+    assert await _error_codes_for(client, users.trainee, f"/chat/{session_id}?after={MAX_SQLITE_INTEGER}") == []
+
+
+# --- Numbers in frames -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("last_event_id", [MAX_SQLITE_INTEGER + 1, 2**64, 10**30])
+async def test_a_last_event_id_too_big_to_store_is_invalid_frame(client, users, last_event_id):
+    session_id = await _session(client, users.trainee)
+    frame = json.dumps({"type": "session_start", "content": "", "metadata": {"last_event_id": last_event_id}})
+    assert await _error_codes_for(client, users.trainee, f"/chat/{session_id}", frame) == ["invalid_frame"]
+
+
+@pytest.mark.parametrize("message_id", [MAX_SQLITE_INTEGER + 1, 2**64, 10**30])
+async def test_a_retry_message_id_too_big_to_store_is_invalid_frame(client, users, message_id):
+    session_id = await _session(client, users.trainee)
+    frame = json.dumps({"type": "retry", "content": "", "metadata": {"message_id": message_id}})
+    assert await _error_codes_for(client, users.trainee, f"/chat/{session_id}", frame) == ["invalid_frame"]
 
 
 # --- Frames nested deep or not valid Unicode -------------------------------------------

@@ -34,6 +34,7 @@ from web.frames import (
     UserMessageMetadata,
     ack_frame,
     error_frame,
+    parse_after,
     parse_client_frame,
     parse_metadata,
     pong_frame,
@@ -200,15 +201,6 @@ class ChatConnection:
         )
 
 
-def _query_after() -> int | None:
-    value = websocket.args.get("after")
-    if value is None:
-        return None
-    if not value.isdigit():
-        raise FrameError("invalid_frame", "The 'after' query parameter must be a non-negative integer event id.")
-    return int(value)
-
-
 def _frame_sender(ws):  # noqa: ANN001, ANN202
     """Send a text frame straight to the ASGI server. Quart's `websocket.send` first yields
     to the event loop (`asyncio.sleep(0)`, for handlers that send in a tight loop) and
@@ -234,7 +226,7 @@ async def chat_socket(session_id: int) -> None:
     del session  # the connection keeps what it needs; an idle socket should hold no more
     try:
         try:
-            after = _query_after()
+            after = parse_after(websocket.args.get("after"))
         except FrameError as error:
             connection.send(error_frame(error.code, error.message))
             after = None
