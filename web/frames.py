@@ -5,14 +5,16 @@ stored; see docs/protocol.md for every frame."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from shared.clock import utc_now_iso
-from shared.db.schema import MAX_SQLITE_INTEGER
 from shared.db.jsoncol import dumps
+from shared.db.schema import MAX_SQLITE_INTEGER
 
 CLIENT_TYPES = ("session_start", "user_message", "ping", "end_session", "retry")
 
@@ -29,9 +31,24 @@ class SessionStartMetadata(BaseModel):
     last_event_id: StrictInt | None = Field(default=None, ge=0, le=MAX_SQLITE_INTEGER)
 
 
+# An opaque token, as clients make them (UUIDs, ULIDs, counters, "tab-2:17"): it is stored
+# and echoed in message_ack as given, so it may not be text that carries personal data
+# written out (no spaces, "@", "+", "/" or letters beyond ASCII).
+_CLIENT_MESSAGE_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+
+
 class UserMessageMetadata(BaseModel):
     model_config = ConfigDict(extra="allow")
-    client_message_id: StrictStr | None = Field(default=None, min_length=1, max_length=100)
+    client_message_id: StrictStr | None = None
+
+    @field_validator("client_message_id")
+    @classmethod
+    def _opaque_token(cls, value: str | None) -> str | None:
+        if value is not None and _CLIENT_MESSAGE_ID.fullmatch(value) is None:
+            raise PydanticCustomError(
+                "client_message_id", "must be an opaque token: 1 to 100 characters of A-Z a-z 0-9 . _ : -"
+            )
+        return value
 
 
 class RetryMetadata(BaseModel):
@@ -82,6 +99,38 @@ def parse_metadata(model: type[BaseModel], metadata: dict[str, Any]) -> Any:
         return model.model_validate(metadata)
     except ValidationError as error:
         raise FrameError("invalid_frame", _describe(error, "metadata.")) from None
+
+
+# Unicode's default-ignorable code points (DerivedCoreProperties.txt): characters that
+# show nothing, zero-width spaces and joiners, the soft hyphen, the BOM, variation
+# selectors, tags and fillers among them. With whitespace, control and format characters
+# and the blank Braille pattern (U+2800, drawn as a space) they make a message blank.
+_DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)
+# The regex skips runs of those, of whitespace and of control characters at C speed; what
+# it stops at is visible unless it is a format character (category Cf, checked in Python).
+_MAYBE_VISIBLE = re.compile(
+    r"[^\s\x00-\x1f\x7f-\x9f\u2800" + "".join(rf"\U{first:08x}-\U{last:08x}" for first, last in _DEFAULT_IGNORABLE) + "]"
+)
+
+
+def is_blank(text: str) -> bool:
+    """True when nothing in `text` would show on screen."""
+    return all(unicodedata.category(match.group()) == "Cf" for match in _MAYBE_VISIBLE.finditer(text))
+
+
+def check_message_content(content: str, *, max_chars: int) -> None:
+    """A trainee message must fit and must show something: one made of spaces or
+    invisible characters is refused like an empty one, not stored or scored."""
+    # The length first: it bounds the blank check's walk over the text.
+    if len(content) > max_chars:
+        raise FrameError("message_too_long", f"content is limited to {max_chars} characters.")
+    if is_blank(content):
+        raise FrameError("empty_content", "content must not be empty (spaces and invisible characters alone count as empty).")
 
 
 # ASCII digits only: str.isdigit() and int() also take "٣" or "３" (and isdigit "³").

@@ -224,3 +224,67 @@ async def test_a_lone_surrogate_in_content_is_an_error_frame_and_nothing_is_stor
     codes = await _error_codes_for(client, users.trainee, f"/chat/{session_id}", *frames)
     assert codes == ["invalid_json", "invalid_json"]
     assert await _trainee_messages(app, session_id) == []
+
+
+# --- client_message_id is an opaque token ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "client_message_id",
+    [
+        "jane.doe@example.com",
+        "4111 1111 1111 1111",
+        "4111-1111-1111-1111\u00a0",
+        "+44 20 7946 0958",
+        "Jane Doe",
+        "c/1",
+        "é1",
+        "",
+        "x" * 101,
+    ],
+)
+async def test_a_client_message_id_that_is_not_an_opaque_token_is_invalid_frame(client, users, app, client_message_id):
+    session_id = await _session(client, users.trainee)
+    frame = _message("hello", client_message_id=client_message_id)
+    assert await _error_codes_for(client, users.trainee, f"/chat/{session_id}", frame) == ["invalid_frame"]
+    assert await _trainee_messages(app, session_id) == []
+
+
+@pytest.mark.parametrize(
+    "client_message_id",
+    ["3f2b8c1e-4a6d-4f0e-9b7a-2c5d8e1f0a3b", "01HZX3J8Y5N2Q7K9M4P6R8T0VW", "tab-2:msg.17_b", "x" * 100],
+)
+async def test_a_client_message_id_that_is_an_opaque_token_is_stored_and_echoed(client, users, app, client_message_id):
+    session_id = await _session(client, users.trainee)
+    async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
+        await ws.send(_message("hello", client_message_id=client_message_id))
+        frames = await _frames_until_pong(ws)
+    acks = [frame for frame in frames if frame["type"] == "message_ack"]
+    assert [ack["client_message_id"] for ack in acks] == [client_message_id]
+    assert await _trainee_messages(app, session_id) == ["hello"]
+
+
+# --- Blank means blank after removing invisible characters ------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "\u200b",  # ZERO WIDTH SPACE
+        "\u200b\u200c\u200d\u2060\ufeff",  # and the joiners, WORD JOINER, BOM
+        " \u200b \u00ad\t\n",  # with spaces and a SOFT HYPHEN
+        "\u3164\u115f\u2800",  # HANGUL FILLER, HANGUL CHOSEONG FILLER, BRAILLE PATTERN BLANK
+        "\ufe0f\u034f\U000e0020",  # a variation selector, COMBINING GRAPHEME JOINER, a tag
+        "\x00\x07",  # control characters
+    ],
+)
+async def test_a_message_of_only_invisible_characters_is_empty_content(client, users, app, content):
+    session_id = await _session(client, users.trainee)
+    assert await _error_codes_for(client, users.trainee, f"/chat/{session_id}", _message(content)) == ["empty_content"]
+    assert await _trainee_messages(app, session_id) == []
+
+
+async def test_a_message_with_visible_text_among_invisible_characters_is_stored(client, users, app):
+    session_id = await _session(client, users.trainee)
+    assert await _error_codes_for(client, users.trainee, f"/chat/{session_id}", _message("\u200bok\u200b")) == []
+    assert await _trainee_messages(app, session_id) == ["\u200bok\u200b"]

@@ -33,6 +33,7 @@ from web.frames import (
     SessionStartMetadata,
     UserMessageMetadata,
     ack_frame,
+    check_message_content,
     error_frame,
     parse_after,
     parse_client_frame,
@@ -121,12 +122,7 @@ class ChatConnection:
     async def on_user_message(self, frame: ClientFrame) -> None:
         metadata = parse_metadata(UserMessageMetadata, frame.metadata)
         content = frame.content
-        if not content.strip():
-            raise FrameError("empty_content", "content must not be empty.")
-        if len(content) > self.settings.max_message_chars:
-            raise FrameError(
-                "message_too_long", f"content is limited to {self.settings.max_message_chars} characters."
-            )
+        check_message_content(content, max_chars=self.settings.max_message_chars)
         self.follow_live()
         await self.refuse_if_time_is_up()
         patterns = tuple(self.scenario.masking_patterns)
