@@ -83,7 +83,10 @@ events = Table(
     Column("message_id", Integer),
     Column("payload_json", Text, nullable=False),
     Column("created_at", Text, nullable=False),
-    Index("ix_events_session_id", "session_id", "id"),
+    # The event's number within its session, from 1: the event_id clients see and resume
+    # from (the global id would tell them how busy everyone else is).
+    Column("seq", Integer, nullable=False, server_default="0"),
+    Index("ix_events_session_seq", "session_id", "seq", unique=True),
     # A reply's own events (its deltas, on a retry) without walking the session's log.
     Index("ix_events_message_id", "message_id", "id"),
     sqlite_autoincrement=True,

@@ -20,7 +20,7 @@ import time
 from quart import Blueprint, current_app, g, websocket
 
 from shared.conversation import AcceptedMessage, ConversationError, accept_trainee_message, retry_reply
-from shared.db.events import select_session_events_after
+from shared.db.events import select_session_last_seq, select_session_replay
 from shared.db.limits import LimitExceeded, RateLimit
 from shared.db.sessions import complete_session
 from shared.training.completion import TIME_UP, TRAINEE_ENDED
@@ -74,20 +74,20 @@ class ChatConnection:
         if self.subscribed:
             return
         self.subscribed = True
-        self.subscriber.last_event_id = after
         self.subscriber.begin_replay()
         self.app.tailer.subscribe(self.subscriber)
         replayed = []
         try:
-            replayed = await self.app.db.read(select_session_events_after, self.session_id, after)
+            cursor, replayed = await self.app.db.read(select_session_replay, self.session_id, after)
+            self.subscriber.last_event_id = cursor
         finally:
             self.subscriber.end_replay(replayed)
 
     def follow_live(self) -> None:
-        """Follow the session from now on without a replay."""
+        """Follow the session from now on without a replay: the tailer hands a subscriber
+        only events it reads after subscribing, so every seq it delivers is new."""
         if not self.subscribed:
             self.subscribed = True
-            self.subscriber.last_event_id = self.app.tailer.last_event_id
             self.app.tailer.subscribe(self.subscriber)
 
     def close(self) -> None:
@@ -113,7 +113,8 @@ class ChatConnection:
 
     async def on_session_start(self, frame: ClientFrame) -> None:
         metadata = parse_metadata(SessionStartMetadata, frame.metadata)
-        self.send(session_start_frame(self.session_id, self.app.tailer.last_event_id, self.scenario.public_view()))
+        last_event_id = await self.app.db.read(select_session_last_seq, self.session_id)
+        self.send(session_start_frame(self.session_id, last_event_id, self.scenario.public_view()))
         await self.subscribe(metadata.last_event_id or 0)
 
     async def on_ping(self, frame: ClientFrame) -> None:
