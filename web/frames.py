@@ -130,7 +130,9 @@ def check_message_content(content: str, *, max_chars: int) -> None:
     if len(content) > max_chars:
         raise FrameError("message_too_long", f"content is limited to {max_chars} characters.")
     if is_blank(content):
-        raise FrameError("empty_content", "content must not be empty (spaces and invisible characters alone count as empty).")
+        raise FrameError(
+            "empty_content", "content must not be empty (spaces and invisible characters alone count as empty)."
+        )
 
 
 # ASCII digits only: str.isdigit() and int() also take "٣" or "３" (and isdigit "³").
@@ -143,7 +145,8 @@ def parse_after(value: str | None) -> int | None:
         return None
     if _EVENT_CURSOR.fullmatch(value) is None or int(value) > MAX_SQLITE_INTEGER:
         raise FrameError(
-            "invalid_frame", f"The 'after' query parameter must be an event_id: 0 to {MAX_SQLITE_INTEGER} in ASCII digits."
+            "invalid_frame",
+            f"The 'after' query parameter must be an event_id: 0 to {MAX_SQLITE_INTEGER} in ASCII digits.",
         )
     return int(value)
 

@@ -29,13 +29,18 @@ class JsonBodyRequest(Request):
             return None
         charset = self.mimetype_params.get("charset")
         if charset is not None and charset.strip().lower() not in UTF8_NAMES:
-            raise ApiError(415, "unsupported_media_type", "JSON bodies must be UTF-8; leave out charset or send charset=utf-8.")
+            if silent:
+                return None
+            raise ApiError(
+                415, "unsupported_media_type", "JSON bodies must be UTF-8; leave out charset or send charset=utf-8."
+            )
         data = await self.get_data(cache=cache, as_text=False)
         try:
             result = orjson.loads(data)
         except orjson.JSONDecodeError as error:
             if not silent:
-                raise ApiError(400, "invalid_json", f"The request body is not valid JSON in UTF-8: {error.msg}.") from None
+                detail = f"The request body is not valid JSON in UTF-8: {error.msg}."
+                raise ApiError(400, "invalid_json", detail) from None
             result = None
         if cache:
             self._cached_json[silent] = result

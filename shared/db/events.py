@@ -38,11 +38,12 @@ _EVENT_COLUMNS = (events.c.id, events.c.session_id, events.c.type, events.c.payl
 # The statements that run for every chat message are prepared once (shared/db/prepared.py).
 # The next seq is taken in the inserting transaction; SQLite runs one writer at a time, so
 # no two events of a session get the same one (the unique index would refuse it).
+_INSERTED_COLUMNS = ("session_id", "type", "message_id", "payload_json", "created_at")
 _INSERT = Prepared(
     events.insert()
     .values(
         {
-            **{name: bindparam(f"b_{name}") for name in ("session_id", "type", "message_id", "payload_json", "created_at")},
+            **{name: bindparam(f"b_{name}") for name in _INSERTED_COLUMNS},
             "seq": select(func.coalesce(func.max(events.c.seq), 0) + 1)
             .where(events.c.session_id == bindparam("b_session_id"))
             .scalar_subquery(),
