@@ -20,10 +20,12 @@ from web.catalog import load_catalog
 from web.cors import install_cors
 from web.database import Database
 from web.errors import register_error_handlers
+from web.json_body import JsonBodyRequest
 from web.reply_queue import ReplyQueue
 from web.security import install_security_headers
 from web.revocation import CredentialWatch
 from web.tailer import EventTailer
+from web.url_converters import RowIdConverter
 from web.ws_connection import LeanWebsocketConnection
 
 log = logging.getLogger("chattrain.web")
@@ -38,11 +40,13 @@ def create_app(settings: Settings) -> Quart:
     # No static folder: the public routes are exactly /api/health and the API docs.
     app = Quart("chattrain", static_folder=None)
     app.asgi_websocket_class = LeanWebsocketConnection
+    app.request_class = JsonBodyRequest
     app.config["CHATTRAIN_SETTINGS"] = settings
     # Quart reads whole request bodies into memory: cap them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_frame_bytes
     # "//etc/passwd" must reach the document check (and 404), not redirect elsewhere.
     app.url_map.merge_slashes = False
+    app.url_map.converters["int"] = RowIdConverter
     QuartSchema(
         app,
         openapi_path="/openapi.json",

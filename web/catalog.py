@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.db.scenario_rows import upsert_scenario
+from shared.db.schema import MAX_SQLITE_INTEGER
 from shared.scenarios import Scenario, ScenarioError, load_scenarios
 from web.database import Database
 
@@ -22,9 +23,14 @@ class ScenarioCatalog:
 
     def get(self, ident: int | str) -> tuple[int, Scenario] | None:
         """Find a scenario by integer id (or its decimal text) or by slug."""
-        # isascii: str.isdigit() is also true for "³", which int() rejects.
-        if isinstance(ident, int) or (isinstance(ident, str) and ident.isascii() and ident.isdigit()):
-            scenario_id = int(ident)
+        # isascii: str.isdigit() is also true for "³", which int() rejects. The length: a
+        # stored id has at most 19 digits, and int() refuses thousands with a ValueError.
+        if isinstance(ident, str) and ident.isascii() and ident.isdigit():
+            if len(ident.lstrip("0")) > len(str(MAX_SQLITE_INTEGER)):
+                return None
+            ident = int(ident)
+        if isinstance(ident, int):
+            scenario_id = ident
             scenario = self.by_id.get(scenario_id)
             return (scenario_id, scenario) if scenario else None
         scenario_id = self.ids.get(ident)

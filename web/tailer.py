@@ -34,6 +34,8 @@ class Subscriber:
 
     def __init__(self, session_id: int, send: Callable[[str], Awaitable[None]]):
         self.session_id = session_id
+        # The seq (the session's own event number, the event_id clients see) of the last
+        # event sent; the tailer's position is the global id, never shown to a client.
         self.last_event_id = 0
         self._send = send
         self._unsent: list[str] = []
@@ -45,8 +47,8 @@ class Subscriber:
     def deliver(self, event: StoredEvent) -> None:
         if self._replaying:
             self._held.append(event)
-        elif event.id > self.last_event_id:
-            self.last_event_id = event.id
+        elif event.seq > self.last_event_id:
+            self.last_event_id = event.seq
             self._queue(event.frame_text())
 
     def send_direct(self, text: str) -> None:

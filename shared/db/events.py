@@ -1,5 +1,6 @@
 """The events table: an append-only log of the frames the server sends to a session's
-sockets. The web process tails it by id; a reconnecting client replays it."""
+sockets. The web process tails it by id, across sessions; a client sees each event's
+number within its own session (`seq`, sent as `event_id`) and resumes from that."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class StoredEvent:
     session_id: int
     type: str
     payload_json: str
+    seq: int
 
     def frame_text(self) -> str:
         """The WebSocket frame: the payload with its type and event_id, serialised once.
@@ -28,15 +30,25 @@ class StoredEvent:
         rather than parsing and re-serialising it for every socket."""
         body = self.payload_json[1:-1]
         separator = "," if body else ""
-        return f'{{"type":"{self.type}","event_id":{self.id}{separator}{body}}}'
+        return f'{{"type":"{self.type}","event_id":{self.seq}{separator}{body}}}'
 
 
-_EVENT_COLUMNS = (events.c.id, events.c.session_id, events.c.type, events.c.payload_json)
+_EVENT_COLUMNS = (events.c.id, events.c.session_id, events.c.type, events.c.payload_json, events.c.seq)
 
 # The statements that run for every chat message are prepared once (shared/db/prepared.py).
+# The next seq is taken in the inserting transaction; SQLite runs one writer at a time, so
+# no two events of a session get the same one (the unique index would refuse it).
+_INSERTED_COLUMNS = ("session_id", "type", "message_id", "payload_json", "created_at")
 _INSERT = Prepared(
     events.insert()
-    .values({name: bindparam(f"b_{name}") for name in ("session_id", "type", "message_id", "payload_json", "created_at")})
+    .values(
+        {
+            **{name: bindparam(f"b_{name}") for name in _INSERTED_COLUMNS},
+            "seq": select(func.coalesce(func.max(events.c.seq), 0) + 1)
+            .where(events.c.session_id == bindparam("b_session_id"))
+            .scalar_subquery(),
+        }
+    )
     .returning(events.c.id)
 )
 _AFTER = Prepared(
@@ -44,8 +56,11 @@ _AFTER = Prepared(
 )
 _SESSION_AFTER = Prepared(
     select(*_EVENT_COLUMNS)
-    .where(events.c.session_id == bindparam("session_id"), events.c.id > bindparam("after_id"))
-    .order_by(events.c.id)
+    .where(events.c.session_id == bindparam("session_id"), events.c.seq > bindparam("after_seq"))
+    .order_by(events.c.seq)
+)
+_SESSION_LAST_SEQ = Prepared(
+    select(func.coalesce(func.max(events.c.seq), 0)).where(events.c.session_id == bindparam("session_id"))
 )
 _DELTAS = Prepared(
     select(events.c.payload_json)
@@ -80,10 +95,24 @@ def select_events_after(conn: Connection, after_id: int, *, limit: int = 500) ->
     return [StoredEvent(*row) for row in rows]
 
 
-def select_session_events_after(conn: Connection, session_id: int, after_id: int) -> list[StoredEvent]:
-    """One session's events with id > after_id, oldest first (what a reconnect replays)."""
-    rows = _SESSION_AFTER.all(conn, {"session_id": session_id, "after_id": after_id})
+def select_session_events_after(conn: Connection, session_id: int, after_seq: int) -> list[StoredEvent]:
+    """One session's events with seq > after_seq, oldest first (what a reconnect replays)."""
+    rows = _SESSION_AFTER.all(conn, {"session_id": session_id, "after_seq": after_seq})
     return [StoredEvent(*row) for row in rows]
+
+
+def select_session_last_seq(conn: Connection, session_id: int) -> int:
+    """The seq of the session's newest event; 0 before its first."""
+    return _SESSION_LAST_SEQ.scalar(conn, {"session_id": session_id})
+
+
+def select_session_replay(conn: Connection, session_id: int, after_seq: int) -> tuple[int, list[StoredEvent]]:
+    """What a socket resuming after `after_seq` is owed: its cursor and the events after it.
+
+    A cursor beyond the session's newest event (made up, or another session's) becomes
+    the newest, so that the session's next events are not taken for ones already seen."""
+    cursor = min(after_seq, select_session_last_seq(conn, session_id))
+    return cursor, select_session_events_after(conn, session_id, cursor)
 
 
 def select_max_event_id(conn: Connection) -> int:

@@ -19,6 +19,10 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# SQLite's INTEGER is signed 64-bit: an id, count or cursor beyond it cannot be stored or
+# compared (the driver raises OverflowError), so input is bounded to it where it is read.
+MAX_SQLITE_INTEGER = 2**63 - 1
+
 scenarios = Table(
     "scenarios",
     metadata,
@@ -79,7 +83,10 @@ events = Table(
     Column("message_id", Integer),
     Column("payload_json", Text, nullable=False),
     Column("created_at", Text, nullable=False),
-    Index("ix_events_session_id", "session_id", "id"),
+    # The event's number within its session, from 1: the event_id clients see and resume
+    # from (the global id would tell them how busy everyone else is).
+    Column("seq", Integer, nullable=False, server_default="0"),
+    Index("ix_events_session_seq", "session_id", "seq", unique=True),
     # A reply's own events (its deltas, on a retry) without walking the session's log.
     Index("ix_events_message_id", "message_id", "id"),
     sqlite_autoincrement=True,

@@ -10,6 +10,7 @@ import json
 import pytest
 from quart.testing.connections import WebsocketDisconnectError
 
+from shared.db import events as event_rows
 from shared.db.jobs import select_reply_job
 from shared.db.messages import select_messages
 from tests.support.client import open_socket
@@ -144,3 +145,46 @@ async def test_reconnect_with_after_replays_only_newer_events(client, users):
     async with open_socket(client, f"/chat/{session_id}?after={opening['event_id']}", users.trainee) as ws:
         await ws.send(json.dumps({"type": "ping"}))
         assert (await _recv(ws))["type"] == "pong"  # nothing replayed before it
+
+
+async def _write_event(app, session_id: int, content: str) -> None:  # noqa: ANN001
+    """An event as the worker writes one, then a nudge so the tailer reads it now."""
+    await app.app.db.write(
+        event_rows.insert_event, session_id=session_id, type="assistant_delta", payload={"content": content}
+    )
+    app.app.tailer.nudge()
+
+
+async def test_event_ids_count_the_sessions_own_events_and_reveal_nothing_of_others(client, users, app):
+    """session_start.last_event_id and every event_id are the session's own sequence: how
+    many sessions others run, and how busy they are, cannot be read from them."""
+    mine = await _session(client, users.trainee)
+    for _ in range(3):
+        others = await _session(client, users.other)
+        await _write_event(app, others, "someone else's")
+    async with open_socket(client, f"/chat/{mine}", users.trainee) as ws:
+        await ws.send(json.dumps({"type": "session_start", "content": "", "metadata": {}}))
+        start = await _recv_type(ws, "session_start")
+        opening = await _recv_type(ws, "assistant_message")
+        assert start["last_event_id"] == 1 and opening["event_id"] == 1
+        await _write_event(app, others, "someone else's, live")
+        await _write_event(app, mine, "mine, live")
+        live = await _recv_type(ws, "assistant_delta")
+        assert (live["event_id"], live["content"]) == (2, "mine, live")
+    async with open_socket(client, f"/chat/{mine}", users.trainee) as ws:
+        await ws.send(json.dumps({"type": "session_start", "content": "", "metadata": {"last_event_id": 1}}))
+        assert (await _recv_type(ws, "session_start"))["last_event_id"] == 2
+        replayed = await _recv_type(ws, "assistant_delta")  # only what came after event 1
+        assert (replayed["event_id"], replayed["content"]) == (2, "mine, live")
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await _recv(ws))["type"] == "pong"
+
+
+async def test_a_cursor_beyond_the_sessions_newest_event_still_gets_live_events(client, users, app):
+    session_id = await _session(client, users.trainee)
+    async with open_socket(client, f"/chat/{session_id}?after=1000000", users.trainee) as ws:
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await _recv(ws))["type"] == "pong"  # nothing to replay
+        await _write_event(app, session_id, "live")
+        live = await _recv_type(ws, "assistant_delta")
+        assert (live["event_id"], live["content"]) == (2, "live")

@@ -142,6 +142,15 @@ async def test_declared_document_is_served_as_markdown(client, users):
     assert (await response.get_data(as_text=True)).strip()
 
 
+async def test_markdown_is_served_with_one_charset(client, users):
+    auth = users.trainee.headers
+    session = await (await client.post("/api/sessions", json={"scenario_id": 1}, headers=auth)).get_json()
+    for url in ("/api/documents/1/billing_and_refund_policy.md", f"/api/sessions/{session['id']}/transcript?format=markdown"):
+        response = await client.get(url, headers=auth)
+        assert response.status_code == 200, url
+        assert response.headers.getlist("Content-Type") == ["text/markdown; charset=utf-8"], url
+
+
 @pytest.mark.parametrize(
     "path",
     [

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -47,7 +49,10 @@ metadata = st.one_of(
     st.fixed_dictionaries(
         {},
         optional={
-            "client_message_id": st.none() | st.text(max_size=120) | json_values,
+            "client_message_id": st.none()
+            | st.text(max_size=120)
+            | st.from_regex(r"[A-Za-z0-9._:-]{1,100}", fullmatch=True)
+            | json_values,
             "last_event_id": st.none() | st.integers(min_value=-5, max_value=10**20) | json_values,
             "message_id": st.integers() | json_values,
         },
@@ -57,9 +62,12 @@ frame_objects = st.fixed_dictionaries(
     {"type": st.sampled_from(CLIENT_TYPES + ("shout", "")) | st.text(max_size=20) | json_values},
     optional={"content": st.text(max_size=300) | json_values, "metadata": metadata},
 )
-# Mostly well-formed trainee messages, so that storing is exercised as well as refusing.
+# Mostly well-formed trainee messages, so that storing is exercised as well as refusing;
+# some made of invisible characters only, or with them around visible text.
+invisible = st.sampled_from(["\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u3164", "\ufe0f", "\u2800", " ", "\x00"])
+contents = st.text(max_size=300) | st.lists(invisible | st.sampled_from(["a", "1", "é"]), max_size=8).map("".join)
 user_messages = st.fixed_dictionaries(
-    {"type": st.just("user_message"), "content": st.text(max_size=300)}, optional={"metadata": metadata}
+    {"type": st.just("user_message"), "content": contents}, optional={"metadata": metadata}
 )
 huge_messages = st.builds(
     lambda count, char: {"type": "user_message", "content": char * count},
@@ -89,12 +97,30 @@ def should_store(raw: str | bytes) -> bool:
     if not isinstance(frame, dict) or frame.get("type") != "user_message":
         return False
     content, meta = frame.get("content", ""), frame.get("metadata", {})
-    if not isinstance(content, str) or not content.strip() or len(content) > MAX_MESSAGE_CHARS:
+    if not isinstance(content, str) or not any(_visible(char) for char in content) or len(content) > MAX_MESSAGE_CHARS:
         return False
     if not isinstance(meta, dict):
         return False
     client_id = meta.get("client_message_id")
-    return client_id is None or (isinstance(client_id, str) and 1 <= len(client_id) <= 100)
+    return client_id is None or (isinstance(client_id, str) and re.fullmatch(r"[A-Za-z0-9._:-]{1,100}", client_id) is not None)
+
+
+def _visible(char: str) -> bool:
+    """Not whitespace, a control or format character, a variation selector, a filler, the
+    blank Braille pattern or a code point Unicode reserves as invisible (the protocol's
+    "blank", written by category and name)."""
+    if char.isspace() or unicodedata.category(char) in ("Cc", "Cf"):
+        return False
+    point = ord(char)
+    if point == 0x2065 or 0xFFF0 <= point <= 0xFFF8 or 0xE0000 <= point <= 0xE0FFF:
+        return False
+    name = unicodedata.name(char, "")
+    return not (
+        "VARIATION SELECTOR" in name
+        or ("HANGUL" in name and "FILLER" in name)
+        or name.startswith("KHMER VOWEL INHERENT")
+        or name in ("COMBINING GRAPHEME JOINER", "BRAILLE PATTERN BLANK")
+    )
 
 
 async def _frames_until_pong(ws) -> list[dict]:  # noqa: ANN001

@@ -48,8 +48,10 @@ def _query_plan(conn, prepared: Prepared) -> str:  # noqa: ANN001
         (event_rows._DELTAS, "INDEX ix_events_message_id (message_id=?)"),
         (message_rows._RECENT, "INDEX ix_messages_session_id (session_id=? AND id<?)"),
         (event_rows._AFTER, "INTEGER PRIMARY KEY (rowid>?)"),
+        (event_rows._SESSION_AFTER, "INDEX ix_events_session_seq (session_id=? AND seq>?)"),
+        (event_rows._SESSION_LAST_SEQ, "COVERING INDEX ix_events_session_seq"),
     ],
-    ids=["customer lines before", "lines by role", "a reply's deltas", "recent history", "tailer"],
+    ids=["customer lines before", "lines by role", "a reply's deltas", "recent history", "tailer", "replay", "next seq"],
 )
 def test_per_reply_statements_use_an_index(engine, prepared: Prepared, expected: str) -> None:
     with engine.connect() as conn:
@@ -85,3 +87,47 @@ def test_two_processes_migrating_a_new_database_at_once_both_succeed(tmp_path: P
         for runner in runners:
             runner.join(30)
         assert outcomes == ["ok", "ok"]
+
+
+def test_events_stored_before_per_session_numbering_keep_their_event_id(tmp_path: Path) -> None:
+    """A client's cursor kept across the upgrade still resumes: old events keep their
+    global id as event_id, and a session's new events continue from its newest."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from shared.db.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'chattrain.db'}"
+    engine = create_sync_engine(url)
+    try:
+        with engine.connect() as conn:
+            config = alembic_config(url)
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0006")
+            conn.commit()
+        with engine.connect() as conn:
+            conn.execute(
+                text("INSERT INTO scenarios (id, slug, title, config_json, file_path, updated_at) "
+                     "VALUES (1, 's', 't', '{}', 'f', 'now')")
+            )
+            for session_id in (1, 2, 3):
+                conn.execute(
+                    text("INSERT INTO sessions (id, scenario_id, user_id, created_at, last_activity_at) "
+                         "VALUES (:s, 1, 'u', 'now', 'now')"),
+                    {"s": session_id},
+                )
+            for session_id in (1, 2, 1, 2, 2):
+                conn.execute(
+                    text("INSERT INTO events (session_id, type, payload_json, created_at) VALUES (:s, 't', '{}', 'now')"),
+                    {"s": session_id},
+                )
+            conn.commit()
+        upgrade_to_head(url)
+        with engine.connect() as conn:
+            for session_id in (1, 3):
+                event_rows.insert_event(conn, session_id=session_id, type="t", payload={})
+            conn.commit()
+            events = event_rows.select_events_after(conn, 0)
+    finally:
+        engine.dispose()
+    assert [(event.session_id, event.seq) for event in events] == [(1, 1), (2, 2), (1, 3), (2, 4), (2, 5), (1, 4), (3, 1)]

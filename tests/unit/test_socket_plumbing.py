@@ -13,7 +13,7 @@ from web.ws_connection import ReceiveQueue
 
 
 def _event(event_id: int, session_id: int = 1) -> StoredEvent:
-    return StoredEvent(event_id, session_id, "assistant_message", f'{{"content":"reply {event_id}"}}')
+    return StoredEvent(event_id, session_id, "assistant_message", f'{{"content":"reply {event_id}"}}', seq=event_id)
 
 
 class SlowSocket:

@@ -20,7 +20,7 @@ import time
 from quart import Blueprint, current_app, g, websocket
 
 from shared.conversation import AcceptedMessage, ConversationError, accept_trainee_message, retry_reply
-from shared.db.events import select_session_events_after
+from shared.db.events import select_session_last_seq, select_session_replay
 from shared.db.limits import LimitExceeded, RateLimit
 from shared.db.sessions import complete_session
 from shared.training.completion import TIME_UP, TRAINEE_ENDED
@@ -33,7 +33,9 @@ from web.frames import (
     SessionStartMetadata,
     UserMessageMetadata,
     ack_frame,
+    check_message_content,
     error_frame,
+    parse_after,
     parse_client_frame,
     parse_metadata,
     pong_frame,
@@ -74,20 +76,20 @@ class ChatConnection:
         if self.subscribed:
             return
         self.subscribed = True
-        self.subscriber.last_event_id = after
         self.subscriber.begin_replay()
         self.app.tailer.subscribe(self.subscriber)
         replayed = []
         try:
-            replayed = await self.app.db.read(select_session_events_after, self.session_id, after)
+            cursor, replayed = await self.app.db.read(select_session_replay, self.session_id, after)
+            self.subscriber.last_event_id = cursor
         finally:
             self.subscriber.end_replay(replayed)
 
     def follow_live(self) -> None:
-        """Follow the session from now on without a replay."""
+        """Follow the session from now on without a replay: the tailer hands a subscriber
+        only events it reads after subscribing, so every seq it delivers is new."""
         if not self.subscribed:
             self.subscribed = True
-            self.subscriber.last_event_id = self.app.tailer.last_event_id
             self.app.tailer.subscribe(self.subscriber)
 
     def close(self) -> None:
@@ -113,7 +115,8 @@ class ChatConnection:
 
     async def on_session_start(self, frame: ClientFrame) -> None:
         metadata = parse_metadata(SessionStartMetadata, frame.metadata)
-        self.send(session_start_frame(self.session_id, self.app.tailer.last_event_id, self.scenario.public_view()))
+        last_event_id = await self.app.db.read(select_session_last_seq, self.session_id)
+        self.send(session_start_frame(self.session_id, last_event_id, self.scenario.public_view()))
         await self.subscribe(metadata.last_event_id or 0)
 
     async def on_ping(self, frame: ClientFrame) -> None:
@@ -122,12 +125,7 @@ class ChatConnection:
     async def on_user_message(self, frame: ClientFrame) -> None:
         metadata = parse_metadata(UserMessageMetadata, frame.metadata)
         content = frame.content
-        if not content.strip():
-            raise FrameError("empty_content", "content must not be empty.")
-        if len(content) > self.settings.max_message_chars:
-            raise FrameError(
-                "message_too_long", f"content is limited to {self.settings.max_message_chars} characters."
-            )
+        check_message_content(content, max_chars=self.settings.max_message_chars)
         self.follow_live()
         await self.refuse_if_time_is_up()
         patterns = tuple(self.scenario.masking_patterns)
@@ -202,15 +200,6 @@ class ChatConnection:
         )
 
 
-def _query_after() -> int | None:
-    value = websocket.args.get("after")
-    if value is None:
-        return None
-    if not value.isdigit():
-        raise FrameError("invalid_frame", "The 'after' query parameter must be a non-negative integer event id.")
-    return int(value)
-
-
 def _frame_sender(ws):  # noqa: ANN001, ANN202
     """Send a text frame straight to the ASGI server. Quart's `websocket.send` first yields
     to the event loop (`asyncio.sleep(0)`, for handlers that send in a tight loop) and
@@ -237,7 +226,7 @@ async def chat_socket(session_id: int) -> None:
     unwatch = app.credential_watch.watch(g.user, partial(_revoke_socket, ws, connection))
     try:
         try:
-            after = _query_after()
+            after = parse_after(websocket.args.get("after"))
         except FrameError as error:
             connection.send(error_frame(error.code, error.message))
             after = None

@@ -25,7 +25,5 @@ async def get_document(scenario_id: str, filename: str):  # noqa: ANN201
     if path is None:
         raise ApiError(404, "document_not_found", "No such document for this scenario.")
     mimetype, _ = mimetypes.guess_type(path.name)
-    mimetype = mimetype or "application/octet-stream"
-    if mimetype.startswith("text/"):
-        mimetype += "; charset=utf-8"
-    return await send_file(path, mimetype=mimetype)
+    # No charset here: the response adds "; charset=utf-8" to every text/* type itself.
+    return await send_file(path, mimetype=mimetype or "application/octet-stream")
