@@ -29,7 +29,7 @@ test: install
 ## Build the container image and run it with podman (as root: installs podman, runc and
 ## debootstrap from Debian if missing; about 4 minutes the first time on a machine, 45 s after)
 test-container: install
-	$(BIN)/python -m pytest -q -m container
+	$(BIN)/python -m pytest -q -m container tests/container
 
 ## The recovery tests repeated 20 times (slow)
 soak: install

@@ -59,7 +59,7 @@ def find_podman(workdir: Path) -> Podman:
     """Podman ready to run containers, installing it as root with apt-get if missing."""
     if os.geteuid() != 0:
         raise Unavailable("not root (the test builds its base image with debootstrap and runs it with rootful podman)")
-    missing = [command for command in ("podman", "debootstrap") if shutil.which(command) is None]
+    missing = [command for command in ("podman", "runc", "debootstrap") if shutil.which(command) is None]
     if missing:
         _apt_install(HOST_PACKAGES, because=f"{' and '.join(missing)} not installed")
     podman = Podman(_write_containers_conf(workdir / "containers.conf"))
@@ -93,12 +93,11 @@ def _write_containers_conf(path: Path) -> Path:
     processes = _hard_limit(resource.RLIMIT_NPROC)
     with contextlib.suppress(OSError, ValueError):
         processes = min(processes, int(Path("/proc/sys/kernel/pid_max").read_text()))
-    runtime = 'runtime = "runc"\n' if shutil.which("runc") else ""
     path.write_text(
         "[containers]\n"
         f'default_ulimits = ["nofile={files}:{files}", "nproc={processes}:{processes}"]\n'
         "[engine]\n"
-        f"{runtime}"
+        'runtime = "runc"\n'
         'cgroup_manager = "cgroupfs"\n'
         'events_logger = "file"\n'
     )
