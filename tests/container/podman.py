@@ -123,6 +123,13 @@ def local_base_image(podman: Podman) -> str:
     return name
 
 
+def check_runs(podman: Podman, image: str) -> None:
+    """Start a container of `image`: `podman info` answers on machines that cannot."""
+    result = podman.run("run", "--rm", "--network", "none", image, "true", check=False, timeout=120)
+    if result.returncode != 0:
+        raise Unavailable(f"podman cannot start a container here:\n{_tail(result)}")
+
+
 def _bootstrap_and_import(podman: Podman, name: str) -> None:
     with tempfile.TemporaryDirectory(prefix="chattrain-base-", dir="/var/tmp") as folder:
         rootfs = Path(folder) / "rootfs"

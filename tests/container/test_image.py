@@ -13,7 +13,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.container.podman import Podman, Unavailable, build_image, find_podman, local_base_image
+from tests.container.podman import Podman, Unavailable, build_image, check_runs, find_podman, local_base_image
 from tests.support.client import ChatClient, bearer_headers, create_session
 from tests.support.stack import REPO_ROOT, free_port
 
@@ -41,7 +41,12 @@ def _podman(tmp_path_factory: pytest.TempPathFactory) -> Podman:
 
 @pytest.fixture(name="image", scope="module")
 def _image(podman: Podman) -> str:
-    return build_image(podman, REPO_ROOT, base=local_base_image(podman), tag="localhost/chattrain-test:latest")
+    base = local_base_image(podman)
+    try:
+        check_runs(podman, base)
+    except Unavailable as reason:
+        pytest.skip(f"no container runtime can run here: {reason}")
+    return build_image(podman, REPO_ROOT, base=base, tag="localhost/chattrain-test:latest")
 
 
 @dataclass
