@@ -13,7 +13,6 @@ A first part that was masked on its own is handled by shared.masking.number_rest
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,17 +24,17 @@ from shared.masking.number_rest import find_number_rest
 from shared.masking.overlap import resolve_overlaps
 from shared.masking.placeholders import placeholder_spans
 
-# Enough of the previous message for the first part of any value and the label before it
-# (an IBAN with spaces is 42 characters, an email's local part at most 64).
+# Enough of each message for the part of any value on its side of the break and the label
+# before it (an IBAN with spaces is 42 characters, an email's local part at most 64). The
+# search runs inside the write transaction, so it reads no more than that of either.
 PREVIOUS_TAIL_CHARS = 120
+CURRENT_HEAD_CHARS = 120
 # How near the break a digit or an "@" must be for a value to cross it ("gb82 we" then
-# "st 1234 5698 7654 32"; "jane.roe@exam" then "ple.com").
+# "st 1234 5698 7654 32"; "jane.roe@exam" then "ple.com"; "write to jane.roe" then
+# "@example.com"). A number's placeholder holds a digit, so one closing the previous
+# message counts too (shared.masking.number_rest).
 EDGE_CHARS = 24
 JOINER = " "
-# A value's punctuation at the break ("+", "-", "/", ".", "(", ")", and the "]" of a
-# number's placeholder), or a domain opening the new message ("example.com").
-_CLOSING_RE = re.compile(r"[+\-./(\]]$")
-_OPENING_RE = re.compile(r"[+\-./()]|[\w-]+\.[A-Za-z]{2}")
 
 
 @dataclass(frozen=True)
@@ -52,13 +51,8 @@ class SplitMatches:
 def may_be_split(previous: str, current: str) -> bool:
     """Whether a value could run from the end of `previous` into the start of `current`:
     cheap, so that most messages skip the search."""
-    closing = normalise(previous[-EDGE_CHARS:]).text.rstrip()
-    opening = normalise(current[:EDGE_CHARS]).text.lstrip()
-    return (
-        any(ch.isdigit() or ch == "@" for ch in closing + opening)
-        or _CLOSING_RE.search(closing) is not None
-        or _OPENING_RE.match(opening) is not None
-    )
+    edges = normalise(previous[-EDGE_CHARS:] + current[:EDGE_CHARS]).text
+    return "@" in edges or any(ch.isdigit() for ch in edges)
 
 
 def find_split_values(previous: str, current: str, extra_patterns: Sequence[Any] = ()) -> SplitMatches:
@@ -74,7 +68,7 @@ def find_split_values(previous: str, current: str, extra_patterns: Sequence[Any]
     # so no space is tried too.
     between_alphanumerics = tail[-1:].isalnum() and current[lead : lead + 1].isalnum()
     for joiner in (JOINER, "") if between_alphanumerics else ("",):
-        joined = tail + joiner + current[lead:]
+        joined = tail + joiner + current[lead : lead + CURRENT_HEAD_CHARS]
         offset = len(tail) + len(joiner)  # where the current message starts in `joined`
         in_previous: list[Candidate] = []
         in_current: list[Candidate] = []
