@@ -62,29 +62,24 @@ def find_split_values(previous: str, current: str, extra_patterns: Sequence[Any]
     tail_start = max(0, len(previous) - PREVIOUS_TAIL_CHARS)
     tail = previous[tail_start:].rstrip()
     lead = _blank_prefix_length(current)
+    head = current[lead : lead + CURRENT_HEAD_CHARS]
     # The break between the messages reads as a space, unless a separator is already
     # there ("jane.roe" then "@example.com", "+235" then " - 22 - 50"). Between two
-    # digits it may also have cut a group ("00" then "44 20...", "4111 11" then "11 ..."),
-    # so no space is tried too.
-    between_alphanumerics = tail[-1:].isalnum() and current[lead : lead + 1].isalnum()
-    for joiner in (JOINER, "") if between_alphanumerics else ("",):
-        joined = tail + joiner + current[lead : lead + CURRENT_HEAD_CHARS]
-        offset = len(tail) + len(joiner)  # where the current message starts in `joined`
-        in_previous: list[Candidate] = []
-        in_current: list[Candidate] = []
-        for found in resolve_overlaps(find_candidates(joined, extra_patterns), placeholder_spans(joined)):
-            if found.end <= offset:
-                continue
-            if found.start >= offset:
-                in_current.append(_moved(found, lead + found.start - offset, lead + found.end - offset))
-                continue
-            # Split: what opens the new message (blanks, invisible characters) is inside
-            # the value too, and so is what closes the previous one.
-            in_current.append(_moved(found, 0, lead + found.end - offset))
-            if found.start < len(tail):
-                in_previous.append(_moved(found, tail_start + found.start, len(previous)))
+    # alphanumerics it may also have cut a group ("00" then "44 20...", "jane.r" then
+    # "oe@example.com"), so no space is tried too when the space found no split value.
+    joiners = (JOINER, "") if tail[-1:].isalnum() and head[:1].isalnum() else ("",)
+    in_previous: list[Candidate] = []
+    in_current: list[Candidate] = []
+    for joiner in joiners:
+        in_previous, found_in_current = _search_join(tail, joiner, head, extra_patterns)
+        in_current = in_current or found_in_current
         if in_previous:
+            in_current = found_in_current
             break
+    # A value that crosses the break takes in what closes the previous message and what
+    # opens the new one (blanks, invisible characters) too.
+    in_previous = [_moved(found, tail_start + found.start, len(previous)) for found in in_previous]
+    in_current = [_moved(found, 0 if found.start < 0 else lead + found.start, lead + found.end) for found in in_current]
     adopted = {}
     rest = find_number_rest(previous, current, in_current)
     if rest is not None:
@@ -92,6 +87,22 @@ def find_split_values(previous: str, current: str, extra_patterns: Sequence[Any]
         in_previous += rest.in_previous
         in_current += rest.in_current
     return SplitMatches(in_previous, in_current, adopted)
+
+
+def _search_join(tail: str, joiner: str, head: str, extra_patterns: Sequence[Any]) -> tuple[list[Candidate], list[Candidate]]:
+    """The findings of tail + joiner + head that reach into `head`: the parts in `tail`
+    of those that cross the break (spans of `tail`; each runs to its end), and all of them
+    as spans of `head` (a start below 0 for those that cross)."""
+    joined = tail + joiner + head
+    offset = len(tail) + len(joiner)  # where `head` starts in `joined`
+    in_tail, in_head = [], []
+    for found in resolve_overlaps(find_candidates(joined, extra_patterns), placeholder_spans(joined)):
+        if found.end <= offset:
+            continue
+        in_head.append(_moved(found, found.start - offset, found.end - offset))
+        if found.start < len(tail):
+            in_tail.append(_moved(found, found.start, len(tail)))
+    return in_tail, in_head
 
 
 def _blank_prefix_length(text: str) -> int:
