@@ -108,6 +108,9 @@ pii_pieces = st.sampled_from(
         "account number: 12345678", "I'm Jane Roe", "Regards, Jane", "fe80::1ff:fe23:4567:890a",
         "0044 20 7946 0958", "555-123-4567 ext. 89", "my ss# 212678901", "born 14th of February 1988",
         "order #123456789", "version 1.2.3.4", "I'm sorry", "at 12:30:45", "$45.99",
+        # Typed forms, as the detectors read them once folded.
+        "4111.1111.1111.1111", "41111111 11111111", "4111 / 1111 / 1111 / 1111", "jane.roe @ example.com",
+        "+49 30/901820", "536 - 22 - 1234", "00 44 20 7946 0958", "DE89-3704-0044-0532-0130-00",
     ]
 )  # fmt: skip
 

@@ -34,11 +34,12 @@ LABEL_WINDOW = 30
 
 
 def plausible_grouping(sizes: list[int]) -> bool:
-    """True for a single unbroken run, for 4-digit groups with a short last group, or for
-    the Amex/Diners layouts; phone-like 3-3-4 groupings are rejected."""
-    if len(sizes) == 1:
+    """True for a single unbroken run, for 4-digit groups with a short last group, for the
+    Amex/Diners layouts, or for groups of four digits or more (8+8, 6+10, 4-4-8); phone-like
+    3-3-4 groupings and short numbers before a card are rejected."""
+    if len(sizes) == 1 or tuple(sizes) in SPECIAL_GROUPINGS:
         return True
-    if tuple(sizes) in SPECIAL_GROUPINGS:
+    if all(size >= 4 for size in sizes):
         return True
     return all(size == 4 for size in sizes[:-1]) and 1 <= sizes[-1] <= 4
 
@@ -57,9 +58,9 @@ def _accept(groups: list[str], start: int, end: int) -> bool:
 
 
 def _accept_whole(groups: list[str], start: int, end: int) -> bool:
-    # A run of digits that is exactly a valid card is one whatever its grouping ("8+8",
-    # "4111 1111 11111111"): only the search for a card inside a longer run needs the
-    # printed layouts, to keep a phone or a reference next to it out.
+    # A run of digits that is exactly a valid card is one whatever its grouping ("41 11 11
+    # ..."): only the search for a card inside a longer run needs plausible layouts, to
+    # keep a phone or a reference next to it out.
     return is_card_number("".join(groups))
 
 
