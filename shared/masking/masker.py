@@ -52,7 +52,7 @@ def mask_candidates(text: str, candidates: list[Candidate], vault: PlaceholderVa
     loading the vault when there was nothing to mask)."""
     if not candidates:
         return MaskResult(text=text, findings=[])
-    chosen = resolve_overlaps(candidates, placeholder_spans(text))
+    chosen = resolve_overlaps(candidates, placeholder_spans(text), text=text)
     pieces: list[str] = []
     findings: list[Finding] = []
     cursor = 0

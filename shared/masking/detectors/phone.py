@@ -93,11 +93,12 @@ def _detect_international(text: str, regions: list[Region]) -> list[Candidate]:
     found = []
     for low, high in regions:
         position = low
-        # Resume after the accepted number, not after the match: with a "00" prefix the
-        # match can run on into the next number ("0044 20 7946 0958 0044 20 ...").
+        # Every "+" or "00" is tried, even inside a number already accepted: a number that
+        # libphonenumber accepts can run on into the next one ("+49 30 901820 0044", then
+        # "20 7946 0958"). The overlaps are resolved with the other findings.
         while (match := INTERNATIONAL_RE.search(text, position, high)) is not None:
             candidate = _international_at(text, match)
-            position = candidate.end if candidate is not None else match.end()
+            position = match.start() + 1
             if candidate is not None:
                 found.append(candidate)
     return found
