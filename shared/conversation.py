@@ -18,7 +18,7 @@ from shared.db import jobs as job_rows
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
 from shared.db.limits import RateLimit, hit_rate_limit
-from shared.masking_policy import MaskingPolicy
+from shared.masking_policy import MaskedMessage, MaskingPolicy
 
 
 class ConversationError(Exception):
@@ -48,7 +48,8 @@ def accept_trainee_message(
     rate_limit: RateLimit | None = None,
     found: list | None = None,
 ) -> AcceptedMessage:
-    """Store a trainee message (masked) and its reply job.
+    """Store a trainee message (masked) and its reply job. A value split between the
+    session's previous trainee message and this one is masked in both (docs/masking.md).
 
     A resend with a client_message_id already stored is acknowledged with the original
     message's id and stores nothing. With `rate_limit`, a message over the session
@@ -67,24 +68,36 @@ def accept_trainee_message(
     if rate_limit is not None:
         hit_rate_limit(conn, user_id=session["user_id"], limit=rate_limit)
     data = session["data"]
-    masked_text, findings = masking.apply(content, data, scenario_patterns, found=found)
-    metadata = {"masking": findings} if findings else {}
+    # Read before the insert, or the latest trainee message would be this one.
+    previous = message_rows.select_last_message(conn, session_id, role="user") if masking.enabled else None
+    masked = masking.apply_after(previous and previous["content"], content, data, scenario_patterns, found=found)
+    metadata = {"masking": masked.findings} if masked.findings else {}
     message = message_rows.insert_message(
         conn,
         session_id=session_id,
         role="user",
-        content=masked_text,
+        content=masked.text,
         metadata=metadata,
         client_message_id=client_message_id,
     )
+    if masked.previous_text is not None:
+        _mask_previous_message(conn, previous, masked)
     now = time.time()
     job_rows.insert_reply_job(
         conn, message_id=message["id"], session_id=session_id, now=now, expires_at=now + reply_expiry_seconds
     )
-    if findings:
+    if masked.findings or masked.previous_findings:
         session_rows.update_session_data(conn, session_id, data)
     session_rows.touch_session(conn, session_id)
     return AcceptedMessage(message_id=message["id"], duplicate=False)
+
+
+def _mask_previous_message(conn: Connection, previous: dict[str, Any], masked: MaskedMessage) -> None:
+    """Put the placeholder of a value split over two messages into the first one too. Its
+    new findings' offsets refer to its text as stored before this rewrite."""
+    metadata = previous["metadata"]
+    findings = [*metadata.get("masking", []), *masked.previous_findings]
+    message_rows.update_message_content(conn, previous["id"], masked.previous_text, {**metadata, "masking": findings})
 
 
 def retry_reply(conn: Connection, *, session_id: int, message_id: int, reply_expiry_seconds: float) -> None:

@@ -3,10 +3,22 @@ scenario's own patterns, with placeholders kept consistent through the session's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from shared.masking import PlaceholderVault, find_candidates, mask_candidates
+from shared.masking.split_values import find_split_values, may_be_split
+
+
+@dataclass(frozen=True)
+class MaskedMessage:
+    """A trainee message masked, and the session's previous trainee message rewritten
+    when a value was split between the two (`previous_text` None: left as stored)."""
+
+    text: str
+    findings: list[dict]
+    previous_text: str | None = None
+    previous_findings: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -41,3 +53,28 @@ class MaskingPolicy:
         if result.findings:
             session_data["masking"] = vault.to_json()
         return result.text, [finding.to_json() for finding in result.findings]
+
+    def apply_after(
+        self, previous_text: str | None, text: str, session_data: dict[str, Any], scenario_patterns=(), *, found=None  # noqa: ANN001
+    ) -> MaskedMessage:
+        """apply() for a trainee message that follows `previous_text` (the session's
+        previous trainee message as stored): a value split between the two gets one
+        placeholder in each, so the previous message is rewritten too."""
+        split = None
+        if self.enabled and previous_text and text and may_be_split(previous_text, text):
+            split = find_split_values(previous_text, text, scenario_patterns)
+        if split is None or not (split.in_current or split.in_previous):
+            return MaskedMessage(*self.apply(text, session_data, scenario_patterns, found=found))
+        candidates = [*(self.find(text, scenario_patterns) if found is None else found), *split.in_current]
+        vault = PlaceholderVault.from_json(session_data.get("masking"), self.secret)
+        for (type_name, key), placeholder in split.adopted.items():
+            vault.adopt(type_name, key, placeholder)
+        result = mask_candidates(text, candidates, vault)
+        previous = mask_candidates(previous_text, split.in_previous, vault)
+        session_data["masking"] = vault.to_json()
+        return MaskedMessage(
+            text=result.text,
+            findings=[finding.to_json() for finding in result.findings],
+            previous_text=previous.text if previous.findings else None,
+            previous_findings=[finding.to_json() for finding in previous.findings],
+        )

@@ -27,6 +27,12 @@ _BY_CLIENT_ID = Prepared(
     )
 )
 _REPLY = Prepared(select(messages).where(messages.c.reply_to == bindparam("reply_to")))
+_LAST_BY_ROLE = Prepared(
+    select(messages)
+    .where(messages.c.session_id == bindparam("session_id"), messages.c.role == bindparam("role"))
+    .order_by(messages.c.id.desc())
+    .limit(1)
+)
 _RECENT = Prepared(
     select(messages.c.role, messages.c.content)
     .where(messages.c.session_id == bindparam("session_id"), messages.c.id <= bindparam("up_to_id"))
@@ -47,6 +53,11 @@ _COUNT_BY_ROLE = Prepared(
 )
 _SET_METADATA = Prepared(
     messages.update().where(messages.c.id == bindparam("message_id")).values(metadata_json=bindparam("b_metadata_json"))
+)
+_SET_CONTENT = Prepared(
+    messages.update()
+    .where(messages.c.id == bindparam("message_id"))
+    .values(content=bindparam("b_content"), metadata_json=bindparam("b_metadata_json"))
 )
 
 
@@ -100,6 +111,12 @@ def select_reply(conn: Connection, reply_to: int) -> dict[str, Any] | None:
     return _message_dict(row) if row else None
 
 
+def select_last_message(conn: Connection, session_id: int, *, role: str) -> dict[str, Any] | None:
+    """A session's latest message from `role` ("user" or "assistant"), if any."""
+    row = _LAST_BY_ROLE.one(conn, {"session_id": session_id, "role": role})
+    return _message_dict(row) if row else None
+
+
 def select_messages(conn: Connection, session_id: int, *, up_to_id: int | None = None) -> list[dict[str, Any]]:
     """A session's messages in order, optionally only those up to and including one id."""
     query = select(messages).where(messages.c.session_id == session_id).order_by(messages.c.id)
@@ -117,6 +134,12 @@ def select_recent_history(conn: Connection, session_id: int, up_to_id: int, *, l
 
 def update_message_metadata(conn: Connection, message_id: int, metadata: dict[str, Any]) -> None:
     _SET_METADATA.run(conn, {"message_id": message_id, "b_metadata_json": dumps(metadata)})
+
+
+def update_message_content(conn: Connection, message_id: int, content: str, metadata: dict[str, Any]) -> None:
+    """Rewrite a stored message's text, for masking that only a later message made
+    possible (a value split over two messages)."""
+    _SET_CONTENT.run(conn, {"message_id": message_id, "b_content": content, "b_metadata_json": dumps(metadata)})
 
 
 def count_messages_by_role(conn: Connection, session_id: int) -> dict[str, int]:

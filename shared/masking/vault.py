@@ -80,3 +80,12 @@ class PlaceholderVault:
             placeholder = format_placeholder(type_name, number)
             self.entries[digest] = placeholder
         return placeholder
+
+    def adopt(self, type_name: str, key: str, placeholder: str) -> None:
+        """Give `key` a placeholder this session already uses: the rest of a value whose
+        first part was masked in an earlier message shares its placeholder."""
+        parsed = parse_placeholder(placeholder)
+        if parsed is None or parsed[0] != type_name:
+            raise ValueError(f"{placeholder!r} is not a {type_name} placeholder")
+        self.entries.setdefault(self.digest(type_name, key), placeholder)
+        self._counters[type_name] = max(self._counters.get(type_name, 0), parsed[1])

@@ -215,6 +215,22 @@ def test_overlap_resolution_prefers_rank_then_length_whatever_the_input_order() 
         assert [(c.type, c.start, c.end) for c in resolve_overlaps(shuffled)] == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        # "+49 30 901820 4111" is a possible German number; the card beats it.
+        ("+49 30 901820 4111 1111 1111 1111", "[PHONE_1] [CARD_1]"),
+        ("+49 30 901820 536-22-1234", "[PHONE_1]-[SSN_1]"),
+        # "+49 30 901820 0044" too; the second number's own "00" is tried as well.
+        ("+49 30 901820 0044 20 7946 0958", "[PHONE_1] [PHONE_2]"),
+    ],
+)
+def test_a_validated_value_that_loses_an_overlap_leaves_none_of_its_own_digits(
+    vault: PlaceholderVault, text: str, masked: str
+) -> None:
+    assert mask_text(text, vault).text == masked
+
+
 def test_existing_placeholders_are_never_masked_over() -> None:
     chosen = resolve_overlaps([Candidate("ACCOUNT", 3, 12, "x", RANK_LABELLED)], protected=[(0, 10)])
     assert chosen == []

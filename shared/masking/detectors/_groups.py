@@ -34,13 +34,18 @@ def longest_valid_prefix(text: str, spans: list[tuple[int, int]], accept: Accept
 
 
 def scan_grouped(
-    text: str, candidate_re: re.Pattern[str], accept: Acceptor, regions: list[tuple[int, int]]
+    text: str,
+    candidate_re: re.Pattern[str],
+    accept: Acceptor,
+    regions: list[tuple[int, int]],
+    accept_whole: Acceptor | None = None,
 ) -> Iterator[tuple[int, int]]:
     """Yield non-overlapping (start, end) runs, left to right, within `regions`.
 
-    Each candidate match is tried from its first group, longest run first; on failure the
-    search restarts after that first group, so a valid value that the candidate regex
-    started too early is still found.
+    Each candidate match is first offered whole to `accept_whole` (when given: a value
+    that fills the whole run can be grouped any way), then tried from its first group,
+    longest run first, with `accept`; on failure the search restarts after that first
+    group, so a valid value that the candidate regex started too early is still found.
     """
     for low, high in regions:
         position = low
@@ -49,7 +54,11 @@ def scan_grouped(
             if not spans:
                 position = match.end()
                 continue
-            run = longest_valid_prefix(text, spans, accept)
+            whole = spans[0][0], spans[-1][1]
+            if accept_whole is not None and accept_whole([text[s:e] for s, e in spans], *whole):
+                run: tuple[int, int] | None = whole
+            else:
+                run = longest_valid_prefix(text, spans, accept)
             if run is not None:
                 yield run
                 position = run[1]

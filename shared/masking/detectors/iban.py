@@ -11,9 +11,11 @@ from shared.masking.detectors._groups import scan_grouped
 from shared.masking.model import RANK_VALIDATED, Candidate
 from shared.masking.prefilter import TextFacts
 
-# Country code and check digits, then alphanumeric groups; it may run into following words,
-# which scan_grouped trims off.
-IBAN_CANDIDATE_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){10,40}(?![A-Za-z0-9])")
+# Country code and check digits, then alphanumeric groups split by a space (or two), a
+# dash or a dot; it may run into following words, which scan_grouped trims off.
+IBAN_CANDIDATE_RE = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:(?:[ ]{1,2}|[\-.])?[A-Za-z0-9]){10,40}(?![A-Za-z0-9])"
+)
 MIN_LENGTH = 15  # Norway, the shortest
 MAX_LENGTH = 34
 
@@ -43,6 +45,6 @@ def detect(text: str, facts: TextFacts | None = None) -> list[Candidate]:
     letters in it) is not found."""
     found = []
     for run in scan_grouped(text, IBAN_CANDIDATE_RE, _accept, (facts or TextFacts(text)).number_regions):
-        key = text[run[0] : run[1]].replace(" ", "").upper()
+        key = "".join(ch for ch in text[run[0] : run[1]] if ch.isalnum()).upper()
         found.append(Candidate("IBAN", run[0], run[1], key, RANK_VALIDATED))
     return found

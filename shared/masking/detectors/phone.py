@@ -15,28 +15,33 @@ from shared.masking.detectors._groups import group_spans, longest_valid_prefix
 from shared.masking.model import RANK_VALIDATED, Candidate
 from shared.masking.prefilter import Region, TextFacts, finditer_in
 
-# "+44 20 7946 0958", "+44 (0)20 7946 0958", "+1-202-555-0143", "0044 20 7946 0958".
+# Between groups: one or two spaces, or a dot, dash or slash with a space either side or
+# none ("+49 30/901820", "555 - 123 - 4567").
+_SEPARATOR = r"(?:[ ]{1,2}|[ ]?[.\-/][ ]?)"
+# "+44 20 7946 0958", "+44 (0)20 7946 0958", "+1-202-555-0143", "0044 20 7946 0958",
+# "00 44 20 7946 0958", "+ 44 20 7946 0958".
 INTERNATIONAL_RE = re.compile(
-    r"(?<![\w+])(?:\+|\b00)[1-9]\d{0,3}"
-    r"(?:[ .\-]?\(\d{1,4}\)|[ .\-]?\d{1,6}){1,7}"
+    rf"(?<![\w+])(?:\+|\b00)[ ]?[1-9]\d{{0,3}}"
+    rf"(?:{_SEPARATOR}?\(\d{{1,4}}\)|{_SEPARATOR}?\d{{1,6}}){{1,7}}"
     r"(?!\d)"
 )
 # "(555) 123-4567", "555-123-4567", "555.123.4567", "1-555-123-4567". The area code must
 # start 2-9 (NANP rule); the exchange is not checked because fictional numbers such as
 # (555) 123-4567 are what trainees type.
 NORTH_AMERICAN_RE = re.compile(
-    r"(?<![\w+])(?<!\d[.\-])"
-    r"(?:1[ .\-]?)?"
-    r"(?:\(([2-9]\d\d)\)[ .\-]?|([2-9]\d\d)([ .\-]))"
-    r"(\d{3})[ .\-](\d{4})"
-    r"(?!(?!x\d)\w|[.\-]\d)"  # a glued extension ("4567x89") may follow
+    r"(?<![\w+])(?<!\d[.\-/])"
+    rf"(?:1{_SEPARATOR}?)?"
+    rf"(?:\(([2-9]\d\d)\){_SEPARATOR}?|([2-9]\d\d){_SEPARATOR})"
+    rf"(\d{{3}}){_SEPARATOR}(\d{{4}})"
+    r"(?!(?!x\d)\w|[.\-/]\d)"  # a glued extension ("4567x89") may follow
 )
 BARE_TEN_DIGITS_RE = re.compile(r"(?<![\w+.\-])([2-9]\d{9})(?![\w]|[.\-]\d)")
 PHONE_CUE_RE = re.compile(
     r"(?i:\b(?:phone|tel|telephone|cell|mobile|call|text|reach|whatsapp|contact)\b[^.\n\d]{0,20})$"
 )
 EXTENSION_RE = re.compile(r"\s*,?\s*(?i:ext\.?|extension|x)\s*(\d{1,6})(?!\w)")
-MIN_DIGITS = 8
+# Niue and Tokelau numbers have seven digits with their country code.
+MIN_DIGITS = 7
 MAX_DIGITS = 15
 
 
@@ -53,6 +58,7 @@ def _international_key(value: str) -> str | None:
     not a possible number for its country code."""
     if value.startswith("00"):
         value = "+" + value[2:]
+    value = "+" + value[1:].lstrip()
     digits = sum(ch.isdigit() for ch in value)
     if not MIN_DIGITS <= digits <= MAX_DIGITS:
         return None
@@ -87,11 +93,12 @@ def _detect_international(text: str, regions: list[Region]) -> list[Candidate]:
     found = []
     for low, high in regions:
         position = low
-        # Resume after the accepted number, not after the match: with a "00" prefix the
-        # match can run on into the next number ("0044 20 7946 0958 0044 20 ...").
+        # Every "+" or "00" is tried, even inside a number already accepted: a number that
+        # libphonenumber accepts can run on into the next one ("+49 30 901820 0044", then
+        # "20 7946 0958"). The overlaps are resolved with the other findings.
         while (match := INTERNATIONAL_RE.search(text, position, high)) is not None:
             candidate = _international_at(text, match)
-            position = candidate.end if candidate is not None else match.end()
+            position = match.start() + 1
             if candidate is not None:
                 found.append(candidate)
     return found
@@ -101,7 +108,7 @@ def _detect_north_american(text: str, regions: list[Region]) -> list[Candidate]:
     found = []
     for match in finditer_in(NORTH_AMERICAN_RE, text, regions):
         area = match.group(1) or match.group(2)
-        key = f"+1{area}{match.group(4)}{match.group(5)}"
+        key = f"+1{area}{match.group(3)}{match.group(4)}"
         end, key = _with_extension(text, match.end(), key)
         found.append(Candidate("PHONE", match.start(), end, key, RANK_VALIDATED))
     for match in finditer_in(BARE_TEN_DIGITS_RE, text, regions):

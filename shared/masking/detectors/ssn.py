@@ -12,8 +12,11 @@ from stdnum.us import ssn
 from shared.masking.model import RANK_VALIDATED, Candidate
 from shared.masking.prefilter import TextFacts, finditer_in
 
-DASHED_RE = re.compile(r"(?<![\d\-])(\d{3})-(\d{2})-(\d{4})(?![\d]|-\d)")
-LOOSE_RE = re.compile(r"(?<![\d\-])(\d{3}) ?(\d{2}) ?(\d{4})(?!\d|-\d)")
+# The dashes may have a space either side ("536 - 22 - 1234"); after an SSN word, spaces,
+# dots and slashes separate too, or nothing does.
+DASHED_RE = re.compile(r"(?<![\d\-])(\d{3})[ ]?-[ ]?(\d{2})[ ]?-[ ]?(\d{4})(?![\d]|-\d)")
+_LOOSE_SEPARATOR = r"(?:[ ]{1,2}|[ ]?[.\-/][ ]?)?"
+LOOSE_RE = re.compile(rf"(?<![\d\-])(\d{{3}}){_LOOSE_SEPARATOR}(\d{{2}}){_LOOSE_SEPARATOR}(\d{{4}})(?!\d|-\d)")
 SSN_CUE_RE = re.compile(
     r"(?i:(?:\bssn\b|\bss\s*#|\bsocial(?:\s+security)?\b|\btax\s+id\b|\btin\b)"
     r"(?:\s*(?:no\.?|num\.?|number|#))?[^.\n\d]{0,25})$"
