@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-container test-all soak bench install clean
+.PHONY: run test test-container test-all soak bench eval install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ soak: install
 ## smoke run, `ARGS="--cases r1,a --models openai"` to select)
 bench: install
 	$(BIN)/python -m bench.bench_chat $(ARGS)
+
+## How far per-reply feedback agrees with a trainer's scores on the labelled replies in
+## eval/feedback (tuning part and held-back part), and what judging a reply costs
+eval: install
+	$(BIN)/python eval/feedback/run.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -22,18 +22,10 @@ from shared.db import reports as report_rows
 from shared.db import sessions as session_rows
 from shared.training.completion import TIME_UP, TRAINEE_ENDED, completion_reason, script_finished
 from shared.training.report import TraineeTurn, build_report
-from shared.training.scoring import ReplyFeedback, score_reply
+from shared.training.scoring import ReplyFeedback, reply_feedback
 
 FEEDBACK_EVENT = "feedback"
 SESSION_COMPLETE_EVENT = "session_complete"
-
-
-def expected_keywords(scenario: Any, customer_turn_index: int) -> tuple[str, ...]:
-    """The keywords a reply to customer line `customer_turn_index` should contain (none
-    before the script starts or once it has run out)."""
-    if 0 <= customer_turn_index < len(scenario.bot_messages):
-        return tuple(scenario.bot_messages[customer_turn_index].expected_keywords)
-    return ()
 
 
 def trainee_turns(messages: Sequence[dict[str, Any]]) -> list[TraineeTurn]:
@@ -64,7 +56,7 @@ def write_reply_feedback(conn: Connection, scenario: Any, *, session_id: int, me
 def score_trainee_message(scenario: Any, content: str, turn_index: int) -> ReplyFeedback:
     """The feedback on a trainee line that answers customer line `turn_index` (pure: the
     worker scores before it takes the write lock)."""
-    return score_reply(content, expected_keywords(scenario, turn_index), scenario.rubric)
+    return reply_feedback(scenario, turn_index, content)
 
 
 def store_reply_feedback(conn: Connection, *, session_id: int, message: dict[str, Any], feedback: ReplyFeedback) -> dict[str, Any]:
@@ -72,13 +64,7 @@ def store_reply_feedback(conn: Connection, *, session_id: int, message: dict[str
     (after the reply's assistant_message event). Returns the event's payload."""
     message_id = message["id"]
     message_rows.update_message_metadata(conn, message_id, {**message["metadata"], "feedback": feedback.to_json()})
-    payload = {
-        "message_id": message_id,
-        "score": feedback.score,
-        "matched": list(feedback.matched),
-        "missed": list(feedback.missed),
-        "suggestions": list(feedback.suggestions),
-    }
+    payload = {"message_id": message_id, **feedback.to_json()}
     event_rows.insert_event(conn, session_id=session_id, type=FEEDBACK_EVENT, payload=payload, message_id=message_id)
     return payload
 

@@ -160,8 +160,8 @@ class Evidence(BaseModel):
 class ReportCriterion(BaseModel):
     name: str
     weight: float
-    score: int
-    evidence: list[Evidence]
+    score: int | None = Field(description="null when no line of the session judged this criterion.")
+    evidence: list[Evidence] = Field(description="The trainee's lines that earned the score.")
 
 
 class RequiredKeywords(BaseModel):
@@ -178,6 +178,7 @@ class TurnScore(BaseModel):
 
 class ReportPoint(BaseModel):
     text: str
+    criterion: str | None = Field(default=None, description="The rubric criterion it comes from, if any.")
     evidence: list[Evidence]
 
 
@@ -218,12 +219,26 @@ class Report(BaseModel):
     )
 
 
+class CriterionScore(BaseModel):
+    name: str
+    score: int = Field(ge=0, le=100)
+
+
+class CoachingLine(BaseModel):
+    criterion: str = Field(description="The rubric criterion the sentence comes from.")
+    text: str
+
+
 class ReplyFeedback(BaseModel):
     score: int = Field(ge=0, le=100)
-    matched: list[str]
-    missed: list[str]
-    suggestions: list[str]
-    criteria: dict[str, int] = {}
+    criteria: list[CriterionScore] | dict[str, int] = Field(
+        default=[], description="The criteria judged on this line (a name-to-score map in feedback stored before 1.1)."
+    )
+    worked: list[CoachingLine] = Field(default=[], description="What the reply did well.")
+    improve: list[CoachingLine] = Field(default=[], description="The one or two things to do better.")
+    suggestions: list[str] = Field(description="The `improve` sentences alone.")
+    matched: list[str] = Field(description="The line's points the reply made.")
+    missed: list[str] = Field(description="The line's points the reply missed.")
 
 
 class SessionFilter(BaseModel):

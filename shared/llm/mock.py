@@ -17,7 +17,7 @@ import time
 from typing import Iterator, Sequence
 
 from shared.llm.base import ChatTurn, ReplyRequest, ReplyStream, Usage
-from shared.scenarios.keywords import missed_keywords
+from shared.training.judge import judge_reply
 from shared.scenarios.model import Scenario
 
 MOCK_MODEL_NAME = "mock"
@@ -30,7 +30,10 @@ CHARS_PER_TOKEN = 4
 # index so a long session does not repeat one line.
 # The customer repeats their own question rather than naming the expected keywords,
 # which are hidden from the trainee.
-_MISSED_KEYWORD_REACTIONS = (
+# The customer asks again when the trainee's reply scored below this (a mediocre reply or
+# worse: vague, a list of keywords, rude or wrong).
+REACTION_BELOW_SCORE = 50
+_MISSED_POINT_REACTIONS = (
     "Hang on, I'm {mood} and that didn't really answer me. Again: {question}",
     "Sorry, but you skipped right past what I asked. {question} I'm {mood} here.",
     "That's not really what I needed. {question}",
@@ -102,9 +105,9 @@ def scripted_reply(scenario: Scenario, history: Sequence[ChatTurn], assistant_tu
     """The customer's next line for this history.
 
     The number of customer turns already in the history (opening line included) is the
-    index of the next scripted message. A reaction to missed keywords comes first when
-    the trainee's last message contains fewer than half of the keywords expected for the
-    customer turn it answers.
+    index of the next scripted message. A reaction comes first when the judge (the same
+    judgement as the trainee's feedback) scores the trainee's last message below
+    REACTION_BELOW_SCORE as a reply to the customer line it answers.
     """
     script = scenario.bot_messages
     next_index = assistant_turns if assistant_turns is not None else sum(1 for turn in history if turn.role == "assistant")
@@ -112,11 +115,8 @@ def scripted_reply(scenario: Scenario, history: Sequence[ChatTurn], assistant_tu
 
     parts: list[str] = []
     answered_index = next_index - 1
-    if 0 <= answered_index < len(script):
-        expected = script[answered_index].expected_keywords
-        missed = missed_keywords(trainee_text, expected)
-        if missed and len(missed) * 2 > len(expected):
-            parts.append(_missed_keyword_reaction(scenario, missed, next_index))
+    if 0 <= answered_index < len(script) and judge_reply(scenario, answered_index, trainee_text).score < REACTION_BELOW_SCORE:
+        parts.append(_missed_point_reaction(scenario, next_index))
     if next_index < len(script):
         parts.append(script[next_index].content)
     else:
@@ -124,9 +124,9 @@ def scripted_reply(scenario: Scenario, history: Sequence[ChatTurn], assistant_tu
     return " ".join(parts)
 
 
-def _missed_keyword_reaction(scenario: Scenario, missed: list[str], turn_index: int) -> str:
+def _missed_point_reaction(scenario: Scenario, turn_index: int) -> str:
     """React to a reply that missed the point by asking the unanswered question again."""
-    template = _MISSED_KEYWORD_REACTIONS[turn_index % len(_MISSED_KEYWORD_REACTIONS)]
+    template = _MISSED_POINT_REACTIONS[turn_index % len(_MISSED_POINT_REACTIONS)]
     return template.format(mood=_mood(scenario), question=_unanswered_question(scenario, turn_index - 1))
 
 

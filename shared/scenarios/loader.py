@@ -26,6 +26,7 @@ from shared.scenarios.model import (
     LLMConfig,
     MaskingPattern,
     Persona,
+    Pitfall,
     PositiveInt,
     RubricCriterion,
     Scenario,
@@ -95,6 +96,7 @@ class _ScenarioFile(FrozenModel):
     feedback: _FeedbackSection = _FeedbackSection()
     idle_timeout_seconds: PositiveInt = DEFAULT_IDLE_TIMEOUT_SECONDS
     masking: _MaskingSection = _MaskingSection()
+    pitfalls: tuple[Pitfall, ...] = ()
     extensions: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -131,6 +133,7 @@ def load_scenario(path: Path) -> Scenario:
     extensions, errors = _merge_extensions(shown, parsed.extensions, extension_keys)
     errors += _check_documents(shown, path.parent, parsed.documents)
     errors += _check_unique(shown, "rubric", "name", [criterion.name.casefold() for criterion in parsed.rubric])
+    errors += _check_criterion_names(shown, parsed)
     errors += _check_unique(shown, "masking.patterns", "name", [pattern.name for pattern in parsed.masking.patterns])
     if errors:
         raise ScenarioLoadError(errors)
@@ -153,9 +156,25 @@ def load_scenario(path: Path) -> Scenario:
         per_reply_feedback=parsed.feedback.per_reply,
         idle_timeout_seconds=parsed.idle_timeout_seconds,
         masking_patterns=parsed.masking.patterns,
+        pitfalls=parsed.pitfalls,
         extensions=extensions,
         folder=path.parent,
     )
+
+
+def _check_criterion_names(shown: str, parsed: _ScenarioFile) -> list[ScenarioError]:
+    """Every point and pitfall names a rubric criterion (case-insensitively), so its
+    marks have somewhere to go."""
+    names = {criterion.name.casefold() for criterion in parsed.rubric}
+    located = [(f"pitfalls.{i}", pitfall) for i, pitfall in enumerate(parsed.pitfalls)]
+    for m, message in enumerate(parsed.bot_messages):
+        located += [(f"bot_messages.{m}.points.{i}", point) for i, point in enumerate(message.points)]
+        located += [(f"bot_messages.{m}.pitfalls.{i}", pitfall) for i, pitfall in enumerate(message.pitfalls)]
+    return [
+        ScenarioError(shown, f"{field}.criterion", f"{item.criterion!r} is not the name of a rubric criterion")
+        for field, item in located
+        if item.criterion.casefold() not in names
+    ]
 
 
 def load_scenarios(root: Path) -> tuple[list[Scenario], list[ScenarioError]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -100,11 +100,45 @@ class Document(FrozenModel):
     title: Text
 
 
+class Point(FrozenModel):
+    """One thing a good reply to a customer line does, for a rubric criterion.
+
+    `says` lists regular expressions (case-insensitive), any one of which shows the reply
+    does it; a match inside a negation ("no need to rotate it") does not count, and counts
+    as saying the opposite. `coach` is the advice when a reply misses it, `praise` the
+    sentence when it is met. `label` names it in `matched`/`missed`."""
+
+    criterion: Text
+    label: Text
+    says: tuple[Regex, ...] = Field(min_length=1)
+    coach: Text
+    praise: Text | None = None
+    weight: float = Field(default=1.0, gt=0.0)
+
+
+class Pitfall(FrozenModel):
+    """Something a trainer takes marks off for: a wrong fact, a forbidden act, a rude tone.
+
+    `severity`: `wrong` (a fact or act that makes the reply wrong; the score is capped at
+    WRONG_CAP), `rude` (dismissive or blaming; capped at RUDE_CAP) or `minor` (costs
+    MINOR_PENALTY points). A match inside a negation ("I will never ask for your
+    password") does not count."""
+
+    criterion: Text
+    label: Text
+    says: tuple[Regex, ...] = Field(min_length=1)
+    coach: Text
+    severity: Literal["wrong", "rude", "minor"] = "wrong"
+
+
 class BotMessage(FrozenModel):
-    """One scripted customer turn and the keywords a good reply to it contains."""
+    """One scripted customer turn: the keywords a good reply to it contains (the upstream
+    format), and optionally the points a good reply makes and the pitfalls of this line."""
 
     content: Text
     expected_keywords: tuple[Keyword, ...] = ()
+    points: tuple[Point, ...] = ()
+    pitfalls: tuple[Pitfall, ...] = ()
 
 
 class LLMConfig(FrozenModel):
@@ -171,6 +205,7 @@ class Scenario(FrozenModel):
     per_reply_feedback: bool = True
     idle_timeout_seconds: PositiveInt = 900
     masking_patterns: tuple[MaskingPattern, ...] = ()
+    pitfalls: tuple[Pitfall, ...] = ()
     extensions: dict[str, Any] = Field(default_factory=dict)
     folder: Path
 

@@ -1,44 +1,35 @@
-"""The end-of-session report: an overall score, per-criterion scores, and strengths and
-improvements that quote the trainee's own lines.
+"""The end-of-session report: an overall score, per-criterion scores that quote the lines
+that earned them, and strengths and improvements in the rubric's words.
 
-The overall score uses the per-reply formula (see scoring.py) over the whole conversation:
+Every trainee reply is judged as in its `feedback` frame (judge.py). Then:
 
-* Keywords (60 %): every scripted customer line's expected keywords, each met only by a
-  reply to that line, pooled with the scenario's required keywords, each met by any
-  reply. Lines the trainee never answered count as missed, so ending early costs points.
-* Rubric (40 %): each criterion's evidence items count as found when any reply has them;
-  a forbidden phrase in any reply sets that criterion to 0.
-
-Because an item only ever changes from missed to found as content is added, more good
-content (in a reply or as an extra reply) never lowers the overall score.
+* **A scripted customer line's score** is its best reply's score, unless another reply to
+  the same line fell into a wrong or rude pitfall: then it is at most that reply's score.
+  A line the trainee never answered scores 0, so ending early costs points.
+* **Replies after the script** make no points; one that falls into a wrong or rude pitfall
+  counts as one more line, at its score.
+* **Overall** is the mean of the line scores.
+* **A criterion's score** is the mean, over the lines where it was judged, of its score
+  on the line's best reply (0 for an unanswered line that has points for it), capped the
+  same way by pitfalls of that criterion in any reply.
 """
 
 from __future__ import annotations
 
-import re
+import statistics
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from shared.scenarios.keywords import keyword_matches
-from shared.training.scoring import (
-    CriterionCheck,
-    ReplyFeedback,
-    check_criterion,
-    combine_parts,
-    criterion_advice,
-    evidence_items,
-    keyword_label,
-    merge_checks,
-    rubric_coverage,
-    score_reply,
-)
+from shared.training.judge import MAX_COACHING, Judgement, judge_reply, line_points, praise_for
+from shared.training.scoring import round_half_up
 
 QUOTE_CHARS = 160
 CUSTOMER_QUOTE_CHARS = 80
 MAX_EVIDENCE = 3
 STRENGTH_MIN_SCORE = 70
-WEAK_BELOW_SCORE = 50
+SEVERE = ("wrong", "rude")
 
 
 @dataclass(frozen=True)
@@ -53,64 +44,170 @@ class TraineeTurn:
 
 
 @dataclass(frozen=True)
-class _ScriptLine:
-    """One scripted customer line and how the trainee's replies to it did."""
+class _Judged:
+    turn: TraineeTurn
+    judgement: Judgement
 
-    index: int
-    content: str
-    expected: tuple[str, ...]
-    answers: tuple[int, ...]  # positions in the turns sequence
-    missed: tuple[str, ...]
+    @property
+    def severe(self) -> bool:
+        return any(hit.pitfall.severity in SEVERE for hit in self.judgement.pitfalls) or any(
+            r.contradicted for r in self.judgement.points
+        )
 
 
 def build_report(
     scenario: Any, turns: Sequence[TraineeTurn], *, started_at: str, ended_at: str, ended_by: str
 ) -> dict:
     """The JSON-serialisable end-of-session report for a scenario and the trainee's turns."""
-    rubric = tuple(scenario.rubric)
-    required = tuple(scenario.completion.required_keywords)
-    feedback = [
-        score_reply(turn.content, _expected_for(scenario, turn.customer_turn_index), rubric) for turn in turns
-    ]
-    turn_checks = [[check_criterion(turn.content, criterion) for criterion in rubric] for turn in turns]
-    conversation_checks = [
-        _conversation_check(criterion, [checks[i] for checks in turn_checks]) for i, criterion in enumerate(rubric)
-    ]
-    lines = _script_lines(scenario, turns, feedback)
-    required_met = [kw for kw in required if any(keyword_matches(turn.content, kw) for turn in turns)]
-    required_missed = [kw for kw in required if kw not in required_met]
+    judged = [_Judged(turn, judge_reply(scenario, turn.customer_turn_index, turn.content)) for turn in turns]
+    script_length = len(scenario.bot_messages)
+    answers = [[j for j in judged if j.turn.customer_turn_index == index] for index in range(script_length)]
+    after_script = [j for j in judged if not 0 <= j.turn.customer_turn_index < script_length]
 
-    keyword_total = sum(len(line.expected) for line in lines) + len(required)
-    keyword_met = sum(len(line.expected) - len(line.missed) for line in lines) + len(required_met)
-    keyword_coverage = keyword_met / keyword_total if keyword_total else None
+    line_scores = [_line_score(replies) for replies in answers]
+    line_scores += [j.judgement.score for j in after_script if j.severe]
+    required = tuple(scenario.completion.required_keywords)
+    required_met = [kw for kw in required if any(keyword_matches(turn.content, kw) for turn in turns)]
 
     return {
         "scenario": {"slug": scenario.slug, "title": scenario.title},
-        "overall_score": combine_parts(keyword_coverage, rubric_coverage(conversation_checks)),
-        "criteria": [
-            {
-                "name": check.criterion.name,
-                "weight": float(check.criterion.weight),
-                "score": check.score,
-                "evidence": _criterion_evidence(turns, i, turn_checks),
-            }
-            for i, check in enumerate(conversation_checks)
-        ],
-        "required_keywords": {"met": required_met, "missed": required_missed},
+        "overall_score": round_half_up(statistics.fmean(line_scores)) if line_scores else 0,
+        "criteria": [_criterion(scenario, criterion, answers, judged) for criterion in scenario.rubric],
+        "required_keywords": {"met": required_met, "missed": [kw for kw in required if kw not in required_met]},
         "per_turn": [
-            {"message_id": turn.message_id, "score": fb.score, "matched": list(fb.matched), "missed": list(fb.missed)}
-            for turn, fb in zip(turns, feedback)
+            {
+                "message_id": j.turn.message_id,
+                "score": j.judgement.score,
+                "matched": j.judgement.made_labels(),
+                "missed": j.judgement.missed_labels(),
+            }
+            for j in judged
         ],
-        "strengths": _strengths(turns, lines, conversation_checks, turn_checks, required_met),
-        "improvements": _improvements(turns, lines, conversation_checks, turn_checks, required_missed),
+        "strengths": _strengths(scenario, answers),
+        "improvements": _improvements(scenario, answers, judged),
         "exchanges": len(turns),
         "duration_seconds": _duration_seconds(started_at, ended_at),
         "ended_by": ended_by,
     }
 
 
+def _best(replies: Sequence[_Judged]) -> _Judged | None:
+    return max(replies, key=lambda j: j.judgement.score, default=None)
+
+
+def _line_score(replies: Sequence[_Judged]) -> int:
+    if not replies:
+        return 0
+    score = max(j.judgement.score for j in replies)
+    return min([score] + [j.judgement.score for j in replies if j.severe])
+
+
+def _criterion(scenario: Any, criterion: Any, answers: list[list[_Judged]], judged: list[_Judged]) -> dict:
+    name = criterion.name
+    scores: list[int] = []
+    for index, replies in enumerate(answers):
+        best = _best(replies)
+        if best is None:
+            if any(point.criterion == name for point in line_points(scenario, index)):
+                scores.append(0)
+            continue
+        if name not in best.judgement.criteria:
+            continue
+        capped = [j.judgement.criteria[name] for j in replies if j.severe and name in j.judgement.criteria]
+        scores.append(min([best.judgement.criteria[name]] + capped))
+    scores += [
+        j.judgement.criteria[name]
+        for j in judged
+        if not 0 <= j.turn.customer_turn_index < len(answers) and j.severe and name in j.judgement.criteria
+    ]
+    evidence = [
+        _evidence(j.turn, r.quote)
+        for j in judged
+        for r in j.judgement.points
+        if r.made and r.point.criterion == name and r.quote
+    ]
+    return {
+        "name": name,
+        "weight": float(criterion.weight),
+        "score": round_half_up(statistics.fmean(scores)) if scores else None,
+        "evidence": _unique_evidence(evidence)[:MAX_EVIDENCE],
+    }
+
+
+def _strengths(scenario: Any, answers: list[list[_Judged]]) -> list[dict]:
+    """One strength per point made on a line whose best reply scored well, best lines first."""
+    strengths = []
+    ranked = sorted((best for replies in answers if (best := _best(replies))), key=lambda j: -j.judgement.score)
+    for best in ranked:
+        if best.judgement.score < STRENGTH_MIN_SCORE or best.severe:
+            continue
+        made = sorted((r for r in best.judgement.points if r.made), key=lambda r: -r.point.weight)
+        for result in made[:MAX_COACHING]:
+            strengths.append(
+                {
+                    "text": praise_for(result.point),
+                    "criterion": result.point.criterion,
+                    "evidence": [_evidence(best.turn, result.quote or "")],
+                }
+            )
+    return _unique_text(strengths)
+
+
+def _improvements(scenario: Any, answers: list[list[_Judged]], judged: list[_Judged]) -> list[dict]:
+    """Pitfalls first (each with the line that fell into it), then what the weakest
+    answered lines missed, then unanswered lines and required keywords never said."""
+    improvements = []
+    for j in judged:
+        for hit in j.judgement.pitfalls:
+            improvements.append(
+                {"text": hit.pitfall.coach, "criterion": hit.pitfall.criterion, "evidence": [_evidence(j.turn, hit.quote)]}
+            )
+        for result in j.judgement.points:
+            if result.contradicted:
+                improvements.append(
+                    {
+                        "text": result.point.coach,
+                        "criterion": result.point.criterion,
+                        "evidence": [_evidence(j.turn, result.quote or "")],
+                    }
+                )
+    for index, replies in enumerate(answers):
+        best = _best(replies)
+        if best is None or best.judgement.score >= STRENGTH_MIN_SCORE:
+            continue
+        customer = _trim(scenario.bot_messages[index].content, CUSTOMER_QUOTE_CHARS)
+        for item in best.judgement.improve():
+            improvements.append(
+                {
+                    "text": f"When the customer said “{customer}”: {item.text}",
+                    "criterion": item.criterion,
+                    "evidence": [_evidence(best.turn, _trim(best.turn.content))],
+                }
+            )
+    unanswered = [index for index, replies in enumerate(answers) if not replies]
+    if unanswered:
+        verb = "was" if len(unanswered) == 1 else "were"
+        improvements.append(
+            {
+                "text": f"{len(unanswered)} of {len(answers)} customer lines {verb} not answered; each counts as 0.",
+                "criterion": None,
+                "evidence": [],
+            }
+        )
+    missed = [kw for kw in scenario.completion.required_keywords if not any(keyword_matches(j.turn.content, kw) for j in judged)]
+    if missed:
+        improvements.append(
+            {"text": "The session never covered: " + ", ".join(f"“{kw.split('|')[0].strip()}”" for kw in missed) + ".", "criterion": None, "evidence": []}
+        )
+    return _unique_text(improvements)
+
+
 def trim_quote(text: str, limit: int = QUOTE_CHARS) -> str:
     """`text` on one line, cut at a word boundary to at most `limit` chars with an ellipsis."""
+    return _trim(text, limit)
+
+
+def _trim(text: str, limit: int = QUOTE_CHARS) -> str:
     flat = " ".join(text.split())
     if len(flat) <= limit:
         return flat
@@ -124,162 +221,18 @@ def trim_quote(text: str, limit: int = QUOTE_CHARS) -> str:
     return cut.rstrip(" ,;:") + "…"
 
 
-def _expected_for(scenario: Any, customer_turn_index: int) -> tuple[str, ...]:
-    bot_messages = scenario.bot_messages
-    if 0 <= customer_turn_index < len(bot_messages):
-        return tuple(bot_messages[customer_turn_index].expected_keywords)
-    return ()
-
-
-def _conversation_check(criterion: Any, checks: list[CriterionCheck]) -> CriterionCheck:
-    if checks:
-        return merge_checks(checks)
-    items = evidence_items(criterion)
-    return CriterionCheck(criterion, items, (False,) * len(items), ())
-
-
-def _script_lines(scenario: Any, turns: Sequence[TraineeTurn], feedback: list[ReplyFeedback]) -> list[_ScriptLine]:
-    lines = []
-    for index, message in enumerate(scenario.bot_messages):
-        answers = tuple(pos for pos, turn in enumerate(turns) if turn.customer_turn_index == index)
-        met = {keyword for pos in answers for keyword in feedback[pos].matched}
-        expected = tuple(message.expected_keywords)
-        missed = tuple(keyword for keyword in expected if keyword not in met)
-        lines.append(_ScriptLine(index, message.content, expected, answers, missed))
-    return lines
-
-
-def _sentences(text: str) -> list[str]:
-    return [part for part in re.split(r"(?<=[.!?])\s+|\n+", text.strip()) if part.strip()]
-
-
-def _quote_where(text: str, contains: Callable[[str], bool]) -> str:
-    """The first sentence of `text` that contains the evidence, else the whole text."""
-    for sentence in _sentences(text):
-        if contains(sentence):
-            return trim_quote(sentence)
-    return trim_quote(text)
-
-
 def _evidence(turn: TraineeTurn, quote: str) -> dict:
-    return {"message_id": turn.message_id, "quote": quote}
+    return {"message_id": turn.message_id, "quote": _trim(quote)}
 
 
-def _criterion_evidence(turns: Sequence[TraineeTurn], criterion_index: int, turn_checks: list) -> list[dict]:
-    """Quotes of the replies where the criterion's evidence items appeared."""
-    evidence = []
-    for turn, checks in zip(turns, turn_checks):
-        check = checks[criterion_index]
-        found = [item for item, hit in zip(check.items, check.found) if hit]
-        if found:
-            evidence.append(_evidence(turn, _quote_where(turn.content, found[0].found_in)))
-        if len(evidence) == MAX_EVIDENCE:
-            break
-    return evidence
+def _unique_evidence(evidence: list[dict]) -> list[dict]:
+    seen: set[tuple[int, str]] = set()
+    return [e for e in evidence if not ((e["message_id"], e["quote"]) in seen or seen.add((e["message_id"], e["quote"])))]
 
 
-def _labels(keywords: Sequence[str]) -> str:
-    return ", ".join(keyword_label(keyword) for keyword in keywords)
-
-
-def _strengths(
-    turns: Sequence[TraineeTurn],
-    lines: list[_ScriptLine],
-    checks: list[CriterionCheck],
-    turn_checks: list,
-    required_met: list[str],
-) -> list[dict]:
-    strengths = []
-    for i, check in enumerate(checks):
-        if not check.has_items or check.violated or check.score < STRENGTH_MIN_SCORE:
-            continue
-        said = [item.value for item, hit in zip(check.items, check.found) if hit and item.kind != "pattern"]
-        detail = f"you said {_labels(said[:3])}" if said else (check.criterion.description or "").strip().rstrip(".")
-        strengths.append(
-            {
-                "text": f"{check.criterion.name} ({check.score}/100)" + (f": {detail}." if detail else "."),
-                "evidence": _criterion_evidence(turns, i, turn_checks),
-            }
-        )
-
-    scripted = [line for line in lines if line.expected and line.answers]
-    complete = [line for line in scripted if not line.missed]
-    if complete:
-        strengths.append(
-            {
-                "text": f"Covered every expected point in {len(complete)} of {len(lines)} scripted customer lines.",
-                "evidence": [
-                    _evidence(turns[line.answers[0]], trim_quote(turns[line.answers[0]].content))
-                    for line in complete[:MAX_EVIDENCE]
-                ],
-            }
-        )
-
-    if required_met:
-        evidence: list[dict] = []
-        for keyword in required_met:
-            turn = next(turn for turn in turns if keyword_matches(turn.content, keyword))
-            if len(evidence) < MAX_EVIDENCE and all(e["message_id"] != turn.message_id for e in evidence):
-                quote = _quote_where(turn.content, lambda sentence, kw=keyword: keyword_matches(sentence, kw))
-                evidence.append(_evidence(turn, quote))
-        strengths.append({"text": f"Covered the required points: {_labels(required_met)}.", "evidence": evidence})
-    return strengths
-
-
-def _improvements(
-    turns: Sequence[TraineeTurn],
-    lines: list[_ScriptLine],
-    checks: list[CriterionCheck],
-    turn_checks: list,
-    required_missed: list[str],
-) -> list[dict]:
-    improvements = []
-    for i, check in enumerate(checks):
-        for phrase in check.forbidden_used:
-            users = [turn for turn, per_turn in zip(turns, turn_checks) if phrase in per_turn[i].forbidden_used]
-            improvements.append(
-                {
-                    "text": f"Avoid saying “{phrase}”; it counts against {check.criterion.name}.",
-                    "evidence": [
-                        _evidence(turn, _quote_where(turn.content, lambda s, p=phrase: keyword_matches(s, p)))
-                        for turn in users[:MAX_EVIDENCE]
-                    ],
-                }
-            )
-
-    for line in lines:
-        if line.answers and line.missed:
-            customer = trim_quote(line.content, CUSTOMER_QUOTE_CHARS)
-            improvements.append(
-                {
-                    "text": f"When the customer said “{customer}”, your reply did not mention {_labels(line.missed)}.",
-                    "evidence": [
-                        _evidence(turns[pos], trim_quote(turns[pos].content)) for pos in line.answers[:MAX_EVIDENCE]
-                    ],
-                }
-            )
-
-    unanswered = [line for line in lines if not line.answers]
-    if unanswered:
-        points = sum(len(line.expected) for line in unanswered)
-        verb = "was" if len(unanswered) == 1 else "were"
-        text = f"{len(unanswered)} of {len(lines)} scripted customer lines {verb} not answered"
-        text += f"; {_plural(points, 'expected point')} counted as missed." if points else "."
-        improvements.append({"text": text, "evidence": []})
-
-    if required_missed:
-        text = f"Never mentioned the required points: {_labels(required_missed)}."
-        improvements.append({"text": text, "evidence": []})
-
-    for check in checks:
-        if check.has_items and not check.violated and check.score < WEAK_BELOW_SCORE:
-            advice = criterion_advice(check.criterion, check.missing_items(), set())
-            improvements.append({"text": f"{check.criterion.name} ({check.score}/100): {advice}", "evidence": []})
-    return improvements
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
+def _unique_text(items: list[dict]) -> list[dict]:
+    seen: set[str] = set()
+    return [item for item in items if not (item["text"] in seen or seen.add(item["text"]))]
 
 
 def _duration_seconds(started_at: str, ended_at: str) -> int:

@@ -56,10 +56,11 @@ def test_feedback_scores_the_stored_text_against_the_customer_line_it_answers(ru
     with runtime.write_engine.begin() as conn:
         payload = write_reply_feedback(conn, scenario, session_id=session_id, message_id=message_id)
         stored = message_rows.select_message(conn, message_id)
-    expected = scenario.bot_messages[0].expected_keywords
     assert payload["message_id"] == message_id
-    assert payload["matched"] == [k for k in expected if k != "charge|charges|charged"]
-    assert payload["missed"] == ["charge|charges|charged"]
+    assert payload["matched"] == ["acknowledges the trouble", "takes on both problems"]
+    assert payload["missed"] == ["addresses the charges too", "asks for two safe details"]
+    assert [item["criterion"] for item in payload["improve"]] == ["Ownership and diagnosis"] * 2
+    assert payload["suggestions"] == [item["text"] for item in payload["improve"]]
     assert stored["metadata"]["masking"] == [{"type": "X"}]  # kept
     assert stored["metadata"]["feedback"]["score"] == payload["score"]
     assert [e.type for e in _events(runtime, session_id, "feedback")] == ["feedback"]
@@ -73,8 +74,9 @@ def test_two_messages_before_a_reply_answer_the_same_customer_line(runtime, scen
         feedback = write_reply_feedback(conn, scenario, session_id=session_id, message_id=second)
         turns = trainee_turns(message_rows.select_messages(conn, session_id))
     assert [(t.message_id, t.customer_turn_index) for t in turns] == [(first, 0), (second, 0)]
-    # Scored against line 0, whose keywords it lacks, not line 1, whose keywords it has.
-    assert feedback["missed"] == list(scenario.bot_messages[0].expected_keywords)
+    # Judged against line 0, whose points it misses, not line 1, whose points it makes.
+    assert feedback["matched"] == []
+    assert feedback["missed"] == [point.label for point in scenario.bot_messages[0].points]
 
 
 def test_the_session_completes_by_script_only_after_the_last_line_is_answered(runtime, scenario):

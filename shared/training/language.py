@@ -1,0 +1,83 @@
+"""What the judge reads in plain English text beyond its points: whether a match sits
+inside a negation, and whether a reply is written as sentences or as a list of keywords.
+
+Both are deliberately simple, deterministic rules (docs/training.md says what they miss).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Words that turn what follows them around: "no need to rotate it", "I can't refund that",
+# "don't worry about the spam folder", "we will never ask for your password".
+_NEGATOR = re.compile(
+    r"(?<![\w'’])(?:not|no|never|nothing|none|without|cannot|"
+    r"(?:do|does|did|is|are|was|were|can|could|will|would|should|must|have|has|had|need)n['’]?t|"
+    r"won['’]?t|can['’]?t|ain['’]?t|shan['’]?t|don['’]?t)(?![\w'’])",
+    re.IGNORECASE,
+)
+# A negation reaches forward to the end of its clause, at most this many words.
+NEGATION_REACH_WORDS = 5
+_CLAUSE_BREAK = re.compile(r"[.;:!?()\n]|,\s|\s[-–—]\s|\b(?:but|and|so|then|because|instead|rather)\b", re.IGNORECASE)
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?", re.IGNORECASE)
+
+
+def is_negated(text: str, start: int) -> bool:
+    """True when the words just before `start` in the same clause negate what starts there.
+
+    "There's no need to rotate it" negates "rotate"; "No problem, rotate it now" does not,
+    because the comma ends the negated clause."""
+    before = text[:start]
+    breaks = list(_CLAUSE_BREAK.finditer(before))
+    clause = before[breaks[-1].end() :] if breaks else before
+    words = _WORD.findall(clause)[-NEGATION_REACH_WORDS:]
+    return any(_NEGATOR.fullmatch(word) for word in words)
+
+
+# Words that carry grammar rather than content. Natural English is about half of these;
+# a list of keywords has few.
+FUNCTION_WORDS = frozenset(
+    """a an the this that these those it its it's i i'm i'll i've i'd me my mine you you're
+    you'll you've you'd your yours we we're we'll we've our us they them their he she his her
+    is are was were be been being am do does did done have has had having will would can could
+    should shall may might must to of in on at by for with from into onto about as than then
+    so if when while because but and or nor not no yes there here what which who whom whose
+    where why how all any some each every both either neither one just also too very really up
+    out over under again once only own same such more most other off down let let's get got""".split()
+)
+_FRAGMENT_BREAK = re.compile(r"[,.;:!?\n/]+|\s[-–—]\s")
+
+
+def keyword_list_share(text: str) -> float:
+    """0..1: how far `text` reads as a list of keywords rather than sentences.
+
+    Three signs, each scaled from where natural replies stop to where keyword lists start:
+    few function words ("Verify, confirm, reset, email"), most fragments one or two words
+    long, and content words repeated ("check check spam, refund refunded"). The strongest
+    sign wins, and the others add to it."""
+    words = [word.lower().replace("’", "'") for word in _WORD.findall(text)]
+    if not words:
+        return 0.0
+    function_share = sum(word in FUNCTION_WORDS for word in words) / len(words)
+    fragments = [f for f in _FRAGMENT_BREAK.split(text) if _WORD.search(f)]
+    short = sum(len(_WORD.findall(f)) <= 2 for f in fragments)
+    short_share = short / len(fragments) if len(fragments) >= 4 else 0.0
+    # Four letters are a crude stem: refund/refunded, notice/notices, contact/contacts.
+    stems = [word[:4] for word in words if word not in FUNCTION_WORDS and len(word) >= 3]
+    repeated = 1 - len(set(stems)) / len(stems) if stems else 0.0
+
+    signs = (
+        _scale(function_share, natural=0.35, listed=0.10),
+        _scale(short_share, natural=0.50, listed=0.85),
+        _scale(repeated, natural=0.25, listed=0.45),
+    )
+    remaining = 1.0
+    for sign in signs:
+        remaining *= 1 - sign
+    return 1 - remaining
+
+
+def _scale(value: float, *, natural: float, listed: float) -> float:
+    """0 at `natural`, 1 at `listed`, linear between (either direction)."""
+    share = (value - natural) / (listed - natural)
+    return min(1.0, max(0.0, share))

@@ -1,0 +1,131 @@
+"""Pitfalls every scenario has, whatever its authors wrote: a dismissive or blaming tone,
+asking the customer for a secret, and repeating one back.
+
+They are written as the scenario's own pitfalls are (shared/scenarios/model.py:Pitfall),
+with `criterion` left as TONE_CRITERION; the judge files them under the scenario's tone
+criterion (tone_criterion below). A match inside a negation does not count ("I will never
+ask for your password").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.scenarios.model import Pitfall
+
+TONE_CRITERION = "Professionalism"
+_TONE_NAMES = ("professionalism", "tone", "courtesy", "professional", "empathy")
+
+# A request verb, then within a few words something only the customer should know.
+_SECRET = (
+    r"(?:password|full card number|card number|long card number|cvv|cvc|"
+    r"security code|api key|secret key|live key|signing secret|webhook secret|private key|credentials?)"
+)
+_ASK = (
+    r"(?:(?:send|give|tell|e-?mail|paste|type|read out|post|DM)(?: it)? (?:me|us)|share|provide|need|require|"
+    r"confirm|what(?:'s| is) your)"
+)
+
+# The words between the request and the secret: no question about which one ("tell me
+# which signing secret you verify with") and no negation ("we need IDs, never credentials").
+_GAP = r"(?:(?!\b(?:which|when|whether|never|not|no)\b)[^.?!]){0,40}"
+
+BUILT_IN_PITFALLS: tuple[Pitfall, ...] = (
+    Pitfall(
+        criterion=TONE_CRITERION,
+        label="asks for a secret",
+        says=(rf"\b{_ASK}\b{_GAP}\b{_SECRET}s?\b",),
+        coach=(
+            "Never ask the customer for a password, a full card number or a secret key; "
+            "verify them with the details the policy names."
+        ),
+        severity="wrong",
+    ),
+    Pitfall(
+        criterion=TONE_CRITERION,
+        label="repeats a secret",
+        says=(r"\b(?:sk|rk|pk|rp|whsec)_(?:live|test)_[a-z0-9]{6,}", r"\[(?:API_KEY|SECRET|PASSWORD)[A-Z_0-9]*\]"),
+        coach="Never repeat a secret the customer pasted; tell them to replace it and do not use it.",
+        severity="wrong",
+    ),
+    Pitfall(
+        criterion=TONE_CRITERION,
+        label="dismisses the customer",
+        says=(
+            r"\bcalm down\b",
+            r"\brelax\b",
+            r"\bchill\b",
+            r"\bnot the end of the world\b",
+            r"\bno big deal\b",
+            r"\bit['’]?s only\b[^.?!]{0,25}\b(?:dollars|euros|pounds|orders|minutes|\d+)",
+            r"\b(?:okay|ok),\s*(?:okay|ok)\b",
+            r"\bsnippy\b",
+            r"\bget to it when we get to it\b",
+            r"\bwhy would you (?:need|want)\b",
+            r"\bI guess\b",
+            r"\bdeal with it\b",
+            r"\bwhatever\b",
+            r"\b(?:isn['’]?t|is not) how (?:this|it) works\b",
+            r"\bthat['’]?s (?:just )?how it (?:is|works)\b",
+            r"\bnothing (?:I|we) can do\b",
+            r"\bnot (?:my|our) (?:problem|job|department|fault)\b",
+            r"\b(?:your|the) bank['’]?s (?:thing|problem)\b",
+            r"\b(?:I|we) (?:already )?told you\b",
+            r"\bas I (?:already )?(?:said|mentioned)\b",
+            r"\beverybody else manages\b",
+            r"\bjust have to wait\b",
+            r"\byou['’]?ll have to wait\b",
+        ),
+        coach="Take the customer's worry seriously; acknowledge it instead of brushing it off.",
+        severity="rude",
+    ),
+    Pitfall(
+        criterion=TONE_CRITERION,
+        label="blames the customer",
+        says=(
+            r"\byou should(?:['’]?ve| have)\b",
+            r"\bshould have (?:read|checked|known|looked)\b",
+            r"\byour (?:own )?fault\b",
+            r"\b(?:is|it['’]?s|that['’]?s) your (?:job|responsibility|problem)\b",
+            r"\bthat['’]?s on you\b",
+            r"\byou (?:probably|must have|obviously) (?:typed|broke|did|forgot|made|messed|changed|got)\b",
+            r"\bif you['’]?d (?:bothered|read|looked|checked|paid attention)\b",
+            r"\bbothered to\b",
+            r"\brookie\b",
+            r"\blike every(?:one|body) else\b",
+            r"\bpeople (?:just )?(?:don['’]?t|never) (?:look|read|check)\b",
+            r"\bnobody (?:reads|checks|looks)\b",
+            r"\b(?:checking|doing it|implemented it) wrong\b",
+            r"\byou just pasted\b",
+            r"\bknown better\b",
+            r"\bevery(?:one|body) says\b",
+            r"\byour own (?:implementation|code|fault|mistake)\b",
+            r"\bit['’]?s all in the (?:docs|documentation|notice|faq)\b",
+            r"\bread the (?:docs|notice|manual|faq|documentation)\b",
+        ),
+        coach="Leave blame out; say what happened and what you are doing about it.",
+        severity="rude",
+    ),
+    Pitfall(
+        criterion=TONE_CRITERION,
+        label="impatient tone",
+        says=(r"\bobviously\b", r"\bseriously\?", r"\bfrankly\b", r"^\s*(?:look|listen|well|honestly),"),
+        coach="Keep the tone warm and patient, even when the customer is curt.",
+        severity="minor",
+    ),
+)
+
+
+def tone_criterion(rubric: Any) -> str:
+    """The rubric criterion that built-in pitfalls count against: the one named for tone or
+    professionalism, else the one with forbidden phrases, else the last; TONE_CRITERION
+    when the scenario has no rubric."""
+    criteria = tuple(rubric)
+    for name in _TONE_NAMES:
+        for criterion in criteria:
+            if name in criterion.name.casefold():
+                return criterion.name
+    with_forbidden = [criterion for criterion in criteria if criterion.forbidden]
+    if with_forbidden:
+        return with_forbidden[0].name
+    return criteria[-1].name if criteria else TONE_CRITERION
