@@ -128,7 +128,10 @@ def judge_reply(scenario: Any, turn_index: int, text: str) -> Judgement:
     points = line_points(scenario, turn_index)
     point_results = tuple(_check_point(point, text) for point in points)
     hits = tuple(_pitfall_hits(scenario, turn_index, text))
-    listiness = keyword_list_share(text)
+    # Words per point say something only for points that are ideas; points made of the
+    # upstream layout's keywords are single words, and a concise reply packs several.
+    authored = 0 <= turn_index < len(scenario.bot_messages) and bool(scenario.bot_messages[turn_index].points)
+    listiness = keyword_list_share(text, points_made=sum(1 for r in point_results if r.made) if authored else 0)
     contradictions = [r for r in point_results if r.contradicted]
 
     score = _score(point_results, hits, contradictions, listiness)

@@ -43,18 +43,30 @@ FUNCTION_WORDS = frozenset(
     should shall may might must to of in on at by for with from into onto about as than then
     so if when while because but and or nor not no yes there here what which who whom whose
     where why how all any some each every both either neither one just also too very really up
-    out over under again once only own same such more most other off down let let's get got""".split()
+    out over under again once only own same such more most other off down let let's get got
+    what's that's there's here's who's it'll that'll isn't aren't wasn't weren't don't doesn't
+    didn't can't won't wouldn't shouldn't couldn't haven't hasn't hadn't we'd they'd they're
+    they've she's he's""".split()
 )
+# (where natural replies stop, where keyword lists start) for each sign, set on the
+# tuning part of eval/feedback/replies.tsv.
+FUNCTION_WORD_SHARE = (0.33, 0.20)
+SHORT_FRAGMENT_SHARE = (0.50, 0.85)
+REPEATED_STEM_SHARE = (0.25, 0.45)
+WORDS_PER_POINT = (5.0, 3.0)
+CRAMMED_FUNCTION_WORD_SHARE = (0.50, 0.35)
 _FRAGMENT_BREAK = re.compile(r"[,.;:!?\n/]+|\s[-–—]\s")
 
 
-def keyword_list_share(text: str) -> float:
+def keyword_list_share(text: str, points_made: int = 0) -> float:
     """0..1: how far `text` reads as a list of keywords rather than sentences.
 
-    Three signs, each scaled from where natural replies stop to where keyword lists start:
+    Four signs, each scaled from where natural replies stop to where keyword lists start:
     few function words ("Verify, confirm, reset, email"), most fragments one or two words
-    long, and content words repeated ("check check spam, refund refunded"). The strongest
-    sign wins, and the others add to it."""
+    long, content words repeated ("check check spam, refund refunded"), and, when the reply
+    makes two or more of its line's points, few words per point with few function words
+    among them ("not lost, safe, replay resend, 72 hours": a point every three words). The strongest sign wins, and the others
+    add to it."""
     words = [word.lower().replace("’", "'") for word in _WORD.findall(text)]
     if not words:
         return 0.0
@@ -66,10 +78,13 @@ def keyword_list_share(text: str) -> float:
     stems = [word[:4] for word in words if word not in FUNCTION_WORDS and len(word) >= 3]
     repeated = 1 - len(set(stems)) / len(stems) if stems else 0.0
 
+    words_per_point = len(words) / points_made if points_made >= 2 else WORDS_PER_POINT[0]
     signs = (
-        _scale(function_share, natural=0.35, listed=0.10),
-        _scale(short_share, natural=0.50, listed=0.85),
-        _scale(repeated, natural=0.25, listed=0.45),
+        _scale(function_share, *FUNCTION_WORD_SHARE),
+        _scale(short_share, *SHORT_FRAGMENT_SHARE),
+        _scale(repeated, *REPEATED_STEM_SHARE),
+        # Concise prose makes points quickly too; it still has its function words.
+        _scale(words_per_point, *WORDS_PER_POINT) * _scale(function_share, *CRAMMED_FUNCTION_WORD_SHARE),
     )
     remaining = 1.0
     for sign in signs:
@@ -77,7 +92,7 @@ def keyword_list_share(text: str) -> float:
     return 1 - remaining
 
 
-def _scale(value: float, *, natural: float, listed: float) -> float:
+def _scale(value: float, natural: float, listed: float) -> float:
     """0 at `natural`, 1 at `listed`, linear between (either direction)."""
     share = (value - natural) / (listed - natural)
     return min(1.0, max(0.0, share))
