@@ -106,11 +106,22 @@ def _feedback_block(feedback: Mapping) -> list[str]:
     lines = [
         f"*Feedback: {'?' if score is None else score}/100*",
         "",
+    ]
+    if "worked" in feedback or "improve" in feedback:
+        # Feedback from the judge (1.1 on): coaching sentences with their criteria.
+        lines.extend(_coaching_line("Worked", item) for item in feedback.get("worked") or [])
+        lines.extend(_coaching_line("To improve", item) for item in feedback.get("improve") or [])
+        return lines
+    lines += [
         f"- Matched: {_keyword_list(feedback.get('matched') or [])}",
         f"- Missed: {_keyword_list(feedback.get('missed') or [])}",
     ]
     lines.extend(f"- Suggestion: {escape_inline(str(s))}" for s in feedback.get("suggestions") or [])
     return lines
+
+
+def _coaching_line(heading: str, item: Mapping) -> str:
+    return f"- {heading} ({escape_inline(str(item.get('criterion', '')))}): {escape_inline(str(item.get('text', '')))}"
 
 
 def _keyword_list(keywords: Sequence[str]) -> str:

@@ -172,3 +172,19 @@ def test_blockquote_neutralises_block_syntax_at_line_start():
 
 def test_blockquote_keeps_a_trailing_backslash_literal_before_the_hard_break():
     assert blockquote("ends with \\\nnext") == ["> ends with \\\\\\", "> next"]
+
+
+def test_feedback_from_the_judge_shows_its_coaching_with_the_criteria(session):
+    feedback = {
+        "score": 70,
+        "worked": [{"criterion": "Clear next steps", "text": "You refunded the duplicate."}],
+        "improve": [{"criterion": "Clear next steps", "text": "Tell Jordan when the refund will arrive."}],
+        "suggestions": ["Tell Jordan when the refund will arrive."],
+        "matched": ["refunds the duplicate"],
+        "missed": ["gives the refund timeline"],
+    }
+    message = {"role": "user", "content": "ok", "timestamp": "2024-05-01T09:01:00Z", "metadata": {"feedback": feedback}}
+    text = render_markdown_transcript(session=session, scenario_title="T", messages=[message], report=None)
+    assert "- Worked (Clear next steps): You refunded the duplicate." in text
+    assert "- To improve (Clear next steps): Tell Jordan when the refund will arrive." in text
+    assert "Missed:" not in text and "Suggestion:" not in text
