@@ -231,3 +231,14 @@ def test_a_point_naming_an_unknown_criterion_is_a_load_error(tmp_path: Path) -> 
     with pytest.raises(ScenarioLoadError) as error:
         load_scenario(folder / "scenario.yaml")
     assert "bot_messages.0.points.0.criterion: 'Empahty' is not the name of a rubric criterion" in str(error.value)
+
+
+def test_a_scenario_in_the_upstream_layout_is_judged_sensibly() -> None:
+    legacy = load_scenario(ROOT / "tests" / "data" / "scenarios" / "legacy_layout" / "billing_inquiry_v1" / "scenario.yaml")
+    good = "I can help with that. Let me check your invoice so we can see where the 24.99 came from."
+    stuffed = "Help, invoice, check. Check invoice help."
+    rude = "You should have read your invoice. I'll check it, I guess."
+    scores = [judge_reply(legacy, 0, text).score for text in (good, stuffed, rude)]
+    assert scores[0] >= 90
+    assert scores[1] <= 25 and scores[2] <= 25
+    assert judge_reply(legacy, 1, "I've cancelled the add-on and there's no refund.").score <= WRONG_CAP
