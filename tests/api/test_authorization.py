@@ -17,7 +17,7 @@ from werkzeug.routing import Map, Rule
 from shared.db.messages import select_messages
 from shared.db.users import insert_ws_ticket, update_user_disabled, update_user_token
 from shared.settings import Settings
-from tests.support.client import open_socket
+from tests.support.client import open_socket, read_session_start
 from tests.support.stack import REPO_ROOT
 from web.app import create_app
 from web.auth import AUTH_ATTRIBUTE
@@ -177,6 +177,7 @@ async def _assert_closed(ws, code: int, error_code: str) -> None:  # noqa: ANN00
 
 
 async def _assert_open(ws) -> None:  # noqa: ANN001
+    await read_session_start(ws)
     await ws.send(json.dumps({"type": "ping"}))
     assert (await _first_frame(ws))["type"] == "pong"
 
