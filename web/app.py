@@ -21,6 +21,7 @@ from web.cors import install_cors
 from web.database import Database
 from web.errors import register_error_handlers
 from web.json_body import JsonBodyRequest
+from web.openapi import ChatTrainOpenAPIProvider
 from web.reply_queue import ReplyQueue
 from web.security import install_security_headers
 from web.revocation import CredentialWatch
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> Quart:
         scalar_ui_path=None,
         security_schemes=SECURITY_SCHEMES,
         info={"title": "ChatTrain API", "version": health.VERSION},
+        openapi_provider_class=ChatTrainOpenAPIProvider,
     )
     install_cors(app, settings)
     install_security_headers(app)
