@@ -22,11 +22,16 @@ from tests.support.stack import REPO_ROOT
 from web.app import create_app
 from web.auth import AUTH_ATTRIBUTE
 
-PUBLIC_PATHS = {"/api/health", "/openapi.json", "/docs", "/redocs"}
+PUBLIC_PATHS = {"/api/health", "/openapi.json", "/docs", "/redocs", "/apidocs/<path:asset>"}
 # Public paths that show more to a signed-in caller (and check a token that is sent).
 OPTIONAL_AUTH_PATHS = {"/api/health"}
 # A value for each URL argument the matrix may meet; a new argument name fails loudly.
-SAMPLE_ARGUMENTS = {"ident": "1", "scenario_id": "1", "filename": "billing_and_refund_policy.md"}
+SAMPLE_ARGUMENTS = {
+    "ident": "1",
+    "scenario_id": "1",
+    "filename": "billing_and_refund_policy.md",
+    "asset": "swagger-init.js",
+}
 SAMPLE_BODIES = {("POST", "/api/sessions"): {"scenario_id": 1}}
 WHO = ("anonymous", "own", "other", "trainer")
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from quart_schema.openapi import QUART_SCHEMA_HIDDEN_ATTRIBUTE
 
-# quart-schema's own pages and document, not API operations.
-DOC_ENDPOINTS = {"openapi", "swagger_ui", "redoc_ui", "apidocs_asset"}
+# The document itself; the documentation pages and their assets are hidden (@hide).
+DOC_ENDPOINTS = {"openapi"}
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 
@@ -22,7 +23,13 @@ async def _document(client) -> dict:
 
 
 def _api_rules(app):  # noqa: ANN001, ANN202
-    return [rule for rule in app.app.url_map.iter_rules() if not rule.websocket and rule.endpoint not in DOC_ENDPOINTS]
+    return [
+        rule
+        for rule in app.app.url_map.iter_rules()
+        if not rule.websocket
+        and rule.endpoint not in DOC_ENDPOINTS
+        and not getattr(app.app.view_functions[rule.endpoint], QUART_SCHEMA_HIDDEN_ATTRIBUTE, False)
+    ]
 
 
 def _rule_as_template(rule) -> str:  # noqa: ANN001
