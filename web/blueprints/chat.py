@@ -21,7 +21,7 @@ import time
 
 from quart import Blueprint, current_app, g, websocket
 
-from shared.conversation import AcceptedMessage, ConversationError, accept_trainee_message, retry_reply
+from shared.conversation import SESSION_ENDED, AcceptedMessage, ConversationError, accept_trainee_message, retry_reply
 from shared.db.events import select_session_last_seq, select_session_replay
 from shared.db.limits import LimitExceeded, RateLimit
 from shared.db.sessions import complete_session
@@ -30,7 +30,6 @@ from shared.training_loop import end_session, time_is_up
 from web.auth import require_socket_user, socket_subprotocol, visible_session
 from web.frames import (
     ClientFrame,
-    FrameError,
     RetryMetadata,
     SessionStartMetadata,
     UserMessageMetadata,
@@ -111,10 +110,8 @@ class ChatConnection:
                 # need not) follows the session from what the connect announced.
                 await self.subscribe(self.announced_last_event_id)
             if self.read_only and frame.type in WRITE_FRAME_TYPES:
-                raise FrameError("read_only", "Only the session's trainee can do that; you may watch this session.")
+                raise ConversationError("read_only", "Only the session's trainee can do that; you may watch this session.")
             await getattr(self, f"on_{frame.type}")(frame)
-        except FrameError as error:
-            self.send(error_frame(error.code, error.message))
         except ConversationError as error:
             self.send(error_frame(error.code, error.message))
         except LimitExceeded as error:
@@ -194,7 +191,7 @@ class ChatConnection:
         if not time_is_up(self.scenario, self.started_at):
             return
         if not await self.app.db.write(complete_session, self.session_id, ended_by=TIME_UP):
-            raise ConversationError("session_completed", "This session has ended; start a new one to keep practising.")
+            raise ConversationError("session_completed", SESSION_ENDED)
         self.app.reply_queue.enqueue_evaluation(self.session_id)
         log.info("session completed, time is up session_id=%s", self.session_id)
         raise ConversationError(
@@ -231,7 +228,7 @@ async def chat_socket(session_id: int) -> None:
         await connection.announce()
         try:
             after = parse_after(websocket.args.get("after"))
-        except FrameError as error:
+        except ConversationError as error:
             connection.send(error_frame(error.code, error.message))
             after = None
         if after is not None:
