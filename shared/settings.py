@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger("chattrain")
@@ -82,14 +82,20 @@ class Settings(BaseSettings):
     worker_poll_interval_ms: int = Field(
         1000, ge=10, description="The worker's fallback poll of the queue, when no doorbell rings (a receive timeout)."
     )
-    reply_lease_seconds: float = Field(10.0, description="How long a worker's claim on a reply lasts without renewal.")
+    reply_claim_seconds: float = Field(
+        10.0,
+        # The name it had before claims had one name; still read, so no deployment breaks.
+        validation_alias=AliasChoices("CHATTRAIN_REPLY_CLAIM_SECONDS", "CHATTRAIN_REPLY_LEASE_SECONDS", "reply_claim_seconds"),
+        description="How long a worker's claim on a reply job lasts without renewal (formerly "
+        "`CHATTRAIN_REPLY_LEASE_SECONDS`, which is still read).",
+    )
     reply_max_attempts: int = Field(4, description="Attempts per reply before the trainee gets an error.")
     reply_retry_base_delay_seconds: float = Field(1.0, description="First retry delay (doubling each attempt).")
     reply_expiry_seconds: float = Field(300.0, description="A reply job older than this is dropped (`reply_expired`).")
     sweep_interval_seconds: float = Field(
         5.0,
         description="Worker heartbeat (which also renews its claims on replies), recovery sweep and overdue-session "
-        "check; keep it below the claim's lease.",
+        "check; keep it below `CHATTRAIN_REPLY_CLAIM_SECONDS`.",
     )
     stream_batch_ms: int = Field(
         100,

@@ -5,14 +5,9 @@ the end-to-end tests start the real processes (see tests/e2e)."""
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
-# The Huey instance reads its queue path from the environment at import time; give the
-# in-process tests a private folder before anything imports it.
-_TEST_DATA_DIR = Path(tempfile.mkdtemp(prefix="chattrain-tests-"))
-os.environ["CHATTRAIN_DATA_DIR"] = str(_TEST_DATA_DIR)
 # Masking is on by default and refuses to start without a key (tests of that pass
 # secret_key="" explicitly).
 os.environ.setdefault("CHATTRAIN_SECRET_KEY", "test-only-secret-key")

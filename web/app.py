@@ -28,6 +28,7 @@ from web.revocation import CredentialWatch
 from web.tailer import EventTailer
 from web.url_converters import RowIdConverter
 from web.ws_connection import LeanWebsocketConnection
+from worker.huey_app import configure_huey
 
 log = logging.getLogger("chattrain.web")
 
@@ -44,6 +45,9 @@ def create_app(settings: Settings) -> Quart:
     app.asgi_websocket_class = LeanWebsocketConnection
     app.request_class = JsonBodyRequest
     app.config["CHATTRAIN_SETTINGS"] = settings
+    # The queue the web side enqueues to is the one these settings name, not the
+    # environment's (web/reply_queue.py serialises through this instance).
+    configure_huey(settings)
     # Quart reads whole request bodies into memory: cap them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_frame_bytes
     # "//etc/passwd" must reach the document check (and 404), not redirect elsewhere.

@@ -29,3 +29,10 @@ def test_every_setting_is_documented_with_a_description():
         assert field.description, f"{name} has no description"
         assert f"`CHATTRAIN_{name.upper()}`" in text
     assert "(at least 10)" in text  # bounds come from the field's constraints
+
+
+def test_the_claims_former_setting_name_is_still_read(monkeypatch):
+    monkeypatch.setenv("CHATTRAIN_REPLY_LEASE_SECONDS", "7")
+    assert Settings().reply_claim_seconds == 7
+    monkeypatch.setenv("CHATTRAIN_REPLY_CLAIM_SECONDS", "8")
+    assert Settings().reply_claim_seconds == 8  # the current name wins

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from shared.db.checkpoint import WalCheckpointer, checkpointer_for, log_frames, next_interval, sqlite_file
 from shared.db.engine import create_sync_engine
 from shared.settings import Settings
-from worker.queue import create_queue_storage
+from worker.queue_storage import create_queue_storage
 
 
 def _rows_in_database_file(path: Path, table: str) -> int:
