@@ -20,7 +20,6 @@ from shared.db import sessions as session_rows
 from shared.db.limits import RateLimit, hit_rate_limit
 from shared.masking_policy import MaskedMessage, MaskingPolicy
 
-
 # What a trainee is told when they write to a session that has ended.
 SESSION_ENDED = "This session has ended; start a new one to keep practising."
 

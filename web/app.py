@@ -23,8 +23,8 @@ from web.errors import register_error_handlers
 from web.json_body import JsonBodyRequest
 from web.openapi import ChatTrainOpenAPIProvider
 from web.reply_queue import ReplyQueue
-from web.security import install_security_headers
 from web.revocation import CredentialWatch
+from web.security import install_security_headers
 from web.tailer import EventTailer
 from web.url_converters import RowIdConverter
 from web.ws_connection import LeanWebsocketConnection

@@ -127,7 +127,7 @@ class TypingIndicator:
             try:
                 with self._writing:
                     due = [pending for pending in due if not pending.settled]
-                    written = self._write(lambda conn: self._write_typing(conn, due)) if due else False
+                    written = self._write(lambda conn, due=due: self._write_typing(conn, due)) if due else False
                 if written:
                     self._ring_web()
             except Exception:

@@ -3,10 +3,6 @@ a real SQLite file in a temporary folder, a real WebSocket client."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from pathlib import Path
-
 import httpx
 import pytest
 

@@ -118,7 +118,6 @@ def _wait_until(condition, timeout: float = 5.0) -> None:  # noqa: ANN001
 
 def test_the_consumer_never_looks_up_revocations_and_refuses_to_revoke(tmp_path: Path) -> None:
     import pytest
-
     from huey.storage import MemoryStorage
 
     from worker.queue_storage import ChatTrainHuey

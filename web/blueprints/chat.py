@@ -15,9 +15,9 @@ but only its trainee writes to it."""
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 import logging
 import time
+from functools import partial
 
 from quart import Blueprint, current_app, g, websocket
 

@@ -7,7 +7,6 @@ Create Date: 2026-12-03
 """
 from alembic import op
 
-
 revision = "0010"
 # 0009 is another branch's; whoever merges both chains this one after it.
 down_revision = "0008"
