@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 
 from shared.settings import Settings  # noqa: E402
 from tests.support.client import AuthUser  # noqa: E402
-from tests.support.stack import REPO_ROOT, Stack  # noqa: E402
+from tests.support.stack import REPO_ROOT, started_stack  # noqa: E402
 
 
 @pytest.fixture(name="settings")
@@ -61,9 +61,5 @@ async def _users(app) -> SimpleNamespace:
 @pytest.fixture(name="stack")
 def _stack(tmp_path: Path):
     # DEBUG logs a line per message and per reply, which the tests read.
-    stack = Stack(data_dir=tmp_path / "data", extra_env={"CHATTRAIN_LOG_LEVEL": "DEBUG"})
-    stack.start_all()
-    try:
+    with started_stack(tmp_path / "data", CHATTRAIN_LOG_LEVEL="DEBUG") as stack:
         yield stack
-    finally:
-        stack.stop_all()

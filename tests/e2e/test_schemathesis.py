@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import Stack
+from tests.support.stack import started_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -30,12 +30,8 @@ def _roomy_stack(tmp_path):
     """A stack whose per-user limits do not stop the run from reaching the handlers (429
     is still declared and accepted where it can happen)."""
     limits = {"CHATTRAIN_SESSIONS_PER_WINDOW": "100000", "CHATTRAIN_MAX_ACTIVE_SESSIONS_PER_USER": "0"}
-    stack = Stack(data_dir=tmp_path / "data", extra_env=limits)
-    stack.start_all()
-    try:
+    with started_stack(tmp_path / "data", **limits) as stack:
         yield stack
-    finally:
-        stack.stop_all()
 
 
 def test_schemathesis_with_every_check_and_phase_finds_no_mismatch(roomy_stack, tmp_path):

@@ -15,19 +15,15 @@ import httpx
 import pytest
 import websockets
 
-from tests.support.stack import Stack
+from tests.support.stack import started_stack
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(name="insecure_stack")
 def _insecure_stack(tmp_path):
-    stack = Stack(data_dir=tmp_path / "data", extra_env={"CHATTRAIN_AUTH_MODE": "insecure-dev"})
-    stack.start_all()
-    try:
+    with started_stack(tmp_path / "data", CHATTRAIN_AUTH_MODE="insecure-dev") as stack:
         yield stack
-    finally:
-        stack.stop_all()
 
 
 async def _recv(ws) -> dict:  # noqa: ANN001
