@@ -15,8 +15,8 @@ from bench.meter import StackMeter, latency_stats
 from bench.profiling import start_profilers, stop_profilers
 from bench.settings import Scale
 from bench.stacks import running_stack
-from tests.support.stack import Stack
 from bench.trainees import Trainee, close_all, closed_loop, connect_all, make_trainees, open_trainees
+from tests.support.stack import Stack
 
 
 def work_row(case: str, what: str, meter: StackMeter, before: dict, trainees: list[Trainee], **extra: Any) -> dict:

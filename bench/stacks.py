@@ -23,7 +23,6 @@ from bench.meter import StackMeter
 from bench.settings import BENCH_ENV, OPENAI_ENV, STALL_EVERY_NTH
 from tests.support.stack import REPO_ROOT, Stack, free_port
 
-
 _stopping: list[threading.Thread] = []
 
 

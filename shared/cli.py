@@ -25,7 +25,7 @@ from shared.db.migrate import upgrade_to_head
 from shared.db.scenario_rows import select_scenario_ids
 from shared.scenarios import load_scenarios
 from shared.session_records import select_session_record, transcript_json, transcript_markdown
-from shared.settings import Settings
+from shared.settings import Settings, render_settings_doc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,6 +61,13 @@ def _database() -> Iterator[Connection]:
         ) from None
     finally:
         engine.dispose()
+
+
+@main.command("settings-doc")
+def settings_doc() -> None:
+    """Print docs/settings.md, generated from the settings class:
+    `chattrain settings-doc > docs/settings.md`."""
+    click.echo(render_settings_doc(), nl=False)
 
 
 # --- scenarios ---------------------------------------------------------------------------

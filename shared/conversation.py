@@ -20,9 +20,13 @@ from shared.db import sessions as session_rows
 from shared.db.limits import RateLimit, hit_rate_limit
 from shared.masking_policy import MaskedMessage, MaskingPolicy
 
+# What a trainee is told when they write to a session that has ended.
+SESSION_ENDED = "This session has ended; start a new one to keep practising."
+
 
 class ConversationError(Exception):
-    """A trainee action the conversation's state does not allow; `code` goes to the client."""
+    """A socket frame that cannot be done: malformed (web/frames.py) or not allowed in the
+    conversation's state. `code` and `message` go to the client in an error frame."""
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
@@ -60,7 +64,7 @@ def accept_trainee_message(
     if session is None:
         raise ConversationError("session_not_found", "This session does not exist.")
     if session["status"] != "active":
-        raise ConversationError("session_completed", "This session has ended; start a new one to keep practising.")
+        raise ConversationError("session_completed", SESSION_ENDED)
     if client_message_id is not None:
         existing = message_rows.select_message_by_client_id(conn, session_id, client_message_id)
         if existing is not None:
@@ -104,7 +108,7 @@ def retry_reply(conn: Connection, *, session_id: int, message_id: int, reply_exp
     """Queue a failed or expired reply again at the trainee's request."""
     session = session_rows.select_session(conn, session_id)
     if session is not None and session["status"] != "active":
-        raise ConversationError("session_completed", "This session has ended; start a new one to keep practising.")
+        raise ConversationError("session_completed", SESSION_ENDED)
     job = job_rows.select_reply_job(conn, message_id)
     if job is None or job["session_id"] != session_id:
         raise ConversationError("message_not_found", "No trainee message with that id in this session.")

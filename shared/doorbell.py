@@ -23,6 +23,10 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 # Unix socket paths must fit in sockaddr_un (108 bytes on Linux, less elsewhere).
+# The two roles: web processes sleep on "web" (new events) and workers on "worker" (jobs).
+WEB_ROLE = "web"
+WORKER_ROLE = "worker"
+
 MAX_SOCKET_PATH_BYTES = 100
 
 

@@ -21,7 +21,7 @@ from shared.llm.base import LLMError, Usage
 
 BUDGET_EXCEEDED = "llm_budget_exceeded"
 # Failures that say nothing about the provider: it was not called, or the fault is ours.
-NOT_PROVIDER_FAILURES = frozenset({BUDGET_EXCEEDED, "internal_error", "lease_lost"})
+NOT_PROVIDER_FAILURES = frozenset({BUDGET_EXCEEDED, "internal_error", "claim_lost"})
 
 
 def utc_day(now: datetime | None = None) -> str:

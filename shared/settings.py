@@ -1,7 +1,7 @@
 """All settings, read once from CHATTRAIN_* environment variables.
 
-Names carry their unit. The README's settings table lists every field here; keep the two
-in step.
+Names carry their unit. Each field's description is its documentation: docs/settings.md is
+generated from them (`chattrain settings-doc`, render_settings_doc below).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger("chattrain")
@@ -25,85 +25,155 @@ DEFAULT_HOST = "127.0.0.1"
 
 
 class Settings(BaseSettings):
+    """Every setting, with its documentation: `chattrain settings-doc` writes
+    docs/settings.md from the descriptions here (a test fails when that file is stale)."""
+
     model_config = SettingsConfigDict(env_prefix="CHATTRAIN_", frozen=True, extra="ignore")
 
     # Storage
-    data_dir: Path = Path("data")
-    database_url: str = ""  # empty: SQLite file chattrain.db under data_dir
-    queue_path: Path | None = None  # empty: queue.db under data_dir (Huey's own SQLite file)
-    scenarios_dir: Path = Path("scenarios")
+    data_dir: Path = Field(Path("data"), description="Folder for the SQLite files and doorbell sockets.")
+    database_url: str = Field("", description="SQLAlchemy URL of the chat database; empty: SQLite `chattrain.db` in the data folder.")
+    queue_path: Path | None = Field(None, description="Huey's SQLite queue file; empty: `queue.db` in the data folder.")
+    scenarios_dir: Path = Field(Path("scenarios"), description="Where scenario folders are loaded from at start-up.")
 
     # Web
-    cors_allowed_origins: tuple[str, ...] = ("http://localhost:3000", "http://localhost:5173")
-    public_base_url: str = ""  # used to build websocket_url; empty: derived from the request (below)
-    # Host names (no port) a request's Host header may be trusted for when websocket_url is
-    # built from the request; any other Host gets a relative URL. A Host header is the
-    # client's to choose: echoing any would send a client and its token wherever it says.
-    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
-    max_message_chars: int = 4000
-    max_frame_bytes: int = 65536
-    ws_ping_interval_seconds: float = 20.0
-    ws_compression: bool = False  # permessage-deflate costs ~105 KiB per socket
-    event_poll_interval_ms: int = Field(default=1000, ge=10)  # fallback when no doorbell rings
-    wal_checkpoint_interval_ms: int = Field(default=200, ge=10)  # background WAL checkpoints (shared/db/checkpoint.py)
-    wal_checkpoint_min_frames: int = Field(default=1000, ge=1)  # ...of logs holding this many uncopied pages
+    host: str = Field(
+        DEFAULT_HOST,
+        description="Where Hypercorn listens (web/hypercorn_config.py; the port is `PORT`, default 8000): loopback "
+        "answers this machine only, `0.0.0.0` (or `::`) every interface.",
+    )
+    cors_allowed_origins: tuple[str, ...] = Field(
+        ("http://localhost:3000", "http://localhost:5173"),
+        description="JSON list of origins allowed to call the API with credentials (`*` is refused).",
+    )
+    public_base_url: str = Field(
+        "",
+        description="Base for `websocket_url`, e.g. `https://chattrain.example.com`; set it behind a proxy. Empty: "
+        "built from the request (see allowed hosts).",
+    )
+    # A Host header is the client's to choose: echoing any would send a client and its
+    # token wherever it says.
+    allowed_hosts: tuple[str, ...] = Field(
+        ("localhost", "127.0.0.1", "::1"),
+        description="JSON list of host names (any port) whose `Host` header may build `websocket_url` when "
+        "`CHATTRAIN_PUBLIC_BASE_URL` is empty; other hosts get a relative `/chat/{id}`.",
+    )
+    max_message_chars: int = Field(4000, description="Longest trainee message.")
+    max_frame_bytes: int = Field(65536, description="Largest WebSocket frame and HTTP body handled.")
+    ws_ping_interval_seconds: float = Field(20.0, description="WebSocket keep-alive pings.")
+    ws_compression: bool = Field(False, description="Accept permessage-deflate (costs about 105 KiB per socket).")
+    event_poll_interval_ms: int = Field(1000, ge=10, description="The web tailer's fallback poll, when no doorbell rings.")
+    wal_checkpoint_interval_ms: int = Field(
+        200,
+        ge=10,
+        description="How often each web and worker process looks at and checkpoints the SQLite write-ahead logs "
+        "(database and queue) in the background, instead of inside a commit; while no log grows it looks less "
+        "often, down to every 2 s.",
+    )
+    wal_checkpoint_min_frames: int = Field(
+        1000,
+        ge=1,
+        description="A log is checkpointed once it holds this many pages not yet copied (SQLite's own threshold); "
+        "checkpointing earlier makes the next commit restart the log, with a sync, on the trainee's wait. At ten "
+        "times this, a RESTART checkpoint waits for the writers of the moment and bounds the log (about 40 MB).",
+    )
 
     # Worker
-    # Fallback when no doorbell rings (a receive timeout; 0 would mean none at all)
-    worker_poll_interval_ms: int = Field(default=1000, ge=10)
-    reply_lease_seconds: float = 10.0
-    reply_max_attempts: int = 4
-    reply_retry_base_delay_seconds: float = 1.0
-    reply_expiry_seconds: float = 300.0
-    sweep_interval_seconds: float = 5.0
-    stream_batch_ms: int = 100  # deltas of a streamed reply are written at most this often
+    worker_poll_interval_ms: int = Field(
+        1000, ge=10, description="The worker's fallback poll of the queue, when no doorbell rings (a receive timeout)."
+    )
+    reply_claim_seconds: float = Field(
+        10.0,
+        # The name it had before claims had one name; still read, so no deployment breaks.
+        validation_alias=AliasChoices("CHATTRAIN_REPLY_CLAIM_SECONDS", "CHATTRAIN_REPLY_LEASE_SECONDS", "reply_claim_seconds"),
+        description="How long a worker's claim on a reply job lasts without renewal (formerly "
+        "`CHATTRAIN_REPLY_LEASE_SECONDS`, which is still read).",
+    )
+    reply_max_attempts: int = Field(4, description="Attempts per reply before the trainee gets an error.")
+    reply_retry_base_delay_seconds: float = Field(1.0, description="First retry delay (doubling each attempt).")
+    reply_expiry_seconds: float = Field(300.0, description="A reply job older than this is dropped (`reply_expired`).")
+    sweep_interval_seconds: float = Field(
+        5.0,
+        description="Worker heartbeat (which also renews its claims on replies), recovery sweep and overdue-session "
+        "check; keep it below `CHATTRAIN_REPLY_CLAIM_SECONDS`.",
+    )
+    stream_batch_ms: int = Field(
+        100,
+        description="A streamed reply's text is written as a delta at most this often; a reply generated faster "
+        "goes out whole, without `typing`.",
+    )
 
     # LLM
-    llm_provider: Literal["mock", "openai"] = "mock"
-    llm_base_url: str = "https://api.openai.com/v1"
-    llm_api_key: str = ""
-    llm_model: str = "gpt-4o-mini"
-    llm_request_timeout_seconds: float = 30.0
-    llm_total_timeout_seconds: float = 90.0
-    llm_max_retries: int = 3  # for grading calls; a reply's attempts are reply_max_attempts
-    # Model calls one worker process makes at once; more replies wait for a slot (the
-    # queue wait in /api/health). Keep at or below the Procfile's --workers.
-    llm_max_concurrent_requests: int = Field(default=500, ge=1)
-    llm_context_tokens: int = 6000
-    llm_history_messages: int = 60  # most recent messages read as context for a reply
-    llm_daily_token_budget_per_user: int = Field(default=0, ge=0)  # tokens per UTC day; 0: no budget
-    llm_grading: Literal["off", "on"] = "off"  # reports also graded by the LLM (openai provider only)
-    mock_llm_first_chunk_ms: int = 0
-    mock_llm_chunks_per_second: float = 0.0  # 0: whole reply at once
-    mock_llm_chunk_chars: int = 12
-    # A model that stalls now and then: replies in sessions whose id is a multiple of
-    # mock_llm_stall_every_nth_session wait this long before their first chunk (0: never)
-    mock_llm_stall_ms: int = Field(default=0, ge=0)
-    mock_llm_stall_every_nth_session: int = Field(default=10, ge=1)
+    llm_provider: Literal["mock", "openai"] = Field("mock", description="`mock` or `openai`.")
+    llm_base_url: str = Field("https://api.openai.com/v1", description="OpenAI-compatible API root.")
+    llm_api_key: str = Field("", repr=False, description="Sent as `Authorization: Bearer …`.")
+    llm_model: str = Field("gpt-4o-mini", description="Default model (a scenario's `llm_config.model` wins).")
+    llm_request_timeout_seconds: float = Field(30.0, description="One request.")
+    llm_total_timeout_seconds: float = Field(90.0, description="One model call, its own retries included.")
+    llm_max_retries: int = Field(
+        3,
+        description="Provider-level retries on 429/5xx/timeouts of a grading call (a reply's attempts are "
+        "`CHATTRAIN_REPLY_MAX_ATTEMPTS`).",
+    )
+    llm_max_concurrent_requests: int = Field(
+        500,
+        ge=1,
+        description="Model calls one worker process makes at once; more replies wait for a slot (the queue wait in "
+        "/api/health). Keep at or below the Procfile's `--workers`.",
+    )
+    llm_context_tokens: int = Field(6000, description="Prompt budget; older turns are trimmed.")
+    llm_history_messages: int = Field(60, description="Most recent messages read as a reply's context.")
+    llm_daily_token_budget_per_user: int = Field(0, ge=0, description="Tokens per user per UTC day; 0: no budget.")
+    llm_grading: Literal["off", "on"] = Field(
+        "off", description="`on`: reports are also graded by the LLM (openai provider only)."
+    )
+    mock_llm_first_chunk_ms: int = Field(0, description="Mock provider: delay before the first chunk.")
+    mock_llm_chunks_per_second: float = Field(0.0, description="Mock provider: streaming pace (0: the whole reply at once).")
+    mock_llm_chunk_chars: int = Field(12, description="Mock provider: chunk size.")
+    mock_llm_stall_ms: int = Field(
+        0,
+        ge=0,
+        description="Mock provider, a model that stalls now and then: replies in sessions whose id is a multiple of "
+        "`CHATTRAIN_MOCK_LLM_STALL_EVERY_NTH_SESSION` wait this much longer before their first chunk (0: never).",
+    )
+    mock_llm_stall_every_nth_session: int = Field(10, ge=1, description="Mock provider: see the stall above.")
 
     # Masking. The key keys the vault's digests of masked values: with a key anyone can
     # read, a digest of a short value (an SSN) is brute-forced in minutes, so with
     # masking on there is no default outside insecure-dev mode (see masking_key).
-    masking: Literal["on", "off"] = "on"
-    secret_key: str = Field(default="", repr=False)
-    # A file holding the key, for a key kept out of the environment (`make run` generates
-    # one, `chattrain secret-key ensure`); CHATTRAIN_SECRET_KEY wins when both are set.
-    secret_key_file: str = ""
+    masking: Literal["on", "off"] = Field("on", description="`on` or `off`.")
+    secret_key: str = Field(
+        "",
+        repr=False,
+        description="Keys the masking vault's digests: a long random value, the same for every web and worker "
+        "process. With masking on, neither process starts without it (or a key file) except in insecure-dev mode, "
+        "which warns and uses a well-known development key.",
+    )
+    secret_key_file: str = Field(
+        "",
+        description="A file holding the key instead (`CHATTRAIN_SECRET_KEY` wins); `make run` generates "
+        "`data/secret-key` (mode 0600) on first start with `chattrain secret-key ensure`.",
+    )
 
-    # Logging: DEBUG adds a line per trainee message and per reply (ChatTrain's loggers only)
-    log_level: str = "INFO"
+    # Logging
+    log_level: str = Field(
+        "INFO",
+        description="`DEBUG` adds a line per trainee message and per reply (ChatTrain's own loggers; libraries "
+        "stay at `INFO`).",
+    )
 
     # Auth and limits. A limit of 0 turns that limit off.
-    auth_mode: Literal["required", "insecure-dev"] = "required"  # insecure-dev: loopback only
-    host: str = DEFAULT_HOST  # the address web/hypercorn_config.py binds (CHATTRAIN_HOST)
-    ws_ticket_ttl_seconds: int = Field(default=60, ge=1, le=600)
-    messages_per_window: int = Field(default=30, ge=0)  # per user
-    message_window_seconds: int = Field(default=60, ge=1)
-    sessions_per_window: int = Field(default=10, ge=0)  # session creations per user
-    session_window_seconds: int = Field(default=3600, ge=1)
-    ws_tickets_per_window: int = Field(default=30, ge=0)  # per user
-    ws_ticket_window_seconds: int = Field(default=60, ge=1)
-    max_active_sessions_per_user: int = Field(default=5, ge=0)
+    auth_mode: Literal["required", "insecure-dev"] = Field(
+        "required", description="`insecure-dev` trusts requests without a token; loopback only."
+    )
+    ws_ticket_ttl_seconds: int = Field(60, ge=1, le=600, description="Lifetime of a WebSocket ticket.")
+    messages_per_window: int = Field(30, ge=0, description="Trainee messages per user per message window.")
+    message_window_seconds: int = Field(60, ge=1, description="The message window.")
+    sessions_per_window: int = Field(10, ge=0, description="Session creations per user per session window.")
+    session_window_seconds: int = Field(3600, ge=1, description="The session window.")
+    ws_tickets_per_window: int = Field(30, ge=0, description="WebSocket tickets per user per ticket window.")
+    ws_ticket_window_seconds: int = Field(60, ge=1, description="The ticket window.")
+    max_active_sessions_per_user: int = Field(5, ge=0, description="Open sessions per user.")
 
     @field_validator("cors_allowed_origins")
     @classmethod
@@ -165,6 +235,60 @@ class Settings(BaseSettings):
                 "can be recovered from their digests by anyone who reads the database (allowed in insecure-dev mode only)"
             )
         return DEV_ONLY_SECRET_KEY
+
+
+# docs/settings.md's sections, each starting at its first field (in the class's order).
+SECTIONS = {
+    "data_dir": "Storage",
+    "host": "Web",
+    "worker_poll_interval_ms": "Worker",
+    "llm_provider": "LLM",
+    "masking": "Masking",
+    "log_level": "Logging",
+    "auth_mode": "Auth and limits (0 turns a limit off)",
+}
+
+SETTINGS_DOC_INTRO = """# Settings
+
+Generated from `shared/settings.py` by `chattrain settings-doc > docs/settings.md`; edit
+the descriptions there, not this file (a test fails when the two differ).
+
+Every setting is an environment variable prefixed `CHATTRAIN_`, read once at start-up by
+the web process, the worker and the `chattrain` command alike. Names carry their unit.
+Lists are JSON (`["https://a.example","https://b.example"]`).
+"""
+
+
+def render_settings_doc() -> str:
+    """docs/settings.md: one table per section, every field with its default, its range
+    and its description."""
+    lines = [SETTINGS_DOC_INTRO.rstrip("\n")]
+    for name, field in Settings.model_fields.items():
+        if name in SECTIONS:
+            lines += ["", f"## {SECTIONS[name]}", "", "| variable | default | meaning |", "|---|---|---|"]
+        meaning = field.description or ""
+        bounds = [f"{word} {_shown(getattr(rule, attr))}" for rule in field.metadata
+                  for attr, word in (("ge", "at least"), ("le", "at most")) if hasattr(rule, attr)]
+        if bounds:
+            meaning += f" ({', '.join(bounds)})"
+        lines.append(f"| `CHATTRAIN_{name.upper()}` | {_default(field.default)} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def _default(value: object) -> str:
+    if value in ("", None):
+        return "(empty)"
+    if isinstance(value, tuple):
+        return "`[" + ",".join(f'"{item}"' for item in value) + "]`"
+    return f"`{_shown(value)}`"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class SecretKeyMissing(RuntimeError):

@@ -5,14 +5,9 @@ the end-to-end tests start the real processes (see tests/e2e)."""
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
-# The Huey instance reads its queue path from the environment at import time; give the
-# in-process tests a private folder before anything imports it.
-_TEST_DATA_DIR = Path(tempfile.mkdtemp(prefix="chattrain-tests-"))
-os.environ["CHATTRAIN_DATA_DIR"] = str(_TEST_DATA_DIR)
 # Masking is on by default and refuses to start without a key (tests of that pass
 # secret_key="" explicitly).
 os.environ.setdefault("CHATTRAIN_SECRET_KEY", "test-only-secret-key")
@@ -22,7 +17,7 @@ import pytest  # noqa: E402
 
 from shared.settings import Settings  # noqa: E402
 from tests.support.client import AuthUser  # noqa: E402
-from tests.support.stack import REPO_ROOT, Stack  # noqa: E402
+from tests.support.stack import REPO_ROOT, started_stack  # noqa: E402
 
 
 @pytest.fixture(name="settings")
@@ -66,9 +61,5 @@ async def _users(app) -> SimpleNamespace:
 @pytest.fixture(name="stack")
 def _stack(tmp_path: Path):
     # DEBUG logs a line per message and per reply, which the tests read.
-    stack = Stack(data_dir=tmp_path / "data", extra_env={"CHATTRAIN_LOG_LEVEL": "DEBUG"})
-    stack.start_all()
-    try:
+    with started_stack(tmp_path / "data", CHATTRAIN_LOG_LEVEL="DEBUG") as stack:
         yield stack
-    finally:
-        stack.stop_all()

@@ -15,18 +15,20 @@ from shared.logs import configure_logging
 from shared.masking_policy import MaskingPolicy
 from shared.settings import Settings
 from web.auth import SECURITY_SCHEMES, check_auth_mode
-from web.blueprints import account, chat, documents, health, reports, scenarios, sessions, usage
+from web.blueprints import account, apidocs, chat, documents, health, reports, scenarios, sessions, usage
 from web.catalog import load_catalog
 from web.cors import install_cors
 from web.database import Database
 from web.errors import register_error_handlers
 from web.json_body import JsonBodyRequest
+from web.openapi import ChatTrainOpenAPIProvider
 from web.reply_queue import ReplyQueue
-from web.security import install_security_headers
 from web.revocation import CredentialWatch
+from web.security import install_security_headers
 from web.tailer import EventTailer
 from web.url_converters import RowIdConverter
 from web.ws_connection import LeanWebsocketConnection
+from worker.huey_app import configure_huey
 
 log = logging.getLogger("chattrain.web")
 
@@ -37,11 +39,15 @@ def create_app(settings: Settings) -> Quart:
     if settings.auth_mode == "insecure-dev":
         log.warning("CHATTRAIN_AUTH_MODE=insecure-dev: requests without a token are trusted (loopback only)")
     masking_key = settings.masking_key  # refuses to start without a key (shared/settings.py)
-    # No static folder: the public routes are exactly /api/health and the API docs.
+    # No static folder: the public routes are exactly /api/health and the API docs (whose
+    # assets web/blueprints/apidocs.py serves from a folder of their own).
     app = Quart("chattrain", static_folder=None)
     app.asgi_websocket_class = LeanWebsocketConnection
     app.request_class = JsonBodyRequest
     app.config["CHATTRAIN_SETTINGS"] = settings
+    # The queue the web side enqueues to is the one these settings name, not the
+    # environment's (web/reply_queue.py serialises through this instance).
+    configure_huey(settings)
     # Quart reads whole request bodies into memory: cap them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_frame_bytes
     # "//etc/passwd" must reach the document check (and 404), not redirect elsewhere.
@@ -50,16 +56,17 @@ def create_app(settings: Settings) -> Quart:
     QuartSchema(
         app,
         openapi_path="/openapi.json",
-        swagger_ui_path="/docs",
-        redoc_ui_path="/redocs",
+        swagger_ui_path=None,  # served by web/blueprints/apidocs.py, without a CDN
+        redoc_ui_path=None,
         scalar_ui_path=None,
         security_schemes=SECURITY_SCHEMES,
         info={"title": "ChatTrain API", "version": health.VERSION},
+        openapi_provider_class=ChatTrainOpenAPIProvider,
     )
     install_cors(app, settings)
     install_security_headers(app)
     register_error_handlers(app)
-    for module in (health, account, scenarios, sessions, reports, usage, documents, chat):
+    for module in (health, account, scenarios, sessions, reports, usage, documents, chat, apidocs):
         app.register_blueprint(module.blueprint)
 
     @app.before_serving

@@ -74,7 +74,9 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(HTTPException)
     async def handle_http_error(error: HTTPException):  # noqa: ANN202
         code = (error.name or "error").lower().replace(" ", "_")
-        return jsonify(error_body(code, error.description or error.name)), error.code or 500
+        # Werkzeug's own headers, such as the Allow of a 405, but not its HTML content type.
+        headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+        return jsonify(error_body(code, error.description or error.name)), error.code or 500, headers
 
     @app.errorhandler(Exception)
     async def handle_unexpected(error: Exception):  # noqa: ANN202

@@ -13,17 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 from pydantic_core import PydanticCustomError
 
 from shared.clock import utc_now_iso
+from shared.conversation import ConversationError
 from shared.db.jsoncol import dumps
 from shared.db.schema import MAX_SQLITE_INTEGER
 
 CLIENT_TYPES = ("session_start", "user_message", "ping", "end_session", "retry")
-
-
-class FrameError(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class SessionStartMetadata(BaseModel):
@@ -70,27 +64,27 @@ def _describe(error: ValidationError, prefix: str = "") -> str:
 
 
 def parse_client_frame(raw: str | bytes, *, max_frame_bytes: int) -> ClientFrame:
-    """Parse and check the envelope of a client frame; raise FrameError with a code."""
+    """Parse and check the envelope of a client frame; raise ConversationError with a code."""
     if not isinstance(raw, str):  # bytes, or None for an empty binary frame (Quart's receive)
-        raise FrameError("invalid_frame", "Frames must be JSON text, not binary.")
+        raise ConversationError("invalid_frame", "Frames must be JSON text, not binary.")
     if len(raw) > max_frame_bytes:  # characters >= bytes/4; checked exactly below
         if len(raw.encode()) > max_frame_bytes:
-            raise FrameError("frame_too_large", f"Frames are limited to {max_frame_bytes} bytes.")
+            raise ConversationError("frame_too_large", f"Frames are limited to {max_frame_bytes} bytes.")
     try:
         # orjson, not the standard library: it refuses nesting deeper than 1024 and lone
         # surrogate escapes ("\ud800", which no text column can store) with a ValueError,
         # where json.loads recursed into a RecursionError or let the surrogate through.
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
-        raise FrameError("invalid_json", f"The frame is not valid JSON: {error.msg}.") from None
+        raise ConversationError("invalid_json", f"The frame is not valid JSON: {error.msg}.") from None
     if not isinstance(data, dict):
-        raise FrameError("invalid_frame", "The frame must be a JSON object.")
+        raise ConversationError("invalid_frame", "The frame must be a JSON object.")
     try:
         frame = ClientFrame.model_validate(data)
     except ValidationError as error:
-        raise FrameError("invalid_frame", _describe(error)) from None
+        raise ConversationError("invalid_frame", _describe(error)) from None
     if frame.type not in CLIENT_TYPES:
-        raise FrameError("unknown_type", f"Unknown frame type {frame.type[:40]!r}; expected one of {', '.join(CLIENT_TYPES)}.")
+        raise ConversationError("unknown_type", f"Unknown frame type {frame.type[:40]!r}; expected one of {', '.join(CLIENT_TYPES)}.")
     return frame
 
 
@@ -98,7 +92,7 @@ def parse_metadata(model: type[BaseModel], metadata: dict[str, Any]) -> Any:
     try:
         return model.model_validate(metadata)
     except ValidationError as error:
-        raise FrameError("invalid_frame", _describe(error, "metadata.")) from None
+        raise ConversationError("invalid_frame", _describe(error, "metadata.")) from None
 
 
 # Unicode's default-ignorable code points (DerivedCoreProperties.txt): characters that
@@ -128,9 +122,9 @@ def check_message_content(content: str, *, max_chars: int) -> None:
     invisible characters is refused like an empty one, not stored or scored."""
     # The length first: it bounds the blank check's walk over the text.
     if len(content) > max_chars:
-        raise FrameError("message_too_long", f"content is limited to {max_chars} characters.")
+        raise ConversationError("message_too_long", f"content is limited to {max_chars} characters.")
     if is_blank(content):
-        raise FrameError(
+        raise ConversationError(
             "empty_content", "content must not be empty (spaces and invisible characters alone count as empty)."
         )
 
@@ -144,7 +138,7 @@ def parse_after(value: str | None) -> int | None:
     if value is None:
         return None
     if _EVENT_CURSOR.fullmatch(value) is None or int(value) > MAX_SQLITE_INTEGER:
-        raise FrameError(
+        raise ConversationError(
             "invalid_frame",
             f"The 'after' query parameter must be an event_id: 0 to {MAX_SQLITE_INTEGER} in ASCII digits.",
         )

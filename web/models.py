@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictStr, WithJsonSchema, field_validator
+
+from shared.db.schema import MAX_SQLITE_INTEGER
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DAY = {"type": "string", "format": "date"}
+
+
+def _or_empty(schema: dict[str, Any]) -> WithJsonSchema:
+    """The query parameter's schema, plus the empty value, which counts as absent (a
+    form's empty field; the models' _empty_is_absent)."""
+    return WithJsonSchema({"anyOf": [schema, {"type": "string", "maxLength": 0}]})
+
+
+class ErrorBody(BaseModel):
+    """Every error the HTTP API answers (web/errors.py)."""
+
+    code: str = Field(description="Machine-readable, e.g. session_not_found, rate_limited.")
+    detail: str = Field(description="For people.")
+    field: str | None = Field(default=None, description="The request field at fault, when one is.")
+    retry_after_seconds: int | None = Field(default=None, description="With rate_limited: when to try again.")
 
 
 class DocumentInfo(BaseModel):
@@ -35,7 +56,9 @@ class Scenario(BaseModel):
 class SessionData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    scenario_id: int | str = Field(description="The scenario's integer id or its slug.")
+    scenario_id: Annotated[int, Field(ge=1, le=MAX_SQLITE_INTEGER)] | StrictStr = Field(
+        description="The scenario's integer id or its slug."
+    )
     user_id: str | None = Field(
         default=None,
         min_length=1,
@@ -43,6 +66,15 @@ class SessionData(BaseModel):
         description="Optional, for compatibility: the session belongs to the token's user, and a different "
         "user_id is refused with 403 user_mismatch.",
     )
+
+    @field_validator("scenario_id", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        # JSON Schema's integer includes 3.0 (accepted as 3) but not true, which pydantic
+        # would otherwise read as 1.
+        if isinstance(value, bool):
+            raise ValueError("must be a scenario's integer id or its slug")
+        return value
 
 
 class Message(BaseModel):
@@ -242,9 +274,11 @@ class ReplyFeedback(BaseModel):
 
 
 class SessionFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt filter is an error, not "everything"
+
     user_id: str | None = None
     scenario_id: str | None = Field(default=None, description="The scenario's integer id or its slug.")
-    status: Literal["active", "completed"] | None = None
+    status: Annotated[Literal["active", "completed"] | None, _or_empty({"enum": ["active", "completed"], "type": "string"})] = None
     limit: int = Field(default=100, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=1_000_000_000)  # SQLite integers are 64-bit: bound it
 
@@ -260,6 +294,8 @@ class SessionSummary(Session):
 
 
 class TranscriptFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     format: Literal["json", "markdown"] = "json"
 
 
@@ -294,20 +330,31 @@ class ScenarioStats(BaseModel):
 
 
 class UsageFilter(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     user_id: str | None = Field(
         default=None, description="A trainer's choice of user (default: everyone); a trainee always gets their own."
     )
-    from_: date | None = Field(
-        default=None, alias="from", description="First UTC day, YYYY-MM-DD (default: 29 days before `to`)."
+    from_: Annotated[date | None, _or_empty(_DAY)] = Field(
+        default=None,
+        alias="from",
+        description="First UTC day, YYYY-MM-DD (default: 29 days before `to`). Must not be after `to`, and "
+        "`from` to `to` is at most 366 days: otherwise 400 invalid_request naming `from`.",
     )
-    to: date | None = Field(default=None, description="Last UTC day, inclusive, YYYY-MM-DD (default: today).")
+    to: Annotated[date | None, _or_empty(_DAY)] = Field(default=None, description="Last UTC day, inclusive, YYYY-MM-DD (default: today).")
 
     @field_validator("*", mode="before")
     @classmethod
     def _empty_is_absent(cls, value: Any) -> Any:
         return None if value == "" else value
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _iso_day(cls, value: Any) -> Any:
+        # pydantic also reads a number ("0") as a Unix time: only YYYY-MM-DD is a day here.
+        if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+            raise ValueError("must be a day written YYYY-MM-DD")
+        return value
 
 
 class LLMUsageTotals(BaseModel):

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from shared.settings import Settings
-from worker.queue import create_queue_storage
+from worker.queue_storage import create_queue_storage
 
 log = logging.getLogger("chattrain.web")
 

@@ -2,13 +2,11 @@
 
 The API serves JSON (and a scenario's Markdown documents), never pages, so its Content
 Security Policy allows nothing at all. The two documentation pages, /docs and /redocs,
-load their scripts and styles from a CDN and run a small inline script, so they get a
-policy that allows exactly those origins. API responses carry personal data and are
+load their scripts and styles from this server (web/static/apidocs), so their policy
+names no other origin. API responses carry personal data and are
 never stored by browsers or shared caches."""
 
 from __future__ import annotations
-
-from urllib.parse import urlsplit
 
 from quart import Quart, Response, request
 
@@ -21,34 +19,24 @@ STATIC_HEADERS = {
 }
 
 DOC_PAGE_PATHS = ("/docs", "/redocs")
-# quart-schema's settings naming the CDN files the documentation pages load.
-DOC_ASSET_SETTINGS = ("QUART_SCHEMA_SWAGGER_JS_URL", "QUART_SCHEMA_SWAGGER_CSS_URL", "QUART_SCHEMA_REDOC_JS_URL")
-
-
-def docs_csp(app: Quart) -> str:
-    """The policy of the documentation pages: their CDN origins, an inline script
-    (Swagger UI's start-up call) and inline styles, fonts and a web worker (ReDoc)."""
-    origins = sorted(
-        {f"{parts.scheme}://{parts.netloc}" for parts in (urlsplit(app.config[key]) for key in DOC_ASSET_SETTINGS)}
-    )
-    cdn = " ".join(origins)
-    return (
-        f"default-src 'none'; script-src 'self' 'unsafe-inline' {cdn}; "
-        f"style-src 'self' 'unsafe-inline' {cdn} https://fonts.googleapis.com; "
-        "font-src 'self' data: https://fonts.gstatic.com; img-src 'self' data:; connect-src 'self'; "
-        "worker-src blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-    )
+# The documentation pages load their scripts and styles from this server only
+# (web/static/apidocs). Swagger UI and ReDoc set inline styles, show data: images and
+# fonts, and ReDoc searches in a web worker it starts from a blob: URL.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src blob:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 
 
 def install_security_headers(app: Quart) -> None:
-    """Add the headers to every response (errors included). Call after QuartSchema."""
-    doc_policy = docs_csp(app)
+    """Add the headers to every response (errors included)."""
 
     @app.after_request
     async def add_security_headers(response: Response) -> Response:
         for name, value in STATIC_HEADERS.items():
             response.headers.setdefault(name, value)
-        response.headers["Content-Security-Policy"] = doc_policy if request.path in DOC_PAGE_PATHS else API_CSP
+        response.headers["Content-Security-Policy"] = DOCS_CSP if request.path in DOC_PAGE_PATHS else API_CSP
         if request.path.startswith("/api/"):
             response.headers["Cache-Control"] = "no-store"
         return response

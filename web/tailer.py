@@ -14,13 +14,12 @@ from typing import Awaitable, Callable
 
 from shared.db.engine import is_sqlite
 from shared.db.events import StoredEvent, select_data_version, select_events_after, select_max_event_id
-from shared.doorbell import Doorbell
+from shared.doorbell import WEB_ROLE, Doorbell
 from shared.settings import Settings
 from web.database import Database
 
 log = logging.getLogger("chattrain.web")
 
-WEB_ROLE = "web"
 
 
 class Subscriber:

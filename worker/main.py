@@ -20,8 +20,14 @@ import threading  # noqa: E402
 from shared.gc_tuning import freeze_startup_objects  # noqa: E402
 from shared.llm.tokens import count_tokens  # noqa: E402
 from shared.logs import configure_logging  # noqa: E402
+from shared.settings import load_settings  # noqa: E402
+from worker.huey_app import configure_huey, huey  # noqa: E402
+
+# The consumer's settings, read once here; the tasks below register on the same instance.
+settings = load_settings()
+configure_huey(settings)
+
 from worker.evaluation import evaluate_session  # noqa: E402
-from worker.huey_app import huey, settings  # noqa: E402
 from worker.maintenance import start_maintenance  # noqa: E402
 from worker.runtime import get_runtime  # noqa: E402
 from worker.tasks import generate_reply  # noqa: E402

@@ -1,4 +1,4 @@
-"""Per-process upkeep: the heartbeat /api/health reports (which also extends the leases
+"""Per-process upkeep: the heartbeat /api/health reports (which also extends the claims
 of the replies this process is generating, so a model that takes long to answer does not
 look like a dead worker), the sweep that re-enqueues replies whose queue entry was lost
 (a worker killed mid-job, a queue write lost to a crash), and the clock that completes
@@ -16,8 +16,8 @@ from datetime import timedelta
 
 from shared.clock import utc_now
 from shared.db import jobs as job_rows
-from shared.db.checkpoint import checkpointer_for
 from shared.db import sessions as session_rows
+from shared.db.checkpoint import checkpointer_for
 from shared.db.reports import select_sessions_awaiting_report
 from shared.db.workers import upsert_worker_heartbeat
 from shared.training.completion import TIME_UP
@@ -61,9 +61,9 @@ def _run(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=None) -> None
 
 
 def heartbeat(runtime: WorkerRuntime) -> None:
-    """Say this worker is alive, and keep the leases of the replies it is generating (a
-    run renews its own lease only when it writes, and a model may stall for longer than
-    a lease before its first chunk)."""
+    """Say this worker is alive, and extend its claims on the replies it is generating (a
+    run renews its own claim only when it writes, and a model may stall for longer than
+    a claim lasts before its first chunk)."""
     now = time.time()
     with runtime.write_engine.begin() as conn:
         upsert_worker_heartbeat(
@@ -76,8 +76,8 @@ def heartbeat(runtime: WorkerRuntime) -> None:
             model_calls=runtime.model_slots.in_use,
             model_calls_waiting=runtime.model_slots.waiting,
         )
-        job_rows.extend_leases(
-            conn, worker_id=runtime.worker_id, now=now, lease_seconds=runtime.settings.reply_lease_seconds
+        job_rows.extend_claims(
+            conn, worker_id=runtime.worker_id, now=now, claim_seconds=runtime.settings.reply_claim_seconds
         )
 
 
@@ -103,7 +103,7 @@ def sweep(runtime: WorkerRuntime, enqueue_reply, *, reclaim_dead_local: bool = F
     """Re-enqueue every reply job that has no live worker; returns how many."""
     settings = runtime.settings
     now = time.time()
-    stale_queued_seconds = max(settings.reply_lease_seconds * 3, 30.0)
+    stale_queued_seconds = max(settings.reply_claim_seconds * 3, 30.0)
     recovered: list[int] = []
     with runtime.write_engine.begin() as conn:
         candidates = job_rows.select_recoverable_jobs(conn, now=now, queued_before=now - stale_queued_seconds)
@@ -111,7 +111,7 @@ def sweep(runtime: WorkerRuntime, enqueue_reply, *, reclaim_dead_local: bool = F
             candidates += [
                 job
                 for job in job_rows.select_working_jobs(conn)
-                if job["lease_expires_at"] and job["lease_expires_at"] >= now
+                if job["claim_expires_at"] and job["claim_expires_at"] >= now
                 and _held_by_dead_local_worker(runtime, job["worker_id"])
             ]
         for job in candidates:

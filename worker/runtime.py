@@ -26,17 +26,16 @@ from shared.db.engine import BEGIN_MODE, create_sync_engine
 from shared.db.grouped_writes import GroupedWriter
 from shared.db.migrate import upgrade_to_head
 from shared.db.scenario_rows import select_scenario_ids
-from shared.doorbell import FoldingRinger, Ringer
+from shared.doorbell import WEB_ROLE, FoldingRinger, Ringer
 from shared.llm import LLMProvider, create_provider
 from shared.masking_policy import MaskingPolicy
 from shared.scenarios import Scenario, load_scenarios
 from shared.settings import Settings
 from worker.model_slots import ModelSlots
-from worker.typing import TypingIndicator
+from worker.typing_indicator import TypingIndicator
 
 log = logging.getLogger("chattrain.worker")
 
-WEB_ROLE = "web"
 
 T = TypeVar("T")
 
@@ -57,7 +56,7 @@ class WorkerRuntime:
             self.write,
             self.ring_web,
             self.settings.stream_batch_ms / 1000,
-            lease_seconds=self.settings.reply_lease_seconds,
+            claim_seconds=self.settings.reply_claim_seconds,
         )
 
     @cached_property
@@ -130,8 +129,9 @@ def get_runtime() -> WorkerRuntime:
     global _runtime
     with _runtime_lock:
         if _runtime is None:
-            from worker.huey_app import settings
+            from worker.huey_app import configured_settings
 
+            settings = configured_settings()
             # Either process may start first; migrations are safe to run from both.
             upgrade_to_head(settings.resolved_database_url)
             _runtime = WorkerRuntime(settings)

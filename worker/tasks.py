@@ -4,7 +4,7 @@ The web process stored the trainee's message and a reply_jobs row, then enqueued
 `generate_reply(message_id)`. Here a worker claims that row (so a duplicate or stale
 queue entry does nothing), waits for one of the model's slots (worker/model_slots.py),
 streams the customer's reply from the LLM provider into `assistant_delta` events (with
-`typing` first when the reply is slow, worker/typing.py), and writes the reply, keyed by
+`typing` first when the reply is slow, worker/typing_indicator.py), and writes the reply, keyed by
 the message it answers, with its `assistant_message` event. The database is the source of
 truth; the queue entry only prompts the work, so running a job twice is harmless.
 
@@ -23,12 +23,12 @@ from typing import Any
 
 from huey.signals import SIGNAL_INTERRUPTED
 
+from shared import llm_accounting, training_loop
+from shared.conversation import write_error_event
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
-from shared import llm_accounting, training_loop
-from shared.conversation import write_error_event
 from shared.llm import ChatTurn, LLMError, ReplyRequest
 from worker.evaluation import evaluate_session
 from worker.huey_app import huey
@@ -57,7 +57,7 @@ def generate_reply(message_id: int, task=None) -> None:  # noqa: ANN001
 @huey.signal(SIGNAL_INTERRUPTED)
 def requeue_interrupted(signal, task, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
     """A SIGTERM stopped the consumer mid-job: put the job back on the queue at once
-    instead of waiting for its lease to run out."""
+    instead of waiting for its claim to run out."""
     if not isinstance(task, generate_reply.task_class):
         return
     huey.storage.stop_dequeuing()
@@ -111,13 +111,13 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
     """One run of a reply job.
 
     The job is read, not claimed, at the start: the run claims it with its `typing`
-    event (worker/typing.py) or its first delta, and a reply generated within one batch
+    event (worker/typing_indicator.py) or its first delta, and a reply generated within one batch
     interval is written in a single transaction that claims the job, stores the reply and
     finishes the job together. Two runs of one job (a duplicate queue entry) can both
-    generate, but only the holder of the claim writes anything, and a reply is stored
+    generate, but only the claimant of the claim writes anything, and a reply is stored
     once (messages.reply_to is unique)."""
     now = time.time()
-    holder = f"{runtime.worker_id}:{secrets.token_hex(3)}"
+    claimant = f"{runtime.worker_id}:{secrets.token_hex(3)}"
     with runtime.reading() as conn:
         job = job_rows.select_reply_job(conn, message_id)
         if job is None or not job_rows.may_take(job, now):
@@ -130,13 +130,13 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
             except Exception:  # retried like a failed call, then the trainee is told
                 log.exception("reading a reply job failed message_id=%s", message_id)
     if expired:
-        _expire(runtime, message_id, holder)
+        _expire(runtime, message_id, claimant)
     elif prepared is None:
-        _handle_llm_error(runtime, job, LLMError("internal_error", "the job could not be read", retryable=True), holder)
+        _handle_llm_error(runtime, job, LLMError("internal_error", "the job could not be read", retryable=True), claimant)
     else:
-        generated = _generate(runtime, prepared, holder)
+        generated = _generate(runtime, prepared, claimant)
         if generated is not None:
-            _write_reply(runtime, generated, holder)
+            _write_reply(runtime, generated, claimant)
 
 
 def _prepare(runtime: WorkerRuntime, conn, job: dict[str, Any]) -> _Prepared:  # noqa: ANN001
@@ -165,7 +165,7 @@ def _prepare(runtime: WorkerRuntime, conn, job: dict[str, Any]) -> _Prepared:  #
     )
 
 
-def _generate(runtime: WorkerRuntime, prepared: _Prepared, holder: str) -> _Generated | None:
+def _generate(runtime: WorkerRuntime, prepared: _Prepared, claimant: str) -> _Generated | None:
     """Stream the reply (writing deltas when it is slow) and score the trainee's line;
     None when the provider failed (the job is retried or the trainee told)."""
     settings = runtime.settings
@@ -173,13 +173,13 @@ def _generate(runtime: WorkerRuntime, prepared: _Prepared, holder: str) -> _Gene
     timing = _ModelTiming()
     try:
         llm_accounting.check_daily_budget(runtime.engine, user_id=prepared.user_id, budget=settings.llm_daily_token_budget_per_user)
-        batcher, usage = _stream_reply(runtime, prepared, holder, timing)
+        batcher, usage = _stream_reply(runtime, prepared, claimant, timing)
     except LLMError as error:
-        _handle_llm_error(runtime, prepared.job, error, holder)
+        _handle_llm_error(runtime, prepared.job, error, claimant)
         return None
     except Exception as error:  # a bug must not lose the reply: retry, then tell the trainee
         log.exception("reply job crashed session_id=%s message_id=%s", session_id, message_id)
-        _handle_llm_error(runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), holder)
+        _handle_llm_error(runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), claimant)
         return None
     trainee_message = prepared.trainee_message
     # Scored before the reply's transaction, so the write lock is not held for it.
@@ -194,17 +194,17 @@ def _generate(runtime: WorkerRuntime, prepared: _Prepared, holder: str) -> _Gene
     return _Generated(prepared, batcher, usage, feedback, found, timing)
 
 
-def _hold(runtime: WorkerRuntime, conn, message_id: int, holder: str) -> dict[str, Any] | None:  # noqa: ANN001
-    return job_rows.hold_reply_job(
-        conn, message_id, holder=holder, now=time.time(), lease_seconds=runtime.settings.reply_lease_seconds
+def _claim(runtime: WorkerRuntime, conn, message_id: int, claimant: str) -> dict[str, Any] | None:  # noqa: ANN001
+    return job_rows.claim_reply_job(
+        conn, message_id, claimant=claimant, now=time.time(), claim_seconds=runtime.settings.reply_claim_seconds
     )
 
 
-def _expire(runtime: WorkerRuntime, message_id: int, holder: str) -> None:
+def _expire(runtime: WorkerRuntime, message_id: int, claimant: str) -> None:
     """The job waited past its expiry: drop it and tell the trainee, once."""
 
     def expire(conn):  # noqa: ANN001, ANN202
-        job = _hold(runtime, conn, message_id, holder)
+        job = _claim(runtime, conn, message_id, claimant)
         if job is not None:
             job_rows.finish_reply_job(conn, message_id, status="expired", last_error="expired")
             write_error_event(
@@ -241,7 +241,7 @@ def _session_masker(runtime: WorkerRuntime, conn, session_id: int, patterns: tup
     return mask
 
 
-def _stream_reply(runtime: WorkerRuntime, prepared: _Prepared, holder: str, timing: _ModelTiming):  # noqa: ANN202
+def _stream_reply(runtime: WorkerRuntime, prepared: _Prepared, claimant: str, timing: _ModelTiming):  # noqa: ANN202
     """Run the provider, writing batched deltas; returns (batcher, usage). Waits for one
     of the provider's slots (CHATTRAIN_LLM_MAX_CONCURRENT_REQUESTS) first, with the
     `typing` indicator already pending, so a wait for a slot shows as typing."""
@@ -253,7 +253,7 @@ def _stream_reply(runtime: WorkerRuntime, prepared: _Prepared, holder: str, timi
         emitted=prepared.emitted,
         next_seq=prepared.next_seq,
     )
-    pending = runtime.typing.started(session_id, message_id, holder)
+    pending = runtime.typing.started(session_id, message_id, claimant)
     try:
         with runtime.model_slots.held():
             timing.requested_at = time.time()
@@ -263,7 +263,7 @@ def _stream_reply(runtime: WorkerRuntime, prepared: _Prepared, holder: str, timi
                 timing.first_chunk_at = timing.first_chunk_at or timing.last_chunk_at
                 if batcher.add(chunk):
                     runtime.typing.settle(pending)
-                    _write_delta(runtime, session_id, message_id, batcher, patterns, holder)
+                    _write_delta(runtime, session_id, message_id, batcher, patterns, claimant)
     finally:
         runtime.typing.settle(pending)
     if not batcher.generated.strip():
@@ -271,13 +271,13 @@ def _stream_reply(runtime: WorkerRuntime, prepared: _Prepared, holder: str, timi
     return batcher, stream.usage
 
 
-def _write_delta(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, patterns, holder: str) -> None:  # noqa: ANN001
+def _write_delta(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, patterns, claimant: str) -> None:  # noqa: ANN001
     def write(conn) -> bool:  # noqa: ANN001
         delta = batcher.take_delta(_session_masker(runtime, conn, session_id, patterns))
         if delta is None:
             return False
-        if _hold(runtime, conn, message_id, holder) is None:
-            raise LLMError("lease_lost", "Another worker took this reply over.", retryable=False)
+        if _claim(runtime, conn, message_id, claimant) is None:
+            raise LLMError("claim_lost", "Another worker took this reply over.", retryable=False)
         _insert_delta(conn, session_id, message_id, delta)
         return True
 
@@ -291,16 +291,16 @@ def _insert_delta(conn, session_id: int, message_id: int, delta: dict[str, Any])
     )
 
 
-def _write_reply(runtime: WorkerRuntime, reply: _Generated, holder: str) -> None:
+def _write_reply(runtime: WorkerRuntime, reply: _Generated, claimant: str) -> None:
     """Store a generated reply in one write transaction. A reply that cannot be written
     (a bug in its write) is retried like a failed LLM call, then reported to the trainee."""
     prepared = reply.prepared
     session_id, message_id = prepared.request.session_id, prepared.message_id
     try:
-        written, ended_by = runtime.write(lambda conn: _store_reply(runtime, conn, reply, holder))
+        written, ended_by = runtime.write(lambda conn: _store_reply(runtime, conn, reply, claimant))
     except Exception as error:
         log.exception("writing a reply failed session_id=%s message_id=%s", session_id, message_id)
-        _handle_llm_error(runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), holder)
+        _handle_llm_error(runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), claimant)
         return
     if written:
         runtime.ring_web()
@@ -314,9 +314,9 @@ def _write_reply(runtime: WorkerRuntime, reply: _Generated, holder: str) -> None
         log.info("session completed session_id=%s ended_by=%s", session_id, ended_by)
 
 
-def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, holder: str) -> tuple[bool, str | None]:  # noqa: ANN001
+def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, claimant: str) -> tuple[bool, str | None]:  # noqa: ANN001
     """Store one reply and its event, once, inside the caller's write transaction.
-    Returns (written, ended_by): not written if another run finished first or holds the
+    Returns (written, ended_by): not written if another run finished first or has claimed the
     job. When deltas were sent, a last delta first completes them, so the deltas alone
     always add up to the stored reply. In the same transaction: the claim on the job and
     its end, the feedback on the trainee message the reply answers (after the reply's
@@ -326,8 +326,8 @@ def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, holder: str) -
     if message_rows.select_reply(conn, message_id) is not None:
         job_rows.finish_reply_job(conn, message_id, status="done")
         return False, None  # another run finished first; its reply stands
-    if _hold(runtime, conn, message_id, holder) is None:
-        log.info("reply dropped, another run holds the job message_id=%s", message_id)
+    if _claim(runtime, conn, message_id, claimant) is None:
+        log.info("reply dropped, another run has claimed the job message_id=%s", message_id)
         return False, None
     mask = _session_masker(runtime, conn, session_id, tuple(scenario.masking_patterns))
     if batcher.next_seq > 0:
@@ -373,15 +373,15 @@ def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, holder: str) -
     return True, ended_by
 
 
-def _handle_llm_error(runtime: WorkerRuntime, job: dict[str, Any], error: LLMError, holder: str) -> None:
+def _handle_llm_error(runtime: WorkerRuntime, job: dict[str, Any], error: LLMError, claimant: str) -> None:
     settings = runtime.settings
     message_id, session_id = job["message_id"], job["session_id"]
-    if error.code == "lease_lost":
+    if error.code == "claim_lost":
         return
 
     def record(conn):  # noqa: ANN001, ANN202
         llm_accounting.record_failure(conn, provider=runtime.provider.name, code=error.code)
-        job = _hold(runtime, conn, message_id, holder)  # counts this run as an attempt
+        job = _claim(runtime, conn, message_id, claimant)  # counts this run as an attempt
         if job is None:
             return None, False  # another run has the job, or it is finished
         retry = error.retryable and job["attempts"] < settings.reply_max_attempts

@@ -4,7 +4,7 @@ By default SQLite checkpoints inside whichever COMMIT pushes the write-ahead log
 1,000 pages, so every few hundred replies one trainee's message waits several
 milliseconds while pages are copied into the database file: that was most of the p99 in
 the benchmark. ChatTrain's connections turn that off (`PRAGMA wal_autocheckpoint=0`, see
-engine.py and worker/queue.py) and each web and worker process runs this thread, which
+engine.py and worker/queue_storage.py) and each web and worker process runs this thread, which
 checkpoints both files (the chat database and the queue) in PASSIVE mode: it copies what
 no reader still needs and never blocks a reader or a writer. Several processes may each
 run one; a checkpoint already running elsewhere makes this one a no-op.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event

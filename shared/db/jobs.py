@@ -1,5 +1,5 @@
 """The reply_jobs table: which trainee messages still need a reply, who is working on
-each, and until when their lease holds."""
+each, and until when their claim lasts."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from shared.db.schema import reply_jobs
 _JOB_FIELDS = ("message_id", "session_id", "status", "attempts", "enqueued_at", "expires_at")
 _INSERT = Prepared(reply_jobs.insert().values({name: bindparam(f"b_{name}") for name in _JOB_FIELDS}))
 _BY_ID = Prepared(select(reply_jobs).where(reply_jobs.c.message_id == bindparam("b_message_id")))
-# Take the job, or extend this holder's claim on it, in one statement that returns it
+# Take the job, or extend this claimant's claim on it, in one statement that returns it
 # (RETURNING: SQLite 3.35+, PostgreSQL). `attempts` counts runs, so it grows only when
 # the job changes hands.
-_HOLD = Prepared(
+_CLAIM = Prepared(
     update(reply_jobs)
     .where(
         reply_jobs.c.message_id == bindparam("b_message_id"),
@@ -26,14 +26,14 @@ _HOLD = Prepared(
             reply_jobs.c.status == "queued",
             and_(
                 reply_jobs.c.status == "working",
-                or_(reply_jobs.c.worker_id == bindparam("b_worker_id"), reply_jobs.c.lease_expires_at < bindparam("b_now")),
+                or_(reply_jobs.c.worker_id == bindparam("b_worker_id"), reply_jobs.c.claim_expires_at < bindparam("b_now")),
             ),
         ),
     )
     .values(
         status="working",
         worker_id=bindparam("b_worker_id"),
-        lease_expires_at=bindparam("b_lease_expires_at"),
+        claim_expires_at=bindparam("b_claim_expires_at"),
         attempts=reply_jobs.c.attempts
         + case((and_(reply_jobs.c.status == "working", reply_jobs.c.worker_id == bindparam("b_worker_id")), 0), else_=1),
     )
@@ -42,14 +42,14 @@ _HOLD = Prepared(
 _FINISH = Prepared(
     update(reply_jobs)
     .where(reply_jobs.c.message_id == bindparam("b_message_id"))
-    .values(status=bindparam("b_status"), lease_expires_at=None, last_error=bindparam("b_last_error"))
+    .values(status=bindparam("b_status"), claim_expires_at=None, last_error=bindparam("b_last_error"))
 )
 _ANSWERED = Prepared(
     update(reply_jobs)
     .where(reply_jobs.c.message_id == bindparam("b_message_id"))
     .values(
         status="done",
-        lease_expires_at=None,
+        claim_expires_at=None,
         last_error=None,
         model_requested_at=bindparam("b_requested_at"),
         model_first_chunk_at=bindparam("b_first_chunk_at"),
@@ -77,18 +77,18 @@ def select_reply_job(conn: Connection, message_id: int) -> dict[str, Any] | None
 
 
 def may_take(job: dict[str, Any], now: float) -> bool:
-    """Whether a worker may start on this job: queued, or its holder's lease ran out."""
-    return job["status"] == "queued" or (job["status"] == "working" and (job["lease_expires_at"] or 0) < now)
+    """Whether a worker may start on this job: queued, or its claim ran out."""
+    return job["status"] == "queued" or (job["status"] == "working" and (job["claim_expires_at"] or 0) < now)
 
 
-def hold_reply_job(
-    conn: Connection, message_id: int, *, holder: str, now: float, lease_seconds: float
+def claim_reply_job(
+    conn: Connection, message_id: int, *, claimant: str, now: float, claim_seconds: float
 ) -> dict[str, Any] | None:
-    """Claim the job for `holder` (one run of a reply job), or extend its lease if it is
-    already theirs. Returns the job, or None when it is finished or another live run holds it."""
-    return _HOLD.one(
+    """Claim the job for `claimant` (one run of a reply job), or extend the claim if it is
+    already theirs. Returns the job, or None when it is finished or another live run has claimed it."""
+    return _CLAIM.one(
         conn,
-        {"b_message_id": message_id, "b_now": now, "b_worker_id": holder, "b_lease_expires_at": now + lease_seconds},
+        {"b_message_id": message_id, "b_now": now, "b_worker_id": claimant, "b_claim_expires_at": now + claim_seconds},
     )
 
 
@@ -112,8 +112,8 @@ def finish_answered_reply_job(
     )
 
 
-def extend_leases(conn: Connection, *, worker_id: str, now: float, lease_seconds: float) -> int:
-    """Extend the lease of every job a run of this worker process holds (their holders are
+def extend_claims(conn: Connection, *, worker_id: str, now: float, claim_seconds: float) -> int:
+    """Extend the claim of every job a run of this worker process has claimed (their claimants are
     `<worker_id>:<run>`), so a model that is slow to answer does not look like a dead
     worker to the sweep. Returns how many."""
     result = conn.execute(
@@ -121,9 +121,9 @@ def extend_leases(conn: Connection, *, worker_id: str, now: float, lease_seconds
         .where(
             reply_jobs.c.status == "working",
             reply_jobs.c.worker_id.startswith(f"{worker_id}:", autoescape=True),
-            reply_jobs.c.lease_expires_at >= now,
+            reply_jobs.c.claim_expires_at >= now,
         )
-        .values(lease_expires_at=now + lease_seconds)
+        .values(claim_expires_at=now + claim_seconds)
     )
     return result.rowcount
 
@@ -150,7 +150,7 @@ def requeue_reply_job(
 ) -> bool:
     """Put a job back to queued (after an interruption, a retryable failure, or a trainee's
     retry). Returns False if the job is already done."""
-    values: dict[str, Any] = {"status": "queued", "worker_id": None, "lease_expires_at": None, "enqueued_at": now}
+    values: dict[str, Any] = {"status": "queued", "worker_id": None, "claim_expires_at": None, "enqueued_at": now}
     if last_error is not None:
         values["last_error"] = last_error
     if expires_at is not None:
@@ -163,13 +163,13 @@ def requeue_reply_job(
 
 
 def select_recoverable_jobs(conn: Connection, *, now: float, queued_before: float, limit: int = 500) -> list[dict[str, Any]]:
-    """Jobs that may have lost their queue entry: working with an expired lease, or queued
+    """Jobs that may have lost their queue entry: working with an expired claim, or queued
     for longer than a healthy queue would take."""
     rows = conn.execute(
         select(reply_jobs)
         .where(
             or_(
-                and_(reply_jobs.c.status == "working", reply_jobs.c.lease_expires_at < now),
+                and_(reply_jobs.c.status == "working", reply_jobs.c.claim_expires_at < now),
                 and_(reply_jobs.c.status == "queued", reply_jobs.c.enqueued_at < queued_before),
             )
         )

@@ -4,8 +4,8 @@ integer id."""
 from __future__ import annotations
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shared.clock import utc_now_iso
 from shared.db.jsoncol import dumps

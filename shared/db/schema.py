@@ -102,7 +102,7 @@ reply_jobs = Table(
     Column("status", Text, nullable=False),  # queued | working | done | failed | expired
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("worker_id", Text),
-    Column("lease_expires_at", Float),  # epoch seconds
+    Column("claim_expires_at", Float),  # epoch seconds
     Column("enqueued_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Column("last_error", Text),

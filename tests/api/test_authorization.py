@@ -17,16 +17,21 @@ from werkzeug.routing import Map, Rule
 from shared.db.messages import select_messages
 from shared.db.users import insert_ws_ticket, update_user_disabled, update_user_token
 from shared.settings import Settings
-from tests.support.client import open_socket
+from tests.support.client import open_socket, read_session_start
 from tests.support.stack import REPO_ROOT
 from web.app import create_app
 from web.auth import AUTH_ATTRIBUTE
 
-PUBLIC_PATHS = {"/api/health", "/openapi.json", "/docs", "/redocs"}
+PUBLIC_PATHS = {"/api/health", "/openapi.json", "/docs", "/redocs", "/apidocs/<path:asset>"}
 # Public paths that show more to a signed-in caller (and check a token that is sent).
 OPTIONAL_AUTH_PATHS = {"/api/health"}
 # A value for each URL argument the matrix may meet; a new argument name fails loudly.
-SAMPLE_ARGUMENTS = {"ident": "1", "scenario_id": "1", "filename": "billing_and_refund_policy.md"}
+SAMPLE_ARGUMENTS = {
+    "ident": "1",
+    "scenario_id": "1",
+    "filename": "billing_and_refund_policy.md",
+    "asset": "swagger-init.js",
+}
 SAMPLE_BODIES = {("POST", "/api/sessions"): {"scenario_id": 1}}
 WHO = ("anonymous", "own", "other", "trainer")
 
@@ -177,6 +182,7 @@ async def _assert_closed(ws, code: int, error_code: str) -> None:  # noqa: ANN00
 
 
 async def _assert_open(ws) -> None:  # noqa: ANN001
+    await read_session_start(ws)
     await ws.send(json.dumps({"type": "ping"}))
     assert (await _first_frame(ws))["type"] == "pong"
 

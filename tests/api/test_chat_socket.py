@@ -13,7 +13,7 @@ from quart.testing.connections import WebsocketDisconnectError
 from shared.db import events as event_rows
 from shared.db.jobs import select_reply_job
 from shared.db.messages import select_messages
-from tests.support.client import open_socket
+from tests.support.client import open_socket, read_session_start
 
 
 async def _session(client, user) -> int:  # noqa: ANN001
@@ -32,14 +32,24 @@ async def _recv_type(ws, type: str) -> dict:
             return frame
 
 
+async def test_the_server_sends_session_start_on_connect_unasked(client, users):
+    session_id = await _session(client, users.trainee)
+    async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
+        start = await read_session_start(ws)
+        assert start["session_id"] == session_id
+        assert start["content"] and start["timestamp"].endswith("+00:00")
+        assert start["last_event_id"] == 1  # the opening line
+        assert start["scenario"]["title"]
+
+
 async def test_session_start_answers_and_sends_the_opening_line(client, users):
     session_id = await _session(client, users.trainee)
     async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
+        await read_session_start(ws)
         await ws.send(json.dumps({"type": "session_start", "content": "", "metadata": {}}))
         start = await _recv(ws)
         assert start["type"] == "session_start"
         assert start["session_id"] == session_id
-        assert start["content"] and start["timestamp"].endswith("+00:00")
         opening = await _recv(ws)
         assert opening["type"] == "assistant_message"
         assert opening["content"]
@@ -133,6 +143,7 @@ async def test_unknown_session_is_closed_with_a_reason(client, users):
 async def test_bad_after_parameter_gets_an_error_frame(client, users):
     session_id = await _session(client, users.trainee)
     async with open_socket(client, f"/chat/{session_id}?after=abc", users.trainee) as ws:
+        await read_session_start(ws)
         assert (await _recv(ws))["code"] == "invalid_frame"
         await ws.send(json.dumps({"type": "ping"}))
         assert (await _recv(ws))["type"] == "pong"
@@ -143,6 +154,7 @@ async def test_reconnect_with_after_replays_only_newer_events(client, users):
     async with open_socket(client, f"/chat/{session_id}?after=0", users.trainee) as ws:
         opening = await _recv_type(ws, "assistant_message")
     async with open_socket(client, f"/chat/{session_id}?after={opening['event_id']}", users.trainee) as ws:
+        await read_session_start(ws)
         await ws.send(json.dumps({"type": "ping"}))
         assert (await _recv(ws))["type"] == "pong"  # nothing replayed before it
 
@@ -183,8 +195,40 @@ async def test_event_ids_count_the_sessions_own_events_and_reveal_nothing_of_oth
 async def test_a_cursor_beyond_the_sessions_newest_event_still_gets_live_events(client, users, app):
     session_id = await _session(client, users.trainee)
     async with open_socket(client, f"/chat/{session_id}?after=1000000", users.trainee) as ws:
+        await read_session_start(ws)
         await ws.send(json.dumps({"type": "ping"}))
         assert (await _recv(ws))["type"] == "pong"  # nothing to replay
         await _write_event(app, session_id, "live")
         live = await _recv_type(ws, "assistant_delta")
         assert (live["event_id"], live["content"]) == (2, "live")
+
+
+async def test_a_client_that_never_sends_session_start_gets_every_event_after_the_announced_one(client, users, app):
+    """The original protocol's clients read the session_start the server sends on connect
+    and then chat: their first frame starts the stream from the announced last_event_id,
+    so an event written between the connect and that frame is not lost."""
+    session_id = await _session(client, users.trainee)
+    async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
+        assert (await read_session_start(ws))["last_event_id"] == 1
+        await _write_event(app, session_id, "written before the client spoke")
+        await ws.send(json.dumps({"type": "user_message", "content": "Hello, I need help", "metadata": {}}))
+        frames = [await _recv(ws), await _recv(ws)]
+    by_type = {frame["type"]: frame for frame in frames}
+    assert by_type.keys() == {"assistant_delta", "message_ack"}
+    assert (by_type["assistant_delta"]["event_id"], by_type["assistant_delta"]["content"]) == (2, "written before the client spoke")
+
+
+async def test_session_start_after_the_stream_began_answers_without_replaying_twice(client, users, app):
+    """Once a socket follows the session (its first frame was not session_start, or it
+    connected with ?after), a session_start is answered and replays nothing it has sent."""
+    session_id = await _session(client, users.trainee)
+    async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
+        await read_session_start(ws)
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await _recv(ws))["type"] == "pong"
+        await _write_event(app, session_id, "live")
+        assert (await _recv_type(ws, "assistant_delta"))["event_id"] == 2
+        await ws.send(json.dumps({"type": "session_start", "content": "", "metadata": {}}))
+        assert (await _recv(ws))["last_event_id"] == 2
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await _recv(ws))["type"] == "pong"  # no replay came before it

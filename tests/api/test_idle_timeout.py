@@ -12,7 +12,7 @@ import pytest
 from quart.testing.connections import WebsocketDisconnectError
 
 from shared.settings import Settings
-from tests.support.client import open_socket
+from tests.support.client import open_socket, read_session_start
 from tests.support.stack import REPO_ROOT
 
 
@@ -32,6 +32,7 @@ async def test_idle_socket_is_closed_with_a_reason_and_pings_do_not_keep_it_open
     created = await client.post("/api/sessions", json={"scenario_id": 1}, headers=users.trainee.headers)
     session_id = (await created.get_json())["id"]
     async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
+        await read_session_start(ws)
         await ws.send(json.dumps({"type": "ping"}))
         assert json.loads(await ws.receive())["type"] == "pong"
         await asyncio.sleep(0.6)

@@ -14,7 +14,7 @@ from quart.testing.connections import WebsocketDisconnectError
 
 from shared.db.messages import select_messages
 from shared.db.users import insert_ws_ticket, select_user, update_user_disabled, update_user_token
-from tests.support.client import open_socket
+from tests.support.client import open_socket, read_session_start
 from web.revocation import CredentialWatch
 
 REVOKE = {
@@ -27,6 +27,12 @@ async def _session(client, user) -> int:  # noqa: ANN001
     response = await client.post("/api/sessions", json={"scenario_id": 1}, headers=user.headers)
     assert response.status_code == 201
     return (await response.get_json())["id"]
+
+
+async def _connected(ws) -> None:  # noqa: ANN001
+    """The socket is open: it got session_start and answers a ping."""
+    await read_session_start(ws)
+    await _ping(ws)
 
 
 async def _ping(ws) -> None:  # noqa: ANN001
@@ -48,7 +54,7 @@ async def _assert_revoked_within(ws, seconds: float, started: float) -> None:  #
 async def test_revoking_closes_the_users_open_socket_within_a_second(app, client, users, how):
     session_id = await _session(client, users.trainee)
     async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
-        await _ping(ws)
+        await _connected(ws)
         await app.app.db.write(*REVOKE[how]("trainee-1"))
         await _assert_revoked_within(ws, 1.0, time.monotonic())
 
@@ -56,7 +62,7 @@ async def test_revoking_closes_the_users_open_socket_within_a_second(app, client
 async def test_a_watching_trainers_socket_is_closed_when_their_token_is_rotated(app, client, users):
     session_id = await _session(client, users.trainee)
     async with open_socket(client, f"/chat/{session_id}", users.trainer) as ws:
-        await _ping(ws)
+        await _connected(ws)
         await app.app.db.write(update_user_token, "trainer-1")
         await _assert_revoked_within(ws, 1.0, time.monotonic())
 
@@ -65,7 +71,7 @@ async def test_a_socket_opened_with_a_ticket_is_closed_too(app, client, users):
     session_id = await _session(client, users.trainee)
     ticket = (await (await client.post("/api/ws-ticket", headers=users.trainee.headers)).get_json())["ticket"]
     async with client.websocket(f"/chat/{session_id}?ticket={ticket}") as ws:
-        await _ping(ws)
+        await _connected(ws)
         await app.app.db.write(update_user_disabled, "trainee-1")
         await _assert_revoked_within(ws, 1.0, time.monotonic())
 
@@ -74,20 +80,20 @@ async def test_other_users_sockets_and_a_socket_opened_with_the_new_token_stay_o
     own, others = await _session(client, users.trainee), await _session(client, users.other)
     async with open_socket(client, f"/chat/{others}", users.other) as other_ws:
         async with open_socket(client, f"/chat/{own}", users.trainee) as old_ws:
-            await _ping(old_ws)
+            await _connected(old_ws)
             new_token = await app.app.db.write(update_user_token, "trainee-1")
             await _assert_revoked_within(old_ws, 1.0, time.monotonic())
         new_subprotocols = ["chattrain.v1", f"bearer.{new_token}"]
         async with open_socket(client, f"/chat/{own}", subprotocols=new_subprotocols) as new_ws:
             await asyncio.sleep(1.2)  # more than two sweeps
-            await _ping(new_ws)
-        await _ping(other_ws)
+            await _connected(new_ws)
+        await _connected(other_ws)
 
 
 async def test_a_frame_sent_after_the_revocation_is_refused(app, client, users):
     session_id = await _session(client, users.trainee)
     async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
-        await _ping(ws)
+        await _connected(ws)
         await app.app.db.write(update_user_token, "trainee-1")
         await _assert_revoked_within(ws, 1.0, time.monotonic())
         await ws.send(json.dumps({"type": "user_message", "content": "still here?", "metadata": {}}))

@@ -7,7 +7,6 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest

@@ -50,6 +50,14 @@ def open_socket(client, path: str, user: AuthUser | None = None, *, subprotocols
     return client.websocket(path, **kwargs)
 
 
+async def read_session_start(ws, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ANN001
+    """Read the frame the server sends by itself on connect, session_start, from a socket
+    of Quart's test client."""
+    frame = json.loads(await asyncio.wait_for(ws.receive(), timeout))
+    assert frame["type"] == "session_start", frame
+    return frame
+
+
 async def create_session(
     base_url: str, scenario: int | str = "customer-service", user_id: str | None = None, *, token: str | None = None
 ) -> dict:

@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,3 +196,14 @@ class Stack:
 
     def __repr__(self) -> str:  # used in failure output
         return f"Stack(port={self.port}, data_dir={self.data_dir}, commands={shlex.join(self.processes)})"
+
+
+@contextmanager
+def started_stack(data_dir: Path, **extra_env: str) -> Iterator[Stack]:
+    """A healthy web + worker pair with these CHATTRAIN_* variables, stopped on exit."""
+    stack = Stack(data_dir=data_dir, extra_env=extra_env)
+    stack.start_all()
+    try:
+        yield stack
+    finally:
+        stack.stop_all()

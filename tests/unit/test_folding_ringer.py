@@ -46,4 +46,4 @@ def test_a_ring_asked_for_after_the_last_one_was_sent_is_sent_too() -> None:
     folding = FoldingRinger(slow)
     for expected in (1, 2, 3):
         folding.ring()
-        _wait_until(lambda: slow.rings == expected)
+        _wait_until(lambda expected=expected: slow.rings == expected)

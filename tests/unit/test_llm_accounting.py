@@ -133,7 +133,7 @@ def test_provider_health_follows_the_latest_call(engine):
     assert status()["last_call_ok"] is True and status()["last_error_code"] == "llm_timeout"
 
 
-@pytest.mark.parametrize("code", ["llm_budget_exceeded", "internal_error", "lease_lost"])
+@pytest.mark.parametrize("code", ["llm_budget_exceeded", "internal_error", "claim_lost"])
 def test_failures_that_are_not_the_providers_leave_its_status_alone(engine, code):
     with engine.begin() as conn:
         llm_accounting.record_failure(conn, provider="openai", code=code, now=NOON)

@@ -11,7 +11,7 @@ import pytest
 from huey.storage import SqliteStorage
 
 from shared.settings import Settings
-from worker.queue import create_queue_storage
+from worker.queue_storage import create_queue_storage
 
 
 def _storage(tmp_path: Path, poll_ms: int = 50, create: bool = True):  # noqa: ANN202
@@ -118,10 +118,12 @@ def _wait_until(condition, timeout: float = 5.0) -> None:  # noqa: ANN001
 
 def test_the_consumer_never_looks_up_revocations_and_refuses_to_revoke(tmp_path: Path) -> None:
     import pytest
+    from huey.storage import MemoryStorage
 
-    from worker.queue import create_huey
+    from worker.queue_storage import ChatTrainHuey
 
-    huey = create_huey(Settings(data_dir=tmp_path / "data"))
+    huey = ChatTrainHuey("chattrain-test", results=False, utc=True, storage_class=MemoryStorage)
+    huey.storage = create_queue_storage(Settings(data_dir=tmp_path / "data"), huey.name)
 
     @huey.task()
     def noop() -> None:

@@ -1,5 +1,5 @@
 """What keeps a slow model's reply safe and bounded in the worker: the heartbeat extends
-the leases of the replies this process is generating, the model's slots bound the calls
+the claims on the replies this process is generating, the model's slots bound the calls
 at once and count who waits, and the mock can stall like a real model on a bad day."""
 
 from __future__ import annotations
@@ -32,31 +32,31 @@ def _queued_message(runtime: WorkerRuntime) -> int:
     return accepted.message_id
 
 
-def test_the_heartbeat_extends_this_processes_leases_so_a_stalled_reply_is_not_swept(runtime: WorkerRuntime) -> None:
+def test_the_heartbeat_extends_this_processes_claims_so_a_stalled_reply_is_not_swept(runtime: WorkerRuntime) -> None:
     ours, theirs = _queued_message(runtime), _queued_message(runtime)
     now = time.time()
     with runtime.write_engine.begin() as conn:
-        job_rows.hold_reply_job(conn, ours, holder=f"{runtime.worker_id}:run1", now=now - 9, lease_seconds=10)
-        job_rows.hold_reply_job(conn, theirs, holder="otherhost:7:abcd1234:run2", now=now - 9, lease_seconds=10)
+        job_rows.claim_reply_job(conn, ours, claimant=f"{runtime.worker_id}:run1", now=now - 9, claim_seconds=10)
+        job_rows.claim_reply_job(conn, theirs, claimant="otherhost:7:abcd1234:run2", now=now - 9, claim_seconds=10)
     heartbeat(runtime)
     with runtime.reading() as conn:
         ours_job, theirs_job = job_rows.select_reply_job(conn, ours), job_rows.select_reply_job(conn, theirs)
-    assert ours_job["lease_expires_at"] >= now + runtime.settings.reply_lease_seconds - 1
-    assert theirs_job["lease_expires_at"] < now + 2  # another process's run is its own business
+    assert ours_job["claim_expires_at"] >= now + runtime.settings.reply_claim_seconds - 1
+    assert theirs_job["claim_expires_at"] < now + 2  # another process's run is its own business
 
     enqueued: list[int] = []
-    with runtime.write_engine.begin() as conn:  # time passes: their lease runs out, ours was extended
-        job_rows.hold_reply_job(conn, theirs, holder="otherhost:7:abcd1234:run2", now=now - 20, lease_seconds=10)
+    with runtime.write_engine.begin() as conn:  # time passes: their claim runs out, ours was extended
+        job_rows.claim_reply_job(conn, theirs, claimant="otherhost:7:abcd1234:run2", now=now - 20, claim_seconds=10)
     sweep(runtime, enqueued.append)
     assert enqueued == [theirs]
 
 
-def test_an_expired_lease_is_not_extended(runtime: WorkerRuntime) -> None:
+def test_an_expired_claim_is_not_extended(runtime: WorkerRuntime) -> None:
     message_id = _queued_message(runtime)
     now = time.time()
     with runtime.write_engine.begin() as conn:
-        job_rows.hold_reply_job(conn, message_id, holder=f"{runtime.worker_id}:run1", now=now - 30, lease_seconds=10)
-        assert job_rows.extend_leases(conn, worker_id=runtime.worker_id, now=now, lease_seconds=10) == 0
+        job_rows.claim_reply_job(conn, message_id, claimant=f"{runtime.worker_id}:run1", now=now - 30, claim_seconds=10)
+        assert job_rows.extend_claims(conn, worker_id=runtime.worker_id, now=now, claim_seconds=10) == 0
 
 
 def test_model_slots_bound_the_calls_at_once_and_count_the_waiting() -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from shared.db.checkpoint import WalCheckpointer, checkpointer_for, log_frames, next_interval, sqlite_file
 from shared.db.engine import create_sync_engine
 from shared.settings import Settings
-from worker.queue import create_queue_storage
+from worker.queue_storage import create_queue_storage
 
 
 def _rows_in_database_file(path: Path, table: str) -> int:
@@ -32,7 +32,7 @@ def _rows_in_database_file(path: Path, table: str) -> int:
 def _write_rows(engine, n: int) -> None:  # noqa: ANN001
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, body TEXT)"))
-    for i in range(n):
+    for _ in range(n):
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO t (body) VALUES (:body)"), {"body": "x" * 2000})
 

@@ -14,6 +14,7 @@ from shared.db.users import insert_ws_ticket
 from web.auth import require_user, unauthorized_error
 from web.errors import ApiError
 from web.models import Me, WsTicket
+from web.openapi import document_errors
 
 blueprint = Blueprint("account", __name__)
 
@@ -38,6 +39,7 @@ def _issue_ticket(
 @blueprint.post("/api/ws-ticket")
 @require_user
 @validate_response(WsTicket, 201)
+@document_errors(400, 429)
 async def post_ws_ticket() -> tuple[WsTicket, int]:
     """Get a single-use ticket (valid about a minute) to open a chat socket with ?ticket=."""
     if g.user.get("insecure"):

@@ -1,7 +1,9 @@
 """WS /chat/<session_id>: step one of a message's path, and the socket's side of step three.
 
-The handler's task receives: it validates each frame, stores a trainee message (masked,
-with its reply job) in one short transaction, enqueues the reply job and acknowledges.
+On connect the server sends `session_start` by itself, as the original ChatTrain server
+did. The handler's task then receives: it validates each frame, stores a trainee message
+(masked, with its reply job) in one short transaction, enqueues the reply job and
+acknowledges.
 The socket's Subscriber sends: direct frames and the session's events from the tailer,
 from a task that exists only while it has frames to send. A bad frame gets an
 error frame; the connection stays usable.
@@ -13,13 +15,13 @@ but only its trainee writes to it."""
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 import logging
 import time
+from functools import partial
 
 from quart import Blueprint, current_app, g, websocket
 
-from shared.conversation import AcceptedMessage, ConversationError, accept_trainee_message, retry_reply
+from shared.conversation import SESSION_ENDED, AcceptedMessage, ConversationError, accept_trainee_message, retry_reply
 from shared.db.events import select_session_last_seq, select_session_replay
 from shared.db.limits import LimitExceeded, RateLimit
 from shared.db.sessions import complete_session
@@ -28,7 +30,6 @@ from shared.training_loop import end_session, time_is_up
 from web.auth import require_socket_user, socket_subprotocol, visible_session
 from web.frames import (
     ClientFrame,
-    FrameError,
     RetryMetadata,
     SessionStartMetadata,
     UserMessageMetadata,
@@ -69,6 +70,9 @@ class ChatConnection:
         self.started_at = session["created_at"]
         self.subscriber = Subscriber(self.session_id, send)
         self.subscribed = False
+        # The last_event_id of the session_start sent on connect: a socket whose first
+        # frame is not session_start receives every event after it (docs/protocol.md).
+        self.announced_last_event_id = 0
         self.credentials_revoked = False  # see _revoke_socket
 
     async def subscribe(self, after: int) -> None:
@@ -85,12 +89,10 @@ class ChatConnection:
         finally:
             self.subscriber.end_replay(replayed)
 
-    def follow_live(self) -> None:
-        """Follow the session from now on without a replay: the tailer hands a subscriber
-        only events it reads after subscribing, so every seq it delivers is new."""
-        if not self.subscribed:
-            self.subscribed = True
-            self.app.tailer.subscribe(self.subscriber)
+    async def announce(self) -> None:
+        """Send session_start unasked, as the original server did on connect."""
+        self.announced_last_event_id = await self.app.db.read(select_session_last_seq, self.session_id)
+        self.send(session_start_frame(self.session_id, self.announced_last_event_id, self.scenario.public_view()))
 
     def close(self) -> None:
         if self.subscribed:
@@ -103,11 +105,13 @@ class ChatConnection:
     async def handle(self, raw: str | bytes) -> None:
         try:
             frame = parse_client_frame(raw, max_frame_bytes=self.settings.max_frame_bytes)
+            if not self.subscribed and frame.type != "session_start":
+                # A client that never sends session_start (the original protocol's clients
+                # need not) follows the session from what the connect announced.
+                await self.subscribe(self.announced_last_event_id)
             if self.read_only and frame.type in WRITE_FRAME_TYPES:
-                raise FrameError("read_only", "Only the session's trainee can do that; you may watch this session.")
+                raise ConversationError("read_only", "Only the session's trainee can do that; you may watch this session.")
             await getattr(self, f"on_{frame.type}")(frame)
-        except FrameError as error:
-            self.send(error_frame(error.code, error.message))
         except ConversationError as error:
             self.send(error_frame(error.code, error.message))
         except LimitExceeded as error:
@@ -126,7 +130,6 @@ class ChatConnection:
         metadata = parse_metadata(UserMessageMetadata, frame.metadata)
         content = frame.content
         check_message_content(content, max_chars=self.settings.max_message_chars)
-        self.follow_live()
         await self.refuse_if_time_is_up()
         patterns = tuple(self.scenario.masking_patterns)
         accepted = await self.app.db.write(
@@ -171,14 +174,12 @@ class ChatConnection:
             message_id=metadata.message_id,
             reply_expiry_seconds=self.settings.reply_expiry_seconds,
         )
-        self.follow_live()
         self.app.reply_queue.enqueue(metadata.message_id)
 
     async def on_end_session(self, frame: ClientFrame) -> None:
         """The trainee ends the session: complete it and have a worker write the report,
         which arrives as a session_complete event. A second end_session is an error. Past
         the time limit the session ends as "time_up", as the worker's clock would end it."""
-        self.follow_live()
         ended_by = TIME_UP if time_is_up(self.scenario, self.started_at) else TRAINEE_ENDED
         await self.app.db.write(end_session, session_id=self.session_id, ended_by=ended_by)
         self.app.reply_queue.enqueue_evaluation(self.session_id)
@@ -189,9 +190,8 @@ class ChatConnection:
         report follows as for end_session) and refuse the frame with session_completed."""
         if not time_is_up(self.scenario, self.started_at):
             return
-        self.follow_live()
         if not await self.app.db.write(complete_session, self.session_id, ended_by=TIME_UP):
-            raise ConversationError("session_completed", "This session has ended; start a new one to keep practising.")
+            raise ConversationError("session_completed", SESSION_ENDED)
         self.app.reply_queue.enqueue_evaluation(self.session_id)
         log.info("session completed, time is up session_id=%s", self.session_id)
         raise ConversationError(
@@ -225,9 +225,10 @@ async def chat_socket(session_id: int) -> None:
     del session  # the connection keeps what it needs; an idle socket should hold no more
     unwatch = app.credential_watch.watch(g.user, partial(_revoke_socket, ws, connection))
     try:
+        await connection.announce()
         try:
             after = parse_after(websocket.args.get("after"))
-        except FrameError as error:
+        except ConversationError as error:
             connection.send(error_frame(error.code, error.message))
             after = None
         if after is not None:

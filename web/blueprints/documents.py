@@ -10,6 +10,7 @@ from quart import Blueprint, current_app, send_file
 
 from web.auth import require_user
 from web.errors import ApiError
+from web.openapi import document_content
 
 blueprint = Blueprint("documents", __name__)
 
@@ -18,6 +19,7 @@ mimetypes.add_type("text/markdown", ".md")
 
 @blueprint.get("/api/documents/<scenario_id>/<path:filename>")
 @require_user
+@document_content(200, "*/*", "The document's file, with the media type of its extension.")
 async def get_document(scenario_id: str, filename: str):  # noqa: ANN201
     """Download a document that the scenario declares."""
     found = current_app.catalog.get(scenario_id)

@@ -16,6 +16,7 @@ from web.blueprints.scenarios import find_scenario
 from web.blueprints.sessions import load_session, session_view
 from web.errors import ApiError
 from web.models import Report, ScenarioStats, SessionFilter, SessionSummary, Transcript, TranscriptFilter
+from web.openapi import document_content, document_errors
 
 blueprint = Blueprint("reports", __name__)
 
@@ -24,6 +25,7 @@ blueprint = Blueprint("reports", __name__)
 @require_user
 @validate_querystring(SessionFilter)
 @validate_response(list[SessionSummary], 200)
+@document_errors(404)
 async def get_sessions(query_args: SessionFilter) -> list[SessionSummary]:
     """List training sessions, newest first, filtered by trainee, scenario or status.
 
@@ -82,6 +84,7 @@ async def get_session_report(session_id: int) -> Report:
 @require_user
 @validate_querystring(TranscriptFilter)
 @validate_response(Transcript, 200)
+@document_content(200, "text/markdown")
 async def get_session_transcript(session_id: int, query_args: TranscriptFilter) -> Transcript:
     """Download a session's transcript with the feedback on each trainee message.
 

@@ -17,6 +17,7 @@ from web.auth import require_user, session_for_user
 from web.blueprints.scenarios import find_scenario
 from web.errors import ApiError
 from web.models import Session, SessionData, SessionWithTranscript
+from web.openapi import document_errors
 
 blueprint = Blueprint("sessions", __name__)
 
@@ -98,6 +99,7 @@ def session_owner(data: SessionData) -> str:
 @require_user
 @validate_request(SessionData)
 @validate_response(Session, 201)
+@document_errors(403, 404, 429)
 async def post_session(data: SessionData) -> tuple[Session, int]:
     """Start a training session on a scenario; connect to its websocket_url to chat."""
     user_id = session_owner(data)

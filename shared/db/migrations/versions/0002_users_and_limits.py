@@ -8,9 +8,8 @@ Existing sessions keep their user_id. They become visible to a trainee once a us
 that id is created (`chattrain users create --id <user_id> --role trainee`); trainers see
 them at once.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0002'
 down_revision = '0001'

@@ -7,9 +7,8 @@ Create Date: 2026-11-24
 Usage starts at zero: replies stored before this migration are not counted (their
 message metadata still holds their `usage`).
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0003'
 down_revision = '0002'

@@ -18,10 +18,9 @@ from huey.storage import SqliteStorage
 
 from shared.db.engine import WriterBusy, begin_immediate, begin_without_waiting
 from shared.db.write_lock import write_lock_for
-from shared.doorbell import Doorbell, Ringer
+from shared.doorbell import WORKER_ROLE, Doorbell, Ringer
 from shared.settings import Settings
 
-WORKER_ROLE = "worker"
 # How long an idle worker waits for its turn at the queue before looking at the stop flag:
 # long, because each of the consumer's 500 idle greenlets wakes that often.
 TURN_WAIT_SECONDS = 60.0
@@ -225,17 +224,3 @@ class ChatTrainHuey(Huey):
         # an idle worker's wake-ups; once a second is soon enough to notice SIGTERM.
         consumer._stop_flag_timeout = 1.0
         return consumer
-
-
-def create_huey(settings: Settings) -> Huey:
-    """The consumer's Huey instance (the web side only enqueues, see web/reply_queue.py)."""
-    settings.resolved_queue_path.parent.mkdir(parents=True, exist_ok=True)
-    return ChatTrainHuey(
-        "chattrain",
-        storage_class=DoorbellSqliteStorage,
-        results=False,
-        utc=True,
-        filename=str(settings.resolved_queue_path),
-        doorbell_dir=settings.doorbell_dir,
-        poll_interval_seconds=settings.worker_poll_interval_ms / 1000,
-    )

@@ -8,7 +8,7 @@ events of the jobs still unanswered when their interval has passed (together, th
 worker's grouped writes) (checked once per
 interval, so typing comes one to two intervals after the reply started). That transaction also
 claims the job for the run (worker/tasks.py claims lazily), and writes nothing if the job
-is finished, held by another run, or has sent text already; and a run settles its entry,
+is finished, claimed by another run, or has sent text already; and a run settles its entry,
 waiting out a typing write in progress, before it writes anything itself. So `typing`
 never follows what it announces."""
 
@@ -37,15 +37,15 @@ IDLE_AFTER_SECONDS = 5.0
 class PendingReply:
     session_id: int
     message_id: int
-    holder: str
+    claimant: str
     due: float
     settled: bool = field(default=False)
 
 
-def write_typing_if_pending(conn, session_id: int, message_id: int, *, holder: str, lease_seconds: float) -> bool:  # noqa: ANN001
-    """Claim the job for `holder` and append the reply's `typing` event, unless the job is
-    finished or another run holds it, or the reply has sent text already. True if written."""
-    if job_rows.hold_reply_job(conn, message_id, holder=holder, now=time.time(), lease_seconds=lease_seconds) is None:
+def write_typing_if_pending(conn, session_id: int, message_id: int, *, claimant: str, claim_seconds: float) -> bool:  # noqa: ANN001
+    """Claim the job for `claimant` and append the reply's `typing` event, unless the job is
+    finished or another run has claimed it, or the reply has sent text already. True if written."""
+    if job_rows.claim_reply_job(conn, message_id, claimant=claimant, now=time.time(), claim_seconds=claim_seconds) is None:
         return False
     if event_rows.select_streamed_deltas(conn, session_id, message_id)[1] > 0:
         return False
@@ -56,13 +56,13 @@ def write_typing_if_pending(conn, session_id: int, message_id: int, *, holder: s
 class TypingIndicator:
     def __init__(
         self, write: Callable[[Callable[[Connection], bool]], bool], ring_web: Callable[[], None], delay_seconds: float,
-        *, lease_seconds: float = 10.0, idle_after_seconds: float = IDLE_AFTER_SECONDS,
+        *, claim_seconds: float = 10.0, idle_after_seconds: float = IDLE_AFTER_SECONDS,
     ):
         self._write = write  # WorkerRuntime.write: typing commits with the replies' writes
         self.idle_after_seconds = idle_after_seconds
         self._ring_web = ring_web
         self.delay_seconds = delay_seconds
-        self.lease_seconds = lease_seconds
+        self.claim_seconds = claim_seconds
         self._pending: list[PendingReply] = []
         self._changed = threading.Condition()
         self._writing = threading.Lock()  # held while a typing transaction is being written
@@ -70,9 +70,9 @@ class TypingIndicator:
         self._last_started = 0.0
         self._thread: threading.Thread | None = None
 
-    def started(self, session_id: int, message_id: int, holder: str) -> PendingReply:
-        """A run (`holder`) began generating this reply; call settle() before it writes anything."""
-        pending = PendingReply(session_id, message_id, holder, time.monotonic() + self.delay_seconds)
+    def started(self, session_id: int, message_id: int, claimant: str) -> PendingReply:
+        """A run (`claimant`) began generating this reply; call settle() before it writes anything."""
+        pending = PendingReply(session_id, message_id, claimant, time.monotonic() + self.delay_seconds)
         with self._changed:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="chattrain-typing", daemon=True)
@@ -127,7 +127,7 @@ class TypingIndicator:
             try:
                 with self._writing:
                     due = [pending for pending in due if not pending.settled]
-                    written = self._write(lambda conn: self._write_typing(conn, due)) if due else False
+                    written = self._write(lambda conn, due=due: self._write_typing(conn, due)) if due else False
                 if written:
                     self._ring_web()
             except Exception:
@@ -137,7 +137,7 @@ class TypingIndicator:
         """The typing events of every reply due at once, in one transaction."""
         written = [
             write_typing_if_pending(
-                conn, pending.session_id, pending.message_id, holder=pending.holder, lease_seconds=self.lease_seconds
+                conn, pending.session_id, pending.message_id, claimant=pending.claimant, claim_seconds=self.claim_seconds
             )
             for pending in due
         ]

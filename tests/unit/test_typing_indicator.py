@@ -1,4 +1,4 @@
-"""The typing indicator (worker/typing.py): written only for a reply still being generated
+"""The typing indicator (worker/typing_indicator.py): written only for a reply still being generated
 after its delay, never after the reply, a delta or a failure, and it claims the job for
 the run that is generating it."""
 
@@ -19,7 +19,7 @@ from shared.masking_policy import MaskingPolicy
 from shared.settings import Settings
 from tests.support.stack import REPO_ROOT
 from worker.runtime import WorkerRuntime
-from worker.typing import TypingIndicator, write_typing_if_pending
+from worker.typing_indicator import TypingIndicator, write_typing_if_pending
 
 DELAY = 0.05
 
@@ -32,7 +32,7 @@ def _runtime(tmp_path: Path) -> WorkerRuntime:
     return WorkerRuntime(settings)
 
 
-HOLDER = "host:1:abc:run1"
+CLAIMANT = "host:1:abc:run1"
 
 
 def _queued_message(runtime: WorkerRuntime) -> tuple[int, int]:
@@ -67,7 +67,7 @@ def test_a_slow_reply_gets_typing_after_the_delay_and_its_run_holds_the_job(runt
     rings: list = []
     indicator = _indicator(runtime, rings)
     started = time.monotonic()
-    indicator.started(session_id, message_id, HOLDER)
+    indicator.started(session_id, message_id, CLAIMANT)
     deadline = started + 5
     while not _typing_events(runtime, session_id) and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -76,14 +76,14 @@ def test_a_slow_reply_gets_typing_after_the_delay_and_its_run_holds_the_job(runt
     assert typing.frame_text().endswith(f'"reply_to":{message_id}}}')
     assert rings == [1]
     job = _job(runtime, message_id)
-    assert (job["status"], job["worker_id"], job["attempts"]) == ("working", HOLDER, 1)
+    assert (job["status"], job["worker_id"], job["attempts"]) == ("working", CLAIMANT, 1)
 
 
 def test_a_reply_settled_within_the_delay_gets_no_typing(runtime: WorkerRuntime) -> None:
     session_id, message_id = _queued_message(runtime)
     rings: list = []
     indicator = _indicator(runtime, rings)
-    indicator.settle(indicator.started(session_id, message_id, HOLDER))
+    indicator.settle(indicator.started(session_id, message_id, CLAIMANT))
     # A second, slow reply in the same session proves the thread ran past the first's due time.
     _, other_id = _queued_message(runtime)
     indicator.started(session_id, other_id, "host:1:abc:run2")
@@ -93,36 +93,36 @@ def test_a_reply_settled_within_the_delay_gets_no_typing(runtime: WorkerRuntime)
     assert _job(runtime, message_id)["status"] == "queued"  # the fast one was never claimed
 
 
-@pytest.mark.parametrize("state", ["done", "failed", "held by another run", "delta sent"])
+@pytest.mark.parametrize("state", ["done", "failed", "claimed by another run", "delta sent"])
 def test_no_typing_once_the_reply_moved_on(runtime: WorkerRuntime, state: str) -> None:
     session_id, message_id = _queued_message(runtime)
     with runtime.write_engine.begin() as conn:
         if state == "delta sent":
-            job_rows.hold_reply_job(conn, message_id, holder=HOLDER, now=time.time(), lease_seconds=10)
+            job_rows.claim_reply_job(conn, message_id, claimant=CLAIMANT, now=time.time(), claim_seconds=10)
             event_rows.insert_event(
                 conn, session_id=session_id, type="assistant_delta",
                 payload={"reply_to": message_id, "seq": 0, "content": "Fine"}, message_id=message_id,
             )
-        elif state == "held by another run":
-            job_rows.hold_reply_job(conn, message_id, holder="host:2:def:other", now=time.time(), lease_seconds=10)
+        elif state == "claimed by another run":
+            job_rows.claim_reply_job(conn, message_id, claimant="host:2:def:other", now=time.time(), claim_seconds=10)
         else:
             job_rows.finish_reply_job(conn, message_id, status=state)
-        assert write_typing_if_pending(conn, session_id, message_id, holder=HOLDER, lease_seconds=10) is False
+        assert write_typing_if_pending(conn, session_id, message_id, claimant=CLAIMANT, claim_seconds=10) is False
     assert _typing_events(runtime, session_id) == []
 
 
-def test_holding_a_job_counts_a_run_once_and_respects_a_live_lease(runtime: WorkerRuntime) -> None:
+def test_claiming_a_job_counts_a_run_once_and_respects_a_live_claim(runtime: WorkerRuntime) -> None:
     _, message_id = _queued_message(runtime)
     now = time.time()
     with runtime.write_engine.begin() as conn:
-        first = job_rows.hold_reply_job(conn, message_id, holder=HOLDER, now=now, lease_seconds=10)
-        again = job_rows.hold_reply_job(conn, message_id, holder=HOLDER, now=now + 1, lease_seconds=10)
-        other = job_rows.hold_reply_job(conn, message_id, holder="host:2:def:other", now=now + 2, lease_seconds=10)
-        after_lease = job_rows.hold_reply_job(conn, message_id, holder="host:2:def:other", now=now + 12, lease_seconds=10)
+        first = job_rows.claim_reply_job(conn, message_id, claimant=CLAIMANT, now=now, claim_seconds=10)
+        again = job_rows.claim_reply_job(conn, message_id, claimant=CLAIMANT, now=now + 1, claim_seconds=10)
+        other = job_rows.claim_reply_job(conn, message_id, claimant="host:2:def:other", now=now + 2, claim_seconds=10)
+        after_expiry = job_rows.claim_reply_job(conn, message_id, claimant="host:2:def:other", now=now + 12, claim_seconds=10)
     assert first["attempts"] == 1 and again["attempts"] == 1  # renewing is not a new run
-    assert again["lease_expires_at"] == now + 11
-    assert other is None  # the first run's lease is live
-    assert after_lease["worker_id"] == "host:2:def:other" and after_lease["attempts"] == 2
+    assert again["claim_expires_at"] == now + 11
+    assert other is None  # the first run's claim is live
+    assert after_expiry["worker_id"] == "host:2:def:other" and after_expiry["attempts"] == 2
 
 
 def test_the_thread_stays_awake_while_fast_replies_keep_starting(runtime: WorkerRuntime) -> None:
@@ -134,7 +134,7 @@ def test_the_thread_stays_awake_while_fast_replies_keep_starting(runtime: Worker
     asleep_at_start = []  # a reply starting while the thread sleeps for good must wake it
     for _ in range(int(idle_after * 1.5 / DELAY)):
         asleep_at_start.append(indicator._asleep)
-        indicator.settle(indicator.started(session_id, message_id, HOLDER))
+        indicator.settle(indicator.started(session_id, message_id, CLAIMANT))
         time.sleep(DELAY)
     assert not any(asleep_at_start)
     deadline = time.monotonic() + idle_after + 2
