@@ -17,8 +17,8 @@ import time
 from typing import Iterator, Sequence
 
 from shared.llm.base import ChatTurn, ReplyRequest, ReplyStream, Usage
-from shared.training.judge import judge_reply
 from shared.scenarios.model import Scenario
+from shared.training.judge import judge_reply
 
 MOCK_MODEL_NAME = "mock"
 DEFAULT_MOOD = "not happy"
