@@ -20,7 +20,7 @@ install: $(VENV)/.installed
 ## The masking key is generated into the data folder on first start (data/secret-key).
 run: install
 	$(BIN)/chattrain db upgrade
-	$(BIN)/chattrain users ensure-demo
+	PORT=$(PORT) $(BIN)/chattrain users ensure-demo
 	key_file="$$($(BIN)/chattrain secret-key ensure)" && \
 	CHATTRAIN_SECRET_KEY_FILE="$$key_file" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT)
 

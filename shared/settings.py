@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     auth_mode: Literal["required", "insecure-dev"] = "required"  # insecure-dev: loopback only
     host: str = DEFAULT_HOST  # the address web/hypercorn_config.py binds (CHATTRAIN_HOST)
     ws_ticket_ttl_seconds: int = Field(default=60, ge=1, le=600)
+    sign_in_link_ttl_seconds: int = Field(default=900, ge=10, le=86400)  # a sign-in link's code, single use
+    browser_session_ttl_seconds: int = Field(default=43200, ge=60)  # the web app's session cookie
     messages_per_window: int = Field(default=30, ge=0)  # per user
     message_window_seconds: int = Field(default=60, ge=1)
     sessions_per_window: int = Field(default=10, ge=0)  # session creations per user
