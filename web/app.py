@@ -15,7 +15,7 @@ from shared.logs import configure_logging
 from shared.masking_policy import MaskingPolicy
 from shared.settings import Settings
 from web.auth import SECURITY_SCHEMES, check_auth_mode
-from web.blueprints import account, chat, documents, health, reports, scenarios, sessions, sign_in, usage
+from web.blueprints import account, chat, documents, health, pages, reports, scenarios, sessions, sign_in, usage
 from web.catalog import load_catalog
 from web.cors import install_cors
 from web.database import Database
@@ -59,7 +59,7 @@ def create_app(settings: Settings) -> Quart:
     install_cors(app, settings)
     install_security_headers(app)
     register_error_handlers(app)
-    for module in (health, account, scenarios, sessions, reports, usage, documents, chat, sign_in):
+    for module in (health, account, scenarios, sessions, reports, usage, documents, chat, sign_in, pages):
         app.register_blueprint(module.blueprint)
 
     @app.before_serving

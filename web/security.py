@@ -21,6 +21,12 @@ STATIC_HEADERS = {
 }
 
 DOC_PAGE_PATHS = ("/docs", "/redocs")
+# The web app (web/blueprints/pages.py): its own files only; no inline script or style,
+# no other origin. 'self' in connect-src covers the same-origin chat socket (CSP Level 3).
+APP_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 # quart-schema's settings naming the CDN files the documentation pages load.
 DOC_ASSET_SETTINGS = ("QUART_SCHEMA_SWAGGER_JS_URL", "QUART_SCHEMA_SWAGGER_CSS_URL", "QUART_SCHEMA_REDOC_JS_URL")
 
@@ -48,7 +54,12 @@ def install_security_headers(app: Quart) -> None:
     async def add_security_headers(response: Response) -> Response:
         for name, value in STATIC_HEADERS.items():
             response.headers.setdefault(name, value)
-        response.headers["Content-Security-Policy"] = doc_policy if request.path in DOC_PAGE_PATHS else API_CSP
+        if request.path in DOC_PAGE_PATHS:
+            response.headers["Content-Security-Policy"] = doc_policy
+        elif request.path == "/" or request.path.startswith("/app/"):
+            response.headers["Content-Security-Policy"] = APP_CSP
+        else:
+            response.headers["Content-Security-Policy"] = API_CSP
         if request.path.startswith("/api/"):
             response.headers["Cache-Control"] = "no-store"
         return response

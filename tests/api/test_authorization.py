@@ -22,7 +22,7 @@ from tests.support.stack import REPO_ROOT
 from web.app import create_app
 from web.auth import AUTH_ATTRIBUTE
 
-PUBLIC_PATHS = {"/api/health", "/openapi.json", "/docs", "/redocs", "/api/sign-in"}
+PUBLIC_PATHS = {"/api/health", "/openapi.json", "/docs", "/redocs", "/", "/app/<path:asset>", "/api/sign-in"}
 # Public routes that answer the matrix's sample request with a refusal of their own.
 PUBLIC_STATUS = {"/api/sign-in": 400}  # a made-up sign-in code
 # Public paths that show more to a signed-in caller (and check a token that is sent).
