@@ -11,6 +11,7 @@ import { say, setMain, showError } from "./views_common.js";
 
 let me = null;
 let leaveView = null;
+let signInError = null; // shown on the sign-in page until a sign-in works
 
 async function signInFromLink() {
   const match = /^#sign-in=([A-Za-z0-9_-]{1,200})$/.exec(location.hash);
@@ -21,9 +22,11 @@ async function signInFromLink() {
   try {
     const user = await api("/api/sign-in", { method: "POST", body: { code: match[1] } });
     setCsrfToken(user.csrf_token);
+    signInError = null;
   } catch (error) {
-    showError(error);
+    signInError = error;
   }
+  say("");
 }
 
 async function whoAmI() {
@@ -64,9 +67,11 @@ async function route() {
     leaveView = null;
   }
   showError(null);
+  say("");
   renderChrome();
   if (!me) {
     setMain(h("h1", {}, t("signInTitle")), h("p", {}, t("signInHelp")));
+    if (signInError) showError(signInError);
     return;
   }
   const [path, queryString] = (location.hash.replace(/^#/, "") || "/").split("?");
@@ -83,7 +88,9 @@ async function route() {
     setMain(h("h1", {}, t("notFound")), h("p.error", {}, errorSentence(error)));
     if (error.code === "unauthorized") me = null;
   }
-  document.getElementById("main").focus({ preventScroll: true });
+  // Move focus to the new view (for screen readers and keyboards) unless it placed it.
+  const main = document.getElementById("main");
+  if (!main.contains(document.activeElement) || document.activeElement === document.body) main.focus({ preventScroll: true });
 }
 
 async function start() {
