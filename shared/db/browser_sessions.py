@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from shared.db.schema import browser_sessions, sign_in_codes, users
-from shared.db.users import hash_secret, new_secret, select_user
+from shared.db.users import hash_secret, new_secret, select_user, use_up_secret
 
 
 def csrf_token_for(session_secret: str) -> str:
@@ -45,15 +45,8 @@ def exchange_sign_in_code(
     """Use up a sign-in code: (the user, a new browser session's secret), or None when the
     code is unknown, used, expired, or its user is disabled. Deleting the row is what makes
     it single-use, so call this in a write transaction."""
-    row = conn.execute(
-        delete(sign_in_codes)
-        .where(sign_in_codes.c.code_hash == hash_secret(code))
-        .returning(sign_in_codes.c.user_id, sign_in_codes.c.expires_at)
-    ).first()
-    if row is None or row.expires_at < now:
-        return None
-    user = select_user(conn, row.user_id)
-    if user is None or user["disabled"]:
+    user = use_up_secret(conn, sign_in_codes, sign_in_codes.c.code_hash, code, now=now)
+    if user is None:
         return None
     conn.execute(delete(browser_sessions).where(browser_sessions.c.expires_at < now))
     secret = new_secret()

@@ -5,21 +5,17 @@ the trainer's link lets them review it."""
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import re
-import signal
 import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from shared.scenarios import load_scenarios
 from tests.browser.support import send_line
-from tests.support.stack import REPO_ROOT, free_port
+from tests.support.stack import REPO_ROOT, free_port, start_make_run, stop_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -54,13 +50,7 @@ def _links(run: subprocess.Popen, timeout: float = 90) -> dict[str, str]:
 
 def test_make_run_prints_links_that_let_a_trainee_practise_and_a_trainer_review(tmp_path, new_page):
     data_dir, port = tmp_path / "data", free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("CHATTRAIN_")}
-    env.update(CHATTRAIN_DATA_DIR=str(data_dir), CHATTRAIN_SCENARIOS_DIR=str(REPO_ROOT / "scenarios"))
-    venv = os.path.relpath(Path(sys.executable).parent.parent, REPO_ROOT)
-    run = subprocess.Popen(
-        ["make", "--no-print-directory", "run", f"VENV={venv}", f"PORT={port}"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
+    run = start_make_run(data_dir, port, text=True)
     try:
         links = _links(run)
         assert links["demo-trainee"].startswith(f"http://localhost:{port}/#sign-in=")
@@ -90,10 +80,4 @@ def test_make_run_prints_links_that_let_a_trainee_practise_and_a_trainer_review(
         expect(trainer.locator(".transcript .msg.trainee")).to_have_count(len(answers))
         expect(trainer.locator(".report .overall")).to_contain_text(re.compile(r"\d+/100"))
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(run.pid, signal.SIGTERM)
-        try:
-            run.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(run.pid, signal.SIGKILL)
-            run.wait(5)
+        stop_group(run)
