@@ -53,10 +53,11 @@ function renderChrome() {
     return;
   }
   const links = me.role === "trainer"
-    ? [["#/sessions", t("navSessions")], ["#/stats", t("navStats")], ["#/", t("navPractice")]]
+    ? [["#/sessions", t("navSessions")], ["#/stats", t("navStats")], ["#/practice", t("navPractice")]]
     : [["#/", t("navPractice")]];
-  const current = location.hash || "#/";
-  nav.append(h("ul", {}, links.map(([href, label]) => h("li", {}, h("a", { href, "aria-current": current.split("?")[0] === href ? "page" : null }, label)))));
+  let current = (location.hash || "#/").split("?")[0];
+  if (me.role === "trainer" && current === "#/") current = "#/sessions"; // a trainer's home is the session list
+  nav.append(h("ul", {}, links.map(([href, label]) => h("li", {}, h("a", { href, "aria-current": current === href ? "page" : null }, label)))));
   who.textContent = t("signedInAs", { name: me.display_name || me.id, role: t(me.role) });
   signOut.hidden = false;
 }
@@ -82,6 +83,7 @@ async function route() {
     else if (parts[0] === "session" && /^\d+$/.test(parts[1] || "")) await reviewView(Number(parts[1]), me);
     else if (parts[0] === "sessions" && me.role === "trainer") await trainerHome(me, query);
     else if (parts[0] === "stats" && me.role === "trainer") await statsView();
+    else if (parts[0] === "practice") await traineeHome(me);
     else if (parts.length === 0) await (me.role === "trainer" ? trainerHome(me, query) : traineeHome(me));
     else setMain(h("h1", {}, t("notFound")));
   } catch (error) {
