@@ -62,7 +62,15 @@ function renderChrome() {
   signOut.hidden = false;
 }
 
-async function route() {
+// Views load data before they draw: routes run one after another, so the last address
+// asked for is the one drawn, however long an earlier view took.
+let routing = Promise.resolve();
+function route() {
+  routing = routing.then(drawRoute, drawRoute);
+  return routing;
+}
+
+async function drawRoute() {
   if (leaveView) {
     leaveView();
     leaveView = null;
