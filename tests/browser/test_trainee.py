@@ -168,6 +168,7 @@ def test_a_trainee_cannot_open_another_trainees_session(web_stack, new_page, use
     sign_in(other, web_stack, stranger)
     for view in ("chat", "session"):
         other.goto(f"{web_stack.base_url}/#/{view}/{session_id}")
+        expect(other.locator("main")).to_have_attribute("data-view", f"#/{view}/{session_id}")
         expect(other.locator("main .error")).to_have_text("That session does not exist, or it is not yours to see.")
         expect(other.locator(".msg")).to_have_count(0)
 

@@ -65,10 +65,12 @@ def test_a_trainer_watches_a_session_live_then_reviews_it(web_stack, new_page, u
     watcher.get_by_label("Status").select_option("completed")
     watcher.get_by_role("button", name="Show").click()
     expect(watcher).to_have_url(re.compile(r"user_id=" + re.escape(trainee)))
+    expect(watcher.locator("main")).to_have_attribute("data-view", re.compile("status=completed"))  # drawn
     expect(watcher.locator("table.sessions tbody tr")).to_have_count(1)
     expect(watcher.locator("table.sessions tbody tr")).to_contain_text(re.compile(r"completed.*\d+", re.S))
     watcher.get_by_label("Status").select_option("active")
     watcher.get_by_role("button", name="Show").click()
+    expect(watcher.locator("main")).to_have_attribute("data-view", re.compile("status=active"))
     expect(watcher.locator("main")).to_contain_text("No sessions yet.")
 
     watcher.get_by_role("link", name="Statistics").click()

@@ -71,6 +71,17 @@ function route() {
 }
 
 async function drawRoute() {
+  const main = document.getElementById("main");
+  main.setAttribute("aria-busy", "true"); // until the view has its data
+  try {
+    await drawView();
+  } finally {
+    main.setAttribute("aria-busy", "false");
+    main.dataset.view = location.hash || "#/"; // which address is drawn (the browser tests wait on it)
+  }
+}
+
+async function drawView() {
   if (leaveView) {
     leaveView();
     leaveView = null;
