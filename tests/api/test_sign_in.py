@@ -99,3 +99,12 @@ async def test_a_cookie_socket_needs_an_allowed_origin(app, client, users):
                 await ws.send(json.dumps({"type": "session_start"}))
             frame = json.loads(await ws.receive())
             assert frame["type" if expected == "session_start" else "code"] == expected, (origin, frame)
+
+
+async def test_an_expired_browser_session_no_longer_signs_in(app, users):
+    from shared.db.browser_sessions import exchange_sign_in_code
+
+    code = await _code(app, users.trainee.id)
+    _user, secret = await app.app.db.write(exchange_sign_in_code, code, now=time.time(), session_ttl_seconds=-1)
+    response = await app.test_client().get("/api/me", headers={"Cookie": f"{SESSION_COOKIE}={secret}"})
+    assert response.status_code == 401 and "expired" in (await response.get_json())["detail"]
