@@ -113,8 +113,9 @@ def test_the_scenarios_fiction_is_shown_and_quoted_as_written(web_stack, new_pag
     # The trainee's own details are still masked.
     send_line(page, "For the record, my name is Sam Carter and my email is sam.carter@mail.example.")
     expect(page.locator(".msg.customer")).to_have_count(3)
-    page.reload()
     own = page.locator(".msg.trainee .text").nth(1)
+    expect(own).to_contain_text("[EMAIL_1]")  # the line shows as stored, masked
+    page.reload()
     expect(own).to_contain_text("[EMAIL_1]")
     expect(own).not_to_contain_text("sam.carter")
 

@@ -41,12 +41,14 @@ export async function chatView(sessionId, me) {
     rows.set(key, element);
   }
 
+  const pendingFeedback = new Map(); // trainee message id -> feedback that came before its line
   function line(message) {
     const mine = message.role === "user";
     const who = mine ? (readOnly ? session.user_id : t("you")) : customer;
     const li = h(`li.msg.${mine ? "trainee" : "customer"}`, { dataset: { messageId: message.id } },
       h("p.who", {}, who), h("p.text", {}, message.content));
-    const feedback = message.feedback || message.metadata?.feedback;
+    const feedback = message.feedback || message.metadata?.feedback || pendingFeedback.get(message.id);
+    pendingFeedback.delete(message.id);
     if (mine && feedback) li.append(feedbackBlock(feedback));
     return li;
   }
@@ -58,6 +60,19 @@ export async function chatView(sessionId, me) {
     const li = h("li.msg.customer.streaming", { dataset: { replyTo } }, h("p.who", {}, customer), h("p.text", {}, draft.text));
     li.setAttribute("aria-busy", "true");
     place(replyTo + 0.5, li);
+  }
+
+  // The line as stored: personal data in it was masked on the way in, and the page
+  // shows what everyone else (the trainer, the report) will read.
+  async function showStoredText(messageId) {
+    try {
+      const fresh = await api(`/api/sessions/${sessionId}`);
+      const stored = fresh.messages.find((message) => message.id === messageId);
+      const text = rows.get(messageId)?.querySelector(".text");
+      if (stored && text && text.textContent !== stored.content) text.textContent = stored.content;
+    } catch (error) {
+      /* the typed text stays; the next load shows the stored one */
+    }
   }
 
   async function fillMissingTraineeLines() {
@@ -112,12 +127,11 @@ export async function chatView(sessionId, me) {
         if (li) {
           li.querySelector(".feedback")?.remove();
           li.append(feedbackBlock(frame));
+        } else {
+          pendingFeedback.set(frame.message_id, frame); // its line is still being fetched
         }
         break;
       }
-      case "message_ack":
-        input.value = input.value; // the text was stored; nothing to do
-        break;
       case "session_complete":
         typing.hidden = true;
         finish();
@@ -181,12 +195,15 @@ export async function chatView(sessionId, me) {
     if (frame.type === "message_ack") {
       const text = awaitingAck.get(frame.client_message_id) ?? pendingText;
       awaitingAck.delete(frame.client_message_id);
+      pendingText = null;
       if (!rows.has(frame.message_id)) place(frame.message_id, line({ id: frame.message_id, role: "user", content: text }));
+      showStoredText(frame.message_id);
       return;
     }
     if (frame.type === "error" && frame.event_id === undefined && frame.code !== "read_only") {
       // A message refused before it was stored: give the trainee their text back.
       if (pendingText && !input.value) input.value = pendingText;
+      pendingText = null;
     }
     onFrame(frame);
   }
