@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-container test-all soak bench eval install clean
+.PHONY: run test test-container test-all soak bench eval install browser-deps screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +20,23 @@ install: $(VENV)/.installed
 ## The masking key is generated into the data folder on first start (data/secret-key).
 run: install
 	$(BIN)/chattrain db upgrade
-	$(BIN)/chattrain users ensure-demo
+	PORT=$(PORT) $(BIN)/chattrain users ensure-demo
 	key_file="$$($(BIN)/chattrain secret-key ensure)" && \
 	CHATTRAIN_SECRET_KEY_FILE="$$key_file" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT)
 
 ## Install the test dependencies and run the whole suite (the soak and container runs are separate)
-test: install
+test: install browser-deps
 	$(BIN)/python -m pytest -q
+
+## The browser tests drive Debian's Chromium (Playwright cannot download browsers here):
+## installed with apt-get when missing and we are root; otherwise the tests say how.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## The README's screenshots, taken by the browser tests as they check each page
+screenshots: install browser-deps
+	CHATTRAIN_SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser
 
 ## Build the container image and run it with podman (as root: installs podman, runc and
 ## debootstrap from Debian if missing; about 4 minutes the first time on a machine, 45 s after)

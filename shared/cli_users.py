@@ -2,18 +2,22 @@
 
 A token is printed once, when it is made, and only its hash is stored: keep it then, or
 rotate it later. `ensure-demo` gives a fresh local install its two demo users and keeps
-their tokens in `<data_dir>/demo-tokens.txt` (mode 0600) so a developer can find them."""
+their tokens in `<data_dir>/demo-tokens.txt` (mode 0600) so a developer can find them,
+and prints a sign-in link for each. `sign-in-link` prints a single-use, short-lived link
+that signs a person in to the web app without handing them a token."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from shared.db.browser_sessions import insert_sign_in_code
 from shared.db.engine import BEGIN_MODE, create_sync_engine
 from shared.db.migrate import upgrade_to_head
 from shared.db.users import (
@@ -110,6 +114,36 @@ def rotate_token(user_id: str, token_only: bool) -> None:
     _show_token(user_id, token, token_only)
 
 
+def default_base_url() -> str:
+    """Where people open the web app: CHATTRAIN_PUBLIC_BASE_URL, else this machine's port."""
+    public = load_settings().public_base_url
+    return public.rstrip("/") if public else f"http://localhost:{os.environ.get('PORT', '8000')}"
+
+
+def make_sign_in_link(user_id: str, base_url: str) -> str:
+    """Store a new sign-in code for the user and return the link that carries it (in the
+    fragment, which browsers never send to a server). ClickException for an unknown or
+    disabled user."""
+    ttl = load_settings().sign_in_link_ttl_seconds
+    code = _run(insert_sign_in_code, user_id, now=time.time(), ttl_seconds=ttl)
+    if code is None:
+        raise click.ClickException(f"no enabled user {user_id!r} (see `chattrain users list`)")
+    return f"{base_url.rstrip('/')}/#sign-in={code}"
+
+
+@users.command("sign-in-link")
+@click.argument("user_id")
+@click.option("--base-url", help="Where the web app is opened (default: CHATTRAIN_PUBLIC_BASE_URL, else http://localhost:$PORT).")
+def sign_in_link(user_id: str, base_url: str | None) -> None:
+    """Print a link that signs the user in to the web app once, within
+    CHATTRAIN_SIGN_IN_LINK_TTL_SECONDS (15 minutes by default)."""
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        raise click.BadParameter("must start with http:// or https://", param_hint="--base-url")
+    minutes = max(1, load_settings().sign_in_link_ttl_seconds // 60)
+    link = make_sign_in_link(user_id, base_url or default_base_url())
+    click.echo(f"Sign-in link for {user_id} (works once, for {minutes} minutes):\n{link}")
+
+
 def _create_demo_users(conn) -> list[tuple[str, str, str]] | None:  # noqa: ANN001
     if count_users(conn) > 0:
         return None
@@ -134,6 +168,7 @@ def ensure_demo() -> None:
     if created is None:
         where = f"; demo tokens are in {tokens_path}" if tokens_path.exists() else ""
         click.echo(f"Users exist: no demo users created{where}.")
+        click.echo("Sign in to the web app with a link from `chattrain users sign-in-link demo-trainee` (or demo-trainer).")
         return
     lines = [f"{user_id} ({role}): {token}" for user_id, role, token in created]
     write_private_file(
@@ -145,6 +180,10 @@ def ensure_demo() -> None:
     click.echo("Created demo users (tokens shown once here, and kept in " + str(tokens_path) + "):")
     for line in lines:
         click.echo(f"  {line}")
+    click.echo("Open the web app with a sign-in link (each works once, for a few minutes; "
+               "`chattrain users sign-in-link demo-trainee` makes another):")
+    for user_id, _role, _token in created:
+        click.echo(f"  {user_id}: {make_sign_in_link(user_id, default_base_url())}")
 
 
 if __name__ == "__main__":  # `python -m shared.cli_users ...`, the same commands as `chattrain users ...`

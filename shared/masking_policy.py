@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from shared.masking import PlaceholderVault, find_candidates, mask_candidates
+from shared.masking.fiction import without_fiction
 from shared.masking.split_values import find_split_values, may_be_split
 
 
@@ -36,7 +37,8 @@ class MaskingPolicy:
         masking, which needs no database, so callers run it before their transaction."""
         if not self.enabled or not text:
             return []
-        return find_candidates(text, scenario_patterns)
+        # The scenario's own fiction (its persona, account numbers...) is never masked.
+        return without_fiction(find_candidates(text, scenario_patterns), scenario_patterns)
 
     def apply_loading(
         self, text: str, load_session_data: Callable[[], dict[str, Any]], scenario_patterns=(), *, found=None  # noqa: ANN001
@@ -63,6 +65,9 @@ class MaskingPolicy:
         split = None
         if self.enabled and previous_text and text and may_be_split(previous_text, text):
             split = find_split_values(previous_text, text, scenario_patterns)
+            if split is not None:
+                split.in_current[:] = without_fiction(split.in_current, scenario_patterns)
+                split.in_previous[:] = without_fiction(split.in_previous, scenario_patterns)
         if split is None or not (split.in_current or split.in_previous):
             return MaskedMessage(*self.apply(text, session_data, scenario_patterns, found=found))
         candidates = [*(self.find(text, scenario_patterns) if found is None else found), *split.in_current]

@@ -167,6 +167,12 @@ class Settings(BaseSettings):
         "required", description="`insecure-dev` trusts requests without a token; loopback only."
     )
     ws_ticket_ttl_seconds: int = Field(60, ge=1, le=600, description="Lifetime of a WebSocket ticket.")
+    sign_in_link_ttl_seconds: int = Field(
+        900, ge=10, le=86400, description="Lifetime of a sign-in link's code (`chattrain users sign-in-link`); single use."
+    )
+    browser_session_ttl_seconds: int = Field(
+        43200, ge=60, description="Lifetime of the web app's session cookie after signing in by link."
+    )
     messages_per_window: int = Field(30, ge=0, description="Trainee messages per user per message window.")
     message_window_seconds: int = Field(60, ge=1, description="The message window.")
     sessions_per_window: int = Field(10, ge=0, description="Session creations per user per session window.")

@@ -15,7 +15,19 @@ from shared.logs import configure_logging
 from shared.masking_policy import MaskingPolicy
 from shared.settings import Settings
 from web.auth import SECURITY_SCHEMES, check_auth_mode
-from web.blueprints import account, apidocs, chat, documents, health, reports, scenarios, sessions, usage
+from web.blueprints import (
+    account,
+    apidocs,
+    chat,
+    documents,
+    health,
+    pages,
+    reports,
+    scenarios,
+    sessions,
+    sign_in,
+    usage,
+)
 from web.catalog import load_catalog
 from web.cors import install_cors
 from web.database import Database
@@ -39,8 +51,8 @@ def create_app(settings: Settings) -> Quart:
     if settings.auth_mode == "insecure-dev":
         log.warning("CHATTRAIN_AUTH_MODE=insecure-dev: requests without a token are trusted (loopback only)")
     masking_key = settings.masking_key  # refuses to start without a key (shared/settings.py)
-    # No static folder: the public routes are exactly /api/health and the API docs (whose
-    # assets web/blueprints/apidocs.py serves from a folder of their own).
+    # No static folder: the API docs' assets (web/blueprints/apidocs.py) and the web app's
+    # files (web/blueprints/pages.py) are served from folders of their own.
     app = Quart("chattrain", static_folder=None)
     app.asgi_websocket_class = LeanWebsocketConnection
     app.request_class = JsonBodyRequest
@@ -66,7 +78,7 @@ def create_app(settings: Settings) -> Quart:
     install_cors(app, settings)
     install_security_headers(app)
     register_error_handlers(app)
-    for module in (health, account, scenarios, sessions, reports, usage, documents, chat, apidocs):
+    for module in (health, account, scenarios, sessions, reports, usage, documents, chat, apidocs, sign_in, pages):
         app.register_blueprint(module.blueprint)
 
     @app.before_serving

@@ -13,6 +13,12 @@ confirmed to strangers.
 A socket's credentials are checked once, when it opens; disabling the user or rotating
 the token later closes it within a second (web/revocation.py).
 
+The web app signs people in with a browser session instead (web/blueprints/sign_in.py):
+an HttpOnly cookie accepted beside Bearer tokens. A write (POST and the like) signed in by
+that cookie must carry the session's CSRF token in `X-CSRF-Token`, and a socket signed in
+by it must come from an allowed Origin (the server's own, CHATTRAIN_PUBLIC_BASE_URL's or
+a CORS origin), so another site cannot act with a visitor's cookie.
+
 `CHATTRAIN_AUTH_MODE=insecure-dev` trusts callers without credentials as a trainer-like
 developer (and the body's user_id, as the seed did); create_app refuses it on anything
 but a loopback address. Credentials that are sent are always checked."""
@@ -28,6 +34,7 @@ from typing import Any
 from quart import current_app, g, request, websocket
 from quart_schema import security_scheme
 
+from shared.db.browser_sessions import csrf_token_for, select_user_by_browser_session
 from shared.db.sessions import select_session
 from shared.db.users import consume_ws_ticket, select_user_by_token, ws_ticket_exists
 from shared.settings import Settings
@@ -37,6 +44,9 @@ from web.frames import error_frame
 SOCKET_SUBPROTOCOL = "chattrain.v1"
 BEARER_SUBPROTOCOL_PREFIX = "bearer."
 CLOSE_UNAUTHORIZED = 4401
+SESSION_COOKIE = "chattrain_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 # The OpenAPI security scheme; require_user documents it on each route it guards.
 SECURITY_SCHEMES = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
@@ -86,9 +96,29 @@ def unauthorized_error(detail: str) -> ApiError:
     return ApiError(401, "unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="chattrain"'})
 
 
+async def cookie_user(cookies) -> dict[str, Any] | None:  # noqa: ANN001
+    """The user the browser-session cookie signs in (with its `csrf_token`), or None."""
+    secret = cookies.get(SESSION_COOKIE)
+    if not secret:
+        return None
+    user = await current_app.db.read(select_user_by_browser_session, secret, now=time.time())
+    if user is not None:
+        user["csrf_token"] = csrf_token_for(secret)
+    return user
+
+
 async def authenticate_request() -> dict[str, Any]:
-    """The user the request's bearer token belongs to; ApiError 401 otherwise."""
+    """The user the request's bearer token (or, without one, the web app's session
+    cookie) belongs to; ApiError 401 otherwise, 403 `csrf_failed` for a cookie-signed
+    write without the session's CSRF token."""
     header = request.headers.get("Authorization")
+    if header is None and request.cookies.get(SESSION_COOKIE):
+        user = await cookie_user(request.cookies)
+        if user is None:
+            raise unauthorized_error("Your sign-in has expired or was ended: ask your trainer for a new sign-in link.")
+        if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != user["csrf_token"]:
+            raise ApiError(403, "csrf_failed", f"This request needs the page's {CSRF_HEADER} header: reload the page and try again.")
+        return user
     if header is None:
         if _insecure_dev():
             return _dev_user()
@@ -123,7 +153,8 @@ def optional_user(handler: Callable) -> Callable:
 
     @wraps(handler)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        g.user = await authenticate_request() if request.headers.get("Authorization") is not None or _insecure_dev() else None
+        signed_in = request.headers.get("Authorization") is not None or request.cookies.get(SESSION_COOKIE)
+        g.user = await authenticate_request() if signed_in or _insecure_dev() else None
         return await handler(*args, **kwargs)
 
     setattr(wrapper, AUTH_ATTRIBUTE, "optional")
@@ -195,9 +226,28 @@ async def authenticate_websocket() -> tuple[dict[str, Any] | None, str]:
         exists = await db.read(ws_ticket_exists, ticket)
         user = await db.write(consume_ws_ticket, ticket, now=time.time()) if exists else None
         return (user, "") if user else (None, "ticket not valid: unknown, used or expired")
+    if websocket.cookies.get(SESSION_COOKIE):
+        if not origin_allowed(websocket.headers.get("Origin")):
+            return None, "origin not allowed"
+        user = await cookie_user(websocket.cookies)
+        return (user, "") if user else (None, "sign-in expired")
     if _insecure_dev():
         return _dev_user(), ""
     return None, "authentication required"
+
+
+def origin_allowed(origin: str | None) -> bool:
+    """Whether a socket signed in by cookie comes from a page allowed to use it: the
+    server's own origin, CHATTRAIN_PUBLIC_BASE_URL's, or one of the CORS origins. Without
+    this any site a signed-in person visits could open their chat socket."""
+    if not origin:
+        return False
+    settings = current_app.config["CHATTRAIN_SETTINGS"]
+    scheme = "https" if websocket.scheme in ("wss", "https") else "http"
+    allowed = {f"{scheme}://{websocket.host}", *settings.cors_allowed_origins}
+    if settings.public_base_url:
+        allowed.add(settings.public_base_url.rstrip("/"))
+    return origin.rstrip("/") in allowed
 
 
 def require_socket_user(handler: Callable) -> Callable:

@@ -8,7 +8,7 @@ from quart import Quart, Response, request
 from shared.settings import Settings
 
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-ALLOWED_HEADERS = "Authorization, Content-Type"
+ALLOWED_HEADERS = "Authorization, Content-Type, X-CSRF-Token"
 PREFLIGHT_MAX_AGE_SECONDS = "600"
 
 

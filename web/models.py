@@ -173,6 +173,9 @@ class Me(BaseModel):
     id: str
     role: Literal["trainee", "trainer"]
     display_name: str | None = None
+    csrf_token: str | None = Field(
+        default=None, description="Signed in by the web app's cookie: send it as X-CSRF-Token with every write."
+    )
 
 
 class WsTicket(BaseModel):

@@ -2,8 +2,8 @@
 
 The API serves JSON (and a scenario's Markdown documents), never pages, so its Content
 Security Policy allows nothing at all. The two documentation pages, /docs and /redocs,
-load their scripts and styles from this server (web/static/apidocs), so their policy
-names no other origin. API responses carry personal data and are
+load their scripts and styles from this server (web/static/apidocs), and the web app at /
+its own files (web/app_static), so neither policy names another origin. API responses carry personal data and are
 never stored by browsers or shared caches."""
 
 from __future__ import annotations
@@ -27,6 +27,12 @@ DOCS_CSP = (
     "font-src 'self' data:; connect-src 'self'; worker-src blob:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
+# The web app (web/blueprints/pages.py): its own files only; no inline script or style,
+# no other origin. 'self' in connect-src covers the same-origin chat socket (CSP Level 3).
+APP_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 
 
 def install_security_headers(app: Quart) -> None:
@@ -36,7 +42,12 @@ def install_security_headers(app: Quart) -> None:
     async def add_security_headers(response: Response) -> Response:
         for name, value in STATIC_HEADERS.items():
             response.headers.setdefault(name, value)
-        response.headers["Content-Security-Policy"] = DOCS_CSP if request.path in DOC_PAGE_PATHS else API_CSP
+        if request.path in DOC_PAGE_PATHS:
+            response.headers["Content-Security-Policy"] = DOCS_CSP
+        elif request.path == "/" or request.path.startswith("/app/"):
+            response.headers["Content-Security-Policy"] = APP_CSP
+        else:
+            response.headers["Content-Security-Policy"] = API_CSP
         if request.path.startswith("/api/"):
             response.headers["Cache-Control"] = "no-store"
         return response

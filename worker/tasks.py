@@ -190,7 +190,7 @@ def _generate(runtime: WorkerRuntime, prepared: _Prepared, claimant: str) -> _Ge
     )
     # Like scoring, the search for personal data in a reply that goes out whole runs
     # before the transaction; only the placeholders are put in with the lock held.
-    found = runtime.masking.find(batcher.generated, tuple(scenario.masking_patterns)) if batcher.next_seq == 0 else None
+    found = runtime.masking.find(batcher.generated, scenario.masking_rules) if batcher.next_seq == 0 else None
     return _Generated(prepared, batcher, usage, feedback, found, timing)
 
 
@@ -247,7 +247,7 @@ def _stream_reply(runtime: WorkerRuntime, prepared: _Prepared, claimant: str, ti
     `typing` indicator already pending, so a wait for a slot shows as typing."""
     request = prepared.request
     session_id, message_id = request.session_id, prepared.message_id
-    patterns = tuple(request.scenario.masking_patterns)
+    patterns = request.scenario.masking_rules
     batcher = DeltaBatcher(
         batch_seconds=runtime.settings.stream_batch_ms / 1000,
         emitted=prepared.emitted,
@@ -329,7 +329,7 @@ def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, claimant: str)
     if _claim(runtime, conn, message_id, claimant) is None:
         log.info("reply dropped, another run has claimed the job message_id=%s", message_id)
         return False, None
-    mask = _session_masker(runtime, conn, session_id, tuple(scenario.masking_patterns))
+    mask = _session_masker(runtime, conn, session_id, scenario.masking_rules)
     if batcher.next_seq > 0:
         delta = batcher.take_delta(mask, final=True)
         if delta is not None:

@@ -166,6 +166,29 @@ ws_tickets = Table(
     Index("ix_ws_tickets_expires_at", "expires_at"),
 )
 
+# Sign-in links (`chattrain users sign-in-link`): single-use, short-lived codes a browser
+# exchanges for a browser session, both stored hashed like tokens (shared/db/browser_sessions.py).
+sign_in_codes = Table(
+    "sign_in_codes",
+    metadata,
+    Column("code_hash", Text, primary_key=True),
+    Column("user_id", Text, ForeignKey("users.id"), nullable=False),
+    Column("expires_at", Float, nullable=False),  # epoch seconds
+    Index("ix_sign_in_codes_expires_at", "expires_at"),
+)
+
+# A browser's signed-in session (the HttpOnly cookie holds its secret). It is valid while
+# unexpired and while its user is enabled at the credentials_revision it was made at.
+browser_sessions = Table(
+    "browser_sessions",
+    metadata,
+    Column("session_hash", Text, primary_key=True),
+    Column("user_id", Text, ForeignKey("users.id"), nullable=False),
+    Column("credentials_revision", Integer, nullable=False),
+    Column("expires_at", Float, nullable=False),  # epoch seconds
+    Index("ix_browser_sessions_expires_at", "expires_at"),
+)
+
 # Fixed-window counters for per-user limits that must hold across web processes. Each
 # hit prunes the user's older windows for that action, so the table stays at about one
 # row per user and action.

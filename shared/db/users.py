@@ -168,10 +168,14 @@ def consume_ws_ticket(conn: Connection, ticket: str, *, now: float) -> dict[str,
     """Use up a ticket: the enabled user it was issued to, or None when it is unknown, used,
     or expired. Deleting the row is what makes it single-use, so call this in a write
     transaction."""
+    return use_up_secret(conn, ws_tickets, ws_tickets.c.ticket_hash, ticket, now=now)
+
+
+def use_up_secret(conn: Connection, table, hash_column, secret: str, *, now: float) -> dict[str, Any] | None:  # noqa: ANN001
+    """Delete the row of a single-use secret (a ticket, a sign-in code) and return the
+    enabled user it was issued to, or None when it is unknown, used, or expired."""
     row = conn.execute(
-        delete(ws_tickets)
-        .where(ws_tickets.c.ticket_hash == hash_secret(ticket))
-        .returning(ws_tickets.c.user_id, ws_tickets.c.expires_at)
+        delete(table).where(hash_column == hash_secret(secret)).returning(table.c.user_id, table.c.expires_at)
     ).first()
     if row is None or row.expires_at < now:
         return None

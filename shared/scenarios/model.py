@@ -8,11 +8,13 @@ matching sections of the file, so a field's rules live in one place.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from shared.masking.fiction import MaskingRules, fiction_keys
 from shared.scenarios.keywords import keyword_alternatives
 
 SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -208,6 +210,17 @@ class Scenario(FrozenModel):
     pitfalls: tuple[Pitfall, ...] = ()
     extensions: dict[str, Any] = Field(default_factory=dict)
     folder: Path
+
+    @cached_property
+    def masking_rules(self) -> MaskingRules:
+        """The masking patterns with the scenario's fiction (shared/masking/fiction.py): what
+        every masking call on this scenario's sessions takes."""
+        persona = self.persona
+        texts = [self.situation, *(message.content for message in self.bot_messages)]
+        if persona is not None:
+            texts += [persona.background, persona.role or "", persona.company or ""]
+        names = [persona.name] if persona is not None else []
+        return MaskingRules(self.masking_patterns, fiction_keys(texts, names, self.masking_patterns))
 
     @property
     def opening_line(self) -> str | None:

@@ -174,7 +174,7 @@ async def test_transcript_as_markdown_quotes_the_trainee_and_the_feedback(client
     assert text.startswith("# Transcript: Customer Service Training")
     assert "**Trainee**" in text and "**Customer**" in text
     assert r"I'm sorry about the \*charge\*, let me help with your account." in text
-    assert "*Feedback: " in text and "- Missed: " in text
+    assert "*Feedback: " in text and "- To improve (" in text
 
 
 async def test_transcript_with_an_unknown_format_is_400_naming_the_field(client, users):

@@ -174,6 +174,7 @@ async def test_no_get_endpoint_or_socket_frame_reveals_hidden_scenario_content(a
             "ident": scenario_id,
             "scenario_id": scenario_id,
             "filename": scenario.documents[0].filename,
+            "asset": "main.js",
         }
         for user in (users.trainee, users.trainer):
             for rule in get_rules:

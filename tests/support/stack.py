@@ -172,15 +172,7 @@ class Stack:
     def stop(self, name: str, signum: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         process = self.processes[name]
         if process.poll() is None:
-            try:
-                os.killpg(process.pid, signum)
-            except ProcessLookupError:
-                pass
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout)
+            stop_group(process, timeout, signum)
         return process.returncode
 
     def stop_all(self) -> None:
@@ -207,3 +199,29 @@ def started_stack(data_dir: Path, **extra_env: str) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop_all()
+
+
+def start_make_run(data_dir: Path, port: int, *, text: bool = False) -> subprocess.Popen:
+    """`make run` as a newcomer types it, on this data folder and port and no other
+    configuration, in its own process group; output on the process's stdout."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CHATTRAIN_")}
+    env.update(CHATTRAIN_DATA_DIR=str(data_dir), CHATTRAIN_SCENARIOS_DIR=str(REPO_ROOT / "scenarios"))
+    venv = os.path.relpath(Path(sys.executable).parent.parent, REPO_ROOT)  # the Makefile's VENV is relative
+    return subprocess.Popen(
+        ["make", "--no-print-directory", "run", f"VENV={venv}", f"PORT={port}"],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=text, start_new_session=True,
+    )
+
+
+def stop_group(process: subprocess.Popen, timeout: float = 15.0, signum: int = signal.SIGTERM) -> None:
+    """Signal a process group started with start_new_session (SIGTERM), then SIGKILL what
+    is left after `timeout`."""
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout)

@@ -128,3 +128,46 @@ def test_rotating_or_disabling_deletes_unused_tickets_and_raises_the_revision(da
     _run(command, "carol")
     assert _tickets_and_revision(data_dir, "carol") == (0, 2)
     assert _tickets_and_revision(data_dir, "dave") == (0, 1)
+
+
+def _exchange(data_dir, link: str):  # noqa: ANN001, ANN202
+    import time
+
+    from shared.db.browser_sessions import exchange_sign_in_code
+
+    code = link.split("#sign-in=", 1)[1]
+    engine = create_sync_engine(f"sqlite:///{data_dir / 'chattrain.db'}")
+    try:
+        with engine.begin() as conn:
+            return exchange_sign_in_code(conn, code, now=time.time(), session_ttl_seconds=60)
+    finally:
+        engine.dispose()
+
+
+def test_sign_in_link_prints_a_single_use_link_for_the_web_app(data_dir, monkeypatch):
+    monkeypatch.delenv("CHATTRAIN_PUBLIC_BASE_URL", raising=False)
+    monkeypatch.setenv("PORT", "8123")
+    _run("create", "--role", "trainee", "--id", "alice")
+    link = _run("sign-in-link", "alice").strip().splitlines()[-1]
+    assert link.startswith("http://localhost:8123/#sign-in=")
+    user, _secret = _exchange(data_dir, link)
+    assert user["id"] == "alice"
+    assert _exchange(data_dir, link) is None  # single use
+    other = _run("sign-in-link", "alice", "--base-url", "https://train.example/").strip().splitlines()[-1]
+    assert other.startswith("https://train.example/#sign-in=")
+
+
+def test_sign_in_link_refuses_unknown_or_disabled_users_and_bad_urls(data_dir):
+    _run("create", "--role", "trainee", "--id", "bob")
+    _run("disable", "bob")
+    for args in (["sign-in-link", "nobody"], ["sign-in-link", "bob"], ["sign-in-link", "bob", "--base-url", "ftp://x"]):
+        result = CliRunner().invoke(users, args)
+        assert result.exit_code != 0 and result.output.strip(), args
+        assert "Traceback" not in result.output
+
+
+def test_ensure_demo_prints_a_sign_in_link_for_each_demo_user(data_dir):
+    output = _run("ensure-demo")
+    links = [line.split(": ", 1)[1] for line in output.splitlines() if "#sign-in=" in line]
+    assert len(links) == 2
+    assert {_exchange(data_dir, link)[0]["id"] for link in links} == {"demo-trainee", "demo-trainer"}

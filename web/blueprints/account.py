@@ -24,7 +24,7 @@ blueprint = Blueprint("account", __name__)
 @validate_response(Me, 200)
 async def get_me() -> Me:
     """Show who the token belongs to and their role."""
-    return Me(id=g.user["id"], role=g.user["role"], display_name=g.user.get("display_name"))
+    return Me(id=g.user["id"], role=g.user["role"], display_name=g.user.get("display_name"), csrf_token=g.user.get("csrf_token"))
 
 
 def _issue_ticket(

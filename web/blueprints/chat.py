@@ -131,7 +131,7 @@ class ChatConnection:
         content = frame.content
         check_message_content(content, max_chars=self.settings.max_message_chars)
         await self.refuse_if_time_is_up()
-        patterns = tuple(self.scenario.masking_patterns)
+        patterns = self.scenario.masking_rules  # its patterns and its fiction
         accepted = await self.app.db.write(
             accept_trainee_message,
             session_id=self.session_id,

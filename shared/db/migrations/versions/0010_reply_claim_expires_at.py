@@ -2,14 +2,13 @@
 now claim_expires_at
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-03
 """
 from alembic import op
 
 revision = "0010"
-# 0009 is another branch's; whoever merges both chains this one after it.
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

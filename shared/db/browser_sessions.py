@@ -1,0 +1,87 @@
+"""Sign-in links and browser sessions: how a person signs in to the web app without ever
+handling an API token.
+
+`chattrain users sign-in-link` stores a single-use code (valid minutes) and prints a link
+holding it; the page exchanges the code for a browser session whose secret lives only in
+an HttpOnly cookie. Codes and session secrets are 256 random bits stored as SHA-256
+hashes, like tokens (shared/db/users.py says why a fast hash is enough).
+
+A browser session is valid while it has not expired, its user is enabled, and the user's
+credentials_revision is the one it was made at: disabling a user or rotating their token
+signs every browser out too. The CSRF token a page sends with its writes is derived from
+the session secret, so nothing more is stored for it."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import Connection, delete, select
+
+from shared.db.schema import browser_sessions, sign_in_codes, users
+from shared.db.users import hash_secret, new_secret, select_user, use_up_secret
+
+
+def csrf_token_for(session_secret: str) -> str:
+    """The CSRF token of a browser session: public to its page, useless without the cookie."""
+    return hashlib.sha256(b"chattrain-csrf:" + session_secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def insert_sign_in_code(conn: Connection, user_id: str, *, now: float, ttl_seconds: float) -> str | None:
+    """A new single-use sign-in code for an enabled user, or None when there is no such
+    user or they are disabled. Expired codes are pruned here."""
+    user = select_user(conn, user_id)
+    if user is None or user["disabled"]:
+        return None
+    conn.execute(delete(sign_in_codes).where(sign_in_codes.c.expires_at < now))
+    code = new_secret()
+    conn.execute(sign_in_codes.insert().values(code_hash=hash_secret(code), user_id=user_id, expires_at=now + ttl_seconds))
+    return code
+
+
+def exchange_sign_in_code(
+    conn: Connection, code: str, *, now: float, session_ttl_seconds: float
+) -> tuple[dict[str, Any], str] | None:
+    """Use up a sign-in code: (the user, a new browser session's secret), or None when the
+    code is unknown, used, expired, or its user is disabled. Deleting the row is what makes
+    it single-use, so call this in a write transaction."""
+    user = use_up_secret(conn, sign_in_codes, sign_in_codes.c.code_hash, code, now=now)
+    if user is None:
+        return None
+    conn.execute(delete(browser_sessions).where(browser_sessions.c.expires_at < now))
+    secret = new_secret()
+    conn.execute(
+        browser_sessions.insert().values(
+            session_hash=hash_secret(secret),
+            user_id=user["id"],
+            credentials_revision=user["credentials_revision"],
+            expires_at=now + session_ttl_seconds,
+        )
+    )
+    return user, secret
+
+
+def select_user_by_browser_session(conn: Connection, secret: str, *, now: float) -> dict[str, Any] | None:
+    """The user a browser session's secret signs in, or None when it is unknown, expired,
+    its user disabled, or their credentials revoked since it was made."""
+    row = conn.execute(
+        select(users)
+        .join(browser_sessions, browser_sessions.c.user_id == users.c.id)
+        .where(
+            browser_sessions.c.session_hash == hash_secret(secret),
+            browser_sessions.c.expires_at >= now,
+            browser_sessions.c.credentials_revision == users.c.credentials_revision,
+            users.c.disabled.is_(False),
+        )
+    ).first()
+    if row is None:
+        return None
+    user = dict(row._mapping)
+    user.pop("token_hash", None)
+    user["disabled"] = False
+    return user
+
+
+def delete_browser_session(conn: Connection, secret: str) -> bool:
+    """Sign a browser out: its session stops working at once. False if there was none."""
+    return conn.execute(delete(browser_sessions).where(browser_sessions.c.session_hash == hash_secret(secret))).rowcount == 1

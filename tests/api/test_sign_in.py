@@ -1,0 +1,110 @@
+"""Signing in to the web app by link: a single-use, short-lived code exchanged for an
+HttpOnly, SameSite=Strict cookie; the API takes the cookie beside Bearer tokens, refuses
+cookie-signed writes without the CSRF token and cookie-signed sockets from other origins."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from shared.db.browser_sessions import insert_sign_in_code
+from shared.db.users import update_user_disabled, update_user_token
+from web.auth import SESSION_COOKIE
+
+
+async def _code(app, user_id: str, ttl: float = 60) -> str:
+    return await app.app.db.write(insert_sign_in_code, user_id, now=time.time(), ttl_seconds=ttl)
+
+
+async def _sign_in(app, client, user_id: str) -> dict:
+    response = await client.post("/api/sign-in", json={"code": await _code(app, user_id)})
+    assert response.status_code == 200
+    return await response.get_json()
+
+
+async def test_a_code_signs_in_once_with_an_httponly_strict_cookie(app, client, users):
+    code = await _code(app, users.trainee.id)
+    response = await client.post("/api/sign-in", json={"code": code})
+    assert response.status_code == 200
+    me = await response.get_json()
+    assert me["id"] == users.trainee.id and me["role"] == "trainee" and me["csrf_token"]
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; HTTPS adds it (next test)
+    again = await app.app.test_client().post("/api/sign-in", json={"code": code})
+    assert again.status_code == 400 and (await again.get_json())["code"] == "sign_in_link_invalid"
+    # The cookie now signs API calls in, and /api/me hands the page its CSRF token.
+    shown = await client.get("/api/me")
+    assert shown.status_code == 200 and (await shown.get_json())["csrf_token"] == me["csrf_token"]
+
+
+async def test_the_cookie_is_secure_over_https(app, client, users):
+    response = await client.post("/api/sign-in", json={"code": await _code(app, users.trainee.id)}, scheme="https")
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+async def test_an_expired_or_made_up_code_is_refused_with_a_sentence(app, client, users):
+    expired = await _code(app, users.trainee.id, ttl=-1)
+    for code in (expired, "made-up"):
+        response = await client.post("/api/sign-in", json={"code": code})
+        body = await response.get_json()
+        assert response.status_code == 400 and body["code"] == "sign_in_link_invalid" and body["field"] == "code"
+        assert "Ask your trainer" in body["detail"]
+    response = await client.post("/api/sign-in", json={})
+    assert response.status_code == 400 and (await response.get_json())["field"] == "code"
+
+
+async def test_a_cookie_write_needs_the_csrf_token(app, client, users):
+    me = await _sign_in(app, client, users.trainee.id)
+    refused = await client.post("/api/sessions", json={"scenario_id": 1})
+    assert refused.status_code == 403 and (await refused.get_json())["code"] == "csrf_failed"
+    wrong = await client.post("/api/sessions", json={"scenario_id": 1}, headers={"X-CSRF-Token": "nope"})
+    assert wrong.status_code == 403
+    created = await client.post("/api/sessions", json={"scenario_id": 1}, headers={"X-CSRF-Token": me["csrf_token"]})
+    assert created.status_code == 201 and (await created.get_json())["user_id"] == users.trainee.id
+
+
+async def test_sign_out_ends_the_browser_session(app, client, users):
+    me = await _sign_in(app, client, users.trainee.id)
+    cookie = client.cookie_jar  # keep a copy of the cookie as an attacker would
+    secret = next(c.value for c in cookie if c.name == SESSION_COOKIE)
+    response = await client.post("/api/sign-out", headers={"X-CSRF-Token": me["csrf_token"]})
+    assert response.status_code == 200 and "Max-Age=0" in response.headers["Set-Cookie"]
+    replay = await app.app.test_client().get("/api/me", headers={"Cookie": f"{SESSION_COOKIE}={secret}"})
+    assert replay.status_code == 401 and (await replay.get_json())["code"] == "unauthorized"
+
+
+async def test_disabling_or_rotating_signs_browsers_out(app, users):
+    for revoke in (update_user_token, update_user_disabled):
+        client = app.test_client()
+        await _sign_in(app, client, users.other.id)
+        assert (await client.get("/api/me")).status_code == 200
+        await app.app.db.write(revoke, users.other.id)
+        assert (await client.get("/api/me")).status_code == 401
+        if revoke is update_user_disabled:
+            break
+
+
+async def test_a_cookie_socket_needs_an_allowed_origin(app, client, users):
+    await _sign_in(app, client, users.trainee.id)
+    created = await client.post("/api/sessions", json={"scenario_id": 1}, headers=users.trainee.headers)
+    session_id = (await created.get_json())["id"]
+    secret = next(c.value for c in client.cookie_jar if c.name == SESSION_COOKIE)
+    for origin, expected in (("http://evil.example", "unauthorized"), (None, "unauthorized"), ("http://localhost", "session_start")):
+        headers = {"Cookie": f"{SESSION_COOKIE}={secret}"}
+        if origin:
+            headers["Origin"] = origin
+        async with app.test_client().websocket(f"/chat/{session_id}", headers=headers) as ws:
+            if expected == "session_start":
+                await ws.send(json.dumps({"type": "session_start"}))
+            frame = json.loads(await ws.receive())
+            assert frame["type" if expected == "session_start" else "code"] == expected, (origin, frame)
+
+
+async def test_an_expired_browser_session_no_longer_signs_in(app, users):
+    from shared.db.browser_sessions import exchange_sign_in_code
+
+    code = await _code(app, users.trainee.id)
+    _user, secret = await app.app.db.write(exchange_sign_in_code, code, now=time.time(), session_ttl_seconds=-1)
+    response = await app.test_client().get("/api/me", headers={"Cookie": f"{SESSION_COOKIE}={secret}"})
+    assert response.status_code == 401 and "expired" in (await response.get_json())["detail"]

@@ -1,0 +1,74 @@
+"""Signing in to the web app by link: the page exchanges a sign-in link's single-use code
+for a browser session held in an HttpOnly cookie, and signs out by deleting it.
+
+The link (`chattrain users sign-in-link USER`) carries the code in its fragment
+(`/#sign-in=<code>`), which browsers never send to a server or in a Referer, so it does
+not reach access logs; the page posts it here and removes it from the address bar."""
+
+from __future__ import annotations
+
+import time
+
+from pydantic import BaseModel, Field
+from quart import Blueprint, current_app, g, request
+from quart_schema import validate_request, validate_response
+
+from shared.db.browser_sessions import csrf_token_for, delete_browser_session, exchange_sign_in_code
+from web.auth import SESSION_COOKIE, require_user
+from web.errors import ApiError
+from web.models import Me
+
+blueprint = Blueprint("sign_in", __name__)
+
+
+class SignInData(BaseModel):
+    code: str = Field(min_length=1, max_length=200, description="The code from a sign-in link (after #sign-in=).")
+
+
+class SignedOut(BaseModel):
+    signed_out: bool
+
+
+def _secure_cookie() -> bool:
+    """Secure when the page is served over HTTPS (directly, or per CHATTRAIN_PUBLIC_BASE_URL)."""
+    settings = current_app.config["CHATTRAIN_SETTINGS"]
+    return request.scheme == "https" or settings.public_base_url.startswith("https://")
+
+
+@blueprint.post("/api/sign-in")
+@validate_request(SignInData)
+@validate_response(Me, 200)
+async def post_sign_in(data: SignInData):  # noqa: ANN201
+    """Exchange a sign-in link's code for a browser session (an HttpOnly cookie)."""
+    settings = current_app.config["CHATTRAIN_SETTINGS"]
+    exchanged = await current_app.db.write(
+        exchange_sign_in_code, data.code, now=time.time(), session_ttl_seconds=settings.browser_session_ttl_seconds
+    )
+    if exchanged is None:
+        raise ApiError(
+            400,
+            "sign_in_link_invalid",
+            "This sign-in link does not work: it was used already, has expired, or was copied wrongly. "
+            "Ask your trainer for a new one.",
+            "code",
+        )
+    user, secret = exchanged
+    me = Me(id=user["id"], role=user["role"], display_name=user.get("display_name"), csrf_token=csrf_token_for(secret))
+    headers = {"Set-Cookie": _cookie(secret, settings.browser_session_ttl_seconds)}
+    return me, 200, headers
+
+
+def _cookie(value: str, max_age: int) -> str:
+    secure = "; Secure" if _secure_cookie() else ""
+    return f"{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+
+
+@blueprint.post("/api/sign-out")
+@require_user
+@validate_response(SignedOut, 200)
+async def post_sign_out():  # noqa: ANN201
+    """Sign this browser out: its session cookie stops working at once and is cleared."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret and g.user.get("csrf_token"):
+        await current_app.db.write(delete_browser_session, secret)
+    return SignedOut(signed_out=True), 200, {"Set-Cookie": _cookie("", 0)}
