@@ -12,8 +12,6 @@ import time
 from shared.db.reports import insert_report
 from shared.db.workers import select_last_worker_seen
 from tests.unit.test_slow_model_upkeep import (  # noqa: F401
-    test_an_expired_claim_is_not_extended,
-    test_the_heartbeat_extends_this_processes_claims_so_a_stalled_reply_is_not_swept,
     test_the_heartbeat_publishes_the_model_calls_for_health,
 )
 from tests.unit.test_training_loop import (  # noqa: F401
