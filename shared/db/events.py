@@ -119,11 +119,15 @@ def select_events_after(conn: Connection, after_id: int, *, limit: int = 500) ->
     return _gaps.committed_prefix(conn, after_id, found, limit)
 
 
-# The transaction ids running now (every transaction holds an exclusive lock on its own
-# id until it ends; subtransactions' ids too, which only makes the answer cautious).
+# The transaction ids running now in this database (every transaction holds an exclusive
+# lock on its own id until it ends; subtransactions' ids too, which only makes the answer
+# cautious). Other databases on the server are left out: their transactions cannot hold
+# one of our ids, and a long one there must not hold our tailer.
 _RUNNING_XIDS = text(
-    "SELECT coalesce(array_agg(transactionid::text::bigint), '{}') FROM pg_locks "
-    "WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted"
+    "SELECT coalesce(array_agg(l.transactionid::text::bigint), '{}') FROM pg_locks AS l "
+    "JOIN pg_stat_activity AS a ON a.pid = l.pid "
+    "WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted "
+    "AND a.datname = current_database()"
 )
 
 
@@ -150,26 +154,27 @@ class _GapWatch:
     def committed_prefix(self, conn: Connection, after_id: int, found: list[StoredEvent], limit: int) -> list[StoredEvent]:
         database = conn.engine.url.render_as_string(hide_password=True)
         self._forget_below(database, after_id)
-        expected = after_id + 1
-        for index, event in enumerate(found):
-            if event.id != expected:
-                if not self._settled(conn, database, expected):
-                    return found[:index]
-                # Ended: read again from the gap, which now shows whatever it committed.
-                rows = _AFTER.all(conn, {"after_id": expected - 1, "limit": limit - index})
-                again = [StoredEvent(*row) for row in rows]
-                return found[:index] + self._after_settled(conn, database, expected, again, limit - index)
-            expected = event.id + 1
-        return found
-
-    def _after_settled(
-        self, conn: Connection, database: str, gap_start: int, found: list[StoredEvent], limit: int
-    ) -> list[StoredEvent]:
-        if found and found[0].id != gap_start:  # the gap (or its start) stays empty for good
+        result: list[StoredEvent] = []
+        expected, index = after_id + 1, 0
+        while index < len(found):
+            event = found[index]
+            if event.id == expected:
+                result.append(event)
+                expected, index = expected + 1, index + 1
+                continue
+            if not self._settled(conn, database, expected):
+                return result
+            # The gap's transactions have ended: read again from it, which now shows what
+            # they committed; ids below `event` still missing are empty for good.
             with self._lock:
-                self._first_seen.pop((database, gap_start), None)
-            return self.committed_prefix(conn, found[0].id - 1, found, limit)
-        return self.committed_prefix(conn, gap_start - 1, found, limit)
+                self._first_seen.pop((database, expected), None)
+            rows = _AFTER.all(conn, {"after_id": expected - 1, "limit": limit - len(result)})
+            found, index = [StoredEvent(*row) for row in rows], 0
+            while index < len(found) and found[index].id < event.id:
+                result.append(found[index])
+                index += 1
+            expected = event.id
+        return result
 
     def _settled(self, conn: Connection, database: str, gap_start: int) -> bool:
         key = (database, gap_start)
