@@ -9,7 +9,7 @@ trip) and the caller's `now` is not used."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Float, bindparam, cast, func, literal
+from sqlalchemy import Connection, Float, bindparam, cast, func, literal, select
 from sqlalchemy.sql import ColumnElement
 
 
@@ -30,3 +30,11 @@ def now_param(dialect_name: str, name: str = "b_now") -> ColumnElement:
     """For a statement prepared per dialect (shared/db/prepared.py): the bound `name` on
     SQLite, the server's clock on PostgreSQL (the bound value is then ignored)."""
     return server_now(dialect_name, bindparam(name))
+
+
+def select_now(conn: Connection, local: float) -> float:
+    """Epoch seconds to compare stored times with: `local` on SQLite, the database
+    server's clock on PostgreSQL (one round trip)."""
+    if conn.dialect.name != "postgresql":
+        return local
+    return conn.execute(select(server_now("postgresql", literal(local, Float)))).scalar_one()

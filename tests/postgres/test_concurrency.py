@@ -173,3 +173,14 @@ def test_tickets_expire_by_the_database_clock_not_the_hosts(engine):
         assert database_now + 59 < expires_at < database_now + 61
     with engine.begin() as conn:  # a host an hour fast still accepts it
         assert consume_ws_ticket(conn, ticket, now=time.time() + 3600)["id"] == "trainee-1"
+
+
+def test_a_heartbeat_is_stamped_by_the_database_clock(engine):
+    from shared.db.dbclock import select_now
+    from shared.db.workers import select_last_worker_seen, upsert_worker_heartbeat
+
+    with engine.begin() as conn:
+        upsert_worker_heartbeat(conn, worker_id="w", host="fast-host", pid=1, started_at="x", now=time.time() + 3600)
+        database_now = select_now(conn, time.time() + 3600)
+        assert database_now - 1 < select_last_worker_seen(conn) <= database_now
+        assert abs(database_now - time.time()) < 5
