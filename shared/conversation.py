@@ -1,7 +1,9 @@
 """The conversation's write paths, each one short transaction's worth of work.
 
 Both processes call these with a connection already inside a write transaction
-(BEGIN IMMEDIATE on SQLite), so a read-then-write here cannot race another process.
+(BEGIN IMMEDIATE on SQLite), so a read-then-write here cannot race another process. On
+PostgreSQL, which runs them at READ COMMITTED, each first reads the session with its row
+locked until commit (`select_session_for_update`), so writers to one session take turns.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def accept_trainee_message(
     owner's limit raises LimitExceeded, so the caller's transaction stores nothing.
     `found` is `masking.find(content, scenario_patterns)`, run before the transaction so
     the write lock is not held for it."""
-    session = session_rows.select_session(conn, session_id)
+    session = session_rows.select_session_for_update(conn, session_id)
     if session is None:
         raise ConversationError("session_not_found", "This session does not exist.")
     if session["status"] != "active":
@@ -106,7 +108,7 @@ def _mask_previous_message(conn: Connection, previous: dict[str, Any], masked: M
 
 def retry_reply(conn: Connection, *, session_id: int, message_id: int, reply_expiry_seconds: float) -> None:
     """Queue a failed or expired reply again at the trainee's request."""
-    session = session_rows.select_session(conn, session_id)
+    session = session_rows.select_session_for_update(conn, session_id)
     if session is not None and session["status"] != "active":
         raise ConversationError("session_completed", SESSION_ENDED)
     job = job_rows.select_reply_job(conn, message_id)

@@ -2,7 +2,8 @@
 writing its report.
 
 Like shared/conversation.py, each function runs inside the caller's write transaction
-(BEGIN IMMEDIATE on SQLite) and the scoring itself is left to shared/training. A session
+(BEGIN IMMEDIATE on SQLite; on PostgreSQL the session's row is read locked, or the
+write is one conditional UPDATE or INSERT ... ON CONFLICT that another writer waits on) and the scoring itself is left to shared/training. A session
 ends once: `complete_session` succeeds for exactly one caller, who then enqueues the
 evaluation job; the report and its `session_complete` event are written together, once.
 """
@@ -79,7 +80,7 @@ def complete_if_due(conn: Connection, scenario: Any, session_id: int, now: datet
     """After a reply: complete the session when its script is finished or its time is up.
     Returns the reason ("script_complete" or "time_up") when this call completed it; the
     caller then enqueues the evaluation."""
-    session = session_rows.select_session(conn, session_id)
+    session = session_rows.select_session_for_update(conn, session_id)
     if session is None or session["status"] != "active":
         return None
     counts = message_rows.count_messages_by_role(conn, session_id)

@@ -230,7 +230,7 @@ def _session_masker(runtime: WorkerRuntime, conn, session_id: int, patterns: tup
         session_data: dict = {}
 
         def load_session_data() -> dict:
-            session_data.update(session_rows.select_session(conn, session_id)["data"])
+            session_data.update(session_rows.select_session_for_update(conn, session_id)["data"])
             return session_data
 
         masked, findings = runtime.masking.apply_loading(text, load_session_data, patterns, found=found)

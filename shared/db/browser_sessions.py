@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
+from shared.db.dbclock import now_for
 from shared.db.schema import browser_sessions, sign_in_codes, users
 from shared.db.users import hash_secret, new_secret, select_user, use_up_secret
 
@@ -33,9 +34,10 @@ def insert_sign_in_code(conn: Connection, user_id: str, *, now: float, ttl_secon
     user = select_user(conn, user_id)
     if user is None or user["disabled"]:
         return None
-    conn.execute(delete(sign_in_codes).where(sign_in_codes.c.expires_at < now))
+    clock = now_for(conn, now)  # the database's clock on PostgreSQL (shared/db/dbclock.py)
+    conn.execute(delete(sign_in_codes).where(sign_in_codes.c.expires_at < clock))
     code = new_secret()
-    conn.execute(sign_in_codes.insert().values(code_hash=hash_secret(code), user_id=user_id, expires_at=now + ttl_seconds))
+    conn.execute(sign_in_codes.insert().values(code_hash=hash_secret(code), user_id=user_id, expires_at=clock + ttl_seconds))
     return code
 
 
@@ -48,14 +50,15 @@ def exchange_sign_in_code(
     user = use_up_secret(conn, sign_in_codes, sign_in_codes.c.code_hash, code, now=now)
     if user is None:
         return None
-    conn.execute(delete(browser_sessions).where(browser_sessions.c.expires_at < now))
+    clock = now_for(conn, now)
+    conn.execute(delete(browser_sessions).where(browser_sessions.c.expires_at < clock))
     secret = new_secret()
     conn.execute(
         browser_sessions.insert().values(
             session_hash=hash_secret(secret),
             user_id=user["id"],
             credentials_revision=user["credentials_revision"],
-            expires_at=now + session_ttl_seconds,
+            expires_at=clock + session_ttl_seconds,
         )
     )
     return user, secret
@@ -69,7 +72,7 @@ def select_user_by_browser_session(conn: Connection, secret: str, *, now: float)
         .join(browser_sessions, browser_sessions.c.user_id == users.c.id)
         .where(
             browser_sessions.c.session_hash == hash_secret(secret),
-            browser_sessions.c.expires_at >= now,
+            browser_sessions.c.expires_at >= now_for(conn, now),
             browser_sessions.c.credentials_revision == users.c.credentials_revision,
             users.c.disabled.is_(False),
         )

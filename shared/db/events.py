@@ -1,18 +1,28 @@
 """The events table: an append-only log of the frames the server sends to a session's
 sockets. The web process tails it by id, across sessions; a client sees each event's
-number within its own session (`seq`, sent as `event_id`) and resumes from that."""
+number within its own session (`seq`, sent as `event_id`) and resumes from that.
+
+Both readers need what they read to come in commit order, so that moving past an event
+never moves past one that commits later. SQLite gives that for free (one writer at a
+time). On PostgreSQL (docs/postgresql.md):
+- `seq` is taken with the session's row locked until commit, so within a session seq
+  order is commit order and a replay (`?after=`) cannot miss one;
+- ids come from a sequence at insert time, so a transaction can commit id 4 while id 3
+  is still in flight; the tailer's read (`select_events_after`) stops at such a gap and
+  holds there until the transaction holding it has ended (`_GapWatch`)."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select, text
 
 from shared.clock import utc_now_iso
 from shared.db.jsoncol import dumps, loads
 from shared.db.prepared import Prepared
-from shared.db.schema import events
+from shared.db.schema import events, sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +61,12 @@ _INSERT = Prepared(
     )
     .returning(events.c.id)
 )
+# PostgreSQL only: the session's row, locked until commit, before its next seq is read
+# (a separate statement, so that the read's snapshot comes after the wait). Taking the
+# lock also gives the transaction its id before it draws an event id (see _GapWatch).
+_LOCK_SESSION = Prepared(
+    select(sessions.c.id).where(sessions.c.id == bindparam("b_session_id")).with_for_update(key_share=True)
+)
 _AFTER = Prepared(
     select(*_EVENT_COLUMNS).where(events.c.id > bindparam("after_id")).order_by(events.c.id).limit(bindparam("limit"))
 )
@@ -77,6 +93,8 @@ def insert_event(
     conn: Connection, *, session_id: int, type: str, payload: dict[str, Any], message_id: int | None = None
 ) -> int:
     """Append one event; returns its id."""
+    if conn.dialect.name == "postgresql":
+        _LOCK_SESSION.run(conn, {"b_session_id": session_id})
     return _INSERT.scalar(
         conn,
         {
@@ -90,9 +108,88 @@ def insert_event(
 
 
 def select_events_after(conn: Connection, after_id: int, *, limit: int = 500) -> list[StoredEvent]:
-    """Every session's events with id > after_id, oldest first (what the tailer reads)."""
+    """Every session's events with id > after_id, oldest first (what the tailer reads).
+
+    On PostgreSQL, only up to the first id that may still commit (see _GapWatch): the
+    caller can move its cursor to the last event returned without ever skipping one."""
     rows = _AFTER.all(conn, {"after_id": after_id, "limit": limit})
-    return [StoredEvent(*row) for row in rows]
+    found = [StoredEvent(*row) for row in rows]
+    if conn.dialect.name != "postgresql" or not found:
+        return found
+    return _gaps.committed_prefix(conn, after_id, found, limit)
+
+
+# The transaction ids running now in this database (every transaction holds an exclusive
+# lock on its own id until it ends; subtransactions' ids too, which only makes the answer
+# cautious). Other databases on the server are left out: their transactions cannot hold
+# one of our ids, and a long one there must not hold our tailer.
+_RUNNING_XIDS = text(
+    "SELECT coalesce(array_agg(l.transactionid::text::bigint), '{}') FROM pg_locks AS l "
+    "JOIN pg_stat_activity AS a ON a.pid = l.pid "
+    "WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted "
+    "AND a.datname = current_database()"
+)
+
+
+class _GapWatch:
+    """Holds the tailer at a gap in event ids until no transaction can fill it.
+
+    A gap at id g below a committed id means the transaction that drew g from the
+    sequence (before the committed one drew its own) has not committed: it is running,
+    or it rolled back and g stays empty for good. That transaction had its transaction
+    id before it drew g (insert_event locks the session row first, which assigns one),
+    so it is among the transactions running when the gap is first seen. Once none of
+    those is still running, it has ended: whatever it committed is visible to the next
+    read, and the rest of the gap is empty for good. (Not the snapshot's xmin against its
+    xmax: a snapshot leaves out running transactions newer than the last one to finish.)
+
+    So the tailer holds only while a transaction that was already running is still
+    running: normally well under a millisecond; after a rollback, until the next read.
+    Kept per process (the tailer's reads), keyed by database and id."""
+
+    def __init__(self) -> None:
+        self._first_seen: dict[tuple[str, int], frozenset[int]] = {}  # (database, gap start) -> xids running then
+        self._lock = threading.Lock()
+
+    def committed_prefix(self, conn: Connection, after_id: int, found: list[StoredEvent], limit: int) -> list[StoredEvent]:
+        database = conn.engine.url.render_as_string(hide_password=True)
+        self._forget_below(database, after_id)
+        result: list[StoredEvent] = []
+        expected, index = after_id + 1, 0
+        while index < len(found):
+            event = found[index]
+            if event.id == expected:
+                result.append(event)
+                expected, index = expected + 1, index + 1
+                continue
+            if not self._settled(conn, database, expected):
+                return result
+            # The gap's transactions have ended: read again from it, which now shows what
+            # they committed; ids below `event` still missing are empty for good.
+            with self._lock:
+                self._first_seen.pop((database, expected), None)
+            rows = _AFTER.all(conn, {"after_id": expected - 1, "limit": limit - len(result)})
+            found, index = [StoredEvent(*row) for row in rows], 0
+            while index < len(found) and found[index].id < event.id:
+                result.append(found[index])
+                index += 1
+            expected = event.id
+        return result
+
+    def _settled(self, conn: Connection, database: str, gap_start: int) -> bool:
+        key = (database, gap_start)
+        running = frozenset(conn.execute(_RUNNING_XIDS).scalar_one())
+        with self._lock:
+            first = self._first_seen.setdefault(key, running)
+        return first is not running and not (first & running)
+
+    def _forget_below(self, database: str, after_id: int) -> None:
+        with self._lock:
+            for key in [key for key in self._first_seen if key[0] == database and key[1] <= after_id]:
+                del self._first_seen[key]
+
+
+_gaps = _GapWatch()
 
 
 def select_session_events_after(conn: Connection, session_id: int, after_seq: int) -> list[StoredEvent]:
@@ -115,8 +212,24 @@ def select_session_replay(conn: Connection, session_id: int, after_seq: int) -> 
     return cursor, select_session_events_after(conn, session_id, cursor)
 
 
+# How far back the tailer's starting point looks for ids still in flight (PostgreSQL).
+_START_LOOKBACK_IDS = 1000
+
+
 def select_max_event_id(conn: Connection) -> int:
-    return conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()
+    """Where the tailer starts: the newest event's id. On PostgreSQL, just before the
+    first gap among the last ids instead, so that an event still in flight when the
+    process starts is read once it commits (select_events_after holds at the gap)."""
+    newest = conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()
+    if conn.dialect.name != "postgresql" or newest == 0:
+        return newest
+    ids = conn.execute(
+        select(events.c.id).where(events.c.id > newest - _START_LOOKBACK_IDS).order_by(events.c.id)
+    ).scalars().all()
+    for before, after in zip(ids, ids[1:]):
+        if after != before + 1:
+            return before
+    return newest
 
 
 def select_streamed_deltas(conn: Connection, session_id: int, message_id: int) -> tuple[str, int]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
+from shared.db.dbclock import now_for, now_param
 from shared.db.prepared import Prepared
 from shared.db.schema import reply_jobs
 
@@ -18,27 +19,34 @@ _BY_ID = Prepared(select(reply_jobs).where(reply_jobs.c.message_id == bindparam(
 # Take the job, or extend this claimant's claim on it, in one statement that returns it
 # (RETURNING: SQLite 3.35+, PostgreSQL). `attempts` counts runs, so it grows only when
 # the job changes hands.
-_CLAIM = Prepared(
-    update(reply_jobs)
-    .where(
-        reply_jobs.c.message_id == bindparam("b_message_id"),
-        or_(
-            reply_jobs.c.status == "queued",
-            and_(
-                reply_jobs.c.status == "working",
-                or_(reply_jobs.c.worker_id == bindparam("b_worker_id"), reply_jobs.c.claim_expires_at < bindparam("b_now")),
+
+
+def _build_claim(dialect_name: str):  # noqa: ANN202
+    now = now_param(dialect_name)  # the database's clock on PostgreSQL (shared/db/dbclock.py)
+    return (
+        update(reply_jobs)
+        .where(
+            reply_jobs.c.message_id == bindparam("b_message_id"),
+            or_(
+                reply_jobs.c.status == "queued",
+                and_(
+                    reply_jobs.c.status == "working",
+                    or_(reply_jobs.c.worker_id == bindparam("b_worker_id"), reply_jobs.c.claim_expires_at < now),
+                ),
             ),
-        ),
+        )
+        .values(
+            status="working",
+            worker_id=bindparam("b_worker_id"),
+            claim_expires_at=now + bindparam("b_claim_seconds"),
+            attempts=reply_jobs.c.attempts
+            + case((and_(reply_jobs.c.status == "working", reply_jobs.c.worker_id == bindparam("b_worker_id")), 0), else_=1),
+        )
+        .returning(*reply_jobs.c)
     )
-    .values(
-        status="working",
-        worker_id=bindparam("b_worker_id"),
-        claim_expires_at=bindparam("b_claim_expires_at"),
-        attempts=reply_jobs.c.attempts
-        + case((and_(reply_jobs.c.status == "working", reply_jobs.c.worker_id == bindparam("b_worker_id")), 0), else_=1),
-    )
-    .returning(*reply_jobs.c)
-)
+
+
+_CLAIM = Prepared(_build_claim)
 _FINISH = Prepared(
     update(reply_jobs)
     .where(reply_jobs.c.message_id == bindparam("b_message_id"))
@@ -88,7 +96,7 @@ def claim_reply_job(
     already theirs. Returns the job, or None when it is finished or another live run has claimed it."""
     return _CLAIM.one(
         conn,
-        {"b_message_id": message_id, "b_now": now, "b_worker_id": claimant, "b_claim_expires_at": now + claim_seconds},
+        {"b_message_id": message_id, "b_now": now, "b_worker_id": claimant, "b_claim_seconds": claim_seconds},
     )
 
 
@@ -116,6 +124,7 @@ def extend_claims(conn: Connection, *, worker_id: str, now: float, claim_seconds
     """Extend the claim of every job a run of this worker process has claimed (their claimants are
     `<worker_id>:<run>`), so a model that is slow to answer does not look like a dead
     worker to the sweep. Returns how many."""
+    now = now_for(conn, now)
     result = conn.execute(
         update(reply_jobs)
         .where(
@@ -164,17 +173,21 @@ def requeue_reply_job(
 
 def select_recoverable_jobs(conn: Connection, *, now: float, queued_before: float, limit: int = 500) -> list[dict[str, Any]]:
     """Jobs that may have lost their queue entry: working with an expired claim, or queued
-    for longer than a healthy queue would take."""
+    for longer than a healthy queue would take. On PostgreSQL the rows are locked until
+    the caller's transaction ends and rows another sweep has locked are skipped, so two
+    overlapping sweeps never re-enqueue the same job."""
+    claims_end_by = now_for(conn, now)
     rows = conn.execute(
         select(reply_jobs)
         .where(
             or_(
-                and_(reply_jobs.c.status == "working", reply_jobs.c.claim_expires_at < now),
+                and_(reply_jobs.c.status == "working", reply_jobs.c.claim_expires_at < claims_end_by),
                 and_(reply_jobs.c.status == "queued", reply_jobs.c.enqueued_at < queued_before),
             )
         )
         .order_by(reply_jobs.c.message_id)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     )
     return [dict(row._mapping) for row in rows]
 

@@ -4,7 +4,9 @@ rate_limit_hits table, and the cap on open sessions.
 Call these inside the write transaction that does the limited work (storing the message,
 creating the session). A refused request raises, the transaction rolls back, and so the
 refusal neither stores anything nor counts as a hit. Under SQLite's BEGIN IMMEDIATE the
-read-increment-check cannot race another process; on PostgreSQL the upsert is atomic.
+read-increment-check cannot race another process; on PostgreSQL the counter's upsert is
+one atomic statement (a second writer waits on the row and counts on from its value), and
+the open-sessions count runs under an advisory lock on the user held to the commit.
 
 A fixed window is the simplest counter that needs one row: its known weakness is that a
 client can spend a whole window's allowance just before a boundary and another just
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, delete
 
+from shared.db import advisory
 from shared.db.prepared import Prepared, upsert_insert
 from shared.db.schema import rate_limit_hits
 from shared.db.sessions import count_active_sessions
@@ -95,7 +98,11 @@ def hit_rate_limit(conn: Connection, *, user_id: str, limit: RateLimit, now: flo
 def check_active_sessions(conn: Connection, *, user_id: str, max_active: int) -> None:
     """Raise LimitExceeded("too_many_active_sessions") when the user already has
     `max_active` open sessions (0: no cap)."""
-    if max_active > 0 and count_active_sessions(conn, user_id) >= max_active:
+    if max_active <= 0:
+        return
+    # Held until the session is stored and committed: a second web process's count waits.
+    advisory.lock_user_for_transaction(conn, user_id)
+    if count_active_sessions(conn, user_id) >= max_active:
         raise LimitExceeded(
             "too_many_active_sessions",
             f"You already have {max_active} open sessions, the most allowed; end one before starting another.",

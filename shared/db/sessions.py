@@ -13,6 +13,9 @@ from shared.db.schema import reports, sessions
 
 # The statements that run for every chat message are prepared once (shared/db/prepared.py).
 _BY_ID = Prepared(select(sessions).where(sessions.c.id == bindparam("session_id")))
+# FOR NO KEY UPDATE on PostgreSQL (SQLite leaves the clause out: BEGIN IMMEDIATE already
+# holds the database's write lock).
+_BY_ID_FOR_UPDATE = Prepared(select(sessions).where(sessions.c.id == bindparam("session_id")).with_for_update(key_share=True))
 _SET_DATA = Prepared(
     sessions.update().where(sessions.c.id == bindparam("session_id")).values(data_json=bindparam("b_data_json"))
 )
@@ -50,6 +53,17 @@ def _session_dict(row) -> dict[str, Any]:  # noqa: ANN001
 
 def select_session(conn: Connection, session_id: int) -> dict[str, Any] | None:
     row = _BY_ID.one(conn, {"session_id": session_id})
+    if row is None:
+        return None
+    row["data"] = loads(row.pop("data_json"), {})
+    return row
+
+
+def select_session_for_update(conn: Connection, session_id: int) -> dict[str, Any] | None:
+    """The session, locked until the transaction ends (PostgreSQL): what a read-then-write
+    on a session (its status, its masking vault, its messages) reads first, so that two
+    processes writing to one session take turns as they do under SQLite's BEGIN IMMEDIATE."""
+    row = _BY_ID_FOR_UPDATE.one(conn, {"session_id": session_id})
     if row is None:
         return None
     row["data"] = loads(row.pop("data_json"), {})

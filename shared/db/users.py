@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select, update
 
 from shared.clock import utc_now_iso
+from shared.db import advisory
+from shared.db.dbclock import now_for
 from shared.db.schema import users, ws_tickets
 
 ROLES = ("trainee", "trainer")
@@ -95,8 +97,9 @@ def count_users(conn: Connection) -> int:
 def _revoke_credentials(conn: Connection, user_id: str, **values: Any) -> bool:
     """Update the user with `values` and mark their credentials revoked: a new
     credentials_revision, one above every user's (run in a BEGIN IMMEDIATE transaction,
-    so the numbers follow commit order), and none of their unused tickets left. False if
-    there is no such user."""
+    so the numbers follow commit order; on PostgreSQL an advisory lock held to the commit
+    does the same), and none of their unused tickets left. False if there is no such user."""
+    advisory.lock_for_transaction(conn, advisory.CREDENTIALS_REVISION)
     next_revision = select_last_credentials_revision(conn) + 1
     result = conn.execute(
         update(users).where(users.c.id == user_id).values(**values, credentials_revision=next_revision)
@@ -152,10 +155,14 @@ def insert_ws_ticket(
     ).first()
     if current is None:
         return None
-    conn.execute(delete(ws_tickets).where(ws_tickets.c.expires_at < now))
+    clock = now_for(conn, now)  # the database's clock on PostgreSQL (shared/db/dbclock.py)
+    conn.execute(delete(ws_tickets).where(ws_tickets.c.expires_at < clock))
     ticket = new_secret()
-    expires_at = now + ttl_seconds
-    conn.execute(ws_tickets.insert().values(ticket_hash=hash_secret(ticket), user_id=user_id, expires_at=expires_at))
+    expires_at = conn.execute(
+        ws_tickets.insert()
+        .values(ticket_hash=hash_secret(ticket), user_id=user_id, expires_at=clock + ttl_seconds)
+        .returning(ws_tickets.c.expires_at)
+    ).scalar_one()
     return ticket, expires_at
 
 
@@ -173,11 +180,11 @@ def consume_ws_ticket(conn: Connection, ticket: str, *, now: float) -> dict[str,
 
 def use_up_secret(conn: Connection, table, hash_column, secret: str, *, now: float) -> dict[str, Any] | None:  # noqa: ANN001
     """Delete the row of a single-use secret (a ticket, a sign-in code) and return the
-    enabled user it was issued to, or None when it is unknown, used, or expired."""
-    row = conn.execute(
-        delete(table).where(hash_column == hash_secret(secret)).returning(table.c.user_id, table.c.expires_at)
-    ).first()
-    if row is None or row.expires_at < now:
+    enabled user it was issued to, or None when it is unknown, used, or expired (by the
+    database's clock on PostgreSQL)."""
+    expired = (table.c.expires_at < now_for(conn, now)).label("expired")
+    row = conn.execute(delete(table).where(hash_column == hash_secret(secret)).returning(table.c.user_id, expired)).first()
+    if row is None or row.expired:
         return None
     user = select_user(conn, row.user_id)
     return user if user and not user["disabled"] else None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from shared.db.dbclock import now_for
+from shared.db.prepared import upsert_insert
 from shared.db.schema import workers
 
 
@@ -19,8 +20,10 @@ def upsert_worker_heartbeat(
     model_calls: int = 0,
     model_calls_waiting: int = 0,
 ) -> None:
-    counts = {"last_seen_at": now, "model_calls": model_calls, "model_calls_waiting": model_calls_waiting}
-    statement = sqlite_insert(workers).values(worker_id=worker_id, host=host, pid=pid, started_at=started_at, **counts)
+    # By the database's clock on PostgreSQL, so a reader on another host compares like
+    # with like (select_now in shared/db/dbclock.py).
+    counts = {"last_seen_at": now_for(conn, now), "model_calls": model_calls, "model_calls_waiting": model_calls_waiting}
+    statement = upsert_insert(conn.dialect.name)(workers).values(worker_id=worker_id, host=host, pid=pid, started_at=started_at, **counts)
     conn.execute(statement.on_conflict_do_update(index_elements=[workers.c.worker_id], set_=counts))
 
 
@@ -35,7 +38,8 @@ def select_model_calls(conn: Connection, *, seen_since: float) -> tuple[int, int
 
 
 def select_last_worker_seen(conn: Connection) -> float | None:
-    """Epoch seconds of the most recent heartbeat from any worker, or None if none ever."""
+    """Epoch seconds of the most recent heartbeat from any worker, or None if none ever
+    (by the database's clock on PostgreSQL: compare with `dbclock.select_now`)."""
     return conn.execute(select(func.max(workers.c.last_seen_at))).scalar_one()
 
 
