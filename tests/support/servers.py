@@ -1,0 +1,152 @@
+"""Redis and PostgreSQL for the tests: the machine's own servers on loopback when they
+answer (`redis-cli ping`, `pg_isready`), else private ones this module starts on free
+ports for the test session (`redis-server`, `initdb` + `pg_ctl`). Tests isolate
+themselves with a throwaway key prefix (Redis) or database (PostgreSQL), and a test that
+restarts a server starts its own (`private_redis`)."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+MACHINE_REDIS = ("127.0.0.1", 6379)
+MACHINE_POSTGRES = ("127.0.0.1", 5432)
+
+
+def _answers(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RedisServer:
+    """A redis-server process of our own on a free port, without persistence."""
+
+    port: int
+    folder: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (Debian: apt-get install redis-server)")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder), "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not _answers(("127.0.0.1", self.port)):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"redis-server on port {self.port} did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stop (data lost: no persistence) and start again on the same port."""
+        self.stop()
+        time.sleep(down_seconds)
+        self.start()
+
+
+_session_redis: RedisServer | None = None
+_session_postgres: Path | None = None
+
+
+def redis_url() -> str:
+    """A Redis to use for this test session (shared: isolate with `unique_prefix`)."""
+    global _session_redis
+    if os.environ.get("CHATTRAIN_TEST_REDIS_URL"):
+        return os.environ["CHATTRAIN_TEST_REDIS_URL"]
+    if _answers(MACHINE_REDIS):
+        return "redis://127.0.0.1:6379/0"
+    if _session_redis is None:
+        _session_redis = RedisServer(_free_port(), Path(tempfile.mkdtemp(prefix="chattrain-redis-"))).start()
+        atexit.register(_session_redis.stop)
+    return _session_redis.url
+
+
+def postgres_url(database: str = "postgres") -> str:
+    """A PostgreSQL server for this test session (the machine's, else a private one)."""
+    if os.environ.get("CHATTRAIN_TEST_POSTGRES_HOST"):
+        host, _, port = os.environ["CHATTRAIN_TEST_POSTGRES_HOST"].partition(":")
+        return f"postgresql+psycopg://postgres@{host}:{port or 5432}/{database}"
+    if _answers(MACHINE_POSTGRES):
+        return f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
+    return f"postgresql+psycopg://postgres@127.0.0.1:{_private_postgres_port()}/{database}"
+
+
+def _private_postgres_port() -> int:
+    global _session_postgres
+    if _session_postgres is None:
+        folder = Path(tempfile.mkdtemp(prefix="chattrain-pg-"))
+        port = _free_port()
+        as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if as_user:
+            shutil.chown(folder, "postgres")
+        subprocess.run([*as_user, "initdb", "-D", str(folder / "data"), "-U", "postgres", "-A", "trust"],
+                       check=True, capture_output=True)
+        subprocess.run([*as_user, "pg_ctl", "-D", str(folder / "data"), "-l", str(folder / "log"), "-w",
+                        "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"],
+                       check=True, capture_output=True)
+        atexit.register(lambda: subprocess.run([*as_user, "pg_ctl", "-D", str(folder / "data"), "-m", "fast", "stop"],
+                                               capture_output=True))
+        _session_postgres = folder
+        (folder / "port").write_text(str(port))
+    return int((_session_postgres / "port").read_text())
+
+
+def unique_prefix() -> str:
+    """A Redis key prefix (and notification channel) no other test uses."""
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+def delete_prefixed_keys(url: str, prefix: str) -> None:
+    """Remove what a test left in Redis under its prefix."""
+    from redis import Redis
+
+    client = Redis.from_url(url)
+    try:
+        keys = [key for pattern in (f"*{prefix}*",) for key in client.scan_iter(match=pattern, count=1000)]
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@contextmanager
+def private_redis(folder: Path):
+    """A redis-server of the test's own, for tests that restart it."""
+    server = RedisServer(_free_port(), folder).start()
+    try:
+        yield server
+    finally:
+        server.stop()
