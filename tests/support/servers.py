@@ -150,3 +150,77 @@ def private_redis(folder: Path):
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def throwaway_database():
+    """A PostgreSQL database of the test's own, dropped afterwards; yields its URL."""
+    import psycopg
+
+    from shared.wakeups import libpq_conninfo
+
+    name = f"chattrain_test_{uuid.uuid4().hex[:12]}"
+    admin = libpq_conninfo(postgres_url())
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres_url(name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass(frozen=True)
+class Backends:
+    """Where a stack keeps its data and its queue. `sqlite`: both in the data folder,
+    shared by web and worker (the default install). `postgresql+redis`: the data on a
+    throwaway PostgreSQL database and the queue on Redis under a throwaway prefix, and
+    each process gets a data folder of its own, as on separate hosts."""
+
+    name: str
+    database_url: str = ""
+    queue_url: str = ""
+    redis_key_prefix: str = ""
+
+    @property
+    def shared_folder(self) -> bool:
+        return not self.database_url
+
+    def env(self) -> dict[str, str]:
+        env = {}
+        if self.database_url:
+            env["CHATTRAIN_DATABASE_URL"] = self.database_url
+        if self.queue_url:
+            env["CHATTRAIN_QUEUE_URL"] = self.queue_url
+            env["CHATTRAIN_REDIS_KEY_PREFIX"] = self.redis_key_prefix
+        return env
+
+
+# The configurations the e2e suite's main tests run on (tests/conftest.py parametrizes
+# them); CHATTRAIN_TEST_CONFIGURATIONS picks others, e.g. `sqlite+redis` (the queue on
+# Redis, the data in SQLite).
+CONFIGURATIONS = tuple(os.environ.get("CHATTRAIN_TEST_CONFIGURATIONS", "sqlite,postgresql+redis").split(","))
+
+# The configurations whose queue is on Redis.
+REDIS_CONFIGURATIONS = tuple(name for name in CONFIGURATIONS if "redis" in name) or ("sqlite+redis",)
+
+
+@contextmanager
+def backends_for(name: str, queue_url: str | None = None):
+    """The backends of one configuration, created for one test and removed after it."""
+    if name == "sqlite":
+        yield Backends(name)
+        return
+    prefix = unique_prefix()
+    url = queue_url or redis_url()
+    try:
+        if name == "sqlite+redis":
+            yield Backends(name, queue_url=url, redis_key_prefix=prefix)
+        else:
+            with throwaway_database() as database_url:
+                yield Backends(name, database_url=database_url, queue_url=url, redis_key_prefix=prefix)
+    finally:
+        try:
+            delete_prefixed_keys(url, prefix)
+        except Exception:  # a test that stopped its own Redis has nothing left to clean
+            pass
