@@ -51,6 +51,7 @@ class Announcer(Protocol):
 
 class Listener(Protocol):
     name: str
+    listening: bool
 
     def start(self, loop: asyncio.AbstractEventLoop, on_wake: Callable[[], None]) -> None:
         """Call `on_wake` on `loop` whenever an announcement arrives."""
@@ -106,6 +107,7 @@ def libpq_conninfo(database_url: str) -> str:
 
 class _DoorbellListener:
     name = "doorbell"
+    listening = True  # a socket in the data folder: nothing to lose
 
     def __init__(self, settings: Settings):
         self._folder = settings.doorbell_dir
@@ -140,6 +142,10 @@ class _ThreadListener:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.connected = threading.Event()
+
+    @property
+    def listening(self) -> bool:
+        return self.connected.is_set()
 
     def start(self, loop: asyncio.AbstractEventLoop, on_wake: Callable[[], None]) -> None:
         def wake() -> None:

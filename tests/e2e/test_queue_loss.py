@@ -61,3 +61,27 @@ async def test_a_job_whose_queue_entry_was_lost_is_recovered_from_the_database(t
             assert "sweep re-enqueued 1 reply job(s)" in stack.log_text("worker")
         finally:
             stack.stop_all()
+
+
+async def test_a_redis_password_reaches_neither_a_log_line_nor_health(tmp_path: Path):
+    password = "s3cret-redis-passw0rd"
+    with private_redis(tmp_path / "redis", password=password) as redis_server, \
+            backends_for(REDIS_CONFIGURATIONS[0], redis_server.url) as backends:
+        stack = Stack(data_dir=tmp_path / "data", backends=backends, extra_env={"CHATTRAIN_LOG_LEVEL": "DEBUG"})
+        stack.start_all()
+        try:
+            session = await create_session(stack.base_url, token=stack.token)
+            chat = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}?after=0", token=stack.token)
+            try:
+                await chat.say(LINE)
+            finally:
+                await chat.close()
+            health = stack.health()
+            assert health["queue"]["backend"] == "redis" and health["queue"]["reachable"] is True
+            redis_server.stop()  # unreachable now: health says so, without the URL
+            down = stack.health()
+            assert down["queue"]["reachable"] is False and down["status"] == "degraded"
+        finally:
+            stack.stop_all()
+        for text in (str(health), str(down), stack.all_logs()):
+            assert password not in text

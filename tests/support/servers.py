@@ -42,11 +42,12 @@ class RedisServer:
 
     port: int
     folder: Path
+    password: str = ""
     process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{':' + self.password + '@' if self.password else ''}127.0.0.1:{self.port}/0"
 
     def start(self) -> "RedisServer":
         binary = shutil.which("redis-server")
@@ -55,7 +56,8 @@ class RedisServer:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder), "--protected-mode", "yes"],
+             "--dir", str(self.folder), "--protected-mode", "yes",
+             *(["--requirepass", self.password] if self.password else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
@@ -143,9 +145,9 @@ def delete_prefixed_keys(url: str, prefix: str) -> None:
 
 
 @contextmanager
-def private_redis(folder: Path):
-    """A redis-server of the test's own, for tests that restart it."""
-    server = RedisServer(_free_port(), folder).start()
+def private_redis(folder: Path, password: str = ""):
+    """A redis-server of the test's own, for tests that restart it (or need a password)."""
+    server = RedisServer(_free_port(), folder, password).start()
     try:
         yield server
     finally:
