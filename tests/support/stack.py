@@ -125,6 +125,8 @@ class Stack:
         """Start both processes and wait until healthy; on failure, stop whatever started
         (a process left running would outlive the test and its folder)."""
         try:
+            if not self.backends.shared_folder:
+                self.migrate()
             self.start("worker")
             self.start("web")
             self.wait_healthy(timeout)
@@ -151,6 +153,17 @@ class Stack:
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"stack not healthy after {timeout}s: {last}\n{self.all_logs()[-4000:]}")
+
+    def migrate(self) -> None:
+        """`chattrain db upgrade`, as a release step before the processes start (what a
+        deployment across hosts does; each process would also migrate at start-up)."""
+        chattrain = Path(sys.executable).parent / "chattrain"
+        subprocess.run([str(chattrain), "db", "upgrade"], cwd=REPO_ROOT, env=self.cli_env(), check=True,
+                       capture_output=True, timeout=120)
+
+    def worker_pid(self) -> int | None:
+        process = self.processes.get("worker")
+        return process.pid if process is not None and process.poll() is None else None
 
     def health(self, timeout: float = 5.0) -> dict:
         """The whole /api/health document, read with the monitor's token."""
