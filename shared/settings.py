@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     queue_path: Path | None = Field(None, description="Huey's SQLite queue file; empty: `queue.db` in the data folder.")
     queue_url: str = Field(
         "",
+        repr=False,  # it may hold a password
         description="`redis://[:password@]host:port/db` (or `rediss://`) puts the Huey queue on Redis: workers wait "
         "on it with a blocking BRPOP, and the web processes learn of new events by Redis pub/sub unless the data is "
         "on PostgreSQL (LISTEN/NOTIFY). Empty: the SQLite queue file and doorbells, on one host. Start-up fails if "

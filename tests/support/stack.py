@@ -173,7 +173,8 @@ class Stack:
     def monitor_token(self) -> str:
         """A trainer's token for reading health (created on first use, after start)."""
         if self._monitor_token is None:
-            self._monitor_token = self.create_user("trainer", MONITOR_USER_ID)
+            # One per stack: several stacks may share a database (the scaled layout).
+            self._monitor_token = self.create_user("trainer", f"{MONITOR_USER_ID}-{self.port}")
         return self._monitor_token
 
     def create_user(self, role: str = "trainee", user_id: str | None = None) -> str:
@@ -182,7 +183,7 @@ class Stack:
         from shared.db.engine import BEGIN_MODE, create_sync_engine
         from shared.db.users import insert_user
 
-        user_id = user_id or f"{role}-{len([uid for uid in self._user_ids() if uid != MONITOR_USER_ID]) + 1}"
+        user_id = user_id or f"{role}-{len([uid for uid in self._user_ids() if not uid.startswith(MONITOR_USER_ID)]) + 1}"
         engine = create_sync_engine(self.database_url)
         try:
             with engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"}).begin() as conn:
