@@ -8,16 +8,21 @@ process. `make soak` repeats it 20 times; the default run does it once."""
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.client import ChatClient, create_session
 from tests.support.servers import backends_for, private_redis
-from tests.support.stack import Stack
+from tests.support.stack import REPO_ROOT, Stack, free_port, stop_group
 
 pytestmark = pytest.mark.e2e
 
@@ -151,3 +156,54 @@ SOAK_ROUNDS = 20
 @pytest.mark.parametrize("round_number", range(SOAK_ROUNDS))
 async def test_soak_the_scaled_layout_survives_every_time(tmp_path: Path, round_number: int):
     await hold_a_conversation_through_failures(tmp_path)
+
+
+def _two_free_ports() -> int:
+    """A port whose next one is free too (web1 and web2 of `make run-scaled`)."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two consecutive free ports")
+
+
+async def test_make_run_scaled_runs_two_web_processes_and_two_workers_each_with_its_own_folder(tmp_path: Path):
+    with backends_for("postgresql+redis") as backends:
+        port, folder = _two_free_ports(), tmp_path / "scaled"
+        env = {name: value for name, value in os.environ.items() if not name.startswith("CHATTRAIN_")}
+        env.update(CHATTRAIN_SCENARIOS_DIR=str(REPO_ROOT / "scenarios"), CHATTRAIN_REDIS_KEY_PREFIX=backends.redis_key_prefix)
+        venv = os.path.relpath(Path(sys.executable).parent.parent, REPO_ROOT)
+        run = subprocess.Popen(
+            ["make", "--no-print-directory", "run-scaled", f"VENV={venv}", f"PORT={port}", f"SCALED_DIR={folder}",
+             f"DATABASE_URL={backends.database_url}", f"QUEUE_URL={backends.queue_url}"],
+            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            web1, web2 = (Stack(data_dir=folder, port=p, backends=backends) for p in (port, port + 1))
+            deadline = time.monotonic() + 90
+            health = {}
+            while time.monotonic() < deadline:
+                try:
+                    health = web1.health(timeout=2)
+                    if health["worker"]["live_workers"] == 2 and web2.health(timeout=2)["status"] == "healthy":
+                        break
+                except (httpx.HTTPError, ValueError, KeyError):
+                    pass
+                time.sleep(0.3)
+            assert health.get("worker", {}).get("live_workers") == 2, health
+            token = web1.token
+            session = await create_session(web1.base_url, token=token)
+            chat = await ChatClient.connect(f"{web2.ws_base}/chat/{session['id']}?after=0", token=token)
+            try:
+                ack, reply = await chat.say(LINES[0], timeout=30)
+            finally:
+                await chat.close()
+            assert reply["metadata"]["reply_to"] == ack["message_id"]
+        finally:
+            stop_group(run)
+        assert {path.name for path in folder.iterdir() if path.is_dir()} >= {"web1", "web2", "worker1", "worker2"}
+        assert not [path for path in folder.rglob("*.db")], "no SQLite file: the data and the queue are on the servers"
