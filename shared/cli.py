@@ -15,12 +15,11 @@ from typing import Any, Iterator
 
 import click
 from sqlalchemy import Connection
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from shared.db import reports as report_rows
 from shared.db import sessions as session_rows
-from shared.db.engine import create_sync_engine
+from shared.db.engine import DatabaseUnavailable, check_database, create_sync_engine, shown_url
 from shared.db.migrate import upgrade_to_head
 from shared.db.scenario_rows import select_scenario_ids
 from shared.scenarios import load_scenarios
@@ -35,7 +34,14 @@ def main() -> None:
 
 
 def _settings() -> Settings:
-    return Settings()
+    """The settings, with the database checked: a wrong or unreachable
+    CHATTRAIN_DATABASE_URL is one line of error, not a traceback."""
+    settings = Settings()
+    try:
+        check_database(settings.resolved_database_url)
+    except DatabaseUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    return settings
 
 
 def _plural(count: int, noun: str) -> str:
@@ -211,8 +217,7 @@ def upgrade_database() -> None:
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_to_head(settings.resolved_database_url)
-    shown = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
-    click.echo(f"Database {shown} is up to date.")
+    click.echo(f"Database {shown_url(settings.resolved_database_url)} is up to date.")
 
 
 from shared.cli_users import users  # noqa: E402  (the users group lives in its own module)

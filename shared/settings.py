@@ -36,7 +36,12 @@ class Settings(BaseSettings):
         description="Folder for the SQLite files and doorbell sockets (with the data on PostgreSQL and the queue on "
         "Redis it holds only this process's own files: give each process its own).",
     )
-    database_url: str = Field("", description="SQLAlchemy URL of the chat database; empty: SQLite `chattrain.db` in the data folder.")
+    database_url: str = Field(
+        "",
+        repr=False,  # it may hold a password
+        description="SQLAlchemy URL of the chat database; empty: SQLite `chattrain.db` in the data folder. "
+        "`postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE` puts it on PostgreSQL (docs/postgresql.md).",
+    )
     queue_path: Path | None = Field(None, description="Huey's SQLite queue file; empty: `queue.db` in the data folder.")
     queue_url: str = Field(
         "",
@@ -342,7 +347,15 @@ def _read_key_file(path: Path) -> bytes:
 
 
 def load_settings() -> Settings:
-    """Read settings from the environment and make sure the data folder exists."""
+    """Read settings from the environment, make sure the data folder exists and that the
+    database can be reached. A database that cannot ends the process with one line on
+    stderr (no traceback), whichever entry point called this."""
+    from shared.db.engine import DatabaseUnavailable, check_database
+
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        check_database(settings.resolved_database_url)
+    except DatabaseUnavailable as error:
+        raise SystemExit(f"chattrain: {error}") from None
     return settings

@@ -21,9 +21,25 @@ from tests.support.servers import CONFIGURATIONS, backends_for  # noqa: E402
 from tests.support.stack import REPO_ROOT, started_stack  # noqa: E402
 
 
+@pytest.fixture(name="database_url")
+def _database_url():
+    """Empty (SQLite in the test's data folder), or with CHATTRAIN_TEST_DATABASE=postgres a
+    throwaway database on a real PostgreSQL server, so the API tests run on either."""
+    if os.environ.get("CHATTRAIN_TEST_DATABASE") != "postgres":
+        yield ""
+        return
+    from tests.support.postgres import server_url, throwaway_database, unavailable_reason
+
+    server = server_url()
+    if server is None:
+        pytest.fail(unavailable_reason())
+    with throwaway_database(server) as url:
+        yield url
+
+
 @pytest.fixture(name="settings")
-def _settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios")
+def _settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", database_url=database_url)
 
 
 @pytest.fixture(name="app")

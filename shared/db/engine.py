@@ -12,8 +12,9 @@ import sqlite3
 import time
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from shared.db.write_lock import WriteLock, write_lock_for
 
@@ -30,8 +31,75 @@ class WriterBusy(Exception):
 BUSY_TIMEOUT_MS = 10_000
 
 
+# How long a PostgreSQL connection attempt may take before start-up gives up on it.
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+class DatabaseUnavailable(Exception):
+    """CHATTRAIN_DATABASE_URL is malformed, names an unsupported database, or cannot be
+    reached. The message is one line, fit for an operator, with any password hidden."""
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def is_postgresql(url: str) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
+
+
+def shown_url(url: str | URL) -> str:
+    """A database URL as it may appear in a log line or an error: password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "(not a URL)"
+
+
+def _driver_url(url: str) -> URL:
+    """The URL with the driver ChatTrain supports: `postgresql://` means psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def check_database(url: str) -> None:
+    """Raise DatabaseUnavailable unless `url` is a SQLite or PostgreSQL (psycopg) URL and,
+    for PostgreSQL, the server answers. Run once at start-up by every entry point, so a
+    wrong setting stops the process with one clear line rather than a traceback later."""
+    try:
+        parsed = _driver_url(url)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise DatabaseUnavailable("CHATTRAIN_DATABASE_URL is not a database URL (expected sqlite:///PATH or "
+                                  "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE)") from None
+    shown = shown_url(parsed)
+    if parsed.get_backend_name() == "sqlite":
+        return
+    if parsed.drivername != "postgresql+psycopg":
+        raise DatabaseUnavailable(f"CHATTRAIN_DATABASE_URL {shown}: use SQLite or PostgreSQL with psycopg "
+                                  "(postgresql+psycopg://...)")
+    try:
+        engine = create_sync_engine(url, pool_size=1)
+    except (ArgumentError, NoSuchModuleError) as error:
+        raise DatabaseUnavailable(f"CHATTRAIN_DATABASE_URL {shown}: {_one_line(str(error), parsed)}") from None
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except DBAPIError as error:
+        reason = _one_line(str(error.orig), parsed)
+        raise DatabaseUnavailable(f"cannot reach the database {shown}: {reason}") from None
+    finally:
+        engine.dispose()
+
+
+def _one_line(message: str, url: URL) -> str:
+    """The first line of a driver's error, with the URL's password taken out should the
+    driver ever repeat it."""
+    line = (message.strip().splitlines() or ["unknown error"])[0]
+    if url.password:
+        line = line.replace(str(url.password), "***")
+    return line
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -149,8 +217,12 @@ def begin_immediate(dbapi_connection, timeout_seconds: float = BUSY_TIMEOUT_MS /
 
 def create_sync_engine(url: str, **engine_options) -> Engine:  # noqa: ANN003
     """Engine for the worker, the web process's database threads, migrations and the CLI."""
-    engine = create_engine(url, **engine_options)
     if is_sqlite(url):
+        engine = create_engine(url, **engine_options)
         database = sqlite_file(url)
         _install_sqlite_hooks(engine, write_lock_for(database) if database else None)
+        return engine
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, **engine_options.pop("connect_args", {})}
+    # pool_pre_ping: a server restart or failover leaves dead connections in the pool.
+    engine = create_engine(_driver_url(url), connect_args=connect_args, pool_pre_ping=True, **engine_options)
     return engine

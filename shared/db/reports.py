@@ -6,21 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shared.clock import utc_now_iso
 from shared.db.jsoncol import dumps, loads
+from shared.db.prepared import upsert_insert
 from shared.db.schema import reports, sessions
 
 
 def insert_report(conn: Connection, session_id: int, report: dict[str, Any]) -> bool:
     """Store a session's report unless it already has one. Returns True when this call
-    stored it, so exactly one evaluation run goes on to announce it."""
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(reports).values(session_id=session_id, report_json=dumps(report), created_at=utc_now_iso())
-    result = conn.execute(statement.on_conflict_do_nothing(index_elements=[reports.c.session_id]))
-    return result.rowcount == 1
+    stored it, so exactly one evaluation run goes on to announce it. (RETURNING says so
+    on every driver; an INSERT's rowcount is -1 on some.)"""
+    statement = upsert_insert(conn.dialect.name)(reports).values(
+        session_id=session_id, report_json=dumps(report), created_at=utc_now_iso()
+    )
+    statement = statement.on_conflict_do_nothing(index_elements=[reports.c.session_id]).returning(reports.c.session_id)
+    return conn.execute(statement).first() is not None
 
 
 def select_report(conn: Connection, session_id: int) -> dict[str, Any] | None:

@@ -4,20 +4,25 @@ and the Alembic migrations agree on."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
     ForeignKey,
     Index,
-    Integer,
     MetaData,
     Table,
     Text,
     UniqueConstraint,
     false,
 )
+from sqlalchemy import Integer as SQLiteInteger
 
 metadata = MetaData()
+
+# Every integer is 64-bit: SQLite's INTEGER is, and PostgreSQL's BIGINT (migration 0011).
+# On SQLite it must stay INTEGER, which makes an `INTEGER PRIMARY KEY` the rowid.
+Integer = BigInteger().with_variant(SQLiteInteger(), "sqlite")
 
 # SQLite's INTEGER is signed 64-bit: an id, count or cursor beyond it cannot be stored or
 # compared (the driver raises OverflowError), so input is bounded to it where it is read.

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from shared.db.prepared import upsert_insert
 from shared.db.schema import workers
 
 
@@ -20,7 +20,7 @@ def upsert_worker_heartbeat(
     model_calls_waiting: int = 0,
 ) -> None:
     counts = {"last_seen_at": now, "model_calls": model_calls, "model_calls_waiting": model_calls_waiting}
-    statement = sqlite_insert(workers).values(worker_id=worker_id, host=host, pid=pid, started_at=started_at, **counts)
+    statement = upsert_insert(conn.dialect.name)(workers).values(worker_id=worker_id, host=host, pid=pid, started_at=started_at, **counts)
     conn.execute(statement.on_conflict_do_update(index_elements=[workers.c.worker_id], set_=counts))
 
 

@@ -14,10 +14,11 @@ from worker.runtime import WorkerRuntime
 
 
 @pytest.fixture(name="runtime")
-def _runtime(tmp_path: Path) -> WorkerRuntime:
-    """A worker runtime on a migrated SQLite file of its own, with the shipped scenarios
-    in the scenarios table (as the web process puts them there at start-up)."""
-    settings = Settings(data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios")
+def _runtime(tmp_path: Path, database_url: str) -> WorkerRuntime:
+    """A worker runtime on a migrated SQLite file of its own (or a throwaway PostgreSQL
+    database, tests/conftest.py), with the shipped scenarios in the scenarios table (as
+    the web process puts them there at start-up)."""
+    settings = Settings(data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", database_url=database_url)
     settings.data_dir.mkdir(parents=True)
     upgrade_to_head(settings.resolved_database_url)
     runtime = WorkerRuntime(settings)

@@ -1,14 +1,17 @@
-"""Training scenarios: the catalogue a trainee picks from."""
+"""Training scenarios: the catalogue a trainee picks from, and each scenario's statistics
+for trainers."""
 
 from __future__ import annotations
 
 from quart import Blueprint, current_app, url_for
 from quart_schema import validate_response
 
+from shared.db import reports as report_rows
 from shared.scenarios import Scenario as ScenarioModel
-from web.auth import require_user
+from shared.session_records import outcomes_stats
+from web.auth import require_trainer, require_user
 from web.errors import ApiError
-from web.models import Scenario
+from web.models import Scenario, ScenarioStats
 
 blueprint = Blueprint("scenarios", __name__)
 
@@ -47,3 +50,16 @@ async def get_scenarios() -> list[Scenario]:
 async def get_scenario(ident: str) -> Scenario:
     """Show one scenario, by integer id or slug."""
     return scenario_view(*find_scenario(ident))
+
+
+@blueprint.get("/api/scenarios/<ident>/stats")
+@require_trainer
+@validate_response(ScenarioStats, 200)
+async def get_scenario_stats(ident: str) -> ScenarioStats:
+    """Summarise a scenario's sessions: completion rate, scores and the most-missed keywords.
+
+    A keyword counts once per session that missed it: in a reply to the customer line that
+    expected it, or as a required keyword never said."""
+    scenario_id, scenario = find_scenario(ident)
+    outcomes = await current_app.db.read(report_rows.select_scenario_outcomes, scenario_id)
+    return ScenarioStats(scenario_id=scenario_id, scenario_slug=scenario.slug, **outcomes_stats(outcomes))

@@ -1,5 +1,5 @@
-"""Training sessions: start one, read one back with its transcript. A session belongs to
-the token's user; trainees see their own, trainers every one (web/auth.py)."""
+"""Training sessions: start one, list them, read one back with its transcript. A session
+belongs to the token's user; trainees see their own, trainers every one (web/auth.py)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import re
 from typing import Any
 
 from quart import Blueprint, current_app, g, request
-from quart_schema import validate_request, validate_response
+from quart_schema import validate_querystring, validate_request, validate_response
 
 from shared.conversation import write_opening_line
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
 from shared.db.limits import RateLimit, check_active_sessions, hit_rate_limit
-from web.auth import require_user, session_for_user
+from web.auth import require_user, session_for_user, sessions_user_filter
 from web.blueprints.scenarios import find_scenario
 from web.errors import ApiError
-from web.models import Session, SessionData, SessionWithTranscript
+from web.models import Session, SessionData, SessionFilter, SessionSummary, SessionWithTranscript
 from web.openapi import document_errors
 
 blueprint = Blueprint("sessions", __name__)
@@ -129,3 +129,39 @@ async def get_session(session_id: int) -> SessionWithTranscript:
     session = await session_for_user(session_id)
     messages = await current_app.db.read(message_rows.select_messages, session_id)
     return SessionWithTranscript(**session_view(session), messages=messages)
+
+
+@blueprint.get("/api/sessions")
+@require_user
+@validate_querystring(SessionFilter)
+@validate_response(list[SessionSummary], 200)
+@document_errors(404)
+async def get_sessions(query_args: SessionFilter) -> list[SessionSummary]:
+    """List training sessions, newest first, filtered by trainee, scenario or status.
+
+    Each session carries its report's overall score once the report is written. A trainee
+    always gets their own sessions, whatever user_id says."""
+    scenario_id = None
+    if query_args.scenario_id is not None:
+        found = current_app.catalog.get(query_args.scenario_id)
+        if found is None:
+            raise ApiError(
+                404, "scenario_not_found", f"No scenario with id or slug {query_args.scenario_id!r}.", "scenario_id"
+            )
+        scenario_id = found[0]
+    sessions = await current_app.db.read(
+        session_rows.select_sessions,
+        user_id=sessions_user_filter(query_args.user_id),
+        scenario_id=scenario_id,
+        status=query_args.status,
+        limit=query_args.limit,
+        offset=query_args.offset,
+    )
+    return [
+        SessionSummary(
+            **session_view(session),
+            ended_by=session["ended_by"],
+            overall_score=session["report"]["overall_score"] if session["report"] else None,
+        )
+        for session in sessions
+    ]
