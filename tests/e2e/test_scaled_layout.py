@@ -188,9 +188,11 @@ async def test_make_run_scaled_runs_two_web_processes_and_two_workers_each_with_
             health = {}
             while time.monotonic() < deadline:
                 try:
-                    health = web1.health(timeout=2)
-                    if health["worker"]["live_workers"] == 2 and web2.health(timeout=2)["status"] == "healthy":
-                        break
+                    # Liveness first: once both answer, the database has been migrated.
+                    if all(httpx.get(f"{web.base_url}/api/health", timeout=2).status_code == 200 for web in (web1, web2)):
+                        health = web1.health(timeout=2)
+                        if health["worker"]["live_workers"] == 2 and web2.health(timeout=2)["status"] == "healthy":
+                            break
                 except (httpx.HTTPError, ValueError, KeyError):
                     pass
                 time.sleep(0.3)

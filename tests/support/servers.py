@@ -1,8 +1,8 @@
-"""Redis and PostgreSQL for the tests: the machine's own servers on loopback when they
-answer (`redis-cli ping`, `pg_isready`), else private ones this module starts on free
-ports for the test session (`redis-server`, `initdb` + `pg_ctl`). Tests isolate
-themselves with a throwaway key prefix (Redis) or database (PostgreSQL), and a test that
-restarts a server starts its own (`private_redis`)."""
+"""Redis for the tests, and the backends a stack runs on. Redis: the machine's own on
+loopback when it answers, else a private `redis-server` on a free port for the test
+session; tests isolate themselves with a throwaway key prefix, and a test that restarts
+Redis starts its own (`private_redis`). PostgreSQL comes from tests/support/postgres.py
+(a throwaway database per test)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.postgres import server_url, throwaway_database, unavailable_reason
+
 MACHINE_REDIS = ("127.0.0.1", 6379)
-MACHINE_POSTGRES = ("127.0.0.1", 5432)
 
 
 def _answers(address: tuple[str, int]) -> bool:
@@ -80,7 +81,6 @@ class RedisServer:
 
 
 _session_redis: RedisServer | None = None
-_session_postgres: Path | None = None
 
 
 def redis_url() -> str:
@@ -97,33 +97,12 @@ def redis_url() -> str:
 
 
 def postgres_url(database: str = "postgres") -> str:
-    """A PostgreSQL server for this test session (the machine's, else a private one)."""
-    if os.environ.get("CHATTRAIN_TEST_POSTGRES_HOST"):
-        host, _, port = os.environ["CHATTRAIN_TEST_POSTGRES_HOST"].partition(":")
-        return f"postgresql+psycopg://postgres@{host}:{port or 5432}/{database}"
-    if _answers(MACHINE_POSTGRES):
-        return f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
-    return f"postgresql+psycopg://postgres@127.0.0.1:{_private_postgres_port()}/{database}"
-
-
-def _private_postgres_port() -> int:
-    global _session_postgres
-    if _session_postgres is None:
-        folder = Path(tempfile.mkdtemp(prefix="chattrain-pg-"))
-        port = _free_port()
-        as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if as_user:
-            shutil.chown(folder, "postgres")
-        subprocess.run([*as_user, "initdb", "-D", str(folder / "data"), "-U", "postgres", "-A", "trust"],
-                       check=True, capture_output=True)
-        subprocess.run([*as_user, "pg_ctl", "-D", str(folder / "data"), "-l", str(folder / "log"), "-w",
-                        "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"],
-                       check=True, capture_output=True)
-        atexit.register(lambda: subprocess.run([*as_user, "pg_ctl", "-D", str(folder / "data"), "-m", "fast", "stop"],
-                                               capture_output=True))
-        _session_postgres = folder
-        (folder / "port").write_text(str(port))
-    return int((_session_postgres / "port").read_text())
+    """A database URL on the PostgreSQL server of this test session
+    (tests/support/postgres.py: the machine's, else a private one)."""
+    server = server_url()
+    if server is None:
+        raise RuntimeError(f"no PostgreSQL server for the tests: {unavailable_reason()}")
+    return f"{server}/{database}"
 
 
 def unique_prefix() -> str:
@@ -152,24 +131,6 @@ def private_redis(folder: Path, password: str = ""):
         yield server
     finally:
         server.stop()
-
-
-@contextmanager
-def throwaway_database():
-    """A PostgreSQL database of the test's own, dropped afterwards; yields its URL."""
-    import psycopg
-
-    from shared.wakeups import libpq_conninfo
-
-    name = f"chattrain_test_{uuid.uuid4().hex[:12]}"
-    admin = libpq_conninfo(postgres_url())
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield postgres_url(name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass(frozen=True)
@@ -219,7 +180,7 @@ def backends_for(name: str, queue_url: str | None = None):
         if name == "sqlite+redis":
             yield Backends(name, queue_url=url, redis_key_prefix=prefix)
         else:
-            with throwaway_database() as database_url:
+            with throwaway_database(postgres_url().rsplit("/", 1)[0]) as database_url:
                 yield Backends(name, database_url=database_url, queue_url=url, redis_key_prefix=prefix)
     finally:
         try:
