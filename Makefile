@@ -6,7 +6,7 @@ PORT ?= 8000
 
 SCALED_DIR ?= data/scaled
 
-.PHONY: run run-scaled test test-container test-all soak bench eval install browser-deps screenshots clean
+.PHONY: run run-scaled server-deps test test-container test-all soak bench eval install browser-deps screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,17 @@ run-scaled: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.scaled start
 
 ## Install the test dependencies and run the whole suite (the soak and container runs are separate)
-test: install browser-deps
+test: install browser-deps server-deps
 	$(BIN)/python -m pytest -q
+
+## The e2e suite runs on SQLite and on PostgreSQL + Redis: the machine's servers on loopback
+## when they answer, else private ones the tests start from Debian's binaries (installed
+## here with apt-get when missing and we are root; tests/support/servers.py, postgres.py).
+server-deps:
+	@command -v redis-server >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	@command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
 ## The browser tests drive Debian's Chromium (Playwright cannot download browsers here):
 ## installed with apt-get when missing and we are root; otherwise the tests say how.
@@ -60,7 +69,7 @@ test-container: install
 	$(BIN)/python -m pytest -q -m container tests/container
 
 ## The recovery tests repeated 20 times (slow)
-soak: install
+soak: install server-deps
 	$(BIN)/python -m pytest -q -m soak
 
 ## The performance benchmark: realistic load on paced models (mock and OpenAI-compatible)
