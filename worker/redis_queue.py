@@ -46,9 +46,10 @@ class RedisQueueStorage(RedisStorage):
             self.conn.lpush(self.queue_key, *messages)
 
     def try_enqueue(self, data, priority=None) -> bool:  # noqa: ANN001
-        """Redis takes a push without waiting for another writer: always enqueues."""
-        self.enqueue(data, priority)
-        return True
+        """Never from the web process's event loop: a push is a round trip to another host,
+        and while Redis is down or restarting a connection attempt waits for seconds. So
+        False, nothing written, and the caller hands the push to its queue thread."""
+        return False
 
     def stop_dequeuing(self) -> None:
         """The consumer is shutting down: take no more jobs in this process."""
