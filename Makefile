@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-container test-all soak bench eval install browser-deps screenshots clean
+SCALED_DIR ?= data/scaled
+
+.PHONY: run run-scaled server-deps test test-container test-all soak bench eval install browser-deps screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +26,32 @@ run: install
 	key_file="$$($(BIN)/chattrain secret-key ensure)" && \
 	CHATTRAIN_SECRET_KEY_FILE="$$key_file" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT)
 
+## A scaled layout on this machine against given servers: web on PORT and PORT+1, two
+## workers, each process with its own folder under SCALED_DIR; nothing shared but the servers.
+##   make run-scaled DATABASE_URL=postgresql+psycopg://USER:PASSWORD@HOST/DB QUEUE_URL=redis://HOST:6379/0
+## (README.md, Operations: the same layout across two hosts.) The URLs are not echoed.
+run-scaled: install
+	@[ -n "$(DATABASE_URL)" ] && [ -n "$(QUEUE_URL)" ] || \
+		{ echo "usage: make run-scaled DATABASE_URL=postgresql+psycopg://... QUEUE_URL=redis://... [PORT=8000]"; exit 2; }
+	@mkdir -p $(SCALED_DIR)
+	@CHATTRAIN_DATA_DIR=$(SCALED_DIR) CHATTRAIN_DATABASE_URL='$(DATABASE_URL)' $(BIN)/chattrain db upgrade
+	@key_file="$$(CHATTRAIN_DATA_DIR=$(SCALED_DIR) $(BIN)/chattrain secret-key ensure)" && \
+	CHATTRAIN_SECRET_KEY_FILE="$$key_file" CHATTRAIN_DATABASE_URL='$(DATABASE_URL)' CHATTRAIN_QUEUE_URL='$(QUEUE_URL)' \
+	SCALED_DIR="$(abspath $(SCALED_DIR))" WEB1_PORT=$(PORT) WEB2_PORT=$$(($(PORT) + 1)) \
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.scaled start
+
 ## Install the test dependencies and run the whole suite (the soak and container runs are separate)
-test: install browser-deps
+test: install browser-deps server-deps
 	$(BIN)/python -m pytest -q
+
+## The e2e suite runs on SQLite and on PostgreSQL + Redis: the machine's servers on loopback
+## when they answer, else private ones the tests start from Debian's binaries (installed
+## here with apt-get when missing and we are root; tests/support/servers.py, postgres.py).
+server-deps:
+	@command -v redis-server >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	@command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
 ## The browser tests drive Debian's Chromium (Playwright cannot download browsers here):
 ## installed with apt-get when missing and we are root; otherwise the tests say how.
@@ -44,7 +69,7 @@ test-container: install
 	$(BIN)/python -m pytest -q -m container tests/container
 
 ## The recovery tests repeated 20 times (slow)
-soak: install
+soak: install server-deps
 	$(BIN)/python -m pytest -q -m soak
 
 ## The performance benchmark: realistic load on paced models (mock and OpenAI-compatible)

@@ -7,7 +7,11 @@ uvloop) that speaks the public protocol. Prints one table; `--json` also writes 
     python -m bench.bench_chat --cases r1,a --models openai --json out.json
     python -m bench.bench_chat --cases a,c --profile prof/  # py-spy both processes in (a) and (c)
 
-Realistic cases, each run twice on a fresh stack: with the worker's mock LLM paced like a
+Realistic cases r1-r3 run on two layouts, side by side in the table: the Procfile's web +
+worker on SQLite, and `scaled` (model column "…, scaled"): two web processes and two
+workers, each with its own data folder, on PostgreSQL + Redis, the sockets spread over both
+web processes (CPU per reply sums each kind's two processes; RSS is the larger). Each case
+runs twice on a fresh stack: with the worker's mock LLM paced like a
 hosted model (`mock`: 800 ms to the first chunk, then 25 chunks of 12 characters a second)
 and with the OpenAI-compatible provider streaming from bench/fake_llm.py on loopback, paced
 the same (`openai`; its own CPU and RSS are the `llm` column):
@@ -52,14 +56,16 @@ from bench.load_cases import case_m, case_r
 from bench.meter import StackMeter
 from bench.profiling import summarise_profile
 from bench.settings import ALL_CASES, CHUNK_CHARS, CHUNKS_PER_SECOND, FIRST_CHUNK_MS, LOAD_CASES, MODELS, QUICK, Scale
-from bench.stacks import running_stack, wait_stopped
+from bench.stacks import LAYOUTS, running_stack, wait_stopped
 from bench.table import machine_line, render
 from tests.support.stack import procfile_commands
 
 # --- main ------------------------------------------------------------------------------------
 
 
-async def run(cases: set[str], models: list[str], scale: Scale, root: Path, profile_dir: Path | None) -> tuple[list[dict], dict]:
+async def run(
+    cases: set[str], models: list[str], scale: Scale, root: Path, profile_dir: Path | None, layouts: tuple[str, ...] = LAYOUTS
+) -> tuple[list[dict], dict]:
     rows: list[dict] = []
     info: dict[str, Any] = {"seconds": {}}
 
@@ -68,13 +74,15 @@ async def run(cases: set[str], models: list[str], scale: Scale, root: Path, prof
         print(f"{label}: {info['seconds'][label]:.0f} s", file=sys.stderr, flush=True)
 
     for case in LOAD_CASES:
-        for model in models if case in cases else ():
-            began = time.monotonic()
-            if case == "m":
-                rows.append(await case_m(root, scale, model))
-            else:
-                rows.extend(await case_r(root, scale, case, model))
-            timed(f"{case} {model}", began)
+        # m measures one worker process, so it runs on the Procfile's layout only.
+        for layout in layouts if case != "m" else ("sqlite",):
+            for model in models if case in cases else ():
+                began = time.monotonic()
+                if case == "m":
+                    rows.append(await case_m(root, scale, model))
+                else:
+                    rows.extend(await case_r(root, scale, case, model, layout))
+                timed(f"{case} {model} {layout}", began)
     if cases & {"floor", "a", "c", "idle"}:
         began = time.monotonic()
         with running_stack(root, "guards", {}) as stack:
@@ -102,6 +110,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a smoke run: seconds per case, a few dozen trainees")
     parser.add_argument("--cases", default=",".join(ALL_CASES), help=f"comma-separated, from {','.join(ALL_CASES)}")
     parser.add_argument("--models", default=",".join(MODELS), help="the rows of the realistic cases: mock, openai or both")
+    parser.add_argument("--layouts", default=",".join(LAYOUTS),
+                        help="the realistic cases' layouts: sqlite (the Procfile's web + worker), scaled (2 web + 2 workers "
+                        "on PostgreSQL + Redis), or both")
     parser.add_argument("--idle-seconds", type=float, help="the idle guard's period (default 30, quick 2)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every number here")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the web and worker during cases a and c")
@@ -111,6 +122,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = args.cases - set(ALL_CASES)
     if unknown:
         parser.error(f"unknown cases {', '.join(sorted(unknown))}; choose from {','.join(ALL_CASES)}")
+    args.layouts = tuple(layout for layout in LAYOUTS if layout in {x.strip() for x in args.layouts.split(",")})
+    if not args.layouts:
+        parser.error(f"--layouts: choose from {','.join(LAYOUTS)}")
     args.models = [m for m in MODELS if m in {m.strip() for m in args.models.split(",")}]
     if not args.models:
         parser.error(f"--models: choose from {','.join(MODELS)}")
@@ -129,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
         load_before = f"{os.getloadavg()[0]:.2f}"
         try:
             with _runner() as runner:
-                rows, info = runner.run(run(args.cases, args.models, scale, root, args.profile))
+                rows, info = runner.run(run(args.cases, args.models, scale, root, args.profile, args.layouts))
         finally:
             wait_stopped()
         worker = procfile_commands()["worker"]

@@ -11,21 +11,38 @@ worker received the model's first and last chunk)."""
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from bench.meter import latency_stats
 from bench.trainees import Trainee
+from shared.db.engine import create_sync_engine
 from tests.support.stack import Stack
 
 STAMP_COLUMNS = ("enqueued_at", "model_requested_at", "model_first_chunk_at", "model_last_chunk_at")
 
 
-def _connect(stack: Stack) -> contextlib.closing[sqlite3.Connection]:
-    uri = f"file:{stack.data_dir / 'chattrain.db'}?mode=ro"
-    return contextlib.closing(sqlite3.connect(uri, uri=True, timeout=30))
+@contextlib.contextmanager
+def _connect(stack: Stack) -> Iterator[_Rows]:
+    """A connection to the stack's database (SQLite or PostgreSQL) that runs SQL text."""
+    engine = create_sync_engine(stack.database_url)
+    try:
+        with engine.connect() as conn:
+            yield _Rows(conn)
+    finally:
+        engine.dispose()
+
+
+class _Rows:
+    def __init__(self, conn):  # noqa: ANN001
+        self._conn = conn
+
+    def execute(self, sql: str):  # noqa: ANN201
+        return self._conn.execute(text(sql))
 
 
 def delivery_check(stack: Stack, trainees: list[Trainee]) -> dict[str, int]:
@@ -69,7 +86,7 @@ def read_stamps(stack: Stack, message_ids: Iterable[int]) -> dict[int, Stamps] |
     try:
         with _connect(stack) as conn:
             rows = conn.execute(f"SELECT message_id, {', '.join(STAMP_COLUMNS)} FROM reply_jobs").fetchall()
-    except sqlite3.OperationalError as error:
+    except DBAPIError as error:
         return f"no stamps ({error})"
     return {row[0]: Stamps(*row[1:]) for row in rows if row[0] in wanted}
 

@@ -44,10 +44,18 @@ def _missing(trainees: list[Trainee]) -> int:
 
 
 def _cost(ms: ModelStack, cpu: dict[str, float], replies: int) -> dict:
-    """CPU per reply of each process (ms), RSS of each (MiB), and the box's other load."""
+    """CPU per reply of each kind of process (ms; the scaled layout's two web processes
+    summed, and its two workers), the largest RSS of each kind (MiB), and the box's other
+    load."""
+    per_reply: dict[str, float] = {}
+    rss: dict[str, float] = {}
+    for name, mib in ms.meter.rss_mib().items():
+        kind = name.rstrip("2")
+        per_reply[kind] = per_reply.get(kind, 0.0) + (cpu[name] / replies * 1000 if replies else 0.0)
+        rss[kind] = max(rss.get(kind, 0.0), mib)
     return {
-        "cpu_ms_per_reply": {name: cpu[name] / replies * 1000 for name in ms.meter.procs} if replies else {},
-        "rss_mib": ms.meter.rss_mib(),
+        "cpu_ms_per_reply": per_reply if replies else {},
+        "rss_mib": rss,
         "client_cpu_percent": cpu["client"] / cpu["t"] * 100,
         "other_cpu_percent": ms.meter.other_cpu_percent(cpu),
     }
@@ -68,10 +76,11 @@ def _replies_row(case: str, model: str, what: str, trainees: list[Trainee], stam
     }
 
 
-async def case_r(root: Path, scale: Scale, case: str, model: str) -> list[dict]:
+async def case_r(root: Path, scale: Scale, case: str, model: str, layout: str = "sqlite") -> list[dict]:
     n = {"r1": scale.r1_trainees, "r2": scale.r2_trainees, "r3": scale.r3_trainees}[case]
     stalls = case == "r3"
-    with model_stack(root, f"{case}-{model}", model, _pacing(stall_ms=scale.stall_ms if stalls else 0)) as ms:
+    pacing = _pacing(stall_ms=scale.stall_ms if stalls else 0)
+    with model_stack(root, f"{case}-{model}-{layout}", model, pacing, layout=layout) as ms:
         trainees = await make_trainees(ms.stack, n, case)
         stalled = [t for t in trainees if stalls and t.session_id % STALL_EVERY_NTH == 0]
         for t in stalled:
@@ -107,8 +116,9 @@ async def case_r(root: Path, scale: Scale, case: str, model: str) -> list[dict]:
     span = finals[-1] - finals[0] if len(finals) > 1 else 0.0
     sent = sum(t.sent for t in ok)
     what = f"{n} trainees, 1 msg/{scale.mean_interval:g} s each (Poisson), {scale.load_seconds:g} s"
+    label = model if layout == "sqlite" else f"{model}, scaled"
     row = _replies_row(
-        case, model, what + (f"; the {len(ok)} not stalled" if stalls else ""), ok, stamps,
+        case, label, what + (f"; the {len(ok)} not stalled" if stalls else ""), ok, stamps,
         sent=sent, arrivals_per_second=sent / scale.load_seconds,
         replies_per_second=(len(finals) - 1) / span if span > 0 else 0.0,
         delivery=delivery, client_lag_ms=lag.stats(), send_lag_ms=max((t.send_lag for t in trainees), default=0) * 1000,
@@ -117,7 +127,7 @@ async def case_r(root: Path, scale: Scale, case: str, model: str) -> list[dict]:
     rows = [row]
     if stalls:
         rows.append(_replies_row(
-            case, model, f"r3: the {len(stalled)} whose model stalls {scale.stall_ms / 1000:g} s", stalled, stamps,
+            case, label, f"r3: the {len(stalled)} whose model stalls {scale.stall_ms / 1000:g} s", stalled, stamps,
             stalled=True,
         ))
     return rows

@@ -21,17 +21,81 @@ import httpx
 from bench.fake_llm import Pacing
 from bench.meter import StackMeter
 from bench.settings import BENCH_ENV, OPENAI_ENV, STALL_EVERY_NTH
+from tests.support.servers import backends_for
 from tests.support.stack import REPO_ROOT, Stack, free_port
 
 _stopping: list[threading.Thread] = []
 
 
+# The layouts a realistic case runs on: `sqlite`, the Procfile's web + worker on one data
+# folder; `scaled`, two web processes and two workers, each with its own folder, sharing
+# PostgreSQL and Redis (a throwaway database and key prefix on the servers the tests use).
+LAYOUTS = ("sqlite", "scaled")
+
+
+class ScaledStack:
+    """Two stacks (web + worker each) on shared PostgreSQL and Redis, seen as one: its
+    processes are all four (`web`, `worker`, `web2`, `worker2`), and each socket opened
+    goes to the next web process in turn, as a load balancer would spread them."""
+
+    def __init__(self, root: Path, env: dict[str, str], backends):  # noqa: ANN001
+        self.data_dir = root
+        self.backends = backends
+        self.parts = [Stack(data_dir=root / part, extra_env=env, backends=backends) for part in ("a", "b")]
+        self._turn = 0
+
+    @property
+    def processes(self) -> dict:
+        return {f"{name}{'2' if i else ''}": p for i, part in enumerate(self.parts) for name, p in part.processes.items()}
+
+    @property
+    def database_url(self) -> str:
+        return self.backends.database_url
+
+    @property
+    def base_url(self) -> str:
+        return self.parts[0].base_url
+
+    @property
+    def ws_base(self) -> str:
+        self._turn += 1
+        return self.parts[self._turn % 2].ws_base
+
+    def start_all(self, timeout: float) -> None:
+        for part in self.parts:
+            part.start_all(timeout)
+
+    def send_signal(self, name: str, signum: int) -> None:
+        part = self.parts[1 if name.endswith("2") else 0]
+        part.send_signal(name.rstrip("2"), signum)
+
+    def stop_all(self) -> None:
+        for part in self.parts:
+            part.stop_all()
+
+    def all_logs(self) -> str:
+        return "\n".join(part.all_logs() for part in self.parts)
+
+
 @contextlib.contextmanager
-def running_stack(root: Path, name: str, env: dict[str, str]) -> Iterator[Stack]:
+def running_stack(root: Path, name: str, env: dict[str, str], layout: str = "sqlite") -> Iterator[Stack]:
     """A stack started for one row. On the way out its processes are told to stop at once,
     and waited for in the background (Hypercorn takes a second to shut down) while the
     next row's stack starts; that one is yielded once they are gone."""
-    stack = Stack(data_dir=root / name, extra_env={**BENCH_ENV, **env})
+    with contextlib.ExitStack() as backends_scope:
+        if layout == "scaled":
+            backends = backends_scope.enter_context(backends_for("postgresql+redis"))
+            stack = ScaledStack(root / name, {**BENCH_ENV, **env}, backends)
+        else:
+            stack = Stack(data_dir=root / name, extra_env={**BENCH_ENV, **env})
+        with _started(stack, name) as started:
+            yield started
+        if layout == "scaled":
+            wait_stopped()  # before its database is dropped
+
+
+@contextlib.contextmanager
+def _started(stack, name: str):  # noqa: ANN001, ANN202
     try:
         stack.start_all(timeout=60)
         wait_stopped()  # the last row's stack is gone before this one is measured
@@ -125,7 +189,9 @@ class ModelStack:
 
 
 @contextlib.contextmanager
-def model_stack(root: Path, name: str, model: str, pacing: Pacing, env: dict[str, str] | None = None) -> Iterator[ModelStack]:
+def model_stack(
+    root: Path, name: str, model: str, pacing: Pacing, env: dict[str, str] | None = None, layout: str = "sqlite"
+) -> Iterator[ModelStack]:
     """A fresh stack whose replies come from a model paced as `pacing` says: `mock` (the
     worker's own, paced by its settings) or `openai` (the fake server on loopback)."""
     env = dict(env or {})
@@ -136,7 +202,7 @@ def model_stack(root: Path, name: str, model: str, pacing: Pacing, env: dict[str
     else:
         env.update(mock_env(pacing))
     try:
-        with running_stack(root, name, env) as stack:
+        with running_stack(root, name, env, layout) as stack:
             yield ModelStack(stack, StackMeter(stack, fake.process.pid if fake else None), model, fake)
     finally:
         if fake is not None:

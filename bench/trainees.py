@@ -45,7 +45,7 @@ def _insert_trainees(stack: Stack, ids: list[str]) -> list[str]:
     from shared.db.engine import BEGIN_MODE, create_sync_engine
     from shared.db.users import insert_user
 
-    engine = create_sync_engine(f"sqlite:///{(stack.data_dir / 'chattrain.db').resolve()}")
+    engine = create_sync_engine(stack.database_url)
     try:
         with engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"}).begin() as conn:
             return [insert_user(conn, user_id=user_id, role="trainee") for user_id in ids]

@@ -31,7 +31,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHATTRAIN_", frozen=True, extra="ignore")
 
     # Storage
-    data_dir: Path = Field(Path("data"), description="Folder for the SQLite files and doorbell sockets.")
+    data_dir: Path = Field(
+        Path("data"),
+        description="Folder for the SQLite files and doorbell sockets (with the data on PostgreSQL and the queue on "
+        "Redis it holds only this process's own files: give each process its own).",
+    )
     database_url: str = Field(
         "",
         repr=False,  # it may hold a password
@@ -39,6 +43,21 @@ class Settings(BaseSettings):
         "`postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE` puts it on PostgreSQL (docs/postgresql.md).",
     )
     queue_path: Path | None = Field(None, description="Huey's SQLite queue file; empty: `queue.db` in the data folder.")
+    queue_url: str = Field(
+        "",
+        repr=False,  # it may hold a password
+        description="`redis://[:password@]host:port/db` (or `rediss://`) puts the Huey queue on Redis: workers wait "
+        "on it with a blocking BRPOP, and the web processes learn of new events by Redis pub/sub unless the data is "
+        "on PostgreSQL (LISTEN/NOTIFY). Empty: the SQLite queue file and doorbells, on one host. Start-up fails if "
+        "Redis cannot be reached.",
+    )
+    redis_key_prefix: str = Field(
+        "chattrain",
+        pattern=r"^[A-Za-z0-9_]{1,64}$",
+        description="Names ChatTrain's Redis keys and channels (the queue is `huey.redis.<prefix>`, the wake-ups "
+        "`<prefix>.events`) and its PostgreSQL notification channel (`<prefix>_events`): deployments sharing one "
+        "Redis need distinct prefixes. Letters, digits and `_`.",
+    )
     scenarios_dir: Path = Field(Path("scenarios"), description="Where scenario folders are loaded from at start-up.")
 
     # Web
@@ -218,6 +237,17 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_queue_path(self) -> Path:
         return (self.queue_path or self.data_dir / "queue.db").resolve()
+
+    @cached_property
+    def queue_file(self) -> Path | None:
+        """The SQLite queue file, or None when the queue is on Redis."""
+        return None if self.queue_url else self.resolved_queue_path
+
+    @cached_property
+    def on_one_host(self) -> bool:
+        """True when everything lives in the data folder (SQLite data and queue), so
+        doorbells and pids mean something; False once the queue or the data is remote."""
+        return not self.queue_url and self.resolved_database_url.startswith("sqlite")
 
     @cached_property
     def doorbell_dir(self) -> Path:

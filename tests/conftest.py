@@ -17,6 +17,7 @@ import pytest  # noqa: E402
 
 from shared.settings import Settings  # noqa: E402
 from tests.support.client import AuthUser  # noqa: E402
+from tests.support.servers import CONFIGURATIONS, backends_for  # noqa: E402
 from tests.support.stack import REPO_ROOT, started_stack  # noqa: E402
 
 
@@ -74,8 +75,16 @@ async def _users(app) -> SimpleNamespace:
     )
 
 
+@pytest.fixture(name="backends", params=CONFIGURATIONS)
+def _backends(request):
+    """The e2e suite's main tests run on each configuration: SQLite (the default install)
+    and PostgreSQL + Redis with a data folder per process (tests/support/servers.py)."""
+    with backends_for(request.param) as backends:
+        yield backends
+
+
 @pytest.fixture(name="stack")
-def _stack(tmp_path: Path):
+def _stack(tmp_path: Path, backends):
     # DEBUG logs a line per message and per reply, which the tests read.
-    with started_stack(tmp_path / "data", CHATTRAIN_LOG_LEVEL="DEBUG") as stack:
+    with started_stack(tmp_path / "data", backends=backends, CHATTRAIN_LOG_LEVEL="DEBUG") as stack:
         yield stack

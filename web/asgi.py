@@ -1,5 +1,6 @@
 """The ASGI application Hypercorn serves: `hypercorn web.asgi:app`."""
 
+from shared.backend_urls import BackendUnavailable
 from shared.settings import load_settings
 from web.app import create_app
 from web.ws_compression import disable_permessage_deflate
@@ -7,4 +8,7 @@ from web.ws_compression import disable_permessage_deflate
 settings = load_settings()
 if not settings.ws_compression:
     disable_permessage_deflate()
-app = create_app(settings)
+try:
+    app = create_app(settings)
+except BackendUnavailable as error:  # one line, not a traceback
+    raise SystemExit(f"chattrain web: {error}") from None

@@ -104,6 +104,16 @@ class SessionWithTranscript(Session):
 
 class DatabaseHealth(BaseModel):
     reachable: bool
+    backend: Literal["sqlite", "postgresql"] | None = Field(default=None, description="Where the data is.")
+    latency_ms: float | None = Field(default=None, description="One read's round trip; null when unreachable.")
+
+
+class WakeupHealth(BaseModel):
+    backend: Literal["doorbell", "redis", "postgresql"] = Field(
+        description="How this web process learns of new events: a doorbell on one host, Redis pub/sub or "
+        "PostgreSQL LISTEN/NOTIFY across hosts (the slow poll covers a lost one)."
+    )
+    listening: bool = Field(description="Connected and listening now; false while reconnecting (the poll covers).")
 
 
 class QueueWait(BaseModel):
@@ -113,6 +123,9 @@ class QueueWait(BaseModel):
 
 
 class QueueHealth(BaseModel):
+    backend: Literal["sqlite", "redis"] | None = Field(default=None, description="Where the Huey queue is.")
+    reachable: bool | None = Field(default=None, description="The queue answered.")
+    latency_ms: float | None = Field(default=None, description="One round trip to the queue; null when unreachable.")
     depth: int | None = Field(description="Jobs waiting in the Huey queue.")
     open_replies: int | None = Field(description="Trainee messages whose reply is queued or being written.")
     oldest_queued_seconds: float | None = Field(
@@ -127,6 +140,8 @@ class WorkerHealth(BaseModel):
     last_seen_at: str | None
     seconds_since_seen: float | None
     alive: bool
+    live_workers: int | None = Field(default=None, description="Worker processes that sent a heartbeat lately, on any host.")
+    live_hosts: int | None = Field(default=None, description="The hosts those workers run on.")
     model_calls: int | None = Field(default=None, description="Calls to the model in progress, over live workers.")
     model_calls_waiting: int | None = Field(
         default=None,
@@ -160,6 +175,7 @@ class Health(BaseModel):
     database: DatabaseHealth
     queue: QueueHealth
     worker: WorkerHealth
+    wakeups: WakeupHealth
     llm: LLMHealth
     scenarios_loaded: int
     scenario_errors: list[str]

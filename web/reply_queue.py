@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,6 +27,7 @@ class ReplyQueue:
         from worker.huey_app import huey
         from worker.tasks import generate_reply
 
+        self._settings = settings
         self._serialize = huey.serialize_task
         self._generate_reply = generate_reply
         self._evaluate_session = evaluate_session
@@ -86,3 +88,14 @@ class ReplyQueue:
 
     def pending_count(self) -> int:
         return self._storage.queue_size()
+
+    @property
+    def backend(self) -> str:
+        """`redis` or `sqlite`."""
+        return "redis" if self._settings.queue_url else "sqlite"
+
+    def depth_and_latency(self) -> tuple[int, float]:
+        """The queue's depth and the round trip that read it, in milliseconds."""
+        started = time.perf_counter()
+        depth = self._storage.queue_size()
+        return depth, (time.perf_counter() - started) * 1000

@@ -1,9 +1,10 @@
 """Step three of a message's path: one tailer per web process reads new events by id and
 hands each to the sockets of its session.
 
-It wakes when a worker rings the web doorbell, when this process writes an event itself,
-or, as a fallback, on a slow timer gated by SQLite's `PRAGMA data_version` (which changes
-only when another connection has committed). It never queries per session."""
+It wakes when a worker announces new events (shared/wakeups.py: a doorbell on one host,
+LISTEN/NOTIFY or Redis pub/sub across hosts), when this process writes an event itself,
+or, as a fallback, on a slow timer (on SQLite gated by `PRAGMA data_version`, which
+changes only when another connection has committed). It never queries per session."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from typing import Awaitable, Callable
 
 from shared.db.engine import is_sqlite
 from shared.db.events import StoredEvent, select_data_version, select_events_after, select_max_event_id
-from shared.doorbell import WEB_ROLE, Doorbell
 from shared.settings import Settings
+from shared.wakeups import Listener, create_listener
 from web.database import Database
 
 log = logging.getLogger("chattrain.web")
@@ -103,20 +104,16 @@ class EventTailer:
         self._subscribers: dict[int, set[Subscriber]] = defaultdict(set)
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._doorbell: Doorbell | None = None
+        self.listener: Listener = create_listener(settings)
         self.last_event_id = 0
 
     async def start(self) -> None:
         self.last_event_id = await self._read(select_max_event_id)
-        self._doorbell = Doorbell(self._settings.doorbell_dir, WEB_ROLE)
-        loop = asyncio.get_running_loop()
-        loop.add_reader(self._doorbell.fileno(), self._on_ring)
+        self.listener.start(asyncio.get_running_loop(), self._wake.set)
         self._task = asyncio.create_task(self._run(), name="event-tailer")
 
     async def stop(self) -> None:
-        if self._doorbell is not None:
-            asyncio.get_running_loop().remove_reader(self._doorbell.fileno())
-            self._doorbell.close()
+        await asyncio.to_thread(self.listener.stop)
         if self._task is not None:
             self._task.cancel()
             try:
@@ -137,10 +134,6 @@ class EventTailer:
     def nudge(self) -> None:
         """This process wrote an event: read it now."""
         self._wake.set()
-
-    def _on_ring(self) -> None:
-        if self._doorbell is not None and self._doorbell.drain():
-            self._wake.set()
 
     async def _read(self, fn, *args):  # noqa: ANN001, ANN002, ANN202
         return self._db.read_inline(fn, *args)

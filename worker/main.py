@@ -17,6 +17,7 @@ monkey.patch_all()
 import logging  # noqa: E402
 import threading  # noqa: E402
 
+from shared.backend_urls import BackendUnavailable  # noqa: E402
 from shared.gc_tuning import freeze_startup_objects  # noqa: E402
 from shared.llm.tokens import count_tokens  # noqa: E402
 from shared.logs import configure_logging  # noqa: E402
@@ -25,7 +26,10 @@ from worker.huey_app import configure_huey, huey  # noqa: E402
 
 # The consumer's settings, read once here; the tasks below register on the same instance.
 settings = load_settings()
-configure_huey(settings)
+try:
+    configure_huey(settings)
+except BackendUnavailable as error:  # one line, not a traceback
+    raise SystemExit(f"chattrain worker: {error}") from None
 
 from worker.evaluation import evaluate_session  # noqa: E402
 from worker.maintenance import start_maintenance  # noqa: E402

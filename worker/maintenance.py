@@ -49,7 +49,10 @@ def _run(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=None) -> None
     while True:
         try:
             heartbeat(runtime)
-            sweep(runtime, enqueue_reply, reclaim_dead_local=first)
+            # A pid means something only when every worker shares this host (SQLite data
+            # and queue); across hosts a dead worker is found by its claims running out,
+            # which only its own heartbeat renews.
+            sweep(runtime, enqueue_reply, reclaim_dead_local=first and runtime.settings.on_one_host)
             if enqueue_evaluation is not None:
                 if first:
                     requeue_lost_evaluations(runtime, enqueue_evaluation)

@@ -186,8 +186,13 @@ class DoorbellSqliteStorage(SqliteStorage):
                 self._doorbell = None
 
 
-def create_queue_storage(settings: Settings, name: str = "chattrain") -> DoorbellSqliteStorage:
-    """The queue's storage: Huey's SQLite file under the data folder, with doorbells."""
+def create_queue_storage(settings: Settings, name: str = "chattrain"):  # noqa: ANN201
+    """The queue's storage: Redis when CHATTRAIN_QUEUE_URL is set (worker/redis_queue.py),
+    else Huey's SQLite file under the data folder, with doorbells."""
+    if settings.queue_url:
+        from worker.redis_queue import create_redis_queue_storage
+
+        return create_redis_queue_storage(settings, name)
     settings.resolved_queue_path.parent.mkdir(parents=True, exist_ok=True)
     return DoorbellSqliteStorage(
         name,

@@ -1,5 +1,5 @@
 """What a worker process holds for its whole life: the engine, the scenarios, the LLM
-provider and its slots, the doorbell to the web processes. Created once, on first use,
+provider and its slots, the announcer that wakes the web processes. Created once, on first use,
 by whichever worker (greenlet or thread) gets there first.
 
 Connections come from the engine's pool rather than one per worker: the consumer runs
@@ -26,11 +26,11 @@ from shared.db.engine import BEGIN_MODE, create_sync_engine
 from shared.db.grouped_writes import GroupedWriter
 from shared.db.migrate import upgrade_to_head
 from shared.db.scenario_rows import select_scenario_ids
-from shared.doorbell import WEB_ROLE, FoldingRinger, Ringer
 from shared.llm import LLMProvider, create_provider
 from shared.masking_policy import MaskingPolicy
 from shared.scenarios import Scenario, load_scenarios
 from shared.settings import Settings
+from shared.wakeups import create_announcer
 from worker.model_slots import ModelSlots
 from worker.typing_indicator import TypingIndicator
 
@@ -49,7 +49,7 @@ class WorkerRuntime:
         self.pid = os.getpid()
         self.worker_id = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
         self.started_at = utc_now_iso()
-        self._web_ringer = FoldingRinger(Ringer(self.settings.doorbell_dir, WEB_ROLE))
+        self._web_announcer = create_announcer(self.settings)
         self.model_slots = ModelSlots(self.settings.llm_max_concurrent_requests)
         self._writer = GroupedWriter(self._connect_writer)
         self.typing = TypingIndicator(
@@ -118,8 +118,9 @@ class WorkerRuntime:
         return self.scenarios[slug]
 
     def ring_web(self) -> None:
-        """Tell the web processes that new events are in the database."""
-        self._web_ringer.ring()
+        """Tell the web processes that new events are in the database (once per write
+        transaction; shared/wakeups.py folds them)."""
+        self._web_announcer.announce()
 
 _runtime: WorkerRuntime | None = None
 _runtime_lock = threading.Lock()

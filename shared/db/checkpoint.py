@@ -74,7 +74,7 @@ def next_interval(current: float, *, base: float, grew: bool, longest: float = I
 
 def sqlite_files(settings) -> list[Path]:  # noqa: ANN001
     """The SQLite files a process works on: the chat database (when it is SQLite) and the queue."""
-    return [path for path in (sqlite_file(settings.resolved_database_url), settings.resolved_queue_path) if path]
+    return [path for path in (sqlite_file(settings.resolved_database_url), settings.queue_file) if path]
 
 
 def checkpointer_for(settings) -> WalCheckpointer:  # noqa: ANN001

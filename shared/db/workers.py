@@ -45,3 +45,11 @@ def select_last_worker_seen(conn: Connection) -> float | None:
 
 def delete_worker(conn: Connection, worker_id: str) -> None:
     conn.execute(workers.delete().where(workers.c.worker_id == worker_id))
+
+
+def select_live_workers(conn: Connection, *, seen_since: float) -> tuple[int, int]:
+    """How many workers beat since `seen_since` (epoch seconds), and on how many hosts."""
+    row = conn.execute(
+        select(func.count(), func.count(func.distinct(workers.c.host))).where(workers.c.last_seen_at >= seen_since)
+    ).one()
+    return int(row[0]), int(row[1])

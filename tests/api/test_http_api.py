@@ -10,13 +10,18 @@ async def test_health_reports_database_queue_and_worker(client, users):
     assert response.status_code == 200
     body = await response.get_json()
     assert body["status"] == "degraded"  # no worker runs in this test
-    assert body["database"] == {"reachable": True}
+    assert body["database"].pop("latency_ms") >= 0
+    assert body["database"] == {"reachable": True, "backend": "sqlite"}
+    assert body["queue"].pop("latency_ms") >= 0
     assert body["queue"] == {
-        "depth": 0, "open_replies": 0, "oldest_queued_seconds": None, "wait": {"replies": 0, "p50_ms": None, "p99_ms": None}
+        "backend": "sqlite", "reachable": True, "depth": 0, "open_replies": 0, "oldest_queued_seconds": None,
+        "wait": {"replies": 0, "p50_ms": None, "p99_ms": None},
     }
     assert body["worker"] == {
-        "last_seen_at": None, "seconds_since_seen": None, "alive": False, "model_calls": 0, "model_calls_waiting": 0
+        "last_seen_at": None, "seconds_since_seen": None, "alive": False, "live_workers": 0, "live_hosts": 0,
+        "model_calls": 0, "model_calls_waiting": 0,
     }
+    assert body["wakeups"] == {"backend": "doorbell", "listening": True}
     assert body["timestamp"].endswith("+00:00")
     assert body["version"]
     assert body["scenarios_loaded"] == 2

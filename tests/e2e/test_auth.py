@@ -6,7 +6,6 @@ command closes the sockets opened with it on every web process."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -63,7 +62,7 @@ async def test_a_socket_without_credentials_gets_a_reason_and_close_code_4401(st
 
 
 def test_a_token_made_by_the_cli_works_at_once(stack):
-    env = {**os.environ, "CHATTRAIN_DATA_DIR": str(stack.data_dir)}
+    env = stack.cli_env()
     chattrain = Path(sys.executable).parent / "chattrain"
     made = subprocess.run(
         [str(chattrain), "users", "create", "--role", "trainer", "--id", "cli-trainer", "--token-only"],
@@ -77,7 +76,7 @@ def test_a_token_made_by_the_cli_works_at_once(stack):
 
 
 def _chattrain(stack, *args: str) -> str:  # noqa: ANN001
-    env = {**os.environ, "CHATTRAIN_DATA_DIR": str(stack.data_dir)}
+    env = stack.cli_env()
     chattrain = Path(sys.executable).parent / "chattrain"
     done = subprocess.run([str(chattrain), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True)
     return done.stdout
@@ -85,7 +84,7 @@ def _chattrain(stack, *args: str) -> str:  # noqa: ANN001
 
 def _start_second_web_process(stack) -> Stack:  # noqa: ANN001
     """Another web process on its own port, sharing the stack's data folder and database."""
-    second = Stack(data_dir=stack.data_dir)
+    second = Stack(data_dir=stack.data_dir, backends=stack.backends)
     second.start("web")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -69,12 +69,19 @@ async def test_five_turn_conversation_gets_every_reply_through_the_worker(stack,
         assert "start-up objects for the garbage collector" in stack.log_text(process)
 
 
-async def test_health_is_healthy_with_a_live_worker(stack):
+async def test_health_is_healthy_with_a_live_worker_and_reports_each_backend(stack):
     health = stack.health()
     assert health["status"] == "healthy"
     assert health["worker"]["alive"] is True
+    assert (health["worker"]["live_workers"], health["worker"]["live_hosts"]) == (1, 1)
     assert health["database"]["reachable"] is True
-    assert health["queue"]["depth"] == 0
+    assert health["queue"]["depth"] == 0 and health["queue"]["reachable"] is True
+    assert health["database"]["latency_ms"] >= 0 and health["queue"]["latency_ms"] >= 0
+    backends = stack.backends
+    assert health["database"]["backend"] == ("postgresql" if backends.database_url else "sqlite")
+    assert health["queue"]["backend"] == ("redis" if backends.queue_url else "sqlite")
+    expected_wakeups = "postgresql" if backends.database_url else "redis" if backends.queue_url else "doorbell"
+    assert health["wakeups"] == {"backend": expected_wakeups, "listening": True}
 
 
 async def test_two_sockets_on_one_session_both_receive_the_reply(stack):

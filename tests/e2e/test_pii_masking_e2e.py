@@ -6,7 +6,6 @@ request the LLM server received and both processes' logs are searched for the va
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,14 +41,14 @@ def _fake_llm() -> Iterator[FakeOpenAIServer]:
 
 
 @pytest.fixture(name="pii_stack")
-def _pii_stack(tmp_path: Path, fake_llm: FakeOpenAIServer) -> Iterator[Stack]:
+def _pii_stack(tmp_path: Path, fake_llm: FakeOpenAIServer, backends) -> Iterator[Stack]:  # noqa: ANN001
     env = {
         "CHATTRAIN_LLM_PROVIDER": "openai",
         "CHATTRAIN_LLM_BASE_URL": fake_llm.base_url,
         "CHATTRAIN_LLM_API_KEY": "sk-e2e-pii",
         "CHATTRAIN_LOG_LEVEL": "DEBUG",  # the most the processes ever log
     }
-    stack = Stack(data_dir=tmp_path / "data", extra_env=env)
+    stack = Stack(data_dir=tmp_path / "data", extra_env=env, backends=backends)
     stack.start_all()
     try:
         yield stack
@@ -57,15 +56,23 @@ def _pii_stack(tmp_path: Path, fake_llm: FakeOpenAIServer) -> Iterator[Stack]:
         stack.stop_all()
 
 
-def dump_database(path: Path) -> list[tuple[str, str, str]]:
+def dump_database(stack: Stack) -> list[tuple[str, str, str]]:
     """(table, column, value) for every non-null value of every table, as text."""
+    from sqlalchemy import MetaData, select
+
+    from shared.db.engine import create_sync_engine
+
     found = []
-    with sqlite3.connect(path) as db:
-        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            columns = [row[1] for row in db.execute(f'PRAGMA table_info("{table}")')]
-            for row in db.execute(f'SELECT * FROM "{table}"'):
-                found += [(table, column, str(value)) for column, value in zip(columns, row) if value is not None]
+    engine = create_sync_engine(stack.database_url)
+    try:
+        metadata = MetaData()
+        metadata.reflect(engine)
+        with engine.connect() as conn:
+            for table in metadata.sorted_tables:
+                for row in conn.execute(select(table)):
+                    found += [(table.name, column, str(value)) for column, value in row._mapping.items() if value is not None]
+    finally:
+        engine.dispose()
     return found
 
 
@@ -99,10 +106,9 @@ async def test_personal_data_from_the_trainee_reaches_neither_the_llm_nor_the_da
     pii_stack.stop_all()  # every log line written, every transaction committed
 
     # What the trainee sees of their own message, and what is stored, is the masked text.
-    with sqlite3.connect(pii_stack.data_dir / "chattrain.db") as db:
-        content, metadata_json = db.execute(
-            "SELECT content, metadata_json FROM messages WHERE id = ?", (ack["message_id"],)
-        ).fetchone()
+    [(content, metadata_json)] = pii_stack.rows(
+        "SELECT content, metadata_json FROM messages WHERE id = :id", id=ack["message_id"]
+    )
     for placeholder in ("[NAME_1]", "[EMAIL_1]", "[CARD_1]", "[PHONE_1]"):
         assert placeholder in content, content
     findings = json.loads(metadata_json)["masking"]
@@ -121,14 +127,14 @@ async def test_personal_data_from_the_trainee_reaches_neither_the_llm_nor_the_da
     assert leaks(sent) == []
 
     # Every value in every table of the database.
-    rows = dump_database(pii_stack.data_dir / "chattrain.db")
+    rows = dump_database(pii_stack)
     assert {table for table, _, _ in rows} >= {"messages", "events", "sessions", "reports", "llm_usage"}
     assert [(table, column, leaks(value)) for table, column, value in rows if leaks(value)] == []
 
-    # Every byte of every file in the data folder: database pages and WAL, the Huey queue,
-    # the doorbells, the logs.
+    # Every byte of every file in the data folders: database pages and WAL, the Huey queue,
+    # the doorbells, the logs (on PostgreSQL + Redis, each process's folder and the logs).
     files = [path for path in pii_stack.data_dir.rglob("*") if path.is_file()]
-    assert any(path.name == "queue.db" for path in files)
+    assert any(path.name == "queue.db" for path in files) == (not pii_stack.backends.queue_url)
     for path in files:
         assert leaks(path.read_bytes().decode("utf-8", errors="replace")) == [], path
 
@@ -154,7 +160,7 @@ async def test_personal_data_in_the_llms_reply_is_masked_before_it_is_stored_or_
     assert "[EMAIL_1]" in reply["content"] and "[CARD_1]" in reply["content"]
     assert leaks(json.dumps(chat.received)) == []
     pii_stack.stop_all()
-    rows = dump_database(pii_stack.data_dir / "chattrain.db")
+    rows = dump_database(pii_stack)
     assert [(table, column) for table, column, value in rows if leaks(value)] == []
 
 

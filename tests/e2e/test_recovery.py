@@ -4,7 +4,6 @@ real processes, killed and restarted for real."""
 from __future__ import annotations
 
 import signal
-import sqlite3
 import time
 import uuid
 from pathlib import Path
@@ -26,8 +25,8 @@ GOOD_FIRST_REPLY = "I'm so sorry about this, I understand how frustrating it is.
 
 
 @pytest.fixture(name="streaming_stack")
-def _streaming_stack(tmp_path: Path):
-    stack = Stack(data_dir=tmp_path / "data", extra_env=dict(STREAMING_ENV))
+def _streaming_stack(tmp_path: Path, backends):  # noqa: ANN001
+    stack = Stack(data_dir=tmp_path / "data", extra_env=dict(STREAMING_ENV), backends=backends)
     stack.start_all()
     try:
         yield stack
@@ -36,8 +35,7 @@ def _streaming_stack(tmp_path: Path):
 
 
 def stored_replies(stack: Stack, trainee_message_id: int) -> list[str]:
-    with sqlite3.connect(stack.data_dir / "chattrain.db") as db:
-        rows = db.execute("SELECT content FROM messages WHERE reply_to = ?", (trainee_message_id,)).fetchall()
+    rows = stack.rows("SELECT content FROM messages WHERE reply_to = :id", id=trainee_message_id)
     return [row[0] for row in rows]
 
 
@@ -119,10 +117,7 @@ async def test_resent_client_message_id_gets_one_message_and_one_reply(stack):
         ack2, _ = await chat.say("Thank you. Can you confirm the email address on the account?")
     finally:
         await chat.close()
-    with sqlite3.connect(stack.data_dir / "chattrain.db") as db:
-        users = db.execute(
-            "SELECT COUNT(*) FROM messages WHERE session_id = ? AND role = 'user'", (session["id"],)
-        ).fetchone()[0]
+    users = stack.rows("SELECT COUNT(*) FROM messages WHERE session_id = :id AND role = 'user'", id=session["id"])[0][0]
     assert users == 2
     assert stored_replies(stack, ack["message_id"]) == [reply["content"]]
     replies_to_first = [

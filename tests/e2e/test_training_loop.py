@@ -109,8 +109,8 @@ async def test_answering_the_last_scripted_line_completes_the_session_by_script(
 
 
 @pytest.fixture(name="fast_sweep_stack")
-def _fast_sweep_stack(tmp_path: Path):
-    stack = Stack(data_dir=tmp_path / "data", extra_env={"CHATTRAIN_SWEEP_INTERVAL_SECONDS": "0.5"})
+def _fast_sweep_stack(tmp_path: Path, backends):  # noqa: ANN001
+    stack = Stack(data_dir=tmp_path / "data", extra_env={"CHATTRAIN_SWEEP_INTERVAL_SECONDS": "0.5"}, backends=backends)
     stack.start_all()
     try:
         yield stack
@@ -124,7 +124,7 @@ async def test_a_session_whose_time_runs_out_unattended_is_completed_by_the_work
     try:
         await chat.say(GOOD_LINES[0])
         # Pretend the 20-minute session started 21 minutes ago; the worker's sweep ends it.
-        engine = create_sync_engine(f"sqlite:///{(stack.data_dir / 'chattrain.db').resolve()}")
+        engine = create_sync_engine(stack.database_url)
         started = (utc_now() - timedelta(minutes=21)).isoformat(timespec="milliseconds")
         with engine.begin() as conn:
             conn.execute(sessions_table.update().where(sessions_table.c.id == session["id"]).values(created_at=started))

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.client import bearer_headers
+from tests.support.servers import Backends
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The trainer whose token reads /api/health's details (anonymous callers get liveness only).
@@ -46,6 +47,7 @@ class Stack:
     data_dir: Path
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
+    backends: Backends = field(default_factory=lambda: Backends("sqlite"))
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
     _token: str | None = None
@@ -59,12 +61,40 @@ class Stack:
     def ws_base(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def env(self) -> dict[str, str]:
+    @property
+    def database_url(self) -> str:
+        return self.backends.database_url or f"sqlite:///{(self.data_dir / 'chattrain.db').resolve()}"
+
+    def folder_of(self, name: str) -> Path:
+        """The data folder of one process: the stack's own on SQLite (shared), else a
+        folder per process, as on separate hosts."""
+        return self.data_dir if self.backends.shared_folder else self.data_dir / name
+
+    def rows(self, sql: str, **params: object) -> list[tuple]:
+        """Run one SQL statement on the stack's database and return its rows."""
+        from sqlalchemy import text
+
+        from shared.db.engine import create_sync_engine
+
+        engine = create_sync_engine(self.database_url)
+        try:
+            with engine.begin() as conn:
+                result = conn.execute(text(sql), params)
+                return [tuple(row) for row in result] if result.returns_rows else []
+        finally:
+            engine.dispose()
+
+    def cli_env(self) -> dict[str, str]:
+        """The environment for `chattrain` commands against this stack's data."""
+        return {**os.environ, **self.env(), "CHATTRAIN_DATA_DIR": str(self.folder_of("cli"))}
+
+    def env(self, name: str | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHATTRAIN_")}
         bin_dir = str(Path(sys.executable).parent)
         env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+        env.update(self.backends.env())
         env.update(
-            CHATTRAIN_DATA_DIR=str(self.data_dir),
+            CHATTRAIN_DATA_DIR=str(self.folder_of(name) if name else self.data_dir),
             CHATTRAIN_SCENARIOS_DIR=str(REPO_ROOT / "scenarios"),
             CHATTRAIN_HOST="127.0.0.1",
             CHATTRAIN_SECRET_KEY="test-only-secret-key",
@@ -77,12 +107,12 @@ class Stack:
     def start(self, name: str) -> subprocess.Popen:
         command = procfile_commands()[name]
         log_path = self.data_dir / f"{name}.log"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.folder_of(name).mkdir(parents=True, exist_ok=True)
         log_file = open(log_path, "ab")
         process = subprocess.Popen(
             ["/bin/sh", "-c", f"exec {command}"],
             cwd=REPO_ROOT,
-            env=self.env(),
+            env=self.env(name),
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -95,6 +125,8 @@ class Stack:
         """Start both processes and wait until healthy; on failure, stop whatever started
         (a process left running would outlive the test and its folder)."""
         try:
+            if not self.backends.shared_folder:
+                self.migrate()
             self.start("worker")
             self.start("web")
             self.wait_healthy(timeout)
@@ -122,6 +154,17 @@ class Stack:
             time.sleep(0.1)
         raise TimeoutError(f"stack not healthy after {timeout}s: {last}\n{self.all_logs()[-4000:]}")
 
+    def migrate(self) -> None:
+        """`chattrain db upgrade`, as a release step before the processes start (what a
+        deployment across hosts does; each process would also migrate at start-up)."""
+        chattrain = Path(sys.executable).parent / "chattrain"
+        subprocess.run([str(chattrain), "db", "upgrade"], cwd=REPO_ROOT, env=self.cli_env(), check=True,
+                       capture_output=True, timeout=120)
+
+    def worker_pid(self) -> int | None:
+        process = self.processes.get("worker")
+        return process.pid if process is not None and process.poll() is None else None
+
     def health(self, timeout: float = 5.0) -> dict:
         """The whole /api/health document, read with the monitor's token."""
         return httpx.get(f"{self.base_url}/api/health", headers=bearer_headers(self.monitor_token), timeout=timeout).json()
@@ -130,7 +173,8 @@ class Stack:
     def monitor_token(self) -> str:
         """A trainer's token for reading health (created on first use, after start)."""
         if self._monitor_token is None:
-            self._monitor_token = self.create_user("trainer", MONITOR_USER_ID)
+            # One per stack: several stacks may share a database (the scaled layout).
+            self._monitor_token = self.create_user("trainer", f"{MONITOR_USER_ID}-{self.port}")
         return self._monitor_token
 
     def create_user(self, role: str = "trainee", user_id: str | None = None) -> str:
@@ -139,8 +183,8 @@ class Stack:
         from shared.db.engine import BEGIN_MODE, create_sync_engine
         from shared.db.users import insert_user
 
-        user_id = user_id or f"{role}-{len([uid for uid in self._user_ids() if uid != MONITOR_USER_ID]) + 1}"
-        engine = create_sync_engine(f"sqlite:///{(self.data_dir / 'chattrain.db').resolve()}")
+        user_id = user_id or f"{role}-{len([uid for uid in self._user_ids() if not uid.startswith(MONITOR_USER_ID)]) + 1}"
+        engine = create_sync_engine(self.database_url)
         try:
             with engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"}).begin() as conn:
                 return insert_user(conn, user_id=user_id, role=role)
@@ -151,7 +195,7 @@ class Stack:
         from shared.db.engine import create_sync_engine
         from shared.db.users import select_users
 
-        engine = create_sync_engine(f"sqlite:///{(self.data_dir / 'chattrain.db').resolve()}")
+        engine = create_sync_engine(self.database_url)
         try:
             with engine.connect() as conn:
                 return [user["id"] for user in select_users(conn)]
@@ -191,9 +235,9 @@ class Stack:
 
 
 @contextmanager
-def started_stack(data_dir: Path, **extra_env: str) -> Iterator[Stack]:
+def started_stack(data_dir: Path, backends: Backends | None = None, **extra_env: str) -> Iterator[Stack]:
     """A healthy web + worker pair with these CHATTRAIN_* variables, stopped on exit."""
-    stack = Stack(data_dir=data_dir, extra_env=extra_env)
+    stack = Stack(data_dir=data_dir, extra_env=extra_env, backends=backends or Backends("sqlite"))
     stack.start_all()
     try:
         yield stack

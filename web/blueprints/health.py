@@ -14,9 +14,10 @@ from quart import Blueprint, current_app, g
 from quart_schema import validate_response
 
 from shared.clock import utc_now_iso
+from shared.db.engine import is_sqlite
 from shared.db.jobs import count_open_reply_jobs, select_oldest_queued_at, select_queue_waits
 from shared.db.usage import select_provider_status
-from shared.db.workers import select_last_worker_seen, select_model_calls
+from shared.db.workers import select_last_worker_seen, select_live_workers, select_model_calls
 from shared.llm_accounting import provider_health
 from web.auth import optional_user
 from web.models import Health, HealthAnswer, Liveness, QueueWait
@@ -30,7 +31,7 @@ VERSION = "1.0.0"
 @optional_user
 @validate_response(HealthAnswer, 200)
 async def get_health() -> Health | Liveness:
-    """Say whether the service is up; with a token, how its database, queue, workers and LLM provider are doing."""
+    """Say whether the service is up; with a token, how its database, queue, workers, wake-ups and LLM provider are doing."""
     if g.user is None:
         return Liveness(status="ok", timestamp=utc_now_iso())
     app = current_app
@@ -40,9 +41,14 @@ async def get_health() -> Health | Liveness:
     now = time.time()
     # A worker heartbeats every sweep interval; three missed beats means it is gone.
     live_within = settings.sweep_interval_seconds * 3 + 5
+    live = (None, None)
+    database_latency_ms = None
     try:
+        started = time.perf_counter()
         open_replies = await app.db.read(count_open_reply_jobs)
+        database_latency_ms = round((time.perf_counter() - started) * 1000, 2)
         last_seen = await app.db.read(select_last_worker_seen)
+        live = await app.db.read(select_live_workers, seen_since=now - live_within)
         provider_status = await app.db.read(select_provider_status, settings.llm_provider)
         oldest_queued_at = await app.db.read(select_oldest_queued_at)
         waits = await app.db.read(select_queue_waits, since=now - 60)
@@ -50,10 +56,11 @@ async def get_health() -> Health | Liveness:
     except Exception:
         reachable = False
     try:
-        # On a thread: the queue's connection may be busy with a handed-off enqueue.
-        depth = await asyncio.to_thread(app.reply_queue.pending_count)
+        # On a thread: the queue's connection may be busy with a handed-off enqueue, and
+        # Redis is another host.
+        depth, queue_latency_ms = await asyncio.to_thread(app.reply_queue.depth_and_latency)
     except Exception:
-        depth = None
+        depth, queue_latency_ms = None, None
     since = None if last_seen is None else max(0.0, now - last_seen)
     alive = since is not None and since <= live_within
     llm = provider_health(provider_status)
@@ -63,8 +70,15 @@ async def get_health() -> Health | Liveness:
         status="healthy" if healthy else "degraded",
         timestamp=utc_now_iso(),
         version=VERSION,
-        database={"reachable": reachable},
+        database={
+            "reachable": reachable,
+            "backend": "sqlite" if is_sqlite(settings.resolved_database_url) else "postgresql",
+            "latency_ms": database_latency_ms,
+        },
         queue={
+            "backend": app.reply_queue.backend,
+            "reachable": depth is not None,
+            "latency_ms": None if queue_latency_ms is None else round(queue_latency_ms, 2),
             "depth": depth,
             "open_replies": open_replies,
             "oldest_queued_seconds": None if oldest_queued_at is None else round(max(0.0, now - oldest_queued_at), 1),
@@ -76,9 +90,12 @@ async def get_health() -> Health | Liveness:
             else datetime.fromtimestamp(last_seen, timezone.utc).isoformat(timespec="milliseconds"),
             "seconds_since_seen": None if since is None else round(since, 1),
             "alive": alive,
+            "live_workers": live[0],
+            "live_hosts": live[1],
             "model_calls": model_calls[0],
             "model_calls_waiting": model_calls[1],
         },
+        wakeups={"backend": app.tailer.listener.name, "listening": app.tailer.listener.listening},
         llm={"provider": settings.llm_provider, **llm},
         scenarios_loaded=len(app.catalog.by_id),
         scenario_errors=[str(error) for error in app.catalog.errors],
