@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shared.masking import PlaceholderVault, mask_text
-from shared.masking_policy import MaskingPolicy
+from shared.masking.policy import MaskingPolicy
 
 # Customer-service prose with the numbers and cue words that are not personal data:
 # order numbers, prices, times, versions, "I'm sorry", "this is urgent".

@@ -88,3 +88,22 @@ def _stack(tmp_path: Path, backends):
     # DEBUG logs a line per message and per reply, which the tests read.
     with started_stack(tmp_path / "data", backends=backends, CHATTRAIN_LOG_LEVEL="DEBUG") as stack:
         yield stack
+
+
+@pytest.fixture(name="runtime")
+def _runtime(tmp_path: Path, database_url: str):
+    """A worker runtime (the worker's code, in process) on a migrated SQLite file of its
+    own (or a throwaway PostgreSQL database), with the shipped scenarios in the scenarios
+    table (as the web process puts them there at start-up)."""
+    from shared.db.migrate import upgrade_to_head
+    from shared.db.scenario_rows import upsert_scenario
+    from worker.runtime import WorkerRuntime
+
+    settings = Settings(data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", database_url=database_url)
+    settings.data_dir.mkdir(parents=True)
+    upgrade_to_head(settings.resolved_database_url)
+    runtime = WorkerRuntime(settings)
+    with runtime.write_engine.begin() as conn:
+        for scenario in runtime.scenarios.values():
+            upsert_scenario(conn, slug=scenario.slug, title=scenario.title, config={}, file_path=str(scenario.folder))
+    return runtime

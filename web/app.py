@@ -10,9 +10,9 @@ from quart_schema import QuartSchema
 
 from shared.db.checkpoint import checkpointer_for
 from shared.db.migrate import upgrade_to_head
-from shared.gc_tuning import freeze_startup_objects
-from shared.logs import configure_logging
-from shared.masking_policy import MaskingPolicy
+from shared.lib.gc_tuning import freeze_startup_objects
+from shared.lib.logs import configure_logging
+from shared.masking.policy import MaskingPolicy
 from shared.settings import Settings
 from web.auth import SECURITY_SCHEMES, check_auth_mode
 from web.blueprints import (

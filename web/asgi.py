@@ -1,6 +1,6 @@
 """The ASGI application Hypercorn serves: `hypercorn web.asgi:app`."""
 
-from shared.backend_urls import BackendUnavailable
+from shared.lib.backend_urls import BackendUnavailable
 from shared.settings import load_settings
 from web.app import create_app
 from web.ws_compression import disable_permessage_deflate

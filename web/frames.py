@@ -12,10 +12,10 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
-from shared.clock import utc_now_iso
-from shared.conversation import ConversationError
+from shared.conversation.writes import ConversationError
 from shared.db.jsoncol import dumps
 from shared.db.schema import MAX_SQLITE_INTEGER
+from shared.lib.clock import utc_now_iso
 
 CLIENT_TYPES = ("session_start", "user_message", "ping", "end_session", "retry")
 

@@ -1,7 +1,7 @@
 """Step three of a message's path: one tailer per web process reads new events by id and
 hands each to the sockets of its session.
 
-It wakes when a worker announces new events (shared/wakeups.py: a doorbell on one host,
+It wakes when a worker announces new events (shared/wakeups/channels.py: a doorbell on one host,
 LISTEN/NOTIFY or Redis pub/sub across hosts), when this process writes an event itself,
 or, as a fallback, on a slow timer (on SQLite gated by `PRAGMA data_version`, which
 changes only when another connection has committed). It never queries per session."""
@@ -16,7 +16,7 @@ from typing import Awaitable, Callable
 from shared.db.engine import is_sqlite
 from shared.db.events import StoredEvent, select_data_version, select_events_after, select_max_event_id
 from shared.settings import Settings
-from shared.wakeups import Listener, create_listener
+from shared.wakeups.channels import Listener, create_listener
 from web.database import Database
 
 log = logging.getLogger("chattrain.web")

@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shared import llm_accounting, training_loop
 from shared.db import messages as message_rows
 from shared.db import reports as report_rows
 from shared.db import sessions as session_rows
 from shared.llm import LLMError
+from shared.llm import accounting as llm_accounting
 from shared.llm.grading import GradingOutcome, grade_session
+from shared.training import loop as training_loop
 from worker.huey_app import huey
 from worker.runtime import WorkerRuntime, get_runtime
 

@@ -17,10 +17,10 @@ monkey.patch_all()
 import logging  # noqa: E402
 import threading  # noqa: E402
 
-from shared.backend_urls import BackendUnavailable  # noqa: E402
-from shared.gc_tuning import freeze_startup_objects  # noqa: E402
+from shared.lib.backend_urls import BackendUnavailable  # noqa: E402
+from shared.lib.gc_tuning import freeze_startup_objects  # noqa: E402
+from shared.lib.logs import configure_logging  # noqa: E402
 from shared.llm.tokens import count_tokens  # noqa: E402
-from shared.logs import configure_logging  # noqa: E402
 from shared.settings import load_settings  # noqa: E402
 from worker.huey_app import configure_huey, huey  # noqa: E402
 

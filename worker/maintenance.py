@@ -14,14 +14,14 @@ import threading
 import time
 from datetime import timedelta
 
-from shared.clock import utc_now
 from shared.db import jobs as job_rows
 from shared.db import sessions as session_rows
 from shared.db.checkpoint import checkpointer_for
 from shared.db.reports import select_sessions_awaiting_report
 from shared.db.workers import upsert_worker_heartbeat
+from shared.lib.clock import utc_now
 from shared.training.completion import TIME_UP
-from shared.training_loop import time_is_up
+from shared.training.loop import time_is_up
 from worker.runtime import WorkerRuntime
 
 log = logging.getLogger("chattrain.worker")

@@ -18,8 +18,8 @@ from huey.storage import SqliteStorage
 
 from shared.db.engine import WriterBusy, begin_immediate, begin_without_waiting
 from shared.db.write_lock import write_lock_for
-from shared.doorbell import WORKER_ROLE, Doorbell, Ringer
 from shared.settings import Settings
+from shared.wakeups.doorbell import WORKER_ROLE, Doorbell, Ringer
 
 # How long an idle worker waits for its turn at the queue before looking at the stop flag:
 # long, because each of the consumer's 500 idle greenlets wakes that often.

@@ -20,7 +20,7 @@ from huey.storage import RedisStorage
 from redis import ConnectionPool
 from redis.exceptions import RedisError
 
-from shared.backend_urls import BackendUnavailable, describe_error, redact_url
+from shared.lib.backend_urls import BackendUnavailable, describe_error, redact_url
 from shared.settings import Settings
 
 # How long an idle worker waits for its turn at the queue before looking at the stop flag.

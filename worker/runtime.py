@@ -21,16 +21,16 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from shared.clock import utc_now_iso
 from shared.db.engine import BEGIN_MODE, create_sync_engine
 from shared.db.grouped_writes import GroupedWriter
 from shared.db.migrate import upgrade_to_head
 from shared.db.scenario_rows import select_scenario_ids
+from shared.lib.clock import utc_now_iso
 from shared.llm import LLMProvider, create_provider
-from shared.masking_policy import MaskingPolicy
+from shared.masking.policy import MaskingPolicy
 from shared.scenarios import Scenario, load_scenarios
 from shared.settings import Settings
-from shared.wakeups import create_announcer
+from shared.wakeups.channels import create_announcer
 from worker.model_slots import ModelSlots
 from worker.typing_indicator import TypingIndicator
 
@@ -119,7 +119,7 @@ class WorkerRuntime:
 
     def ring_web(self) -> None:
         """Tell the web processes that new events are in the database (once per write
-        transaction; shared/wakeups.py folds them)."""
+        transaction; shared/wakeups/channels.py folds them)."""
         self._web_announcer.announce()
 
 _runtime: WorkerRuntime | None = None

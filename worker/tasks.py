@@ -23,13 +23,14 @@ from typing import Any
 
 from huey.signals import SIGNAL_INTERRUPTED
 
-from shared import llm_accounting, training_loop
-from shared.conversation import write_error_event
+from shared.conversation.writes import write_error_event
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
 from shared.llm import ChatTurn, LLMError, ReplyRequest
+from shared.llm import accounting as llm_accounting
+from shared.training import loop as training_loop
 from worker.evaluation import evaluate_session
 from worker.huey_app import huey
 from worker.runtime import WorkerRuntime, get_runtime

@@ -19,10 +19,10 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, text
 
-from shared.clock import utc_now_iso
 from shared.db.jsoncol import dumps, loads
 from shared.db.prepared import Prepared
 from shared.db.schema import events, sessions
+from shared.lib.clock import utc_now_iso
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
 
-from shared.clock import utc_now_iso
 from shared.db.jsoncol import dumps, loads
 from shared.db.prepared import Prepared
 from shared.db.schema import messages
+from shared.lib.clock import utc_now_iso
 
 # The statements that run for every chat message are prepared once (shared/db/prepared.py).
 _INSERT = Prepared(

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from shared.clock import utc_now_iso
 from shared.db.jsoncol import dumps, loads
 from shared.db.prepared import upsert_insert
 from shared.db.schema import reports, sessions
+from shared.lib.clock import utc_now_iso
 
 
 def insert_report(conn: Connection, session_id: int, report: dict[str, Any]) -> bool:

@@ -7,9 +7,9 @@ from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from shared.clock import utc_now_iso
 from shared.db.jsoncol import dumps
 from shared.db.schema import scenarios
+from shared.lib.clock import utc_now_iso
 
 
 def _insert_for(conn: Connection):

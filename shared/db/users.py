@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
-from shared.clock import utc_now_iso
 from shared.db import advisory
 from shared.db.dbclock import now_for
 from shared.db.schema import users, ws_tickets
+from shared.lib.clock import utc_now_iso
 
 ROLES = ("trainee", "trainer")
 USER_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")

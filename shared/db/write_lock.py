@@ -20,7 +20,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from shared.cooperative import blocking_call
+from shared.lib.cooperative import blocking_call
 
 _locks: "weakref.WeakValueDictionary[Path, WriteLock]" = weakref.WeakValueDictionary()
 _locks_guard = threading.Lock()

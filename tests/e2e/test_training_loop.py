@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.clock import utc_now
 from shared.db.engine import create_sync_engine
 from shared.db.schema import sessions as sessions_table
+from shared.lib.clock import utc_now
 from tests.support.client import ChatClient, create_session
 from tests.support.stack import Stack
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import text, update
 
-from shared.conversation import accept_trainee_message, write_opening_line
+from shared.conversation.writes import accept_trainee_message, write_opening_line
 from shared.db import jobs as job_rows
 from shared.db import sessions as session_rows
 from shared.db.limits import LimitExceeded, RateLimit, check_active_sessions, hit_rate_limit
@@ -24,7 +24,7 @@ from shared.db.users import (
     select_credentials_revoked_after,
     update_user_token,
 )
-from shared.masking_policy import MaskingPolicy
+from shared.masking.policy import MaskingPolicy
 from worker.maintenance import sweep
 
 WRITERS = 8

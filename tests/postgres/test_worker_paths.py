@@ -11,10 +11,7 @@ import time
 
 from shared.db.reports import insert_report
 from shared.db.workers import select_last_worker_seen
-from tests.unit.test_slow_model_upkeep import (  # noqa: F401
-    test_the_heartbeat_publishes_the_model_calls_for_health,
-)
-from tests.unit.test_training_loop import (  # noqa: F401
+from tests.shared.training.test_loop import (  # noqa: F401
     _scenario,
     _start,
     test_a_reply_after_the_time_limit_completes_the_session_as_time_up,
@@ -26,6 +23,9 @@ from tests.unit.test_training_loop import (  # noqa: F401
     test_the_sweep_completes_only_overdue_sessions_and_queues_their_evaluation,
     test_two_messages_before_a_reply_answer_the_same_customer_line,
     test_write_report_ignores_an_active_session,
+)
+from tests.worker.test_maintenance import (  # noqa: F401
+    test_the_heartbeat_publishes_the_model_calls_for_health,
 )
 from worker.maintenance import heartbeat
 

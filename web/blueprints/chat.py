@@ -21,12 +21,18 @@ from functools import partial
 
 from quart import Blueprint, current_app, g, websocket
 
-from shared.conversation import SESSION_ENDED, AcceptedMessage, ConversationError, accept_trainee_message, retry_reply
+from shared.conversation.writes import (
+    SESSION_ENDED,
+    AcceptedMessage,
+    ConversationError,
+    accept_trainee_message,
+    retry_reply,
+)
 from shared.db.events import select_session_last_seq, select_session_replay
 from shared.db.limits import LimitExceeded, RateLimit
 from shared.db.sessions import complete_session
 from shared.training.completion import TIME_UP, TRAINEE_ENDED
-from shared.training_loop import end_session, time_is_up
+from shared.training.loop import end_session, time_is_up
 from web.auth import require_socket_user, socket_subprotocol, visible_session
 from web.frames import (
     ClientFrame,

@@ -13,12 +13,12 @@ from datetime import datetime, timezone
 from quart import Blueprint, current_app, g
 from quart_schema import validate_response
 
-from shared.clock import utc_now_iso
 from shared.db.engine import is_sqlite
 from shared.db.jobs import count_open_reply_jobs, select_oldest_queued_at, select_queue_waits
 from shared.db.usage import select_provider_status
 from shared.db.workers import select_last_worker_seen, select_live_workers, select_model_calls
-from shared.llm_accounting import provider_health
+from shared.lib.clock import utc_now_iso
+from shared.llm.accounting import provider_health
 from web.auth import optional_user
 from web.models import Health, HealthAnswer, Liveness, QueueWait
 

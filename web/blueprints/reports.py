@@ -7,8 +7,8 @@ from __future__ import annotations
 from quart import Blueprint, Response, abort, current_app
 from quart_schema import validate_querystring, validate_response
 
+from shared.conversation.records import select_session_record, transcript_json, transcript_markdown
 from shared.db import reports as report_rows
-from shared.session_records import select_session_record, transcript_json, transcript_markdown
 from web.auth import require_user
 from web.blueprints.sessions import load_session, session_view
 from web.errors import ApiError

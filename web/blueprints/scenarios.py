@@ -6,9 +6,9 @@ from __future__ import annotations
 from quart import Blueprint, current_app, url_for
 from quart_schema import validate_response
 
+from shared.conversation.records import outcomes_stats
 from shared.db import reports as report_rows
 from shared.scenarios import Scenario as ScenarioModel
-from shared.session_records import outcomes_stats
 from web.auth import require_trainer, require_user
 from web.errors import ApiError
 from web.models import Scenario, ScenarioStats

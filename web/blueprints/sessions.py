@@ -9,7 +9,7 @@ from typing import Any
 from quart import Blueprint, current_app, g, request
 from quart_schema import validate_querystring, validate_request, validate_response
 
-from shared.conversation import write_opening_line
+from shared.conversation.writes import write_opening_line
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
 from shared.db.limits import RateLimit, check_active_sessions, hit_rate_limit

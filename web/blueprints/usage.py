@@ -9,8 +9,8 @@ from datetime import date, timedelta
 from quart import Blueprint, current_app
 from quart_schema import validate_querystring, validate_response
 
-from shared.clock import utc_now
 from shared.db.usage import select_usage
+from shared.lib.clock import utc_now
 from web.auth import require_user, sessions_user_filter
 from web.errors import ApiError
 from web.models import LLMUsage, UsageFilter
