@@ -4,9 +4,9 @@ Each data function runs whole on a database thread, one hop from the event loop 
 call (the pattern Datasette uses for SQLite under async load): writes are funnelled
 through one thread and one connection, because SQLite has one writer at a time and
 queueing there is cheaper than queueing on SQLite's busy timeout; reads run on a small
-pool of threads, each with its own connection. Measured on the 2-core reference machine,
-a session lookup costs 0.57 ms this way against 1.9 ms through SQLAlchemy's async engine
-on aiosqlite, which hops threads once per statement.
+pool of threads, each with its own connection. SQLAlchemy's async engine on aiosqlite
+hops threads once per statement instead, and the hops cost more than the statements: a
+session lookup took far longer that way (docs/performance.md, Design measurements).
 
 Two exceptions save the hop where it cannot block the loop: the event tailer's tiny
 reads (`read_inline`), and a write that finds the write lock free this instant, which
@@ -108,9 +108,9 @@ class Database:
     def read_inline(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a small read on the event loop's own thread and connection.
 
-        For the event tailer only: its query takes tens of microseconds on an indexed
-        column, less than handing it to a thread and back, and in WAL mode a read never
-        waits for a writer. Its connection stays the same between calls, which SQLite's
+        For the event tailer only: its query on an indexed column costs less than handing
+        it to a thread and back (docs/performance.md, Design measurements), and in WAL
+        mode a read never waits for a writer. Its connection stays the same between calls, which SQLite's
         per-connection data_version needs."""
         return self._run_read(fn, args, {})
 
@@ -186,10 +186,10 @@ class Database:
 
     def _write_inline(self, fn: Callable[..., T], args: tuple, kwargs: dict, after_commit: Callable[[T], Any] | None) -> T:
         """The transaction on the event loop's own thread, when the write lock is free this
-        instant (WriterBusy otherwise, before anything ran). A message's transaction takes
-        a few hundred microseconds; handing it to the write thread and back cost two
-        thread wake-ups on the path of every reply, most of the time for a lock nobody
-        else held."""
+        instant (WriterBusy otherwise, before anything ran). A message's transaction is
+        short (docs/performance.md, Design measurements); handing it to the write thread
+        and back cost two thread wake-ups on the path of every reply, most of the time for
+        a lock nobody else held."""
         conn = self._inline_writer
         if conn is None:
             conn = self._inline_writer = self.engine.connect()

@@ -29,8 +29,9 @@ class Subscriber:
 
     Frames wait in a plain list and a short-lived task sends them, started when the first
     frame of a burst arrives and gone when the list is empty. An idle socket therefore
-    holds no sender task and no asyncio.Queue (four deques, about 3 KiB): with thousands
-    of idle trainees connected, memory per socket is what the issue's budget counts."""
+    holds no sender task and no asyncio.Queue (four deques): with thousands of idle
+    trainees connected, memory per socket is what limits a web process (docs/performance.md,
+    Design measurements)."""
 
     def __init__(self, session_id: int, send: Callable[[str], Awaitable[None]]):
         self.session_id = session_id

@@ -1,11 +1,12 @@
 """Turning WebSocket compression (permessage-deflate) off in Hypercorn.
 
 Every browser offers permessage-deflate and Hypercorn accepts it unconditionally, with a
-zlib compressor and decompressor per socket: measured, about 105 KiB of memory per idle
-connection, two thirds of its total. Chat frames are small JSON objects that compress
-poorly anyway, so by default ChatTrain declines the offer (CHATTRAIN_WS_COMPRESSION=on
-restores it). Hypercorn has no setting for this, so the extension class it instantiates
-for each handshake is replaced by one that never accepts an offer."""
+zlib compressor and decompressor per socket: most of an idle connection's memory
+(docs/performance.md, Design measurements). Chat frames are small JSON objects that
+compress poorly anyway, so by default ChatTrain declines the offer
+(CHATTRAIN_WS_COMPRESSION=on restores it). Hypercorn has no setting for this, so the
+extension class it instantiates for each handshake is replaced by one that never accepts
+an offer."""
 
 from __future__ import annotations
 

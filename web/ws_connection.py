@@ -1,9 +1,10 @@
 """Quart's per-socket ASGI handler with a lighter receive queue.
 
 Quart hands each received frame from its ASGI receiver task to the handler through an
-asyncio.Queue: four deques and an Event, about 3 KiB, held by every open socket for its
-whole life. One consumer reads it (the handler's `websocket.receive()`), nothing bounds
-it, and nobody joins it, so a list and one future do the same job."""
+asyncio.Queue: four deques and an Event, held by every open socket for its whole life
+(docs/performance.md, Design measurements). One consumer reads it (the handler's
+`websocket.receive()`), nothing bounds it, and nobody joins it, so a list and one future
+do the same job."""
 
 from __future__ import annotations
 

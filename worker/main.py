@@ -1,11 +1,12 @@
 """Consumer entry point: `huey_consumer worker.main.huey --worker-type greenlet`.
 
 Each reply spends seconds waiting on the model, so the consumer runs its workers as
-greenlets: hundreds of replies in flight in one process, each holding a few KiB instead
-of a thread. gevent's patching must come before anything else here opens a socket,
-takes a lock or sleeps, so it is the first thing this module does; only the consumer
-imports this module (the web process and the tests import worker.tasks directly and run
-unpatched, where the same code runs on threads).
+greenlets: hundreds of replies in flight in one process, each holding far less memory
+than a thread would (docs/performance.md, Design measurements). gevent's
+patching must come before anything else here opens a socket, takes a lock or sleeps, so
+it is the first thing this module does; only the consumer imports this module (the web
+process and the tests import worker.tasks directly and run unpatched, where the same code
+runs on threads).
 
 Importing this module registers the tasks (replies and evaluations) and the start-up
 hook that begins the heartbeat and the recovery sweep."""

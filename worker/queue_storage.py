@@ -225,7 +225,8 @@ class ChatTrainHuey(Huey):
 
     def create_consumer(self, **options):  # noqa: ANN003, ANN201
         consumer = super().create_consumer(**options)
-        # The consumer's main loop looks for a stop signal ten times a second, a third of
-        # an idle worker's wake-ups; once a second is soon enough to notice SIGTERM.
+        # The consumer's main loop looks for a stop signal ten times a second, a large
+        # share of an idle worker's wake-ups (docs/performance.md, Design measurements);
+        # once a second is soon enough to notice SIGTERM.
         consumer._stop_flag_timeout = 1.0
         return consumer

@@ -88,10 +88,10 @@ class WorkerRuntime:
     def write(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn(conn)` in a write transaction (BEGIN IMMEDIATE) and return its result
         once committed. The process's writers share one connection and commit together
-        when several are ready at once (shared/db/grouped_writes.py): at r2 a reply's
-        dozen deltas were each a transaction of their own, and waiting writers each held a
-        pooled connection (opening and closing overflow connections for them was a sixth
-        of the worker's CPU)."""
+        when several are ready at once (shared/db/grouped_writes.py): under load a reply's
+        deltas were each a transaction of their own, and waiting writers each held a
+        pooled connection, so the pool kept opening and closing overflow connections, at a
+        real cost in the worker's CPU (docs/performance.md, Design measurements)."""
         return self._writer.write(fn)
 
     def _connect_writer(self) -> Connection:

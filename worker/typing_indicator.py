@@ -28,8 +28,9 @@ from shared.db import jobs as job_rows
 log = logging.getLogger("chattrain.worker")
 
 # How long the thread keeps its once-per-interval look after the last reply started,
-# before it sleeps until woken: waking it costs a reply a fraction of a millisecond, far
-# below a model's time to answer, while its looks were a tenth of an idle worker's CPU.
+# before it sleeps until woken: waking it delays a reply by far less than a model takes to
+# answer, while its looks were a large share of an idle worker's CPU (docs/performance.md,
+# Design measurements).
 IDLE_AFTER_SECONDS = 5.0
 
 

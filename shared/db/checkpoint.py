@@ -1,9 +1,9 @@
 """WAL checkpoints off the request path.
 
 By default SQLite checkpoints inside whichever COMMIT pushes the write-ahead log past
-1,000 pages, so every few hundred replies one trainee's message waits several
-milliseconds while pages are copied into the database file: that was most of the p99 in
-the benchmark. ChatTrain's connections turn that off (`PRAGMA wal_autocheckpoint=0`, see
+1,000 pages, so now and then one trainee's message waits while pages are copied into the
+database file: that was most of the benchmark's tail latency (docs/performance.md, Design
+measurements). ChatTrain's connections turn that off (`PRAGMA wal_autocheckpoint=0`, see
 engine.py and worker/queue_storage.py) and each web and worker process runs this thread, which
 checkpoints both files (the chat database and the queue) in PASSIVE mode: it copies what
 no reader still needs and never blocks a reader or a writer. Several processes may each
@@ -13,13 +13,13 @@ It checkpoints a file only once its log holds `min_frames` pages not yet copied 
 SQLite's own autocheckpoint threshold), read from the WAL-index header. Checkpointing a
 small log early buys nothing, and costs the next write: once everything is copied, the
 next commit restarts the log from its beginning, which means writing and syncing a new
-log header and overwriting pages the kernel may still be writing back. Traced on the
-first reply after a quiet minute, that was about 0.7 ms in the web process and
-half of one in the worker, all on the trainee's wait.
+log header and overwriting pages the kernel may still be writing back, in the web
+process and in the worker, all on the trainee's wait (traced on the first reply after a
+quiet minute: docs/performance.md, Design measurements).
 
 While no log grows the thread looks less often, backing off to IDLE_INTERVAL_SECONDS:
-each look is a thread wake-up, and five a second in each process were a quarter of the
-stack's idle CPU."""
+each look is a thread wake-up, and looking often in every process was a large share of an
+idle stack's CPU (docs/performance.md, Design measurements)."""
 
 from __future__ import annotations
 
@@ -152,8 +152,8 @@ class WalCheckpointer:
     def _restart(self, path: Path, conn: sqlite3.Connection) -> tuple[int, int, int]:
         """A checkpoint that waits for the writers and readers of the moment, copies the
         whole log and has the next write start it over. Under sustained writes PASSIVE
-        passes never catch up, and the log grew by megabytes a second (a hundred in the
-        benchmark's 15 s of saturation); this bounds it, at the cost of one pause of the
+        passes never catch up, and the log grows for as long as the writes last
+        (docs/performance.md, Design measurements); this bounds it, at the cost of one pause of the
         writers per `restart_frames`. ChatTrain's writers queue on the file's write lock
         (write_lock.py) meanwhile instead of retrying against SQLite's."""
         lock = write_lock_for(path)

@@ -195,8 +195,8 @@ def begin_immediate(dbapi_connection, timeout_seconds: float = BUSY_TIMEOUT_MS /
     """Take SQLite's write lock, waiting for another process's write to finish.
 
     SQLite's own busy handler sleeps 1 ms, then 2, 5, 10 ms and more between tries, which
-    is far longer than the write transactions here last (a fraction of a millisecond);
-    under load those sleeps would dominate latency. So the handler is off for BEGIN and the
+    is far longer than the short write transactions here last (docs/performance.md,
+    Design measurements); under load those sleeps would dominate latency. So the handler is off for BEGIN and the
     retry backs off from 50 microseconds instead."""
     dbapi_connection.execute("PRAGMA busy_timeout=0")
     try:

@@ -144,7 +144,7 @@ class _GapWatch:
     xmax: a snapshot leaves out running transactions newer than the last one to finish.)
 
     So the tailer holds only while a transaction that was already running is still
-    running: normally well under a millisecond; after a rollback, until the next read.
+    running: normally the rest of a short write transaction; after a rollback, until the next read.
     Kept per process (the tailer's reads), keyed by database and id."""
 
     def __init__(self) -> None:

@@ -1,6 +1,7 @@
 """Compact JSON for the *_json text columns (and the socket's frames, which use the same
-form). orjson writes and reads it four to ten times faster than the standard library:
-every reply stores a few payloads and every frame sent is one."""
+form). orjson writes and reads it much faster than the standard library
+(docs/performance.md, Design measurements), and every reply stores a few payloads and
+every frame sent is one."""
 
 from __future__ import annotations
 

@@ -61,7 +61,8 @@ def _build_increment(dialect_name: str):  # noqa: ANN202
 _INCREMENT = Prepared(_build_increment)
 # The first hit of a window drops the user's older windows. That is the first message
 # after a quiet minute, when every step of the path runs slower (caches gone cold): built
-# with SQLAlchemy at call time this delete cost over a millisecond there.
+# with SQLAlchemy at call time, this delete ran at SQLAlchemy's speed from cold caches
+# (docs/performance.md, Design measurements).
 _PRUNE = Prepared(
     delete(rate_limit_hits).where(
         rate_limit_hits.c.user_id == bindparam("b_user_id"),

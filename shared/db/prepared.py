@@ -1,12 +1,12 @@
 """Hot statements: written with SQLAlchemy Core, compiled once per dialect, executed
 straight on the driver's connection.
 
-The chat path runs about twenty statements per message. Through SQLAlchemy's execution
-layer each costs 60-250 us on the reference machine even with a cached compiled form;
-on the driver's cursor it costs about 10 us. So the statements that run per message are
-declared here as Core constructs (one definition, any dialect SQLAlchemy compiles for)
-and executed by this thin wrapper inside whatever transaction the SQLAlchemy Connection
-holds. Everything else keeps using `conn.execute`.
+The chat path runs a good many statements per message, and SQLAlchemy's execution layer
+costs each of them many times what the driver's cursor does, even with a cached compiled
+form (docs/performance.md, Design measurements). So the statements that run per message
+are declared here as Core constructs (one definition, any dialect SQLAlchemy compiles
+for) and executed by this thin wrapper inside whatever transaction the SQLAlchemy
+Connection holds. Everything else keeps using `conn.execute`.
 
 Only column types without bind or result processing (Integer, Text, Float) may appear in
 these statements: the wrapper skips SQLAlchemy's type processing on purpose.

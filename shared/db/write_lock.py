@@ -1,9 +1,10 @@
 """One writer at a time per SQLite file, handed over without sleeping.
 
 SQLite lets one connection write at a time and tells the others "locked"; they retry
-(engine.begin_immediate backs off from 50 µs). Under load, profiles showed 65-80 % of the
-web writer's and the worker threads' time in that retry loop, while the lock itself sat
-free between a release and the next sleeper's wake-up. So every ChatTrain write
+(engine.begin_immediate backs off from 50 µs). Under load, profiles showed most of the
+web writer's and the worker threads' time in that retry loop (docs/performance.md, Design
+measurements), while the lock itself sat free between a release and the next sleeper's
+wake-up. So every ChatTrain write
 transaction first takes this lock: a thread lock among the threads of one process, then
 an exclusive `flock` on `<database>-writer` among processes. Waiters block in the kernel
 and the next one runs as soon as the holder commits. SQLite's own lock is still taken

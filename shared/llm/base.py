@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 class ChatTurn(NamedTuple):
     """One message of the conversation as the LLM sees it (already masked). A named
     tuple: a reply's request holds up to CHATTRAIN_LLM_HISTORY_MESSAGES of them, built
-    per reply, and a frozen dataclass cost twice as much to build."""
+    per reply, and a frozen dataclass costs more to build (docs/performance.md, Design
+    measurements)."""
 
     role: Literal["user", "assistant"]
     content: str

@@ -3,10 +3,10 @@
 httpcore's pool, on every request and every response closed, looks at each of its
 connections (polling each idle one's socket) and compares each idle one with all the
 others: work that grows with the square of its size. With a few connections that is
-nothing; with the hundreds of streams a worker holds at once it was a third of the
-worker's CPU (profiled at 300 replies in flight). So the provider's connections are
-spread over pools of at most POOL_CONNECTIONS each, and a request goes to the pool with
-the fewest requests in progress."""
+nothing; with the hundreds of streams a worker holds at once it was a large share of
+the worker's CPU (docs/performance.md, Design measurements). So the provider's
+connections are spread over pools of at most POOL_CONNECTIONS each, and a request goes
+to the pool with the fewest requests in progress."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ class HTTPClients:
         count = max(1, math.ceil(max_connections / POOL_CONNECTIONS))
         per_pool = math.ceil(max_connections / count)
         limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
-        tls = httpx.create_ssl_context()  # one for all: each costs about half a MiB
+        # One TLS context for all the pools: each context loads and holds the CA bundle
+        # again (docs/performance.md, Design measurements).
+        tls = httpx.create_ssl_context()
         self._clients = [
             httpx.Client(timeout=httpx.Timeout(timeout_seconds), limits=limits, verify=tls) for _ in range(count)
         ]

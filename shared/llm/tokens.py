@@ -42,7 +42,8 @@ def estimate_tokens(text: str) -> int:
 
 
 def _load_counter() -> Callable[[str], int]:
-    """Load the vocabulary once per process (about half a second), shared by all threads."""
+    """Load the vocabulary once per process (it is slow to load: docs/performance.md,
+    Design measurements), shared by all threads."""
     global _counter
     with _counter_lock:
         if _counter is None:
@@ -64,7 +65,8 @@ def count_tokens(text: str) -> int:
     """Number of tokens in `text` (content only; chat message framing is not included).
 
     Remembered per text: each reply counts its whole history again, and the pure-Python
-    tokenizer took about a tenth of a worker's CPU per reply doing so."""
+    tokenizer doing so was a noticeable share of a worker's CPU (docs/performance.md,
+    Design measurements)."""
     if not text:
         return 0
     return (_counter or _load_counter())(text)

@@ -44,8 +44,9 @@ class MaskingPolicy:
         self, text: str, load_session_data: Callable[[], dict[str, Any]], scenario_patterns=(), *, found=None  # noqa: ANN001
     ) -> tuple[str, list[dict]]:
         """apply(), reading the session's data only if `text` has something to mask: most
-        text has nothing, and the read and the vault's parsing were a tenth of a reply's
-        cost in the worker. `found` is find()'s result for `text`, if the caller has it."""
+        text has nothing, and the read and the vault's parsing were a noticeable part of a
+        reply's cost in the worker (docs/performance.md, Design measurements). `found` is
+        find()'s result for `text`, if the caller has it."""
         candidates = self.find(text, scenario_patterns) if found is None else found
         if not candidates:
             return text, []

@@ -1,10 +1,10 @@
 """Cheap facts about a text that decide where detectors need to look.
 
-Every full-text regex pass costs tens of microseconds in CPython, so the common case (no
-personal data) is decided with C-speed string operations instead: a bytes translation
-that turns every digit into "9", every capital into "A" and every other ASCII letter into
-"a", then substring tests on that
-"shape". Only when a test passes is a region list computed: the windows of the text
+Every full-text regex pass is costly in CPython (docs/performance.md, Design
+measurements), so the common case (no personal data) is decided with C-speed string
+operations instead: a bytes translation that turns every digit into "9", every capital
+into "A" and every other ASCII letter into "a", then substring tests on that "shape".
+Only when a test passes is a region list computed: the windows of the text
 around long numbers, dotted quads or house numbers, to which the detectors restrict
 their regexes. Each fact is computed at most once per text, and only when asked for.
 

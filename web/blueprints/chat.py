@@ -259,7 +259,8 @@ async def _receive_loop(ws, connection: ChatConnection, *, idle_seconds: float) 
         remaining = idle_seconds - (time.monotonic() - last_activity)
         try:
             # asyncio.timeout, not wait_for: wait_for wraps the receive in a task of its
-            # own, about 1 KiB more per idle socket.
+            # own, more memory held by every idle socket (docs/performance.md, Design
+            # measurements).
             async with asyncio.timeout(max(remaining, 0.001)):
                 raw = await ws.receive()
             if connection.credentials_revoked:

@@ -21,8 +21,9 @@ MAX_LENGTH = 34
 
 
 def _checksum_holds(compact: str) -> bool:
-    # The ISO 13616 mod-97 check alone, in a few microseconds: most candidate runs fail it,
-    # and only the survivors pay for stdnum's country-layout lookup.
+    # The ISO 13616 mod-97 check alone, which is cheap (docs/performance.md, Design
+    # measurements): most candidate runs fail it, and only the survivors pay for stdnum's
+    # country-layout lookup.
     rearranged = compact[4:] + compact[:4]
     digits = "".join(str(int(ch, 36)) for ch in rearranged)
     return int(digits) % 97 == 1
