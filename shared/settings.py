@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(4000, description="Longest trainee message.")
     max_frame_bytes: int = Field(65536, description="Largest WebSocket frame and HTTP body handled.")
     ws_ping_interval_seconds: float = Field(20.0, description="WebSocket keep-alive pings.")
-    ws_compression: bool = Field(False, description="Accept permessage-deflate (costs about 105 KiB per socket).")
+    ws_compression: bool = Field(False, description="Accept permessage-deflate (costs memory per socket: docs/performance.md, Design measurements).")
     event_poll_interval_ms: int = Field(1000, ge=10, description="The web tailer's fallback poll, when no doorbell rings.")
     wal_checkpoint_interval_ms: int = Field(
         200,
