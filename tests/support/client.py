@@ -58,6 +58,18 @@ async def read_session_start(ws, timeout: float = 5.0) -> dict[str, Any]:  # noq
     return frame
 
 
+async def frames_until_pong(ws, timeout: float = 5.0) -> list[dict[str, Any]]:  # noqa: ANN001
+    """Send a ping on a socket of Quart's test client and collect every frame before its
+    pong: proves the socket is still usable, and shows what the server sent before it."""
+    await ws.send(json.dumps({"type": "ping"}))
+    received = []
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.receive(), timeout))
+        if frame["type"] == "pong":
+            return received
+        received.append(frame)
+
+
 async def create_session(
     base_url: str, scenario: int | str = "customer-service", user_id: str | None = None, *, token: str | None = None
 ) -> dict:

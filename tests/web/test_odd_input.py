@@ -4,7 +4,6 @@ logged traceback or a silent close; nothing is stored. One test per kind of inpu
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from urllib.parse import quote
@@ -13,7 +12,7 @@ import pytest
 from quart.testing.connections import WebsocketResponseError
 
 from shared.db.messages import select_messages
-from tests.support.client import open_socket
+from tests.support.client import frames_until_pong, open_socket
 
 MAX_SQLITE_INTEGER = 2**63 - 1
 THOUSANDS_OF_DIGITS = "9" * 5000
@@ -45,22 +44,12 @@ async def _session(client, user) -> int:  # noqa: ANN001
     return (await response.get_json())["id"]
 
 
-async def _frames_until_pong(ws) -> list[dict]:  # noqa: ANN001
-    """Send a ping and collect every frame before its pong: proves the socket is usable."""
-    await ws.send(json.dumps({"type": "ping"}))
-    received = []
-    while True:
-        frame = json.loads(await asyncio.wait_for(ws.receive(), 5))
-        if frame["type"] == "pong":
-            return received
-        received.append(frame)
-
 
 async def _error_codes_for(client, user, path: str, *raw_frames: str) -> list[str]:  # noqa: ANN001
     async with open_socket(client, path, user) as ws:
         for raw in raw_frames:
             await ws.send(raw)
-        frames = await _frames_until_pong(ws)
+        frames = await frames_until_pong(ws)
     return [frame["code"] for frame in frames if frame["type"] == "error"]
 
 
@@ -258,7 +247,7 @@ async def test_a_client_message_id_that_is_an_opaque_token_is_stored_and_echoed(
     session_id = await _session(client, users.trainee)
     async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
         await ws.send(_message("hello", client_message_id=client_message_id))
-        frames = await _frames_until_pong(ws)
+        frames = await frames_until_pong(ws)
     acks = [frame for frame in frames if frame["type"] == "message_ack"]
     assert [ack["client_message_id"] for ack in acks] == [client_message_id]
     assert await _trainee_messages(app, session_id) == ["hello"]

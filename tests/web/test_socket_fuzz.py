@@ -5,7 +5,6 @@ be stored exactly when the frame was a valid user_message."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import unicodedata
@@ -17,7 +16,7 @@ from hypothesis import strategies as st
 
 from shared.db.messages import select_messages
 from shared.settings import Settings
-from tests.support.client import open_socket
+from tests.support.client import frames_until_pong, open_socket
 from tests.support.stack import REPO_ROOT
 from web.frames import CLIENT_TYPES
 
@@ -123,14 +122,6 @@ def _visible(char: str) -> bool:
     )
 
 
-async def _frames_until_pong(ws) -> list[dict]:  # noqa: ANN001
-    received = []
-    while True:
-        frame = json.loads(await asyncio.wait_for(ws.receive(), 5))
-        if frame["type"] == "pong":
-            return received
-        received.append(frame)
-
 
 @given(raw=frames)
 @settings(
@@ -144,8 +135,7 @@ async def test_any_frame_leaves_the_socket_usable_and_stores_only_valid_messages
     session_id = (await created.get_json())["id"]
     async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
         await ws.send(raw)
-        await ws.send(json.dumps({"type": "ping"}))
-        answers = await _frames_until_pong(ws)
+        answers = await frames_until_pong(ws)
     acks = [frame for frame in answers if frame["type"] == "message_ack"]
     refusals = [f"refused: {frame['code']}" for frame in answers if frame["type"] == "error"]
     event("stored" if acks else (refusals or [f"answered: {[frame['type'] for frame in answers]}"])[0])
