@@ -23,7 +23,7 @@ from typing import Any
 
 from huey.signals import SIGNAL_INTERRUPTED
 
-from shared.conversation.writes import write_error_event
+from shared.conversation.writes import write_customer_message, write_error_event
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db import messages as message_rows
@@ -345,22 +345,10 @@ def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, claimant: str)
         "model": usage.model,
         "reply_to": message_id,
     }
-    stored = message_rows.insert_message(
-        conn, session_id=session_id, role="assistant", content=text, metadata=metadata, reply_to=message_id
+    write_customer_message(
+        conn, session_id=session_id, content=text, reply_to=message_id, metadata=metadata, tokens=usage.completion_tokens
     )
     llm_accounting.record_reply(conn, session_id=session_id, provider=runtime.provider.name, usage=usage)
-    event_rows.insert_event(
-        conn,
-        session_id=session_id,
-        type="assistant_message",
-        payload={
-            "content": text,
-            "timestamp": stored["timestamp"],
-            "message_id": stored["id"],
-            "metadata": {"tokens": usage.completion_tokens, "reply_to": message_id},
-        },
-        message_id=message_id,
-    )
     if reply.feedback is not None:
         training_loop.store_reply_feedback(
             conn, session_id=session_id, message=prepared.trainee_message, feedback=reply.feedback

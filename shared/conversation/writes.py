@@ -124,15 +124,32 @@ def retry_reply(conn: Connection, *, session_id: int, message_id: int, reply_exp
 
 def write_opening_line(conn: Connection, *, session_id: int, content: str) -> int:
     """Store the customer's opening line and its event when a session is created."""
-    message = message_rows.insert_message(conn, session_id=session_id, role="assistant", content=content)
-    payload: dict[str, Any] = {
-        "content": content,
-        "timestamp": message["timestamp"],
-        "message_id": message["id"],
-        "metadata": {"tokens": 0, "reply_to": None, "opening": True},
-    }
-    event_rows.insert_event(conn, session_id=session_id, type="assistant_message", payload=payload, message_id=message["id"])
-    return message["id"]
+    return write_customer_message(conn, session_id=session_id, content=content)["id"]
+
+
+def write_customer_message(
+    conn: Connection,
+    *,
+    session_id: int,
+    content: str,
+    reply_to: int | None = None,
+    metadata: dict[str, Any] | None = None,
+    tokens: int = 0,
+) -> dict[str, Any]:
+    """Store a customer line (the opening line, or the reply to the trainee's message
+    `reply_to`) and the `assistant_message` event that delivers it; returns the message row.
+    A reply's event is keyed by the trainee's message, which it answers exactly once."""
+    message = message_rows.insert_message(
+        conn, session_id=session_id, role="assistant", content=content, metadata=metadata, reply_to=reply_to
+    )
+    frame_metadata: dict[str, Any] = {"tokens": tokens, "reply_to": reply_to}
+    if reply_to is None:
+        frame_metadata["opening"] = True
+    payload = {"content": content, "timestamp": message["timestamp"], "message_id": message["id"], "metadata": frame_metadata}
+    event_rows.insert_event(
+        conn, session_id=session_id, type="assistant_message", payload=payload, message_id=reply_to or message["id"]
+    )
+    return message
 
 
 def write_error_event(conn: Connection, *, session_id: int, code: str, content: str, message_id: int | None) -> int:
