@@ -6,7 +6,7 @@ PORT ?= 8000
 
 SCALED_DIR ?= data/scaled
 
-.PHONY: run run-scaled server-deps test test-container test-all soak bench eval install browser-deps screenshots clean
+.PHONY: run run-scaled server-deps test test-postgres test-container test-all soak bench eval install browser-deps screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ run-scaled: install
 ## Install the test dependencies and run the whole suite (the soak and container runs are separate)
 test: install browser-deps server-deps
 	$(BIN)/python -m pytest -q
+
+## The API tests again, each on a throwaway PostgreSQL database instead of a SQLite file
+## (what CI runs after `make test`); the machine's server on loopback when it answers, else
+## a private one (docs/postgresql.md, Tests). The whole selection that honours the setting:
+##   make test-postgres PG_TESTS="tests/api tests/unit"
+PG_TESTS ?= tests/api
+test-postgres: install server-deps
+	CHATTRAIN_TEST_DATABASE=postgres $(BIN)/python -m pytest -q $(PG_TESTS)
 
 ## The e2e suite runs on SQLite and on PostgreSQL + Redis: the machine's servers on loopback
 ## when they answer, else private ones the tests start from Debian's binaries (installed

@@ -24,16 +24,17 @@ from tests.support.stack import REPO_ROOT, started_stack  # noqa: E402
 @pytest.fixture(name="database_url")
 def _database_url():
     """Empty (SQLite in the test's data folder), or with CHATTRAIN_TEST_DATABASE=postgres a
-    throwaway database on a real PostgreSQL server, so the API tests run on either."""
+    throwaway database on a real PostgreSQL server (already migrated), so the API tests run
+    on either."""
     if os.environ.get("CHATTRAIN_TEST_DATABASE") != "postgres":
         yield ""
         return
-    from tests.support.postgres import server_url, throwaway_database, unavailable_reason
+    from tests.support.postgres import migrated_database, server_url, unavailable_reason
 
     server = server_url()
     if server is None:
         pytest.fail(unavailable_reason())
-    with throwaway_database(server) as url:
+    with migrated_database(server) as url:
         yield url
 
 

@@ -129,6 +129,12 @@ def check_message_content(content: str, *, max_chars: int) -> None:
         )
 
 
+def without_nul(text: str) -> str:
+    """`text` without U+0000. It shows nothing, and PostgreSQL's text columns cannot hold
+    it (SQLite's can), so it is dropped on both engines: the same text is stored on each."""
+    return text.replace("\x00", "")
+
+
 # ASCII digits only: str.isdigit() and int() also take "٣" or "３" (and isdigit "³").
 _EVENT_CURSOR = re.compile(r"[0-9]{1,19}")
 

@@ -305,9 +305,10 @@ def test_insecure_dev_mode_starts_on_loopback(tmp_path, host):
     create_app(Settings(data_dir=tmp_path, auth_mode="insecure-dev", host=host))
 
 
-async def test_insecure_dev_mode_trusts_the_body_user_id_but_still_checks_tokens(tmp_path):
+async def test_insecure_dev_mode_trusts_the_body_user_id_but_still_checks_tokens(tmp_path, database_url):
     settings = Settings(
-        data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", auth_mode="insecure-dev", host="127.0.0.1"
+        data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", database_url=database_url,
+        auth_mode="insecure-dev", host="127.0.0.1",
     )
     app = create_app(settings)
     async with app.test_app() as test_app:

@@ -70,6 +70,16 @@ async def test_user_message_is_stored_acknowledged_and_queued(client, users, app
     assert job["status"] == "queued"
 
 
+async def test_a_nul_in_a_message_is_dropped_so_the_same_text_is_stored_on_either_engine(client, users, app):
+    # PostgreSQL's text columns cannot hold U+0000; it once made this an internal_error there.
+    session_id = await _session(client, users.trainee)
+    async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
+        await ws.send(json.dumps({"type": "user_message", "content": "Hel\x00lo\x00", "metadata": {}}))
+        ack = await _recv_type(ws, "message_ack")
+    messages = await app.app.db.read(select_messages, session_id)
+    assert (messages[-1]["id"], messages[-1]["content"]) == (ack["message_id"], "Hello")
+
+
 BAD_FRAMES = [
     ("{not json", "invalid_json"),
     ("[1, 2]", "invalid_frame"),

@@ -1,17 +1,21 @@
-"""The HTTP API through Quart's test client, on the real app and a temporary SQLite file."""
+"""The HTTP API through Quart's test client, on the real app and a temporary SQLite file
+(or a throwaway PostgreSQL database, tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 
-async def test_health_reports_database_queue_and_worker(client, users):
+async def test_health_reports_database_queue_and_worker(client, users, database_url):
     response = await client.get("/api/health", headers=users.trainee.headers)
     assert response.status_code == 200
     body = await response.get_json()
     assert body["status"] == "degraded"  # no worker runs in this test
     assert body["database"].pop("latency_ms") >= 0
-    assert body["database"] == {"reachable": True, "backend": "sqlite"}
+    # CHATTRAIN_TEST_DATABASE=postgres puts the data on PostgreSQL, and with it the wake-ups
+    # (LISTEN/NOTIFY); the queue stays on SQLite.
+    data_backend = "postgresql" if database_url else "sqlite"
+    assert body["database"] == {"reachable": True, "backend": data_backend}
     assert body["queue"].pop("latency_ms") >= 0
     assert body["queue"] == {
         "backend": "sqlite", "reachable": True, "depth": 0, "open_replies": 0, "oldest_queued_seconds": None,
@@ -21,7 +25,7 @@ async def test_health_reports_database_queue_and_worker(client, users):
         "last_seen_at": None, "seconds_since_seen": None, "alive": False, "live_workers": 0, "live_hosts": 0,
         "model_calls": 0, "model_calls_waiting": 0,
     }
-    assert body["wakeups"] == {"backend": "doorbell", "listening": True}
+    assert body["wakeups"] == {"backend": "postgresql" if database_url else "doorbell", "listening": True}
     assert body["timestamp"].endswith("+00:00")
     assert body["version"]
     assert body["scenarios_loaded"] == 2

@@ -17,7 +17,7 @@ from tests.support.stack import REPO_ROOT
 
 
 @pytest.fixture(name="settings")
-def _settings(tmp_path: Path) -> Settings:
+def _settings(tmp_path: Path, database_url: str) -> Settings:
     scenarios = tmp_path / "scenarios"
     shutil.copytree(REPO_ROOT / "scenarios" / "customer-service", scenarios / "customer-service")
     path = scenarios / "customer-service" / "scenario.yaml"
@@ -25,7 +25,7 @@ def _settings(tmp_path: Path) -> Settings:
     assert "idle_timeout_seconds:" in text
     lines = [line if not line.startswith("idle_timeout_seconds:") else "idle_timeout_seconds: 1" for line in text.splitlines()]
     path.write_text("\n".join(lines) + "\n")
-    return Settings(data_dir=tmp_path / "data", scenarios_dir=scenarios)
+    return Settings(data_dir=tmp_path / "data", scenarios_dir=scenarios, database_url=database_url)
 
 
 async def test_idle_socket_is_closed_with_a_reason_and_pings_do_not_keep_it_open(client, users):

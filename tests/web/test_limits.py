@@ -24,8 +24,10 @@ SMALL_LIMITS = {"messages_per_window": 3, "sessions_per_window": 2, "max_active_
 
 
 @pytest.fixture(name="settings")
-def _settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", **SMALL_LIMITS)
+def _settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", database_url=database_url, **SMALL_LIMITS
+    )
 
 
 async def _recv_type(ws, type: str) -> dict:  # noqa: ANN001
@@ -68,8 +70,11 @@ async def test_ws_ticket_requests_are_rate_limited(client, users):
     _assert_rate_limited(refused, await refused.get_json())
 
 
-async def test_too_many_open_sessions_is_429_until_one_ends(tmp_path):
-    settings = Settings(data_dir=tmp_path / "other", scenarios_dir=REPO_ROOT / "scenarios", max_active_sessions_per_user=2)
+async def test_too_many_open_sessions_is_429_until_one_ends(tmp_path, database_url):
+    settings = Settings(
+        data_dir=tmp_path / "other", scenarios_dir=REPO_ROOT / "scenarios", database_url=database_url,
+        max_active_sessions_per_user=2,
+    )
     app = create_app(settings)
     async with app.test_app() as test_app:
         client = test_app.test_client()
@@ -115,8 +120,7 @@ async def _two_apps(settings: Settings):
         yield one, two
 
 
-async def test_limits_hold_across_two_web_processes_on_one_database(tmp_path):
-    settings = Settings(data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", **SMALL_LIMITS)
+async def test_limits_hold_across_two_web_processes_on_one_database(settings):
     async with _two_apps(settings) as (one, two):
         token = await one.app.db.write(insert_user, user_id="shared-trainee", role="trainee")
         user = AuthUser(id="shared-trainee", role="trainee", token=token)

@@ -56,8 +56,10 @@ async def test_a_loopback_host_is_allowed_by_default(client, users, host, expect
 
 
 @pytest.fixture(name="configured_app")
-async def _configured_app(tmp_path, request):
-    settings = Settings(data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", **request.param)
+async def _configured_app(tmp_path, database_url, request):
+    settings = Settings(
+        data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", database_url=database_url, **request.param
+    )
     async with create_app(settings).test_app() as test_app:
         yield test_app
 

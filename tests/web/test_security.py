@@ -145,13 +145,13 @@ def _hidden_strings_of_real_scenarios() -> set[str]:
 
 
 @pytest.fixture(name="settings")
-def _settings_with_a_secret_scenario(tmp_path: Path) -> Settings:
+def _settings_with_a_secret_scenario(tmp_path: Path, database_url: str) -> Settings:
     scenarios_dir = tmp_path / "scenarios"
     shutil.copytree(REPO_ROOT / "scenarios", scenarios_dir)
     (scenarios_dir / "secret-check").mkdir()
     (scenarios_dir / "secret-check" / "scenario.yaml").write_text(SECRET_SCENARIO)
     (scenarios_dir / "secret-check" / "guide.md").write_text("# Parcel guide\n\nParcels arrive in 3 days.\n")
-    return Settings(data_dir=tmp_path / "data", scenarios_dir=scenarios_dir)
+    return Settings(data_dir=tmp_path / "data", scenarios_dir=scenarios_dir, database_url=database_url)
 
 
 async def test_no_get_endpoint_or_socket_frame_reveals_hidden_scenario_content(app, client, users):

@@ -25,11 +25,12 @@ MAX_FRAME_BYTES = 65536
 
 
 @pytest.fixture(name="settings")
-def _settings(tmp_path: Path) -> Settings:
+def _settings(tmp_path: Path, database_url: str) -> Settings:
     # Every example starts a fresh session: no session or message limits here.
     return Settings(
         data_dir=tmp_path / "data",
         scenarios_dir=REPO_ROOT / "scenarios",
+        database_url=database_url,
         messages_per_window=0,
         sessions_per_window=0,
         max_active_sessions_per_user=0,

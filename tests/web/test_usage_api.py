@@ -18,8 +18,11 @@ TODAY = utc_now().date()
 
 
 @pytest.fixture(name="settings")
-def _settings(tmp_path) -> Settings:  # noqa: ANN001
-    return Settings(data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", llm_daily_token_budget_per_user=5000)
+def _settings(tmp_path, database_url) -> Settings:  # noqa: ANN001
+    return Settings(
+        data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", database_url=database_url,
+        llm_daily_token_budget_per_user=5000,
+    )
 
 
 async def _spend(app, user_id: str, days_ago: int, prompt: int, completion: int, replies: int = 1) -> None:  # noqa: ANN001

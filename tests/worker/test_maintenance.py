@@ -10,6 +10,7 @@ import time
 from shared.conversation.writes import accept_trainee_message, write_opening_line
 from shared.db import jobs as job_rows
 from shared.db import sessions as session_rows
+from shared.db.dbclock import select_now
 from shared.db.scenario_rows import select_scenario_ids
 from shared.db.workers import select_model_calls
 from shared.llm import ChatTurn, ReplyRequest
@@ -34,10 +35,12 @@ def _queued_message(runtime: WorkerRuntime) -> int:
 
 def test_the_heartbeat_extends_this_processes_claims_so_a_stalled_reply_is_not_swept(runtime: WorkerRuntime) -> None:
     ours, theirs = _queued_message(runtime), _queued_message(runtime)
-    now = time.time()
+    # Claims that end in a second (or ended already) by either clock: PostgreSQL stamps
+    # claims with its own and ignores the `now` passed in (shared/db/dbclock.py).
     with runtime.write_engine.begin() as conn:
-        job_rows.claim_reply_job(conn, ours, claimant=f"{runtime.worker_id}:run1", now=now - 9, claim_seconds=10)
-        job_rows.claim_reply_job(conn, theirs, claimant="otherhost:7:abcd1234:run2", now=now - 9, claim_seconds=10)
+        now = select_now(conn, time.time())
+        job_rows.claim_reply_job(conn, ours, claimant=f"{runtime.worker_id}:run1", now=now, claim_seconds=1)
+        job_rows.claim_reply_job(conn, theirs, claimant="otherhost:7:abcd1234:run2", now=now, claim_seconds=1)
     heartbeat(runtime)
     with runtime.reading() as conn:
         ours_job, theirs_job = job_rows.select_reply_job(conn, ours), job_rows.select_reply_job(conn, theirs)
@@ -46,7 +49,7 @@ def test_the_heartbeat_extends_this_processes_claims_so_a_stalled_reply_is_not_s
 
     enqueued: list[int] = []
     with runtime.write_engine.begin() as conn:  # time passes: their claim runs out, ours was extended
-        job_rows.claim_reply_job(conn, theirs, claimant="otherhost:7:abcd1234:run2", now=now - 20, claim_seconds=10)
+        job_rows.claim_reply_job(conn, theirs, claimant="otherhost:7:abcd1234:run2", now=now, claim_seconds=-10)
     sweep(runtime, enqueued.append)
     assert enqueued == [theirs]
 
@@ -54,8 +57,8 @@ def test_the_heartbeat_extends_this_processes_claims_so_a_stalled_reply_is_not_s
 def test_an_expired_claim_is_not_extended(runtime: WorkerRuntime) -> None:
     message_id = _queued_message(runtime)
     now = time.time()
-    with runtime.write_engine.begin() as conn:
-        job_rows.claim_reply_job(conn, message_id, claimant=f"{runtime.worker_id}:run1", now=now - 30, claim_seconds=10)
+    with runtime.write_engine.begin() as conn:  # ran out 20 s ago by either clock
+        job_rows.claim_reply_job(conn, message_id, claimant=f"{runtime.worker_id}:run1", now=now, claim_seconds=-20)
         assert job_rows.extend_claims(conn, worker_id=runtime.worker_id, now=now, claim_seconds=10) == 0
 
 

@@ -47,6 +47,7 @@ from web.frames import (
     parse_metadata,
     pong_frame,
     session_start_frame,
+    without_nul,
 )
 from web.revocation import close_revoked_socket
 from web.tailer import Subscriber
@@ -134,8 +135,8 @@ class ChatConnection:
 
     async def on_user_message(self, frame: ClientFrame) -> None:
         metadata = parse_metadata(UserMessageMetadata, frame.metadata)
-        content = frame.content
-        check_message_content(content, max_chars=self.settings.max_message_chars)
+        check_message_content(frame.content, max_chars=self.settings.max_message_chars)
+        content = without_nul(frame.content)
         await self.refuse_if_time_is_up()
         patterns = self.scenario.masking_rules  # its patterns and its fiction
         accepted = await self.app.db.write(
