@@ -44,11 +44,11 @@ run-scaled: install
 test: install browser-deps server-deps
 	$(BIN)/python -m pytest -q
 
-## The API tests again, each on a throwaway PostgreSQL database instead of a SQLite file
-## (what CI runs after `make test`); the machine's server on loopback when it answers, else
-## a private one (docs/postgresql.md, Tests). The whole selection that honours the setting:
-##   make test-postgres PG_TESTS="tests/api tests/unit"
-PG_TESTS ?= tests/api
+## The tests built on the app or the worker runtime again, each on a throwaway PostgreSQL
+## database instead of a SQLite file (what CI runs after `make test`); the machine's server
+## on loopback when it answers, else a private one (docs/postgresql.md, Tests). One part:
+##   make test-postgres PG_TESTS=tests/web
+PG_TESTS ?= tests/web tests/worker tests/shared
 test-postgres: install server-deps
 	CHATTRAIN_TEST_DATABASE=postgres $(BIN)/python -m pytest -q $(PG_TESTS)
 

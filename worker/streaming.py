@@ -29,8 +29,9 @@ class DeltaBatcher:
     _last_flush: float = field(default_factory=time.monotonic)
 
     def add(self, chunk: str) -> bool:
-        """Record a chunk; True when a flush is due."""
-        self.generated += chunk
+        """Record a chunk; True when a flush is due. A NUL is dropped, as from the
+        trainee's messages: it shows nothing and PostgreSQL's text columns cannot hold it."""
+        self.generated += chunk.replace("\x00", "")
         # Time alone decides: a reply generated faster than one batch interval goes out
         # whole as its assistant_message, with no deltas and no extra writes.
         return time.monotonic() - self._last_flush >= self.batch_seconds

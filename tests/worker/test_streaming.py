@@ -65,3 +65,12 @@ def test_a_flush_that_had_nothing_to_send_lets_the_next_chunk_flush_at_once():
     assert batcher.add("Jane")
     assert batcher.take_delta(lambda text: text) is None  # "I'm Jane" could be a name
     assert batcher.add(" and")  # nothing went out, so no interval to wait
+
+
+def test_a_nul_from_the_model_is_dropped_before_it_reaches_a_delta_or_the_reply():
+    batcher = DeltaBatcher(batch_seconds=0.0)
+    batcher.add("hel\x00lo there ")
+    assert batcher.take_delta(str) == {"seq": 0, "content": "hello there "}
+    batcher.add("\x00friend")
+    assert batcher.take_delta(str, final=True) == {"seq": 1, "content": "friend"}
+    assert batcher.generated == "hello there friend"
