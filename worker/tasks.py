@@ -130,7 +130,7 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
             except Exception:  # retried like a failed call, then the trainee is told
                 log.exception("reading a reply job failed message_id=%s", message_id)
     if expired:
-        _expire(runtime, message_id, claimant)
+        _expire(runtime, message_id, job["session_id"], claimant)
     elif prepared is None:
         _handle_llm_error(runtime, job, LLMError("internal_error", "the job could not be read", retryable=True), claimant)
     else:
@@ -200,7 +200,7 @@ def _claim(runtime: WorkerRuntime, conn, message_id: int, claimant: str) -> dict
     )
 
 
-def _expire(runtime: WorkerRuntime, message_id: int, claimant: str) -> None:
+def _expire(runtime: WorkerRuntime, message_id: int, session_id: int, claimant: str) -> None:
     """The job waited past its expiry: drop it and tell the trainee, once."""
 
     def expire(conn):  # noqa: ANN001, ANN202
@@ -216,7 +216,7 @@ def _expire(runtime: WorkerRuntime, message_id: int, claimant: str) -> None:
             )
         return job
 
-    job = runtime.write(expire)
+    job = runtime.write(expire, lock_sessions=(session_id,))
     if job is None:
         return
     runtime.ring_web()
@@ -272,7 +272,10 @@ def _stream_reply(runtime: WorkerRuntime, prepared: _Prepared, claimant: str, ti
 
 
 def _write_delta(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, patterns, claimant: str) -> None:  # noqa: ANN001
+    start = batcher.checkpoint()
+
     def write(conn) -> bool:  # noqa: ANN001
+        batcher.restore(start)  # a group run again (shared/db/grouped_writes.py) takes the same delta
         delta = batcher.take_delta(_session_masker(runtime, conn, session_id, patterns))
         if delta is None:
             return False
@@ -281,7 +284,7 @@ def _write_delta(runtime: WorkerRuntime, session_id: int, message_id: int, batch
         _insert_delta(conn, session_id, message_id, delta)
         return True
 
-    if runtime.write(write):
+    if runtime.write(write, lock_sessions=(session_id,)):
         runtime.ring_web()
 
 
@@ -296,8 +299,14 @@ def _write_reply(runtime: WorkerRuntime, reply: _Generated, claimant: str) -> No
     (a bug in its write) is retried like a failed LLM call, then reported to the trainee."""
     prepared = reply.prepared
     session_id, message_id = prepared.request.session_id, prepared.message_id
+    start = reply.batcher.checkpoint()
+
+    def store(conn):  # noqa: ANN001, ANN202
+        reply.batcher.restore(start)  # a group run again takes the same last delta
+        return _store_reply(runtime, conn, reply, claimant)
+
     try:
-        written, ended_by = runtime.write(lambda conn: _store_reply(runtime, conn, reply, claimant))
+        written, ended_by = runtime.write(store, lock_sessions=(session_id,))
     except Exception as error:
         log.exception("writing a reply failed session_id=%s message_id=%s", session_id, message_id)
         _handle_llm_error(runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), claimant)
@@ -398,7 +407,7 @@ def _handle_llm_error(runtime: WorkerRuntime, job: dict[str, Any], error: LLMErr
             )
         return job, retry
 
-    job, retry = runtime.write(record)
+    job, retry = runtime.write(record, lock_sessions=(session_id,))
     if job is None:
         return
     if retry:

@@ -65,3 +65,13 @@ def test_a_flush_that_had_nothing_to_send_lets_the_next_chunk_flush_at_once():
     assert batcher.add("Jane")
     assert batcher.take_delta(lambda text: text) is None  # "I'm Jane" could be a name
     assert batcher.add(" and")  # nothing went out, so no interval to wait
+
+
+def test_a_delta_taken_in_a_transaction_run_again_is_the_same_delta():
+    batcher = DeltaBatcher(batch_seconds=0)
+    batcher.add("Hello there, how ")
+    start = batcher.checkpoint()
+    taken = batcher.take_delta(lambda text: text)
+    batcher.restore(start)  # the transaction was rolled back and runs again
+
+    assert batcher.take_delta(lambda text: text) == taken == {"seq": 0, "content": "Hello there, how "}
