@@ -29,6 +29,7 @@ from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
+from shared.db.dbclock import select_now
 from shared.llm import ChatTurn, LLMError, ReplyRequest
 from worker.evaluation import evaluate_session
 from worker.huey_app import huey
@@ -116,10 +117,11 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
     finishes the job together. Two runs of one job (a duplicate queue entry) can both
     generate, but only the claimant of the claim writes anything, and a reply is stored
     once (messages.reply_to is unique)."""
-    now = time.time()
     claimant = f"{runtime.worker_id}:{secrets.token_hex(3)}"
     with runtime.reading() as conn:
         job = job_rows.select_reply_job(conn, message_id)
+        # Its claim and expiry were stamped by the database's clock on PostgreSQL.
+        now = select_now(conn, time.time()) if job is not None else 0.0
         if job is None or not job_rows.may_take(job, now):
             return
         expired = now > job["expires_at"]

@@ -161,7 +161,7 @@ def test_claims_expire_by_the_database_clock_not_the_hosts(runtime):
     with runtime.write_engine.begin() as conn:
         # The fast host does not see the claim as run out, so it cannot take the job.
         assert job_rows.claim_reply_job(conn, message_id, claimant="b:2:y:run", now=an_hour_fast, claim_seconds=30) is None
-        assert job_rows.select_recoverable_jobs(conn, now=an_hour_fast, queued_before=0) == []
+        assert job_rows.select_recoverable_jobs(conn, now=an_hour_fast, queued_seconds=3600) == []
 
 
 def test_tickets_expire_by_the_database_clock_not_the_hosts(engine):
