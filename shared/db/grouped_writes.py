@@ -85,21 +85,28 @@ def commit_group(conn: Connection, writes: list[WriteFn], session_ids: Iterable[
 def run_each_in_savepoint(conn: Connection, writes: list[WriteFn]) -> Iterator[tuple[Any, BaseException | None]]:
     """Run each write inside the caller's open transaction, yielding (result, error) in
     order. With one write there is no savepoint and an error propagates: rolling the
-    transaction back undoes that write alone anyway."""
+    transaction back undoes that write alone anyway. On PostgreSQL each statement is a
+    round trip, so one savepoint's release and the next one's start go together, and the
+    last is left to the commit."""
     if len(writes) == 1:
         yield writes[0](conn), None
         return
     driver = conn.connection.driver_connection
-    for write in writes:
-        driver.execute("SAVEPOINT grouped_write")
+    together = conn.dialect.name == "postgresql"  # sqlite3 runs one statement per call
+    for index, write in enumerate(writes):
+        if index == 0:
+            driver.execute("SAVEPOINT grouped_write")
+        elif together:
+            driver.execute("RELEASE grouped_write; SAVEPOINT grouped_write")
+        else:
+            driver.execute("RELEASE grouped_write")
+            driver.execute("SAVEPOINT grouped_write")
         try:
             result = write(conn)
         except Exception as error:
-            driver.execute("ROLLBACK TO grouped_write")
-            driver.execute("RELEASE grouped_write")
+            driver.execute("ROLLBACK TO grouped_write")  # the savepoint stays, released next
             yield None, error
             continue
-        driver.execute("RELEASE grouped_write")
         yield result, None
 
 

@@ -90,6 +90,17 @@ def lock_sessions(conn: Connection, session_ids: Iterable[int]) -> None:
     ids = sorted(set(session_ids))
     if ids and conn.dialect.name == "postgresql":
         _LOCK_IN_ORDER.all(conn, {"session_ids": ids})
+        # Held to the end of this transaction: insert_event need not lock them again.
+        conn.info[_LOCKED] = (conn.get_transaction(), frozenset(ids))
+
+
+_LOCKED = "chattrain_locked_sessions"
+
+
+def holds_session_lock(conn: Connection, session_id: int) -> bool:
+    """Whether this transaction locked the session up front (lock_sessions)."""
+    held = conn.info.get(_LOCKED)
+    return held is not None and held[0] is conn.get_transaction() and session_id in held[1]
 
 
 def select_sessions(

@@ -100,3 +100,15 @@ def test_a_group_rolled_back_by_a_deadlock_runs_again_whole_and_commits_every_wr
     assert [error for group in outcomes for _, error in group] == [None] * 4
     assert max(runs.values()) == 2  # the deadlock's victim ran again
     assert list(_seqs_by_session(engine).values()) == [[1, 2], [1, 2]]
+
+
+def test_sessions_locked_up_front_count_as_locked_for_that_transaction_only(engine):
+    first, second = _sessions(engine, 2)
+    with engine.connect() as conn:
+        with conn.begin():
+            session_rows.lock_sessions(conn, [second, first])
+            assert session_rows.holds_session_lock(conn, first) and session_rows.holds_session_lock(conn, second)
+        with conn.begin():  # the next transaction on the same connection locks again
+            assert not session_rows.holds_session_lock(conn, first)
+            event_rows.insert_event(conn, session_id=first, type="typing", payload={})
+    assert _seqs_by_session(engine) == {first: [1]}
