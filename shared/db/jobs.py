@@ -143,16 +143,24 @@ def finish_answered_reply_job(
 def extend_claims(conn: Connection, *, worker_id: str, now: float, claim_seconds: float) -> int:
     """Extend the claim of every job a run of this worker process has claimed (their claimants are
     `<worker_id>:<run>`), so a model that is slow to answer does not look like a dead
-    worker to the sweep. Returns how many."""
+    worker to the sweep. Returns how many.
+
+    A job whose row another transaction holds (on PostgreSQL) is skipped, not waited for:
+    that is this worker's own write to it, which extends the claim itself. Waiting made
+    this update, taking rows in the table's order, deadlock with the worker's grouped
+    writes taking them in their own order, and the failed pass let the claims run out."""
     now = now_for(conn, now)
-    result = conn.execute(
-        update(reply_jobs)
+    mine = (
+        select(reply_jobs.c.message_id)
         .where(
             reply_jobs.c.status == "working",
             reply_jobs.c.worker_id.startswith(f"{worker_id}:", autoescape=True),
             reply_jobs.c.claim_expires_at >= now,
         )
-        .values(claim_expires_at=now + claim_seconds)
+        .with_for_update(skip_locked=True)
+    )
+    result = conn.execute(
+        update(reply_jobs).where(reply_jobs.c.message_id.in_(mine)).values(claim_expires_at=now + claim_seconds)
     )
     return result.rowcount
 
