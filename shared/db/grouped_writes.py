@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator
 from psycopg import errors as pg_errors
 from sqlalchemy import Connection
 
-from shared.db.sessions import lock_sessions
+from shared.db import sessions as session_rows
 
 WriteFn = Callable[[Connection], Any]
 Outcome = tuple[Any, BaseException | None]
@@ -65,7 +65,7 @@ def commit_group(conn: Connection, writes: list[WriteFn], session_ids: Iterable[
     while True:
         try:
             with conn.begin():
-                lock_sessions(conn, ids)
+                session_rows.lock_sessions(conn, ids)
                 outcomes = list(run_each_in_savepoint(conn, writes))
                 conflict = next((error for _, error in outcomes if is_retryable(error)), None)
                 if conflict is not None and attempt < GROUP_ATTEMPTS:
