@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -33,7 +34,7 @@ from shared.db.engine import (
     create_sync_engine,
     is_sqlite,
 )
-from shared.db.grouped_writes import run_each_in_savepoint
+from shared.db.grouped_writes import commit_group
 
 T = TypeVar("T")
 
@@ -47,6 +48,7 @@ class _PendingWrite:
     kwargs: dict
     after_commit: Callable[[Any], Any] | None
     future: asyncio.Future
+    session_ids: tuple[int, ...]
 
     def bound(self) -> Callable[[Connection], Any]:
         return lambda conn: self.fn(conn, *self.args, **self.kwargs)
@@ -115,9 +117,19 @@ class Database:
         return self._run_read(fn, args, {})
 
     async def write(
-        self, fn: Callable[..., T], *args: Any, after_commit: Callable[[T], Any] | None = None, **kwargs: Any
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        after_commit: Callable[[T], Any] | None = None,
+        lock_sessions: Iterable[int] = (),
+        **kwargs: Any,
     ) -> T:
         """Run a data function in a write transaction (BEGIN IMMEDIATE); commit on success.
+
+        `lock_sessions`: the sessions it writes to, locked with the rest of its group's in
+        id order before any write runs (PostgreSQL; see shared/db/grouped_writes.py). The
+        function may run more than once (a group rolled back by a deadlock runs again), so
+        it must act on the database alone.
 
         `after_commit(result)` runs right after the commit, on the thread that ran the
         transaction: the place for follow-up work such as enqueueing a job for what was
@@ -132,7 +144,7 @@ class Database:
             except WriterBusy:
                 pass  # someone is writing: queue on the write thread, which may wait
         loop = asyncio.get_running_loop()
-        pending = _PendingWrite(fn, args, kwargs, after_commit, loop.create_future())
+        pending = _PendingWrite(fn, args, kwargs, after_commit, loop.create_future(), tuple(lock_sessions))
         with self._pending_lock:
             self._pending.append(pending)
             first = len(self._pending) == 1
@@ -159,12 +171,12 @@ class Database:
             return
         conn = self._connection("IMMEDIATE")
         try:
-            with conn.begin():
-                writes = [pending.bound() for pending in group]
-                outcomes = [
-                    (pending, result, error)
-                    for pending, (result, error) in zip(group, run_each_in_savepoint(conn, writes))
-                ]
+            writes = [pending.bound() for pending in group]
+            session_ids = (id_ for pending in group for id_ in pending.session_ids)
+            outcomes = [
+                (pending, result, error)
+                for pending, (result, error) in zip(group, commit_group(conn, writes, session_ids))
+            ]
         except BaseException as error:  # nothing was committed
             loop.call_soon_threadsafe(_settle, [(pending, None, error) for pending in group])
             return

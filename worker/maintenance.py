@@ -17,6 +17,7 @@ from datetime import timedelta
 from shared.db import jobs as job_rows
 from shared.db import sessions as session_rows
 from shared.db.checkpoint import checkpointer_for
+from shared.db.dbclock import select_now
 from shared.db.reports import select_sessions_awaiting_report
 from shared.db.workers import upsert_worker_heartbeat
 from shared.lib.clock import utc_now
@@ -105,11 +106,11 @@ def _held_by_dead_local_worker(runtime: WorkerRuntime, worker_id: str | None) ->
 def sweep(runtime: WorkerRuntime, enqueue_reply, *, reclaim_dead_local: bool = False) -> int:  # noqa: ANN001
     """Re-enqueue every reply job that has no live worker; returns how many."""
     settings = runtime.settings
-    now = time.time()
     stale_queued_seconds = max(settings.reply_claim_seconds * 3, 30.0)
     recovered: list[int] = []
     with runtime.write_engine.begin() as conn:
-        candidates = job_rows.select_recoverable_jobs(conn, now=now, queued_before=now - stale_queued_seconds)
+        now = select_now(conn, time.time())  # claims run out by the database's clock on PostgreSQL
+        candidates = job_rows.select_recoverable_jobs(conn, now=now, queued_seconds=stale_queued_seconds)
         if reclaim_dead_local:
             candidates += [
                 job

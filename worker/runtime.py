@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -85,14 +85,17 @@ class WorkerRuntime:
         """The engine with BEGIN IMMEDIATE: use for every read-then-write transaction."""
         return self.engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
 
-    def write(self, fn: Callable[[Connection], T]) -> T:
+    def write(self, fn: Callable[[Connection], T], *, lock_sessions: Iterable[int] = ()) -> T:
         """Run `fn(conn)` in a write transaction (BEGIN IMMEDIATE) and return its result
         once committed. The process's writers share one connection and commit together
         when several are ready at once (shared/db/grouped_writes.py): under load a reply's
         deltas were each a transaction of their own, and waiting writers each held a
         pooled connection, so the pool kept opening and closing overflow connections, at a
-        real cost in the worker's CPU (docs/performance.md, Design measurements)."""
-        return self._writer.write(fn)
+        real cost in the worker's CPU (docs/performance.md, Design measurements).
+        `lock_sessions`: the sessions `fn` writes to, locked in id order with the rest of
+        the group's before any write runs (PostgreSQL). `fn` may run more than once (a
+        group rolled back by a deadlock runs again)."""
+        return self._writer.write(fn, lock_sessions=lock_sessions)
 
     def _connect_writer(self) -> Connection:
         conn = self.engine.connect()

@@ -36,6 +36,14 @@ class DeltaBatcher:
         # whole as its assistant_message, with no deltas and no extra writes.
         return time.monotonic() - self._last_flush >= self.batch_seconds
 
+    def checkpoint(self) -> tuple[str, int, float]:
+        """What take_delta changes, to restore when the transaction that took a delta is
+        rolled back and run again (shared/db/grouped_writes.py)."""
+        return self.emitted, self.next_seq, self._last_flush
+
+    def restore(self, checkpoint: tuple[str, int, float]) -> None:
+        self.emitted, self.next_seq, self._last_flush = checkpoint
+
     def take_delta(self, mask: Callable[[str], str], *, final: bool = False) -> dict | None:
         """The next delta payload (content, seq, restart), or None if there is nothing new
         (then the next chunk may flush at once: the interval counts from a delta sent)."""

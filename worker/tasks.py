@@ -28,6 +28,7 @@ from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
+from shared.db.dbclock import select_now
 from shared.llm import ChatTurn, LLMError, ReplyRequest
 from shared.llm import accounting as llm_accounting
 from shared.training import loop as training_loop
@@ -117,10 +118,11 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
     finishes the job together. Two runs of one job (a duplicate queue entry) can both
     generate, but only the claimant of the claim writes anything, and a reply is stored
     once (messages.reply_to is unique)."""
-    now = time.time()
     claimant = f"{runtime.worker_id}:{secrets.token_hex(3)}"
     with runtime.reading() as conn:
         job = job_rows.select_reply_job(conn, message_id)
+        # Its claim and expiry were stamped by the database's clock on PostgreSQL.
+        now = select_now(conn, time.time()) if job is not None else 0.0
         if job is None or not job_rows.may_take(job, now):
             return
         expired = now > job["expires_at"]
@@ -131,7 +133,7 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
             except Exception:  # retried like a failed call, then the trainee is told
                 log.exception("reading a reply job failed message_id=%s", message_id)
     if expired:
-        _expire(runtime, message_id, claimant)
+        _expire(runtime, message_id, job["session_id"], claimant)
     elif prepared is None:
         _handle_llm_error(runtime, job, LLMError("internal_error", "the job could not be read", retryable=True), claimant)
     else:
@@ -201,7 +203,7 @@ def _claim(runtime: WorkerRuntime, conn, message_id: int, claimant: str) -> dict
     )
 
 
-def _expire(runtime: WorkerRuntime, message_id: int, claimant: str) -> None:
+def _expire(runtime: WorkerRuntime, message_id: int, session_id: int, claimant: str) -> None:
     """The job waited past its expiry: drop it and tell the trainee, once."""
 
     def expire(conn):  # noqa: ANN001, ANN202
@@ -217,7 +219,7 @@ def _expire(runtime: WorkerRuntime, message_id: int, claimant: str) -> None:
             )
         return job
 
-    job = runtime.write(expire)
+    job = runtime.write(expire, lock_sessions=(session_id,))
     if job is None:
         return
     runtime.ring_web()
@@ -273,7 +275,10 @@ def _stream_reply(runtime: WorkerRuntime, prepared: _Prepared, claimant: str, ti
 
 
 def _write_delta(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, patterns, claimant: str) -> None:  # noqa: ANN001
+    start = batcher.checkpoint()
+
     def write(conn) -> bool:  # noqa: ANN001
+        batcher.restore(start)  # a group run again (shared/db/grouped_writes.py) takes the same delta
         delta = batcher.take_delta(_session_masker(runtime, conn, session_id, patterns))
         if delta is None:
             return False
@@ -282,7 +287,7 @@ def _write_delta(runtime: WorkerRuntime, session_id: int, message_id: int, batch
         _insert_delta(conn, session_id, message_id, delta)
         return True
 
-    if runtime.write(write):
+    if runtime.write(write, lock_sessions=(session_id,)):
         runtime.ring_web()
 
 
@@ -297,8 +302,14 @@ def _write_reply(runtime: WorkerRuntime, reply: _Generated, claimant: str) -> No
     (a bug in its write) is retried like a failed LLM call, then reported to the trainee."""
     prepared = reply.prepared
     session_id, message_id = prepared.request.session_id, prepared.message_id
+    start = reply.batcher.checkpoint()
+
+    def store(conn):  # noqa: ANN001, ANN202
+        reply.batcher.restore(start)  # a group run again takes the same last delta
+        return _store_reply(runtime, conn, reply, claimant)
+
     try:
-        written, ended_by = runtime.write(lambda conn: _store_reply(runtime, conn, reply, claimant))
+        written, ended_by = runtime.write(store, lock_sessions=(session_id,))
     except Exception as error:
         log.exception("writing a reply failed session_id=%s message_id=%s", session_id, message_id)
         _handle_llm_error(runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), claimant)
@@ -387,7 +398,7 @@ def _handle_llm_error(runtime: WorkerRuntime, job: dict[str, Any], error: LLMErr
             )
         return job, retry
 
-    job, retry = runtime.write(record)
+    job, retry = runtime.write(record, lock_sessions=(session_id,))
     if job is None:
         return
     if retry:

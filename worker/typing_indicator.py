@@ -56,7 +56,7 @@ def write_typing_if_pending(conn, session_id: int, message_id: int, *, claimant:
 
 class TypingIndicator:
     def __init__(
-        self, write: Callable[[Callable[[Connection], bool]], bool], ring_web: Callable[[], None], delay_seconds: float,
+        self, write: Callable[..., bool], ring_web: Callable[[], None], delay_seconds: float,
         *, claim_seconds: float = 10.0, idle_after_seconds: float = IDLE_AFTER_SECONDS,
     ):
         self._write = write  # WorkerRuntime.write: typing commits with the replies' writes
@@ -128,7 +128,9 @@ class TypingIndicator:
             try:
                 with self._writing:
                     due = [pending for pending in due if not pending.settled]
-                    written = self._write(lambda conn, due=due: self._write_typing(conn, due)) if due else False
+                    written = self._write(
+                        lambda conn, due=due: self._write_typing(conn, due), lock_sessions=[p.session_id for p in due]
+                    ) if due else False
                 if written:
                     self._ring_web()
             except Exception:

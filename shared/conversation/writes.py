@@ -88,9 +88,8 @@ def accept_trainee_message(
     )
     if masked.previous_text is not None:
         _mask_previous_message(conn, previous, masked)
-    now = time.time()
     job_rows.insert_reply_job(
-        conn, message_id=message["id"], session_id=session_id, now=now, expires_at=now + reply_expiry_seconds
+        conn, message_id=message["id"], session_id=session_id, now=time.time(), expiry_seconds=reply_expiry_seconds
     )
     if masked.findings or masked.previous_findings:
         session_rows.update_session_data(conn, session_id, data)
@@ -118,8 +117,7 @@ def retry_reply(conn: Connection, *, session_id: int, message_id: int, reply_exp
         raise ConversationError("reply_in_progress", "A reply to that message is already on its way.")
     if job["status"] == "done":
         raise ConversationError("already_answered", "That message already has its reply.")
-    now = time.time()
-    job_rows.requeue_reply_job(conn, message_id, now=now, expires_at=now + reply_expiry_seconds)
+    job_rows.requeue_reply_job(conn, message_id, now=time.time(), expiry_seconds=reply_expiry_seconds)
 
 
 def write_opening_line(conn: Connection, *, session_id: int, content: str) -> int:

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, bindparam, func, select, text
 from shared.db.jsoncol import dumps, loads
 from shared.db.prepared import Prepared
 from shared.db.schema import events, sessions
+from shared.db.sessions import holds_session_lock
 from shared.lib.clock import utc_now_iso
 
 
@@ -93,7 +94,7 @@ def insert_event(
     conn: Connection, *, session_id: int, type: str, payload: dict[str, Any], message_id: int | None = None
 ) -> int:
     """Append one event; returns its id."""
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and not holds_session_lock(conn, session_id):
         _LOCK_SESSION.run(conn, {"b_session_id": session_id})
     return _INSERT.scalar(
         conn,

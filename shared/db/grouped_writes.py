@@ -7,44 +7,113 @@ them: each runs in its own savepoint inside one transaction, so one that raises 
 alone and its caller gets the error, while the others commit.
 
 The web process groups the writes queued for its write thread (web/database.py); the
-worker groups the writes of its reply greenlets with `GroupedWriter`."""
+worker groups the writes of its reply greenlets with `GroupedWriter`.
+
+On PostgreSQL several processes run such groups at once, and a group that locked session
+A then waits for B while another locked B then waits for A is a deadlock: the server
+aborts one statement after a second (deadlock_timeout). Aborting it inside its savepoint
+freed nothing the other group was waiting for, so the next write to such a session
+deadlocked again, a second each, and under load the workers made almost no progress. So
+(`commit_group`): each write names the sessions it writes to, the group locks them all
+first, in id order, so groups wait for each other in one order; and a group that still
+meets a deadlock or a serialization failure (another lock taken out of order, a counter
+row) is rolled back whole and run again, so its writes must be safe to re-run: they run
+on the database alone, or restore what they change in memory (worker/tasks.py)."""
 
 from __future__ import annotations
 
+import logging
+import random
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from psycopg import errors as pg_errors
 from sqlalchemy import Connection
 
+from shared.db import sessions as session_rows
+
 WriteFn = Callable[[Connection], Any]
+Outcome = tuple[Any, BaseException | None]
+
+log = logging.getLogger("chattrain.db")
+
+# How many times a group rolled back by a deadlock or a serialization failure runs; the
+# last failure goes to its writers (a reply job then retries as after a failed call).
+GROUP_ATTEMPTS = 5
+_RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+
+
+def is_retryable(error: BaseException | None) -> bool:
+    """Whether the database aborted the transaction for a conflict with another one, so
+    that running it again may succeed (SQLAlchemy wraps the driver's error in `orig`)."""
+    return isinstance(error, _RETRYABLE) or isinstance(getattr(error, "orig", None), _RETRYABLE)
+
+
+class _Conflict(Exception):
+    """A write of the group met a retryable error inside its savepoint: roll back all."""
+
+
+def commit_group(conn: Connection, writes: list[WriteFn], session_ids: Iterable[int] = ()) -> list[Outcome]:
+    """Run `writes` in one transaction on `conn` and commit: each write's (result, error),
+    in order. The sessions in `session_ids` are locked first, in id order (PostgreSQL).
+    Raises only when nothing could be committed (the error of the last attempt)."""
+    ids = sorted(set(session_ids))
+    attempt = 1
+    while True:
+        try:
+            with conn.begin():
+                session_rows.lock_sessions(conn, ids)
+                outcomes = list(run_each_in_savepoint(conn, writes))
+                conflict = next((error for _, error in outcomes if is_retryable(error)), None)
+                if conflict is not None and attempt < GROUP_ATTEMPTS:
+                    raise _Conflict() from conflict  # rolls the whole group back
+            return outcomes
+        except _Conflict as rolled_back:
+            cause = rolled_back.__cause__
+        except Exception as error:
+            if not is_retryable(error) or attempt == GROUP_ATTEMPTS:
+                raise
+            cause = error
+        log.info("write group of %d rolled back (%s), running it again", len(writes), type(cause).__name__)
+        time.sleep(random.uniform(0, 0.005 * attempt))  # the other transaction's turn first
+        attempt += 1
 
 
 def run_each_in_savepoint(conn: Connection, writes: list[WriteFn]) -> Iterator[tuple[Any, BaseException | None]]:
     """Run each write inside the caller's open transaction, yielding (result, error) in
     order. With one write there is no savepoint and an error propagates: rolling the
-    transaction back undoes that write alone anyway."""
+    transaction back undoes that write alone anyway. On PostgreSQL each statement is a
+    round trip, so one savepoint's release and the next one's start go together, and the
+    last is left to the commit."""
     if len(writes) == 1:
         yield writes[0](conn), None
         return
     driver = conn.connection.driver_connection
-    for write in writes:
-        driver.execute("SAVEPOINT grouped_write")
+    together = conn.dialect.name == "postgresql"  # sqlite3 runs one statement per call
+    for index, write in enumerate(writes):
+        if index == 0:
+            driver.execute("SAVEPOINT grouped_write")
+        elif together:
+            driver.execute("RELEASE grouped_write; SAVEPOINT grouped_write")
+        else:
+            driver.execute("RELEASE grouped_write")
+            driver.execute("SAVEPOINT grouped_write")
         try:
             result = write(conn)
         except Exception as error:
-            driver.execute("ROLLBACK TO grouped_write")
-            driver.execute("RELEASE grouped_write")
+            driver.execute("ROLLBACK TO grouped_write")  # the savepoint stays, released next
             yield None, error
             continue
-        driver.execute("RELEASE grouped_write")
         yield result, None
 
 
 @dataclass(slots=True)
 class _Write:
     fn: WriteFn
+    session_ids: tuple[int, ...] = ()
     done: bool = False
     result: Any = None
     error: BaseException | None = None
@@ -69,8 +138,10 @@ class GroupedWriter:
         self.groups = 0  # transactions run, for tests
         self.writes = 0
 
-    def write(self, fn: WriteFn) -> Any:
-        pending = _Write(fn)
+    def write(self, fn: WriteFn, *, lock_sessions: Iterable[int] = ()) -> Any:
+        """Run `fn(conn)` in a group's transaction; `lock_sessions`: the sessions it writes
+        to (see commit_group)."""
+        pending = _Write(fn, tuple(lock_sessions))
         with self._queue_lock:
             self._queue.append(pending)
         time.sleep(0)  # under gevent: the greenlets ready now queue their writes behind this one
@@ -86,10 +157,10 @@ class GroupedWriter:
     def _commit(self, group: list[_Write]) -> None:
         if self._conn is None:
             self._conn = self._connect()
-        outcomes: list[tuple[Any, BaseException | None]] = []
+        outcomes: list[Outcome] = []
         try:
-            with self._conn.begin():
-                outcomes = list(run_each_in_savepoint(self._conn, [pending.fn for pending in group]))
+            writes = [pending.fn for pending in group]
+            outcomes = commit_group(self._conn, writes, (id_ for pending in group for id_ in pending.session_ids))
         except BaseException as error:  # nothing was committed
             outcomes = [(None, error)] * len(group)
         for pending, (result, error) in zip(group, outcomes):

@@ -1,5 +1,10 @@
 """The reply_jobs table: which trainee messages still need a reply, who is working on
-each, and until when their claim lasts."""
+each, and until when their claim lasts.
+
+`enqueued_at`, `expires_at` and `claim_expires_at` are written by one process and compared
+by another, perhaps on another host, so on PostgreSQL they come from the database's clock
+(shared/db/dbclock.py); readers compare them with `dbclock.select_now`. The model timing
+columns are the worker's own stamps."""
 
 from __future__ import annotations
 
@@ -13,8 +18,21 @@ from shared.db.schema import reply_jobs
 
 # The statements that run for every reply are prepared once (shared/db/prepared.py).
 # Bind names carry a b_ prefix: SQLAlchemy reserves column names in UPDATE statements.
-_JOB_FIELDS = ("message_id", "session_id", "status", "attempts", "enqueued_at", "expires_at")
-_INSERT = Prepared(reply_jobs.insert().values({name: bindparam(f"b_{name}") for name in _JOB_FIELDS}))
+_JOB_FIELDS = ("message_id", "session_id", "status", "attempts")
+
+
+def _build_insert(dialect_name: str):  # noqa: ANN202
+    now = now_param(dialect_name)  # the database's clock on PostgreSQL
+    return reply_jobs.insert().values(
+        {
+            **{name: bindparam(f"b_{name}") for name in _JOB_FIELDS},
+            "enqueued_at": now,
+            "expires_at": now + bindparam("b_expiry_seconds"),
+        }
+    )
+
+
+_INSERT = Prepared(_build_insert)
 _BY_ID = Prepared(select(reply_jobs).where(reply_jobs.c.message_id == bindparam("b_message_id")))
 # Take the job, or extend this claimant's claim on it, in one statement that returns it
 # (RETURNING: SQLite 3.35+, PostgreSQL). `attempts` counts runs, so it grows only when
@@ -66,7 +84,9 @@ _ANSWERED = Prepared(
 )
 
 
-def insert_reply_job(conn: Connection, *, message_id: int, session_id: int, now: float, expires_at: float) -> None:
+def insert_reply_job(conn: Connection, *, message_id: int, session_id: int, now: float, expiry_seconds: float) -> None:
+    """Queue the reply to `message_id`; it expires `expiry_seconds` after `now` (the
+    database's now on PostgreSQL)."""
     _INSERT.run(
         conn,
         {
@@ -74,8 +94,8 @@ def insert_reply_job(conn: Connection, *, message_id: int, session_id: int, now:
             "b_session_id": session_id,
             "b_status": "queued",
             "b_attempts": 0,
-            "b_enqueued_at": now,
-            "b_expires_at": expires_at,
+            "b_now": now,
+            "b_expiry_seconds": expiry_seconds,
         },
     )
 
@@ -123,16 +143,24 @@ def finish_answered_reply_job(
 def extend_claims(conn: Connection, *, worker_id: str, now: float, claim_seconds: float) -> int:
     """Extend the claim of every job a run of this worker process has claimed (their claimants are
     `<worker_id>:<run>`), so a model that is slow to answer does not look like a dead
-    worker to the sweep. Returns how many."""
+    worker to the sweep. Returns how many.
+
+    A job whose row another transaction holds (on PostgreSQL) is skipped, not waited for:
+    that is this worker's own write to it, which extends the claim itself. Waiting made
+    this update, taking rows in the table's order, deadlock with the worker's grouped
+    writes taking them in their own order, and the failed pass let the claims run out."""
     now = now_for(conn, now)
-    result = conn.execute(
-        update(reply_jobs)
+    mine = (
+        select(reply_jobs.c.message_id)
         .where(
             reply_jobs.c.status == "working",
             reply_jobs.c.worker_id.startswith(f"{worker_id}:", autoescape=True),
             reply_jobs.c.claim_expires_at >= now,
         )
-        .values(claim_expires_at=now + claim_seconds)
+        .with_for_update(skip_locked=True)
+    )
+    result = conn.execute(
+        update(reply_jobs).where(reply_jobs.c.message_id.in_(mine)).values(claim_expires_at=now + claim_seconds)
     )
     return result.rowcount
 
@@ -155,15 +183,17 @@ def select_oldest_queued_at(conn: Connection) -> float | None:
 
 
 def requeue_reply_job(
-    conn: Connection, message_id: int, *, now: float, last_error: str | None = None, expires_at: float | None = None
+    conn: Connection, message_id: int, *, now: float, last_error: str | None = None, expiry_seconds: float | None = None
 ) -> bool:
     """Put a job back to queued (after an interruption, a retryable failure, or a trainee's
-    retry). Returns False if the job is already done."""
-    values: dict[str, Any] = {"status": "queued", "worker_id": None, "claim_expires_at": None, "enqueued_at": now}
+    retry, which gives it `expiry_seconds` from now again). Returns False if the job is
+    already done."""
+    clock = now_for(conn, now)
+    values: dict[str, Any] = {"status": "queued", "worker_id": None, "claim_expires_at": None, "enqueued_at": clock}
     if last_error is not None:
         values["last_error"] = last_error
-    if expires_at is not None:
-        values["expires_at"] = expires_at
+    if expiry_seconds is not None:
+        values["expires_at"] = clock + expiry_seconds
         values["attempts"] = 0
     result = conn.execute(
         update(reply_jobs).where(reply_jobs.c.message_id == message_id, reply_jobs.c.status != "done").values(**values)
@@ -171,12 +201,13 @@ def requeue_reply_job(
     return result.rowcount == 1
 
 
-def select_recoverable_jobs(conn: Connection, *, now: float, queued_before: float, limit: int = 500) -> list[dict[str, Any]]:
+def select_recoverable_jobs(conn: Connection, *, now: float, queued_seconds: float, limit: int = 500) -> list[dict[str, Any]]:
     """Jobs that may have lost their queue entry: working with an expired claim, or queued
-    for longer than a healthy queue would take. On PostgreSQL the rows are locked until
-    the caller's transaction ends and rows another sweep has locked are skipped, so two
-    overlapping sweeps never re-enqueue the same job."""
+    for more than `queued_seconds`, longer than a healthy queue would take. On PostgreSQL
+    the rows are locked until the caller's transaction ends and rows another sweep has
+    locked are skipped, so two overlapping sweeps never re-enqueue the same job."""
     claims_end_by = now_for(conn, now)
+    queued_before = claims_end_by - queued_seconds
     rows = conn.execute(
         select(reply_jobs)
         .where(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import ARRAY, BigInteger, Connection, any_, bindparam, func, select, update
 
 from shared.db.jsoncol import dumps, loads
 from shared.db.prepared import Prepared
@@ -68,6 +68,39 @@ def select_session_for_update(conn: Connection, session_id: int) -> dict[str, An
         return None
     row["data"] = loads(row.pop("data_json"), {})
     return row
+
+
+_LOCK_IN_ORDER = Prepared(
+    select(sessions.c.id)
+    .where(sessions.c.id == any_(bindparam("session_ids", type_=ARRAY(BigInteger))))
+    .order_by(sessions.c.id)
+    .with_for_update(key_share=True)
+)
+
+
+def lock_sessions(conn: Connection, session_ids: Iterable[int]) -> None:
+    """Lock these sessions' rows until the transaction ends, in id order (PostgreSQL; a
+    no-op on SQLite, where BEGIN IMMEDIATE holds the whole database).
+
+    A grouped write transaction (shared/db/grouped_writes.py) writes to many sessions,
+    and each write locks its session when it comes to it: two processes' groups would
+    take the same rows in different orders and wait for each other. Taken here first,
+    all at once and sorted, every group waits in the same order, so none waits for one
+    that waits for it. (ORDER BY comes before the locking: rows are locked as sorted.)"""
+    ids = sorted(set(session_ids))
+    if ids and conn.dialect.name == "postgresql":
+        _LOCK_IN_ORDER.all(conn, {"session_ids": ids})
+        # Held to the end of this transaction: insert_event need not lock them again.
+        conn.info[_LOCKED] = (conn.get_transaction(), frozenset(ids))
+
+
+_LOCKED = "chattrain_locked_sessions"
+
+
+def holds_session_lock(conn: Connection, session_id: int) -> bool:
+    """Whether this transaction locked the session up front (lock_sessions)."""
+    held = conn.info.get(_LOCKED)
+    return held is not None and held[0] is conn.get_transaction() and session_id in held[1]
 
 
 def select_sessions(

@@ -161,7 +161,7 @@ def test_claims_expire_by_the_database_clock_not_the_hosts(runtime):
     with runtime.write_engine.begin() as conn:
         # The fast host does not see the claim as run out, so it cannot take the job.
         assert job_rows.claim_reply_job(conn, message_id, claimant="b:2:y:run", now=an_hour_fast, claim_seconds=30) is None
-        assert job_rows.select_recoverable_jobs(conn, now=an_hour_fast, queued_before=0) == []
+        assert job_rows.select_recoverable_jobs(conn, now=an_hour_fast, queued_seconds=3600) == []
 
 
 def test_tickets_expire_by_the_database_clock_not_the_hosts(engine):
@@ -184,3 +184,25 @@ def test_a_heartbeat_is_stamped_by_the_database_clock(engine):
         database_now = select_now(conn, time.time() + 3600)
         assert database_now - 1 < select_last_worker_seen(conn) <= database_now
         assert abs(database_now - time.time()) < 5
+
+
+def test_extending_claims_skips_a_job_another_transaction_holds_instead_of_waiting(runtime):
+    engine = runtime.engine
+    with runtime.write_engine.begin() as conn:
+        session_id = session_rows.insert_session(conn, scenario_id=_scenario_id(engine), user_id="trainee-1")["id"]
+        message_ids = [
+            accept_trainee_message(conn, session_id=session_id, content=f"line {n}", client_message_id=None,
+                                   masking=MaskingPolicy(enabled=False, secret=b"k"), reply_expiry_seconds=600).message_id
+            for n in range(2)
+        ]
+        for message_id in message_ids:
+            job_rows.claim_reply_job(conn, message_id, claimant=f"{runtime.worker_id}:run", now=time.time(), claim_seconds=30)
+    with engine.connect() as writing, engine.connect() as beating:
+        writing.begin()
+        job_rows.claim_reply_job(writing, message_ids[0], claimant=f"{runtime.worker_id}:run", now=time.time(),
+                                 claim_seconds=30)  # a grouped write of this worker, not yet committed
+        with beating.begin():
+            beating.execute(text("SET LOCAL lock_timeout = '10s'"))  # waiting would fail, not hang
+            extended = job_rows.extend_claims(beating, worker_id=runtime.worker_id, now=time.time(), claim_seconds=30)
+        writing.rollback()
+    assert extended == 1

@@ -74,3 +74,13 @@ def test_a_nul_from_the_model_is_dropped_before_it_reaches_a_delta_or_the_reply(
     batcher.add("\x00friend")
     assert batcher.take_delta(str, final=True) == {"seq": 1, "content": "friend"}
     assert batcher.generated == "hello there friend"
+
+
+def test_a_delta_taken_in_a_transaction_run_again_is_the_same_delta():
+    batcher = DeltaBatcher(batch_seconds=0)
+    batcher.add("Hello there, how ")
+    start = batcher.checkpoint()
+    taken = batcher.take_delta(lambda text: text)
+    batcher.restore(start)  # the transaction was rolled back and runs again
+
+    assert batcher.take_delta(lambda text: text) == taken == {"seq": 0, "content": "Hello there, how "}

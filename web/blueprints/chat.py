@@ -150,6 +150,7 @@ class ChatConnection:
             reply_expiry_seconds=self.settings.reply_expiry_seconds,
             rate_limit=self.message_limit,
             after_commit=partial(self._acknowledge_then_enqueue, asyncio.get_running_loop(), metadata.client_message_id),
+            lock_sessions=(self.session_id,),
         )
         log.debug(
             "trainee message stored session_id=%s message_id=%s duplicate=%s",
@@ -180,6 +181,7 @@ class ChatConnection:
             session_id=self.session_id,
             message_id=metadata.message_id,
             reply_expiry_seconds=self.settings.reply_expiry_seconds,
+            lock_sessions=(self.session_id,),
         )
         self.app.reply_queue.enqueue(metadata.message_id)
 
@@ -188,7 +190,9 @@ class ChatConnection:
         which arrives as a session_complete event. A second end_session is an error. Past
         the time limit the session ends as "time_up", as the worker's clock would end it."""
         ended_by = TIME_UP if time_is_up(self.scenario, self.started_at) else TRAINEE_ENDED
-        await self.app.db.write(end_session, session_id=self.session_id, ended_by=ended_by)
+        await self.app.db.write(
+            end_session, session_id=self.session_id, ended_by=ended_by, lock_sessions=(self.session_id,)
+        )
         self.app.reply_queue.enqueue_evaluation(self.session_id)
         log.info("session ended by the trainee session_id=%s ended_by=%s", self.session_id, ended_by)
 
@@ -197,7 +201,9 @@ class ChatConnection:
         report follows as for end_session) and refuse the frame with session_completed."""
         if not time_is_up(self.scenario, self.started_at):
             return
-        if not await self.app.db.write(complete_session, self.session_id, ended_by=TIME_UP):
+        if not await self.app.db.write(
+            complete_session, self.session_id, ended_by=TIME_UP, lock_sessions=(self.session_id,)
+        ):
             raise ConversationError("session_completed", SESSION_ENDED)
         self.app.reply_queue.enqueue_evaluation(self.session_id)
         log.info("session completed, time is up session_id=%s", self.session_id)

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from quart import Blueprint, current_app, g
 from quart_schema import validate_response
 
+from shared.db.dbclock import select_now
 from shared.db.engine import is_sqlite
 from shared.db.jobs import count_open_reply_jobs, select_oldest_queued_at, select_queue_waits
 from shared.db.usage import select_provider_status
@@ -47,6 +48,9 @@ async def get_health() -> Health | Liveness:
         started = time.perf_counter()
         open_replies = await app.db.read(count_open_reply_jobs)
         database_latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        # Heartbeats and enqueue times are stamped by the database's clock on PostgreSQL
+        # (written on other hosts): compare them with that clock, not this host's.
+        now = await app.db.read(select_now, now)
         last_seen = await app.db.read(select_last_worker_seen)
         live = await app.db.read(select_live_workers, seen_since=now - live_within)
         provider_status = await app.db.read(select_provider_status, settings.llm_provider)
