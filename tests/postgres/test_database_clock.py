@@ -14,7 +14,7 @@ from shared.conversation.writes import accept_trainee_message, retry_reply
 from shared.db import jobs as job_rows
 from shared.db.schema import reply_jobs
 from shared.masking.policy import MaskingPolicy
-from tests.unit.test_training_loop import _start
+from tests.shared.training.test_loop import _start
 from worker.maintenance import heartbeat, sweep
 from worker.tasks import run_reply_job
 
