@@ -64,7 +64,12 @@ from tests.support.stack import procfile_commands
 
 
 async def run(
-    cases: set[str], models: list[str], scale: Scale, root: Path, profile_dir: Path | None, layouts: tuple[str, ...] = LAYOUTS
+    cases: set[str],
+    models: list[str],
+    scale: Scale,
+    root: Path,
+    profile_dir: Path | None,
+    layouts: tuple[str, ...] = LAYOUTS,
 ) -> tuple[list[dict], dict]:
     rows: list[dict] = []
     info: dict[str, Any] = {"seconds": {}}
@@ -109,10 +114,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_chat", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: seconds per case, a few dozen trainees")
     parser.add_argument("--cases", default=",".join(ALL_CASES), help=f"comma-separated, from {','.join(ALL_CASES)}")
-    parser.add_argument("--models", default=",".join(MODELS), help="the rows of the realistic cases: mock, openai or both")
-    parser.add_argument("--layouts", default=",".join(LAYOUTS),
-                        help="the realistic cases' layouts: sqlite (the Procfile's web + worker), scaled (2 web + 2 workers "
-                        "on PostgreSQL + Redis), or both")
+    parser.add_argument(
+        "--models", default=",".join(MODELS), help="the rows of the realistic cases: mock, openai or both"
+    )
+    parser.add_argument(
+        "--layouts",
+        default=",".join(LAYOUTS),
+        help="the realistic cases' layouts: sqlite (the Procfile's web + worker), scaled (2 web + 2 workers "
+        "on PostgreSQL + Redis), or both",
+    )
     parser.add_argument("--idle-seconds", type=float, help="the idle guard's period (default 30, quick 2)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every number here")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the web and worker during cases a and c")
@@ -147,11 +157,15 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             wait_stopped()
         worker = procfile_commands()["worker"]
-        header = machine_line() + f" | load average {load_before} -> {os.getloadavg()[0]:.2f}" + (
-            f"\nmock = the worker's mock LLM, openai = the OpenAI-compatible provider -> bench/fake_llm.py on loopback;"
-            f" both paced {FIRST_CHUNK_MS} ms to the first chunk, then {CHUNKS_PER_SECOND} chunks/s of {CHUNK_CHARS} chars"
-            f" (guards: the mock at zero delay)\nworker = {worker.split(' --')[0]} with{worker.split('worker.main.huey')[1]};"
-            f" web = Hypercorn serving in-process; run took {time.monotonic() - started:.0f} s"
+        header = (
+            machine_line()
+            + f" | load average {load_before} -> {os.getloadavg()[0]:.2f}"
+            + (
+                f"\nmock = the worker's mock LLM, openai = the OpenAI-compatible provider -> bench/fake_llm.py on loopback;"
+                f" both paced {FIRST_CHUNK_MS} ms to the first chunk, then {CHUNKS_PER_SECOND} chunks/s of {CHUNK_CHARS} chars"
+                f" (guards: the mock at zero delay)\nworker = {worker.split(' --')[0]} with{worker.split('worker.main.huey')[1]};"
+                f" web = Hypercorn serving in-process; run took {time.monotonic() - started:.0f} s"
+            )
         )
         print(render(rows, header))
         if args.profile:
@@ -159,8 +173,9 @@ def main(argv: list[str] | None = None) -> None:
                 if path.stat().st_size:
                     print("\n" + summarise_profile(path))
         if args.json:
-            args.json.write_text(json.dumps({"machine": machine_line(), "info": info, "scale": scale.__dict__,
-                                             "rows": rows}, indent=2))
+            args.json.write_text(
+                json.dumps({"machine": machine_line(), "info": info, "scale": scale.__dict__, "rows": rows}, indent=2)
+            )
     finally:
         if args.keep:
             print(f"data kept in {root}", file=sys.stderr)
@@ -174,7 +189,9 @@ def raise_fd_limit(sockets: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = sockets + 1024
     if soft < wanted and (hard == resource.RLIM_INFINITY or soft < hard):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
+        resource.setrlimit(
+            resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard)
+        )
 
 
 def _runner() -> asyncio.Runner:

@@ -55,11 +55,15 @@ def main() -> None:
             timings.append((time.perf_counter() - started) * 1000)
     timings.sort()
     print(f"judged {len(work)} replies x {rounds} rounds")
-    print(f"per reply: median {statistics.median(timings):.3f} ms, p90 {timings[int(len(timings) * 0.9)]:.3f} ms, "
-          f"p99 {timings[int(len(timings) * 0.99)]:.3f} ms, max {timings[-1]:.3f} ms")
+    print(
+        f"per reply: median {statistics.median(timings):.3f} ms, p90 {timings[int(len(timings) * 0.9)]:.3f} ms, "
+        f"p99 {timings[int(len(timings) * 0.99)]:.3f} ms, max {timings[-1]:.3f} ms"
+    )
     print(f"first call (compiles its patterns): {first_ms:.1f} ms")
-    print(f"memory held after warm-up (compiled patterns, caches): {held / 1024:.0f} KiB; "
-          f"max RSS {rss_before / 1024:.0f} -> {max_rss_kib() / 1024:.0f} MiB")
+    print(
+        f"memory held after warm-up (compiled patterns, caches): {held / 1024:.0f} KiB; "
+        f"max RSS {rss_before / 1024:.0f} -> {max_rss_kib() / 1024:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -58,10 +58,18 @@ async def case_floor(stack: Stack, meter: StackMeter, scale: Scale) -> dict:
     cpu = meter.cpu_since(before)
     await trainee.close()
     return {
-        "case": "floor", "model": "mock", "what": "ping -> pong (no queue)", "n": len(latencies),
-        "replies_per_second": len(latencies) / cpu["t"], "latency_ms": latency_stats(latencies),
-        "errors": dict(trainee.errors), "rss_mib": meter.rss_mib(),
-        "cpu_ms_per_reply": {"web": cpu["web"] / len(latencies) * 1000, "worker": cpu["worker"] / len(latencies) * 1000},
+        "case": "floor",
+        "model": "mock",
+        "what": "ping -> pong (no queue)",
+        "n": len(latencies),
+        "replies_per_second": len(latencies) / cpu["t"],
+        "latency_ms": latency_stats(latencies),
+        "errors": dict(trainee.errors),
+        "rss_mib": meter.rss_mib(),
+        "cpu_ms_per_reply": {
+            "web": cpu["web"] / len(latencies) * 1000,
+            "worker": cpu["worker"] / len(latencies) * 1000,
+        },
         "other_cpu_percent": meter.other_cpu_percent(cpu),
     }
 
@@ -110,8 +118,12 @@ async def case_e(root: Path, scale: Scale, compression: str | None, *, idle_cpu:
         await asyncio.sleep(scale.settle_seconds)
         loaded = meter.rss_mib()
         row = {
-            "case": "e", "model": "mock", "what": f"{scale.e_sockets} idle sockets, {label}", "n": scale.e_sockets,
-            "rss_mib": loaded, "baseline_rss_mib": baseline,
+            "case": "e",
+            "model": "mock",
+            "what": f"{scale.e_sockets} idle sockets, {label}",
+            "n": scale.e_sockets,
+            "rss_mib": loaded,
+            "baseline_rss_mib": baseline,
             "kib_per_socket": (loaded["web"] - baseline["web"]) * 1024 / scale.e_sockets,
             "errors": dict(sum((Counter(t.errors) for t in trainees), Counter())),
         }
@@ -134,7 +146,11 @@ async def case_idle(stack: Stack, meter: StackMeter, scale: Scale) -> dict:
     idle = meter.cpu_since(before)
     await trainee.close()
     return {
-        "case": "idle", "model": "mock", "what": f"idle CPU over {idle['t']:.0f} s (1 socket open)",
+        "case": "idle",
+        "model": "mock",
+        "what": f"idle CPU over {idle['t']:.0f} s (1 socket open)",
         "idle_cpu_percent": {name: idle[name] / idle["t"] * 100 for name in ("web", "worker")},
-        "errors": dict(trainee.errors), "rss_mib": meter.rss_mib(), "other_cpu_percent": meter.other_cpu_percent(idle),
+        "errors": dict(trainee.errors),
+        "rss_mib": meter.rss_mib(),
+        "other_cpu_percent": meter.other_cpu_percent(idle),
     }

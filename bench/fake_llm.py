@@ -81,7 +81,12 @@ class EncodedReply:
     then the finish chunk; the usage chunk is the only one made per request."""
 
     def __init__(self, text: str, model: str, chunk_chars: int):
-        self.base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+        self.base = {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+        }
         pieces = split_chunks(text, chunk_chars)
         self.completion_tokens = len(text.split())
         self.chunks = [
@@ -95,8 +100,11 @@ class EncodedReply:
         return json.dumps({**self.base, "choices": [choice]}, separators=(",", ":")).encode()
 
     def usage(self, prompt_tokens: int) -> bytes:
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": self.completion_tokens,
-                 "total_tokens": prompt_tokens + self.completion_tokens}
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": prompt_tokens + self.completion_tokens,
+        }
         return http_chunk(json.dumps({**self.base, "choices": [], "usage": usage}, separators=(",", ":")).encode())
 
 
@@ -146,8 +154,10 @@ class FakeLLM:
     def send_json(writer: asyncio.StreamWriter, status: int, payload: Any) -> None:
         data = json.dumps(payload).encode()
         reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "Error")
-        writer.write(b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                     % (status, reason.encode(), len(data), data))
+        writer.write(
+            b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+            % (status, reason.encode(), len(data), data)
+        )
 
     async def stream(self, writer: asyncio.StreamWriter, raw: bytes) -> None:
         arrived = time.monotonic()

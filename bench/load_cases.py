@@ -66,12 +66,18 @@ def _replies_row(case: str, model: str, what: str, trainees: list[Trainee], stam
     the queue wait and the overheads over the model's own time."""
     timing = overheads(trainees, stamps) if isinstance(stamps, dict) else {}
     return {
-        "case": case, "model": model, "what": what, "trainees": len(trainees),
+        "case": case,
+        "model": model,
+        "what": what,
+        "trainees": len(trainees),
         "n": sum(len(t.latencies) for t in trainees),
         "latency_ms": latency_stats([s for t in trainees for s in t.latencies]),
-        "queue_ms": timing.get("queue_ms"), "first_delta_ms": timing.get("first_delta_ms"),
-        "final_ms": timing.get("final_ms"), "stamps_note": stamps if isinstance(stamps, str) else None,
-        "missing": _missing(trainees), "errors": _errors(trainees),
+        "queue_ms": timing.get("queue_ms"),
+        "first_delta_ms": timing.get("first_delta_ms"),
+        "final_ms": timing.get("final_ms"),
+        "stamps_note": stamps if isinstance(stamps, str) else None,
+        "missing": _missing(trainees),
+        "errors": _errors(trainees),
         **extra,
     }
 
@@ -92,11 +98,19 @@ async def case_r(root: Path, scale: Scale, case: str, model: str, layout: str = 
         with LoopLag() as lag:
             # Each schedule is seeded with its session id: a fresh stack numbers its sessions
             # alike, so both rows of a case send the same messages at the same moments.
-            await asyncio.gather(*(
-                poisson_loop(ms.stack, t, start=start, until=until, mean_interval=scale.mean_interval,
-                             rng=random.Random(t.session_id))
-                for t in trainees
-            ))
+            await asyncio.gather(
+                *(
+                    poisson_loop(
+                        ms.stack,
+                        t,
+                        start=start,
+                        until=until,
+                        mean_interval=scale.mean_interval,
+                        rng=random.Random(t.session_id),
+                    )
+                    for t in trainees
+                )
+            )
             outstanding = [f for t in trainees for f in t.outstanding]
             if outstanding:
                 await asyncio.wait(outstanding, timeout=scale.drain_seconds)
@@ -118,18 +132,32 @@ async def case_r(root: Path, scale: Scale, case: str, model: str, layout: str = 
     what = f"{n} trainees, 1 msg/{scale.mean_interval:g} s each (Poisson), {scale.load_seconds:g} s"
     label = model if layout == "sqlite" else f"{model}, scaled"
     row = _replies_row(
-        case, label, what + (f"; the {len(ok)} not stalled" if stalls else ""), ok, stamps,
-        sent=sent, arrivals_per_second=sent / scale.load_seconds,
+        case,
+        label,
+        what + (f"; the {len(ok)} not stalled" if stalls else ""),
+        ok,
+        stamps,
+        sent=sent,
+        arrivals_per_second=sent / scale.load_seconds,
         replies_per_second=(len(finals) - 1) / span if span > 0 else 0.0,
-        delivery=delivery, client_lag_ms=lag.stats(), send_lag_ms=max((t.send_lag for t in trainees), default=0) * 1000,
-        fake=fake_stats, **cost,
+        delivery=delivery,
+        client_lag_ms=lag.stats(),
+        send_lag_ms=max((t.send_lag for t in trainees), default=0) * 1000,
+        fake=fake_stats,
+        **cost,
     )
     rows = [row]
     if stalls:
-        rows.append(_replies_row(
-            case, label, f"r3: the {len(stalled)} whose model stalls {scale.stall_ms / 1000:g} s", stalled, stamps,
-            stalled=True,
-        ))
+        rows.append(
+            _replies_row(
+                case,
+                label,
+                f"r3: the {len(stalled)} whose model stalls {scale.stall_ms / 1000:g} s",
+                stalled,
+                stamps,
+                stalled=True,
+            )
+        )
     return rows
 
 
@@ -165,18 +193,30 @@ async def case_m(root: Path, scale: Scale, model: str) -> dict:
     typing_before = sum(1 for t in trainees for at in t.typing_at.values() if at < first_final)
     requested_before = None
     if isinstance(stamps, dict) and stamps:
-        first_done = min((s.last_chunk_at for s in stamps.values() if s.last_chunk_at is not None), default=float("inf"))
+        first_done = min(
+            (s.last_chunk_at for s in stamps.values() if s.last_chunk_at is not None), default=float("inf")
+        )
         requested_before = sum(1 for s in stamps.values() if s.requested_at is not None and s.requested_at < first_done)
     in_flight = requested_before if requested_before is not None else typing_before
     grown = peak["worker"] - idle_rss["worker"]
     return _replies_row(
-        "m", model, f"{n} trainees send one message at once; {scale.m_first_chunk_ms / 1000:g} s to the first chunk",
-        trainees, stamps,
-        delivery=delivery, client_lag_ms=lag.stats(), fake=fake_stats,
-        in_flight={"model_requested": requested_before, "typing_frames": typing_before,
-                   "fake_peak_streams": fake_stats["peak_open"] if fake_stats else None, "of": n},
+        "m",
+        model,
+        f"{n} trainees send one message at once; {scale.m_first_chunk_ms / 1000:g} s to the first chunk",
+        trainees,
+        stamps,
+        delivery=delivery,
+        client_lag_ms=lag.stats(),
+        fake=fake_stats,
+        in_flight={
+            "model_requested": requested_before,
+            "typing_frames": typing_before,
+            "fake_peak_streams": fake_stats["peak_open"] if fake_stats else None,
+            "of": n,
+        },
         in_flight_count=in_flight,
-        idle_rss_mib=idle_rss, peak_rss_mib=peak,
+        idle_rss_mib=idle_rss,
+        peak_rss_mib=peak,
         kib_per_reply_in_flight=grown * 1024 / in_flight if in_flight else None,
         **cost,
     )

@@ -44,7 +44,7 @@ MECHANISMS = ("gevent", "asyncio", "threads")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # for `python -m bench.…`
 DELAY_S, CHUNKS, RATE = 0.8, 16, 25.0
 WORDS = "word word "
-EVENT = ('data: {"choices":[{"delta":{"content":"%s"}}]}\n\n' % WORDS).encode()
+EVENT = ('data: {"choices":[{"delta":{"content":"' + WORDS + '"}}]}\n\n').encode()
 EVENT_CHUNK = b"%x\r\n%s\r\n" % (len(EVENT), EVENT)  # HTTP/1.1 chunked framing
 DONE = b"data: [DONE]\n\n"
 LAST_CHUNK = b"%x\r\n%s\r\n0\r\n\r\n" % (len(DONE), DONE)  # then the terminating chunk
@@ -70,8 +70,7 @@ async def _serve_conn(reader, writer) -> None:
             for line in head.split("\r\n"):
                 if line.startswith("content-length:"):
                     await reader.readexactly(int(line.split(":", 1)[1]))
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                         b"Transfer-Encoding: chunked\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
             t0 = loop.time()
             for i in range(CHUNKS):  # absolute pacing: a busy loop does not stretch a reply
                 await asyncio.sleep(max(0.0, t0 + DELAY_S + i / RATE - loop.time()))
@@ -104,9 +103,11 @@ class Meter:
 
     def start(self) -> None:
         import _thread
+
         sleep, start_thread = time.sleep, _thread.start_new_thread
         if "gevent" in sys.modules:  # a real OS thread, not a greenlet
             from gevent.monkey import get_original
+
             sleep = get_original("time", "sleep")
             start_thread = get_original("_thread", "start_new_thread")
         self.running, self.base = True, self.rss()
@@ -116,6 +117,7 @@ class Meter:
             while self.running:
                 self.peak = max(self.peak, self.rss())
                 sleep(0.05)
+
         start_thread(sample, ())
 
     def stop(self) -> None:
@@ -177,8 +179,15 @@ def client(mech: str, n: int, port: int, per_client: int) -> dict:
     meter, out, k = Meter(), [], per_client or n
     ctx = ssl.create_default_context()  # loading the CA bundle is per client, not per stream
     cls = httpx.AsyncClient if mech == "asyncio" else httpx.Client
-    clients = [cls(limits=httpx.Limits(max_connections=k, max_keepalive_connections=k),
-                   timeout=60.0, trust_env=False, verify=ctx) for _ in range(-(-n // k))]
+    clients = [
+        cls(
+            limits=httpx.Limits(max_connections=k, max_keepalive_connections=k),
+            timeout=60.0,
+            trust_env=False,
+            verify=ctx,
+        )
+        for _ in range(-(-n // k))
+    ]
     if mech == "asyncio":
         import asyncio
 
@@ -189,6 +198,7 @@ def client(mech: str, n: int, port: int, per_client: int) -> dict:
             meter.stop()
             for c in clients:
                 await c.aclose()
+
         _run_loop(run_all())
     else:
         _sync_stream(clients[0], url, [])  # warm-up
@@ -196,10 +206,12 @@ def client(mech: str, n: int, port: int, per_client: int) -> dict:
         meter.start()
         if mech == "gevent":
             import gevent
+
             assert gevent.monkey.is_module_patched("socket")
             gevent.joinall([gevent.spawn(_sync_stream, *job) for job in jobs])
         else:
             import threading
+
             threads = [threading.Thread(target=_sync_stream, args=job) for job in jobs]
             for t in threads:
                 t.start()
@@ -211,18 +223,21 @@ def client(mech: str, n: int, port: int, per_client: int) -> dict:
     open_now = in_flight = 0
     for _, d in sorted([(r[0], 1) for r in out if r[2]] + [(r[1], -1) for r in out if r[2]]):
         open_now, in_flight = open_now + d, max(in_flight, open_now + d)
-    return {"ok_streams": sum(bool(r[2]) for r in out),
-            "errors": sorted({r[3] for r in out if len(r) > 3})[:3],
-            "rss_base_kib": meter.base / 1024, "rss_peak_kib": meter.peak / 1024,
-            "kib_per_stream": (meter.peak - meter.base) / 1024 / n,
-            "cpu_ms_per_stream": (meter.cpu1 - meter.cpu0) * 1000 / n,
-            "wall_s": meter.wall, "in_flight": in_flight}
+    return {
+        "ok_streams": sum(bool(r[2]) for r in out),
+        "errors": sorted({r[3] for r in out if len(r) > 3})[:3],
+        "rss_base_kib": meter.base / 1024,
+        "rss_peak_kib": meter.peak / 1024,
+        "kib_per_stream": (meter.peak - meter.base) / 1024 / n,
+        "cpu_ms_per_stream": (meter.cpu1 - meter.cpu0) * 1000 / n,
+        "wall_s": meter.wall,
+        "in_flight": in_flight,
+    }
 
 
 # ---------------------------------------------------------------------- orchestrator
 def _run_client(mech: str, n: int, port: int, per_client: int) -> dict:
-    cmd = [sys.executable, "-m", "bench.mechanism", "--client", mech, str(n), str(port),
-           str(per_client)]
+    cmd = [sys.executable, "-m", "bench.mechanism", "--client", mech, str(n), str(port), str(per_client)]
     try:  # subprocess.run kills the child on timeout
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=ROOT)
     except subprocess.TimeoutExpired:
@@ -246,8 +261,9 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "bench.mechanism", "--serve", str(port)],
-                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.mechanism", "--serve", str(port)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     cells = [(m, k, n) for k in pools for n in ns for m in mechs]
     runs: dict = {cell: [] for cell in cells}
     try:
@@ -256,29 +272,47 @@ def main() -> None:
             for m, k, n in cells:
                 r = _run_client(m, n, port, k)
                 runs[(m, k, n)].append(r)
-                print(f"  rep {rep + 1} {m:8} pool {k or 'shared':>6} N={n:5}: "
-                      f"{r['ok_streams']}/{n} ok {r.get('wall_s', float('nan')):.2f} s "
-                      f"{r['errors'] or ''}", file=sys.stderr, flush=True)
+                print(
+                    f"  rep {rep + 1} {m:8} pool {k or 'shared':>6} N={n:5}: "
+                    f"{r['ok_streams']}/{n} ok {r.get('wall_s', float('nan')):.2f} s "
+                    f"{r['errors'] or ''}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         server.terminate()
         server.wait(timeout=10)
     rows = []
     for (m, k, n), rs in runs.items():
         good = [r for r in rs if "wall_s" in r]
-        med = {key: statistics.median(r[key] for r in good) if good else float("nan")
-               for key in ("kib_per_stream", "cpu_ms_per_stream", "wall_s", "in_flight")}
-        rows.append({"mechanism": m, "pool": k or "shared", "n": n, **med, "runs": rs,
-                     "ok_reps": sum(r["ok_streams"] == n for r in rs), "reps": len(rs)})
-    print(f"\n{'mechanism':10}{'pool':>7}{'N':>6}{'KiB/stream':>12}{'CPU ms/stream':>15}"
-          f"{'wall s':>8}{'in flight':>11}  ok   (medians of {args.reps})")
+        med = {
+            key: statistics.median(r[key] for r in good) if good else float("nan")
+            for key in ("kib_per_stream", "cpu_ms_per_stream", "wall_s", "in_flight")
+        }
+        rows.append(
+            {
+                "mechanism": m,
+                "pool": k or "shared",
+                "n": n,
+                **med,
+                "runs": rs,
+                "ok_reps": sum(r["ok_streams"] == n for r in rs),
+                "reps": len(rs),
+            }
+        )
+    print(
+        f"\n{'mechanism':10}{'pool':>7}{'N':>6}{'KiB/stream':>12}{'CPU ms/stream':>15}"
+        f"{'wall s':>8}{'in flight':>11}  ok   (medians of {args.reps})"
+    )
     for r in rows:
         ok = "yes" if r["ok_reps"] == r["reps"] else f"NO, {r['ok_reps']}/{r['reps']} reps"
-        print(f"{r['mechanism']:10}{r['pool']:>7}{r['n']:>6}{r['kib_per_stream']:>12.1f}"
-              f"{r['cpu_ms_per_stream']:>15.2f}{r['wall_s']:>8.2f}{r['in_flight']:>11.0f}  {ok}")
+        print(
+            f"{r['mechanism']:10}{r['pool']:>7}{r['n']:>6}{r['kib_per_stream']:>12.1f}"
+            f"{r['cpu_ms_per_stream']:>15.2f}{r['wall_s']:>8.2f}{r['in_flight']:>11.0f}  {ok}"
+        )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"pacing": {"delay_s": DELAY_S, "chunks": CHUNKS, "rate": RATE},
-                       "rows": rows}, f, indent=2)
+            json.dump({"pacing": {"delay_s": DELAY_S, "chunks": CHUNKS, "rate": RATE}, "rows": rows}, f, indent=2)
 
 
 if __name__ == "__main__":

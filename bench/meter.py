@@ -56,7 +56,13 @@ class StackMeter:
         snap = {name: m.cpu_seconds() for name, m in self.procs.items()}
         times = self.client.cpu_times()
         box = psutil.cpu_times()
-        busy = sum(box) - box.idle - getattr(box, "iowait", 0.0) - getattr(box, "guest", 0.0) - getattr(box, "guest_nice", 0.0)
+        busy = (
+            sum(box)
+            - box.idle
+            - getattr(box, "iowait", 0.0)
+            - getattr(box, "guest", 0.0)
+            - getattr(box, "guest_nice", 0.0)
+        )
         return {**snap, "client": times.user + times.system, "box": busy, "t": time.perf_counter()}
 
     def cpu_since(self, before: dict[str, float]) -> dict[str, float]:

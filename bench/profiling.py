@@ -23,9 +23,21 @@ def start_profilers(meter: StackMeter, folder: Path, case: str) -> list[subproce
     folder.mkdir(parents=True, exist_ok=True)
     return [
         subprocess.Popen(
-            [spy, "record", "--pid", str(pid), "--rate", "250",
-             "--gil", "--format", "raw", "--output", str(folder / f"{case}-{name}.txt")],
-            stdout=subprocess.DEVNULL, stderr=open(folder / f"{case}-{name}.log", "wb"),
+            [
+                spy,
+                "record",
+                "--pid",
+                str(pid),
+                "--rate",
+                "250",
+                "--gil",
+                "--format",
+                "raw",
+                "--output",
+                str(folder / f"{case}-{name}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=open(folder / f"{case}-{name}.log", "wb"),
         )
         for name, pid in meter.pids().items()
     ]
@@ -52,7 +64,9 @@ def summarise_profile(path: Path, top: int = 12) -> str:
         frames = stack.split(";")
         total += int(count)
         self_time[frames[-1]] += int(count)
-        functions = {f.split(":")[0] + ")" for f in frames if f.split("(")[-1].startswith(("web/", "worker/", "shared/"))}
+        functions = {
+            f.split(":")[0] + ")" for f in frames if f.split("(")[-1].startswith(("web/", "worker/", "shared/"))
+        }
         inclusive.update(dict.fromkeys(functions, int(count)))
     if not total:
         return f"{path.stem}: no samples"

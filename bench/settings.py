@@ -75,7 +75,20 @@ class Scale:
 
 # Seconds per case: a smoke run of every code path, its numbers not worth judging.
 QUICK = Scale(
-    floor_pings=100, a_messages=50, c_trainees=100, c_seconds=2.0, idle_seconds=1.5, e_sockets=100,
-    settle_seconds=0.5, mean_interval=0.8, load_seconds=2.0, drain_seconds=20.0,
-    r1_trainees=20, r2_trainees=50, r3_trainees=20, stall_ms=1000, m_trainees=30, m_first_chunk_ms=1000,
+    floor_pings=100,
+    a_messages=50,
+    c_trainees=100,
+    c_seconds=2.0,
+    idle_seconds=1.5,
+    e_sockets=100,
+    settle_seconds=0.5,
+    mean_interval=0.8,
+    load_seconds=2.0,
+    drain_seconds=20.0,
+    r1_trainees=20,
+    r2_trainees=50,
+    r3_trainees=20,
+    stall_ms=1000,
+    m_trainees=30,
+    m_first_chunk_ms=1000,
 )

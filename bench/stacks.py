@@ -46,7 +46,9 @@ class ScaledStack:
 
     @property
     def processes(self) -> dict:
-        return {f"{name}{'2' if i else ''}": p for i, part in enumerate(self.parts) for name, p in part.processes.items()}
+        return {
+            f"{name}{'2' if i else ''}": p for i, part in enumerate(self.parts) for name, p in part.processes.items()
+        }
 
     @property
     def database_url(self) -> str:
@@ -142,11 +144,26 @@ class FakeLLMProcess:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bench.fake_llm", "--port", str(self.port),
-                 "--first-chunk-ms", f"{pacing.first_chunk_ms:g}", "--chunks-per-second", f"{pacing.chunks_per_second:g}",
-                 "--chunk-chars", str(pacing.chunk_chars), "--stall-ms", f"{pacing.stall_ms:g}",
-                 "--stall-marker", pacing.stall_marker],
-                cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.fake_llm",
+                    "--port",
+                    str(self.port),
+                    "--first-chunk-ms",
+                    f"{pacing.first_chunk_ms:g}",
+                    "--chunks-per-second",
+                    f"{pacing.chunks_per_second:g}",
+                    "--chunk-chars",
+                    str(pacing.chunk_chars),
+                    "--stall-ms",
+                    f"{pacing.stall_ms:g}",
+                    "--stall-marker",
+                    pacing.stall_marker,
+                ],
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         self._wait_listening(log_path)
 

@@ -53,7 +53,7 @@ def verdict(row: dict) -> str:
     missed: list[str] = []
     if key in BOUNDS_MS:
         missed += _delivered(row)
-        for name, bound in zip(("queue_ms", "first_delta_ms", "final_ms"), BOUNDS_MS[key]):
+        for name, bound in zip(("queue_ms", "first_delta_ms", "final_ms"), BOUNDS_MS[key], strict=True):
             stats = row.get(name)
             if stats is None:
                 missed.append(f"no {name[:-3]} figures")
@@ -84,7 +84,9 @@ def notes(row: dict) -> str:
     if row.get("errors"):
         parts.append("errors " + ", ".join(f"{k} {v}" for k, v in row["errors"].items()))
     if "arrivals_per_second" in row:
-        parts.append(f"sent {row['sent']} ({row['arrivals_per_second']:.1f}/s), client late <= {row['send_lag_ms']:.0f} ms")
+        parts.append(
+            f"sent {row['sent']} ({row['arrivals_per_second']:.1f}/s), client late <= {row['send_lag_ms']:.0f} ms"
+        )
     if "delivery" in row:
         d = row["delivery"]
         parts.append(
@@ -93,12 +95,18 @@ def notes(row: dict) -> str:
         )
     if "in_flight" in row:
         f = row["in_flight"]
-        seen = [f"{f['model_requested']} asked the model" if f["model_requested"] is not None else "",
-                f"{f['typing_frames']} typing frames", f"fake peak {f['fake_peak_streams']} streams" if f["fake_peak_streams"] else ""]
+        seen = [
+            f"{f['model_requested']} asked the model" if f["model_requested"] is not None else "",
+            f"{f['typing_frames']} typing frames",
+            f"fake peak {f['fake_peak_streams']} streams" if f["fake_peak_streams"] else "",
+        ]
         parts.append(f"of {f['of']} before the first reply finished: " + ", ".join(s for s in seen if s))
         idle, peak = row["idle_rss_mib"]["worker"], row["peak_rss_mib"]["worker"]
         per = row["kib_per_reply_in_flight"]
-        parts.append(f"worker RSS {idle:.1f} -> {peak:.1f} MiB" + (f" = {per:.1f} KiB per reply in flight" if per is not None else ""))
+        parts.append(
+            f"worker RSS {idle:.1f} -> {peak:.1f} MiB"
+            + (f" = {per:.1f} KiB per reply in flight" if per is not None else "")
+        )
     if row.get("fake") and "in_flight" not in row:
         parts.append(f"fake LLM: {row['fake']['requests']} requests, peak {row['fake']['peak_open']} streams")
     if row.get("client_lag_ms"):
@@ -132,8 +140,24 @@ def _per_process(values: dict | None, fmt: str) -> str:
 
 
 def render(rows: list[dict], header: str) -> str:
-    table = [("case", "model", "what", "n", "replies/s (arrivals)", "e2e ms p50/p99", "queue", "1st delta +",
-              "final +", "miss/err", "CPU ms/reply web/wkr/llm", "RSS MiB web/wkr/llm", "target", "notes")]
+    table = [
+        (
+            "case",
+            "model",
+            "what",
+            "n",
+            "replies/s (arrivals)",
+            "e2e ms p50/p99",
+            "queue",
+            "1st delta +",
+            "final +",
+            "miss/err",
+            "CPU ms/reply web/wkr/llm",
+            "RSS MiB web/wkr/llm",
+            "target",
+            "notes",
+        )
+    ]
     for r in rows:
         cpu = _per_process(r.get("cpu_ms_per_reply"), ".2f")
         if "kib_per_socket" in r:
@@ -143,16 +167,28 @@ def render(rows: list[dict], header: str) -> str:
         rate = f"{r['replies_per_second']:.1f}" if "replies_per_second" in r else ""
         if "arrivals_per_second" in r:
             rate += f" ({r['arrivals_per_second']:.1f})"
-        table.append((
-            r["case"], r.get("model", ""), r["what"], str(r.get("n", "")), rate,
-            _pair(r.get("latency_ms")), _pair(r.get("queue_ms")), _pair(r.get("first_delta_ms")), _pair(r.get("final_ms")),
-            f"{r.get('missing', 0)}/{sum(r.get('errors', {}).values())}", cpu,
-            _per_process(r.get("rss_mib"), ".0f"), verdict(r), notes(r),
-        ))
+        table.append(
+            (
+                r["case"],
+                r.get("model", ""),
+                r["what"],
+                str(r.get("n", "")),
+                rate,
+                _pair(r.get("latency_ms")),
+                _pair(r.get("queue_ms")),
+                _pair(r.get("first_delta_ms")),
+                _pair(r.get("final_ms")),
+                f"{r.get('missing', 0)}/{sum(r.get('errors', {}).values())}",
+                cpu,
+                _per_process(r.get("rss_mib"), ".0f"),
+                verdict(r),
+                notes(r),
+            )
+        )
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
     lines = [header]
     for i, row in enumerate(table):
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
         if i == 0:
             lines.append("-" * (sum(widths) + 2 * len(widths) + 5))
     return "\n".join(lines)

@@ -38,7 +38,9 @@ async def prepare_users(stack: Stack, n: int, prefix: str = "trainee") -> list[B
     """Make `n` trainees that may chat on `stack` (after start: the web process migrated
     its database), in one transaction, and return them with their tokens."""
     ids = [f"bench-{prefix}-{i}" for i in range(n)]
-    return [BenchUser(u, token) for u, token in zip(ids, await asyncio.to_thread(_insert_trainees, stack, ids))]
+    return [
+        BenchUser(u, token) for u, token in zip(ids, await asyncio.to_thread(_insert_trainees, stack, ids), strict=True)
+    ]
 
 
 def _insert_trainees(stack: Stack, ids: list[str]) -> list[str]:
@@ -160,7 +162,9 @@ class Trainee:
             self.send_lag = max(self.send_lag, now - scheduled)
         line = TRAINEE_LINES[self._next_id % len(TRAINEE_LINES)]
         try:
-            await self._send("user_message", f"{line} {self.marker}" if self.marker else line, client_message_id=client_id)
+            await self._send(
+                "user_message", f"{line} {self.marker}" if self.marker else line, client_message_id=client_id
+            )
         except websockets.ConnectionClosed:
             self.sent -= 1  # never sent: not a missing reply
             del self._done[client_id], self._sent_at[client_id]
@@ -270,7 +274,7 @@ class Trainee:
 async def make_trainees(stack: Stack, n: int, prefix: str) -> list[Trainee]:
     """Users with a session each, not connected yet."""
     users = await prepare_users(stack, n, prefix)
-    return [Trainee(u, s) for u, s in zip(users, await create_sessions(stack, users))]
+    return [Trainee(u, s) for u, s in zip(users, await create_sessions(stack, users), strict=True)]
 
 
 async def connect_all(stack: Stack, trainees: list[Trainee], compression: str | None = "deflate") -> list[Trainee]:
@@ -306,8 +310,9 @@ async def closed_loop(stack: Stack, trainee: Trainee, *, count: int | None = Non
             return  # an error frame or a closed socket, counted by the trainee
 
 
-async def poisson_loop(stack: Stack, trainee: Trainee, *, start: float, until: float, mean_interval: float,
-                       rng: random.Random) -> None:
+async def poisson_loop(
+    stack: Stack, trainee: Trainee, *, start: float, until: float, mean_interval: float, rng: random.Random
+) -> None:
     """Open loop: send at the times of a Poisson process (exponential gaps of
     `mean_interval` on average) from `start` until `until`, whatever is still in flight;
     latency runs from the scheduled time. Replacing an ended session pauses the schedule."""

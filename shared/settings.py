@@ -85,8 +85,13 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(4000, description="Longest trainee message.")
     max_frame_bytes: int = Field(65536, description="Largest WebSocket frame and HTTP body handled.")
     ws_ping_interval_seconds: float = Field(20.0, description="WebSocket keep-alive pings.")
-    ws_compression: bool = Field(False, description="Accept permessage-deflate (costs memory per socket: docs/performance.md, Design measurements).")
-    event_poll_interval_ms: int = Field(1000, ge=10, description="The web tailer's fallback poll, when no doorbell rings.")
+    ws_compression: bool = Field(
+        False,
+        description="Accept permessage-deflate (costs memory per socket: docs/performance.md, Design measurements).",
+    )
+    event_poll_interval_ms: int = Field(
+        1000, ge=10, description="The web tailer's fallback poll, when no doorbell rings."
+    )
     wal_checkpoint_interval_ms: int = Field(
         200,
         ge=10,
@@ -109,7 +114,9 @@ class Settings(BaseSettings):
     reply_claim_seconds: float = Field(
         10.0,
         # The name it had before claims had one name; still read, so no deployment breaks.
-        validation_alias=AliasChoices("CHATTRAIN_REPLY_CLAIM_SECONDS", "CHATTRAIN_REPLY_LEASE_SECONDS", "reply_claim_seconds"),
+        validation_alias=AliasChoices(
+            "CHATTRAIN_REPLY_CLAIM_SECONDS", "CHATTRAIN_REPLY_LEASE_SECONDS", "reply_claim_seconds"
+        ),
         description="How long a worker's claim on a reply job lasts without renewal (formerly "
         "`CHATTRAIN_REPLY_LEASE_SECONDS`, which is still read).",
     )
@@ -152,7 +159,9 @@ class Settings(BaseSettings):
         "off", description="`on`: reports are also graded by the LLM (openai provider only)."
     )
     mock_llm_first_chunk_ms: int = Field(0, description="Mock provider: delay before the first chunk.")
-    mock_llm_chunks_per_second: float = Field(0.0, description="Mock provider: streaming pace (0: the whole reply at once).")
+    mock_llm_chunks_per_second: float = Field(
+        0.0, description="Mock provider: streaming pace (0: the whole reply at once)."
+    )
     mock_llm_chunk_chars: int = Field(12, description="Mock provider: chunk size.")
     mock_llm_stall_ms: int = Field(
         0,
@@ -192,7 +201,10 @@ class Settings(BaseSettings):
     )
     ws_ticket_ttl_seconds: int = Field(60, ge=1, le=600, description="Lifetime of a WebSocket ticket.")
     sign_in_link_ttl_seconds: int = Field(
-        900, ge=10, le=86400, description="Lifetime of a sign-in link's code (`chattrain users sign-in-link`); single use."
+        900,
+        ge=10,
+        le=86400,
+        description="Lifetime of a sign-in link's code (`chattrain users sign-in-link`); single use.",
     )
     browser_session_ttl_seconds: int = Field(
         43200, ge=60, description="Lifetime of the web app's session cookie after signing in by link."
@@ -308,8 +320,12 @@ def render_settings_doc() -> str:
         if name in SECTIONS:
             lines += ["", f"## {SECTIONS[name]}", "", "| variable | default | meaning |", "|---|---|---|"]
         meaning = field.description or ""
-        bounds = [f"{word} {_shown(getattr(rule, attr))}" for rule in field.metadata
-                  for attr, word in (("ge", "at least"), ("le", "at most")) if hasattr(rule, attr)]
+        bounds = [
+            f"{word} {_shown(getattr(rule, attr))}"
+            for rule in field.metadata
+            for attr, word in (("ge", "at least"), ("le", "at most"))
+            if hasattr(rule, attr)
+        ]
         if bounds:
             meaning += f" ({', '.join(bounds)})"
         lines.append(f"| `CHATTRAIN_{name.upper()}` | {_default(field.default)} | {meaning} |")

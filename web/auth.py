@@ -117,7 +117,11 @@ async def authenticate_request() -> dict[str, Any]:
         if user is None:
             raise unauthorized_error("Your sign-in has expired or was ended: ask your trainer for a new sign-in link.")
         if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != user["csrf_token"]:
-            raise ApiError(403, "csrf_failed", f"This request needs the page's {CSRF_HEADER} header: reload the page and try again.")
+            raise ApiError(
+                403,
+                "csrf_failed",
+                f"This request needs the page's {CSRF_HEADER} header: reload the page and try again.",
+            )
         return user
     if header is None:
         if _insecure_dev():
@@ -213,7 +217,11 @@ async def authenticate_websocket() -> tuple[dict[str, Any] | None, str]:
     a `bearer.<token>` subprotocol, an Authorization header (non-browser clients), a
     `?ticket=` (used up here, even when it turns out to be expired)."""
     db = current_app.db
-    bearer = [p[len(BEARER_SUBPROTOCOL_PREFIX) :] for p in websocket.requested_subprotocols if p.startswith(BEARER_SUBPROTOCOL_PREFIX)]
+    bearer = [
+        p[len(BEARER_SUBPROTOCOL_PREFIX) :]
+        for p in websocket.requested_subprotocols
+        if p.startswith(BEARER_SUBPROTOCOL_PREFIX)
+    ]
     header = websocket.headers.get("Authorization", "")
     ticket = websocket.args.get("ticket")
     if bearer or header:

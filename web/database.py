@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, ContextManager, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
@@ -82,7 +82,7 @@ class Database:
         self._pending_lock = threading.Lock()
         # Wraps the after_commit calls of a group of writes (the app sets one that
         # enqueues their reply jobs together, see ReplyQueue.collecting).
-        self.after_commit_scope: Callable[[], ContextManager[Any]] = contextlib.nullcontext
+        self.after_commit_scope: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
 
     def _connection(self, begin_mode: str) -> Connection:
         conn = getattr(self._local, "conn", None)
@@ -175,7 +175,7 @@ class Database:
             session_ids = (id_ for pending in group for id_ in pending.session_ids)
             outcomes = [
                 (pending, result, error)
-                for pending, (result, error) in zip(group, commit_group(conn, writes, session_ids))
+                for pending, (result, error) in zip(group, commit_group(conn, writes, session_ids), strict=True)
             ]
         except BaseException as error:  # nothing was committed
             loop.call_soon_threadsafe(_settle, [(pending, None, error) for pending in group])
@@ -196,7 +196,9 @@ class Database:
         except RuntimeError:
             return False
 
-    def _write_inline(self, fn: Callable[..., T], args: tuple, kwargs: dict, after_commit: Callable[[T], Any] | None) -> T:
+    def _write_inline(
+        self, fn: Callable[..., T], args: tuple, kwargs: dict, after_commit: Callable[[T], Any] | None
+    ) -> T:
         """The transaction on the event loop's own thread, when the write lock is free this
         instant (WriterBusy otherwise, before anything ran). A message's transaction is
         short (docs/performance.md, Design measurements); handing it to the write thread

@@ -55,7 +55,11 @@ def field_of(validation_error) -> tuple[str | None, str]:  # noqa: ANN001
 def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(ApiError)
     async def handle_api_error(error: ApiError):  # noqa: ANN202
-        return jsonify({**error_body(error.code, error.detail, error.field), **error.extra}), error.status, error.headers
+        return (
+            jsonify({**error_body(error.code, error.detail, error.field), **error.extra}),
+            error.status,
+            error.headers,
+        )
 
     @app.errorhandler(LimitExceeded)
     async def handle_limit_exceeded(error: LimitExceeded):  # noqa: ANN202

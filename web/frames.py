@@ -84,7 +84,9 @@ def parse_client_frame(raw: str | bytes, *, max_frame_bytes: int) -> ClientFrame
     except ValidationError as error:
         raise ConversationError("invalid_frame", _describe(error)) from None
     if frame.type not in CLIENT_TYPES:
-        raise ConversationError("unknown_type", f"Unknown frame type {frame.type[:40]!r}; expected one of {', '.join(CLIENT_TYPES)}.")
+        raise ConversationError(
+            "unknown_type", f"Unknown frame type {frame.type[:40]!r}; expected one of {', '.join(CLIENT_TYPES)}."
+        )
     return frame
 
 
@@ -100,15 +102,30 @@ def parse_metadata(model: type[BaseModel], metadata: dict[str, Any]) -> Any:
 # selectors, tags and fillers among them. With whitespace, control and format characters
 # and the blank Braille pattern (U+2800, drawn as a space) they make a message blank.
 _DEFAULT_IGNORABLE = (
-    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
-    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
-    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
 )
 # The regex skips runs of those, of whitespace and of control characters at C speed; what
 # it stops at is visible unless it is a format character (category Cf, checked in Python).
 _MAYBE_VISIBLE = re.compile(
-    r"[^\s\x00-\x1f\x7f-\x9f\u2800" + "".join(rf"\U{first:08x}-\U{last:08x}" for first, last in _DEFAULT_IGNORABLE) + "]"
+    r"[^\s\x00-\x1f\x7f-\x9f\u2800"
+    + "".join(rf"\U{first:08x}-\U{last:08x}" for first, last in _DEFAULT_IGNORABLE)
+    + "]"
 )
 
 

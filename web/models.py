@@ -140,7 +140,9 @@ class WorkerHealth(BaseModel):
     last_seen_at: str | None
     seconds_since_seen: float | None
     alive: bool
-    live_workers: int | None = Field(default=None, description="Worker processes that sent a heartbeat lately, on any host.")
+    live_workers: int | None = Field(
+        default=None, description="Worker processes that sent a heartbeat lately, on any host."
+    )
     live_hosts: int | None = Field(default=None, description="The hosts those workers run on.")
     model_calls: int | None = Field(default=None, description="Calls to the model in progress, over live workers.")
     model_calls_waiting: int | None = Field(
@@ -156,7 +158,9 @@ class LLMHealth(BaseModel):
     )
     last_success_at: str | None = None
     last_failure_at: str | None = None
-    last_error_code: str | None = Field(default=None, description="The code of the most recent failure, e.g. llm_timeout.")
+    last_error_code: str | None = Field(
+        default=None, description="The code of the most recent failure, e.g. llm_timeout."
+    )
 
 
 class Liveness(BaseModel):
@@ -297,7 +301,9 @@ class SessionFilter(BaseModel):
 
     user_id: str | None = None
     scenario_id: str | None = Field(default=None, description="The scenario's integer id or its slug.")
-    status: Annotated[Literal["active", "completed"] | None, _or_empty({"enum": ["active", "completed"], "type": "string"})] = None
+    status: Annotated[
+        Literal["active", "completed"] | None, _or_empty({"enum": ["active", "completed"], "type": "string"})
+    ] = None
     limit: int = Field(default=100, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=1_000_000_000)  # SQLite integers are 64-bit: bound it
 
@@ -360,7 +366,9 @@ class UsageFilter(BaseModel):
         description="First UTC day, YYYY-MM-DD (default: 29 days before `to`). Must not be after `to`, and "
         "`from` to `to` is at most 366 days: otherwise 400 invalid_request naming `from`.",
     )
-    to: Annotated[date | None, _or_empty(_DAY)] = Field(default=None, description="Last UTC day, inclusive, YYYY-MM-DD (default: today).")
+    to: Annotated[date | None, _or_empty(_DAY)] = Field(
+        default=None, description="Last UTC day, inclusive, YYYY-MM-DD (default: today)."
+    )
 
     @field_validator("*", mode="before")
     @classmethod

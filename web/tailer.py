@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from shared.db.engine import is_sqlite
 from shared.db.events import StoredEvent, select_data_version, select_events_after, select_max_event_id
@@ -20,7 +20,6 @@ from shared.wakeups.channels import Listener, create_listener
 from web.database import Database
 
 log = logging.getLogger("chattrain.web")
-
 
 
 class Subscriber:
@@ -150,7 +149,7 @@ class EventTailer:
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 version = await self._data_version()
                 if version is not None and version == seen_version:
                     continue

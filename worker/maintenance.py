@@ -100,7 +100,9 @@ def _held_by_dead_local_worker(runtime: WorkerRuntime, worker_id: str | None) ->
         return False
     host, _, rest = worker_id.partition(":")
     pid_text = rest.partition(":")[0]
-    return host == runtime.host and pid_text.isdigit() and int(pid_text) != runtime.pid and not _pid_alive(int(pid_text))
+    return (
+        host == runtime.host and pid_text.isdigit() and int(pid_text) != runtime.pid and not _pid_alive(int(pid_text))
+    )
 
 
 def sweep(runtime: WorkerRuntime, enqueue_reply, *, reclaim_dead_local: bool = False) -> int:  # noqa: ANN001
@@ -115,7 +117,8 @@ def sweep(runtime: WorkerRuntime, enqueue_reply, *, reclaim_dead_local: bool = F
             candidates += [
                 job
                 for job in job_rows.select_working_jobs(conn)
-                if job["claim_expires_at"] and job["claim_expires_at"] >= now
+                if job["claim_expires_at"]
+                and job["claim_expires_at"] >= now
                 and _held_by_dead_local_worker(runtime, job["worker_id"])
             ]
         for job in candidates:

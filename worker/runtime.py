@@ -125,6 +125,7 @@ class WorkerRuntime:
         transaction; shared/wakeups/channels.py folds them)."""
         self._web_announcer.announce()
 
+
 _runtime: WorkerRuntime | None = None
 _runtime_lock = threading.Lock()
 

@@ -14,8 +14,8 @@ produced different text), the next delta carries `restart: true` and the full te
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 
 @dataclass
@@ -53,7 +53,7 @@ class DeltaBatcher:
             return None  # nothing new yet (or still catching up with an earlier run)
         self._last_flush = time.monotonic()
         if masked.startswith(self.emitted):
-            delta = {"seq": self.next_seq, "content": masked[len(self.emitted):]}
+            delta = {"seq": self.next_seq, "content": masked[len(self.emitted) :]}
         else:
             delta = {"seq": self.next_seq, "content": masked, "restart": True}
         self.emitted = masked

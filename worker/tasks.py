@@ -135,7 +135,9 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
     if expired:
         _expire(runtime, message_id, job["session_id"], claimant)
     elif prepared is None:
-        _handle_llm_error(runtime, job, LLMError("internal_error", "the job could not be read", retryable=True), claimant)
+        _handle_llm_error(
+            runtime, job, LLMError("internal_error", "the job could not be read", retryable=True), claimant
+        )
     else:
         generated = _generate(runtime, prepared, claimant)
         if generated is not None:
@@ -145,7 +147,9 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
 def _prepare(runtime: WorkerRuntime, conn, job: dict[str, Any]) -> _Prepared:  # noqa: ANN001
     message_id, session_id = job["message_id"], job["session_id"]
     session = session_rows.select_session(conn, session_id)
-    history = message_rows.select_recent_history(conn, session_id, message_id, limit=runtime.settings.llm_history_messages)
+    history = message_rows.select_recent_history(
+        conn, session_id, message_id, limit=runtime.settings.llm_history_messages
+    )
     assistant_turns = message_rows.count_assistant_messages_before(conn, session_id, message_id)
     emitted, next_seq = event_rows.select_streamed_deltas(conn, session_id, message_id)
     scenario = runtime.scenario_for(session["scenario_id"])
@@ -175,14 +179,18 @@ def _generate(runtime: WorkerRuntime, prepared: _Prepared, claimant: str) -> _Ge
     session_id, message_id, scenario = prepared.request.session_id, prepared.message_id, prepared.scenario
     timing = _ModelTiming()
     try:
-        llm_accounting.check_daily_budget(runtime.engine, user_id=prepared.user_id, budget=settings.llm_daily_token_budget_per_user)
+        llm_accounting.check_daily_budget(
+            runtime.engine, user_id=prepared.user_id, budget=settings.llm_daily_token_budget_per_user
+        )
         batcher, usage = _stream_reply(runtime, prepared, claimant, timing)
     except LLMError as error:
         _handle_llm_error(runtime, prepared.job, error, claimant)
         return None
     except Exception as error:  # a bug must not lose the reply: retry, then tell the trainee
         log.exception("reply job crashed session_id=%s message_id=%s", session_id, message_id)
-        _handle_llm_error(runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), claimant)
+        _handle_llm_error(
+            runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), claimant
+        )
         return None
     trainee_message = prepared.trainee_message
     # Scored before the reply's transaction, so the write lock is not held for it.
@@ -274,7 +282,9 @@ def _stream_reply(runtime: WorkerRuntime, prepared: _Prepared, claimant: str, ti
     return batcher, stream.usage
 
 
-def _write_delta(runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, patterns, claimant: str) -> None:  # noqa: ANN001
+def _write_delta(
+    runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, patterns, claimant: str
+) -> None:  # noqa: ANN001
     start = batcher.checkpoint()
 
     def write(conn) -> bool:  # noqa: ANN001
@@ -293,7 +303,11 @@ def _write_delta(runtime: WorkerRuntime, session_id: int, message_id: int, batch
 
 def _insert_delta(conn, session_id: int, message_id: int, delta: dict[str, Any]) -> None:  # noqa: ANN001
     event_rows.insert_event(
-        conn, session_id=session_id, type="assistant_delta", payload={"reply_to": message_id, **delta}, message_id=message_id
+        conn,
+        session_id=session_id,
+        type="assistant_delta",
+        payload={"reply_to": message_id, **delta},
+        message_id=message_id,
     )
 
 
@@ -312,13 +326,17 @@ def _write_reply(runtime: WorkerRuntime, reply: _Generated, claimant: str) -> No
         written, ended_by = runtime.write(store, lock_sessions=(session_id,))
     except Exception as error:
         log.exception("writing a reply failed session_id=%s message_id=%s", session_id, message_id)
-        _handle_llm_error(runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), claimant)
+        _handle_llm_error(
+            runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), claimant
+        )
         return
     if written:
         runtime.ring_web()
         log.debug(
             "reply written session_id=%s message_id=%s tokens=%s llm_s=%.2f",
-            session_id, message_id, reply.usage.completion_tokens,
+            session_id,
+            message_id,
+            reply.usage.completion_tokens,
             reply.timing.last_chunk_at - reply.timing.requested_at,
         )
     if ended_by is not None:
@@ -357,7 +375,12 @@ def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, claimant: str)
         "reply_to": message_id,
     }
     write_customer_message(
-        conn, session_id=session_id, content=text, reply_to=message_id, metadata=metadata, tokens=usage.completion_tokens
+        conn,
+        session_id=session_id,
+        content=text,
+        reply_to=message_id,
+        metadata=metadata,
+        tokens=usage.completion_tokens,
     )
     llm_accounting.record_reply(conn, session_id=session_id, provider=runtime.provider.name, usage=usage)
     if reply.feedback is not None:
@@ -367,8 +390,11 @@ def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, claimant: str)
     ended_by = training_loop.complete_if_due(conn, scenario, session_id)
     timing = reply.timing
     job_rows.finish_answered_reply_job(
-        conn, message_id,
-        requested_at=timing.requested_at, first_chunk_at=timing.first_chunk_at, last_chunk_at=timing.last_chunk_at,
+        conn,
+        message_id,
+        requested_at=timing.requested_at,
+        first_chunk_at=timing.first_chunk_at,
+        last_chunk_at=timing.last_chunk_at,
     )
     return True, ended_by
 
@@ -407,7 +433,11 @@ def _handle_llm_error(runtime: WorkerRuntime, job: dict[str, Any], error: LLMErr
         generate_reply.schedule(args=(message_id,), delay=delay)
         log.warning(
             "reply attempt failed, retrying session_id=%s message_id=%s code=%s attempt=%s delay_s=%.2f",
-            session_id, message_id, error.code, job["attempts"], delay,
+            session_id,
+            message_id,
+            error.code,
+            job["attempts"],
+            delay,
         )
     else:
         runtime.ring_web()

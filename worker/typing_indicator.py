@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from sqlalchemy import Connection
 
@@ -46,18 +46,28 @@ class PendingReply:
 def write_typing_if_pending(conn, session_id: int, message_id: int, *, claimant: str, claim_seconds: float) -> bool:  # noqa: ANN001
     """Claim the job for `claimant` and append the reply's `typing` event, unless the job is
     finished or another run has claimed it, or the reply has sent text already. True if written."""
-    if job_rows.claim_reply_job(conn, message_id, claimant=claimant, now=time.time(), claim_seconds=claim_seconds) is None:
+    if (
+        job_rows.claim_reply_job(conn, message_id, claimant=claimant, now=time.time(), claim_seconds=claim_seconds)
+        is None
+    ):
         return False
     if event_rows.select_streamed_deltas(conn, session_id, message_id)[1] > 0:
         return False
-    event_rows.insert_event(conn, session_id=session_id, type="typing", payload={"reply_to": message_id}, message_id=message_id)
+    event_rows.insert_event(
+        conn, session_id=session_id, type="typing", payload={"reply_to": message_id}, message_id=message_id
+    )
     return True
 
 
 class TypingIndicator:
     def __init__(
-        self, write: Callable[..., bool], ring_web: Callable[[], None], delay_seconds: float,
-        *, claim_seconds: float = 10.0, idle_after_seconds: float = IDLE_AFTER_SECONDS,
+        self,
+        write: Callable[..., bool],
+        ring_web: Callable[[], None],
+        delay_seconds: float,
+        *,
+        claim_seconds: float = 10.0,
+        idle_after_seconds: float = IDLE_AFTER_SECONDS,
     ):
         self._write = write  # WorkerRuntime.write: typing commits with the replies' writes
         self.idle_after_seconds = idle_after_seconds
@@ -128,9 +138,14 @@ class TypingIndicator:
             try:
                 with self._writing:
                     due = [pending for pending in due if not pending.settled]
-                    written = self._write(
-                        lambda conn, due=due: self._write_typing(conn, due), lock_sessions=[p.session_id for p in due]
-                    ) if due else False
+                    written = (
+                        self._write(
+                            lambda conn, due=due: self._write_typing(conn, due),
+                            lock_sessions=[p.session_id for p in due],
+                        )
+                        if due
+                        else False
+                    )
                 if written:
                     self._ring_web()
             except Exception:
@@ -140,7 +155,11 @@ class TypingIndicator:
         """The typing events of every reply due at once, in one transaction."""
         written = [
             write_typing_if_pending(
-                conn, pending.session_id, pending.message_id, claimant=pending.claimant, claim_seconds=self.claim_seconds
+                conn,
+                pending.session_id,
+                pending.message_id,
+                claimant=pending.claimant,
+                claim_seconds=self.claim_seconds,
             )
             for pending in due
         ]

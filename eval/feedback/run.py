@@ -64,7 +64,16 @@ def score_all(rows: list[dict[str, str]], scenarios_root: Path = SCENARIOS) -> t
         judgement = judge_reply(by_slug[row["scenario"]], int(row["line"]) - 1, row["reply"])
         timings.append((time.perf_counter() - started) * 1000)
         scored.append(
-            Scored(row["id"], row["scenario"], int(row["line"]), row["kind"], int(row["score"]), row["split"], row["reply"], judgement.score)
+            Scored(
+                row["id"],
+                row["scenario"],
+                int(row["line"]),
+                row["kind"],
+                int(row["score"]),
+                row["split"],
+                row["reply"],
+                judgement.score,
+            )
         )
     return scored, timings
 
@@ -134,7 +143,11 @@ class Summary:
 def summarise(split: str, items: list[Scored]) -> Summary:
     labels = [float(s.label) for s in items]
     scores = [float(s.score) for s in items]
-    by_kind = {kind: statistics.fmean(s.score for s in items if s.kind == kind) for kind in KINDS if any(s.kind == kind for s in items)}
+    by_kind = {
+        kind: statistics.fmean(s.score for s in items if s.kind == kind)
+        for kind in KINDS
+        if any(s.kind == kind for s in items)
+    }
     return Summary(
         split=split,
         count=len(items),
@@ -161,7 +174,9 @@ def print_summaries(summaries: list[Summary], items: list[Scored]) -> None:
         cells = []
         for summary in summaries:
             part = [s for s in items if s.kind == kind and (summary.split == "all" or s.split == summary.split)]
-            cells.append(f"{summary.mean_by_kind[kind]:.0f} ({statistics.fmean(s.label for s in part):.0f})" if part else "-")
+            cells.append(
+                f"{summary.mean_by_kind[kind]:.0f} ({statistics.fmean(s.label for s in part):.0f})" if part else "-"
+            )
         print(f"  {kind:26}" + "".join(f"{cell:>16}" for cell in cells))
 
 
@@ -185,7 +200,9 @@ def explain(row: dict[str, str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--show-worst", type=int, default=0, metavar="N", help="list the N replies furthest from their label")
+    parser.add_argument(
+        "--show-worst", type=int, default=0, metavar="N", help="list the N replies furthest from their label"
+    )
     parser.add_argument("--split", choices=("tune", "held"), help="with --show-worst: only this part")
     parser.add_argument("--scenario", help="only this scenario's replies")
     parser.add_argument("--explain", metavar="ID", help="print the judgement of one reply (points, pitfalls, coaching)")
@@ -198,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     items, timings = score_all(rows)
     summaries = [summarise(split, [s for s in items if s.split == split]) for split in ("tune", "held")]
     print_summaries(summaries, items)
-    print(f"judging time per reply: median {statistics.median(timings):.2f} ms, max {max(timings):.2f} ms (first call includes compiling)")
+    print(
+        f"judging time per reply: median {statistics.median(timings):.2f} ms, max {max(timings):.2f} ms (first call includes compiling)"
+    )
     held = summaries[1]
     misses = held.misses()
     print("held-back part: " + ("every target met" if not misses else "misses " + "; ".join(misses)))

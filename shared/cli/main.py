@@ -9,9 +9,10 @@ with `main.add_command(group)`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import click
 from sqlalchemy import Connection
@@ -165,7 +166,7 @@ def list_sessions(user_id: str | None, scenario: str | None, status: str | None,
     cells = [[("-" if row[key] is None else str(row[key])) for key in columns] for row in listed]
     widths = [max(len(key), *(len(line[i]) for line in cells)) for i, key in enumerate(columns)]
     for line in [[key.upper() for key in columns], *cells]:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
 
 
 def _record(conn: Connection, session_id: int) -> dict[str, Any]:

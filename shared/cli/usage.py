@@ -32,7 +32,9 @@ def _usage_rows(user_id: str | None, first_day: str, last_day: str) -> list[dict
 
 @click.command("usage")
 @click.option("--user-id", help="Only this user's usage (default: everyone's).")
-@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 366), help="The last N UTC days, today included.")
+@click.option(
+    "--days", default=7, show_default=True, type=click.IntRange(1, 366), help="The last N UTC days, today included."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def usage(user_id: str | None, days: int, as_json: bool) -> None:
     """Show LLM tokens spent per user per UTC day, with totals and the daily budget."""
@@ -62,7 +64,7 @@ def usage(user_id: str | None, days: int, as_json: bool) -> None:
         header = [key.upper() for key in COLUMNS]
         widths = [max(len(header[i]), *(len(line[i]) for line in cells)) for i in range(len(COLUMNS))]
         for line in [header, *cells]:
-            click.echo("  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+            click.echo("  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
     if budget:
         click.echo(f"Daily budget: {budget} tokens per user per UTC day (CHATTRAIN_LLM_DAILY_TOKEN_BUDGET_PER_USER).")
     else:

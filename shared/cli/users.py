@@ -64,7 +64,11 @@ def users() -> None:
 
 @users.command("create")
 @click.option("--role", type=click.Choice(ROLES), required=True, help="trainee: own sessions; trainer: all.")
-@click.option("--id", "user_id", help="The user id (default: <role>-<random>). Reuse an existing sessions.user_id to adopt its sessions.")
+@click.option(
+    "--id",
+    "user_id",
+    help="The user id (default: <role>-<random>). Reuse an existing sessions.user_id to adopt its sessions.",
+)
 @click.option("--name", "display_name", help="A display name.")
 @click.option("--token-only", is_flag=True, help="Print only the token (for scripts).")
 def create(role: str, user_id: str | None, display_name: str | None, token_only: bool) -> None:
@@ -89,7 +93,9 @@ def list_users() -> None:
     click.echo(f"{'ID':<32} {'ROLE':<8} {'STATUS':<8} {'CREATED':<29} NAME")
     for user in rows:
         status = "disabled" if user["disabled"] else "active"
-        click.echo(f"{user['id']:<32} {user['role']:<8} {status:<8} {user['created_at']:<29} {user['display_name'] or ''}")
+        click.echo(
+            f"{user['id']:<32} {user['role']:<8} {status:<8} {user['created_at']:<29} {user['display_name'] or ''}"
+        )
 
 
 @users.command("disable")
@@ -133,7 +139,9 @@ def make_sign_in_link(user_id: str, base_url: str) -> str:
 
 @users.command("sign-in-link")
 @click.argument("user_id")
-@click.option("--base-url", help="Where the web app is opened (default: CHATTRAIN_PUBLIC_BASE_URL, else http://localhost:$PORT).")
+@click.option(
+    "--base-url", help="Where the web app is opened (default: CHATTRAIN_PUBLIC_BASE_URL, else http://localhost:$PORT)."
+)
 def sign_in_link(user_id: str, base_url: str | None) -> None:
     """Print a link that signs the user in to the web app once, within
     CHATTRAIN_SIGN_IN_LINK_TTL_SECONDS (15 minutes by default)."""
@@ -147,7 +155,10 @@ def sign_in_link(user_id: str, base_url: str | None) -> None:
 def _create_demo_users(conn) -> list[tuple[str, str, str]] | None:  # noqa: ANN001
     if count_users(conn) > 0:
         return None
-    return [(user_id, role, insert_user(conn, user_id=user_id, role=role, display_name=name)) for user_id, role, name in DEMO_USERS]
+    return [
+        (user_id, role, insert_user(conn, user_id=user_id, role=role, display_name=name))
+        for user_id, role, name in DEMO_USERS
+    ]
 
 
 def write_private_file(path: Path, text: str) -> None:
@@ -168,7 +179,9 @@ def ensure_demo() -> None:
     if created is None:
         where = f"; demo tokens are in {tokens_path}" if tokens_path.exists() else ""
         click.echo(f"Users exist: no demo users created{where}.")
-        click.echo("Sign in to the web app with a link from `chattrain users sign-in-link demo-trainee` (or demo-trainer).")
+        click.echo(
+            "Sign in to the web app with a link from `chattrain users sign-in-link demo-trainee` (or demo-trainer)."
+        )
         return
     lines = [f"{user_id} ({role}): {token}" for user_id, role, token in created]
     write_private_file(
@@ -180,8 +193,10 @@ def ensure_demo() -> None:
     click.echo("Created demo users (tokens shown once here, and kept in " + str(tokens_path) + "):")
     for line in lines:
         click.echo(f"  {line}")
-    click.echo("Open the web app with a sign-in link (each works once, for a few minutes; "
-               "`chattrain users sign-in-link demo-trainee` makes another):")
+    click.echo(
+        "Open the web app with a sign-in link (each works once, for a few minutes; "
+        "`chattrain users sign-in-link demo-trainee` makes another):"
+    )
     for user_id, _role, _token in created:
         click.echo(f"  {user_id}: {make_sign_in_link(user_id, default_base_url())}")
 

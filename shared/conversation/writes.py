@@ -143,7 +143,12 @@ def write_customer_message(
     frame_metadata: dict[str, Any] = {"tokens": tokens, "reply_to": reply_to}
     if reply_to is None:
         frame_metadata["opening"] = True
-    payload = {"content": content, "timestamp": message["timestamp"], "message_id": message["id"], "metadata": frame_metadata}
+    payload = {
+        "content": content,
+        "timestamp": message["timestamp"],
+        "message_id": message["id"],
+        "metadata": frame_metadata,
+    }
     event_rows.insert_event(
         conn, session_id=session_id, type="assistant_message", payload=payload, message_id=reply_to or message["id"]
     )

@@ -37,7 +37,9 @@ def insert_sign_in_code(conn: Connection, user_id: str, *, now: float, ttl_secon
     clock = now_for(conn, now)  # the database's clock on PostgreSQL (shared/db/dbclock.py)
     conn.execute(delete(sign_in_codes).where(sign_in_codes.c.expires_at < clock))
     code = new_secret()
-    conn.execute(sign_in_codes.insert().values(code_hash=hash_secret(code), user_id=user_id, expires_at=clock + ttl_seconds))
+    conn.execute(
+        sign_in_codes.insert().values(code_hash=hash_secret(code), user_id=user_id, expires_at=clock + ttl_seconds)
+    )
     return code
 
 
@@ -87,4 +89,7 @@ def select_user_by_browser_session(conn: Connection, secret: str, *, now: float)
 
 def delete_browser_session(conn: Connection, secret: str) -> bool:
     """Sign a browser out: its session stops working at once. False if there was none."""
-    return conn.execute(delete(browser_sessions).where(browser_sessions.c.session_hash == hash_secret(secret))).rowcount == 1
+    return (
+        conn.execute(delete(browser_sessions).where(browser_sessions.c.session_hash == hash_secret(secret))).rowcount
+        == 1
+    )

@@ -88,7 +88,11 @@ def checkpointer_for(settings) -> WalCheckpointer:  # noqa: ANN001
 
 class WalCheckpointer:
     def __init__(
-        self, files: list[Path], *, interval_seconds: float, min_frames: int = DEFAULT_MIN_FRAMES,
+        self,
+        files: list[Path],
+        *,
+        interval_seconds: float,
+        min_frames: int = DEFAULT_MIN_FRAMES,
         name: str = "chattrain-checkpoint",
     ):
         self.files = files
@@ -134,7 +138,9 @@ class WalCheckpointer:
             if conn is None:
                 if not path.exists():
                     continue
-                conn = connections[path] = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+                conn = connections[path] = sqlite3.connect(
+                    path, timeout=0, isolation_level=None, check_same_thread=False
+                )
             if frames is not None and frames[0] >= self.restart_frames:
                 results[path] = self._restart(path, conn)
             else:

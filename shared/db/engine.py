@@ -28,6 +28,8 @@ IMMEDIATE_NOWAIT = "IMMEDIATE_NOWAIT"
 class WriterBusy(Exception):
     """Another writer holds the database's write lock (IMMEDIATE_NOWAIT only); nothing
     was begun, so the caller can hand the transaction to a thread that may wait."""
+
+
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -71,14 +73,17 @@ def check_database(url: str) -> None:
     try:
         parsed = _driver_url(url)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-        raise DatabaseUnavailable("CHATTRAIN_DATABASE_URL is not a database URL (expected sqlite:///PATH or "
-                                  "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE)") from None
+        raise DatabaseUnavailable(
+            "CHATTRAIN_DATABASE_URL is not a database URL (expected sqlite:///PATH or "
+            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE)"
+        ) from None
     shown = shown_url(parsed)
     if parsed.get_backend_name() == "sqlite":
         return
     if parsed.drivername != "postgresql+psycopg":
-        raise DatabaseUnavailable(f"CHATTRAIN_DATABASE_URL {shown}: use SQLite or PostgreSQL with psycopg "
-                                  "(postgresql+psycopg://...)")
+        raise DatabaseUnavailable(
+            f"CHATTRAIN_DATABASE_URL {shown}: use SQLite or PostgreSQL with psycopg (postgresql+psycopg://...)"
+        )
     try:
         engine = create_sync_engine(url, pool_size=1)
     except (ArgumentError, NoSuchModuleError) as error:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, text
@@ -152,7 +153,9 @@ class _GapWatch:
         self._first_seen: dict[tuple[str, int], frozenset[int]] = {}  # (database, gap start) -> xids running then
         self._lock = threading.Lock()
 
-    def committed_prefix(self, conn: Connection, after_id: int, found: list[StoredEvent], limit: int) -> list[StoredEvent]:
+    def committed_prefix(
+        self, conn: Connection, after_id: int, found: list[StoredEvent], limit: int
+    ) -> list[StoredEvent]:
         database = conn.engine.url.render_as_string(hide_password=True)
         self._forget_below(database, after_id)
         result: list[StoredEvent] = []
@@ -224,10 +227,12 @@ def select_max_event_id(conn: Connection) -> int:
     newest = conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()
     if conn.dialect.name != "postgresql" or newest == 0:
         return newest
-    ids = conn.execute(
-        select(events.c.id).where(events.c.id > newest - _START_LOOKBACK_IDS).order_by(events.c.id)
-    ).scalars().all()
-    for before, after in zip(ids, ids[1:]):
+    ids = (
+        conn.execute(select(events.c.id).where(events.c.id > newest - _START_LOOKBACK_IDS).order_by(events.c.id))
+        .scalars()
+        .all()
+    )
+    for before, after in pairwise(ids):
         if after != before + 1:
             return before
     return newest

@@ -26,9 +26,9 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from psycopg import errors as pg_errors
 from sqlalchemy import Connection
@@ -163,7 +163,7 @@ class GroupedWriter:
             outcomes = commit_group(self._conn, writes, (id_ for pending in group for id_ in pending.session_ids))
         except BaseException as error:  # nothing was committed
             outcomes = [(None, error)] * len(group)
-        for pending, (result, error) in zip(group, outcomes):
+        for pending, (result, error) in zip(group, outcomes, strict=True):
             pending.result, pending.error, pending.done = result, error, True
         self.groups += 1
         self.writes += len(group)

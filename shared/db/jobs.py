@@ -58,7 +58,9 @@ def _build_claim(dialect_name: str):  # noqa: ANN202
             worker_id=bindparam("b_worker_id"),
             claim_expires_at=now + bindparam("b_claim_seconds"),
             attempts=reply_jobs.c.attempts
-            + case((and_(reply_jobs.c.status == "working", reply_jobs.c.worker_id == bindparam("b_worker_id")), 0), else_=1),
+            + case(
+                (and_(reply_jobs.c.status == "working", reply_jobs.c.worker_id == bindparam("b_worker_id")), 0), else_=1
+            ),
         )
         .returning(*reply_jobs.c)
     )
@@ -201,7 +203,9 @@ def requeue_reply_job(
     return result.rowcount == 1
 
 
-def select_recoverable_jobs(conn: Connection, *, now: float, queued_seconds: float, limit: int = 500) -> list[dict[str, Any]]:
+def select_recoverable_jobs(
+    conn: Connection, *, now: float, queued_seconds: float, limit: int = 500
+) -> list[dict[str, Any]]:
     """Jobs that may have lost their queue entry: working with an expired claim, or queued
     for more than `queued_seconds`, longer than a healthy queue would take. On PostgreSQL
     the rows are locked until the caller's transaction ends and rows another sweep has

@@ -14,9 +14,12 @@ from shared.lib.clock import utc_now_iso
 # The statements that run for every chat message are prepared once (shared/db/prepared.py).
 _INSERT = Prepared(
     messages.insert()
-    .values({name: bindparam(f"b_{name}") for name in (
-        "session_id", "role", "content", "timestamp", "metadata_json", "reply_to", "client_message_id"
-    )})
+    .values(
+        {
+            name: bindparam(f"b_{name}")
+            for name in ("session_id", "role", "content", "timestamp", "metadata_json", "reply_to", "client_message_id")
+        }
+    )
     .returning(messages.c.id)
 )
 _BY_ID = Prepared(select(messages).where(messages.c.id == bindparam("message_id")))
@@ -49,7 +52,9 @@ _ASSISTANT_BEFORE = Prepared(
     )
 )
 _COUNT_BY_ROLE = Prepared(
-    select(messages.c.role, func.count()).where(messages.c.session_id == bindparam("session_id")).group_by(messages.c.role)
+    select(messages.c.role, func.count())
+    .where(messages.c.session_id == bindparam("session_id"))
+    .group_by(messages.c.role)
 )
 _SET_METADATA = Prepared(
     messages.update().where(messages.c.id == bindparam("message_id")).values(metadata_json=bindparam("b_metadata_json"))

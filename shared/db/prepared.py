@@ -14,7 +14,8 @@ these statements: the wrapper skips SQLAlchemy's type processing on purpose.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.sql import ClauseElement
@@ -27,7 +28,9 @@ class Prepared:
     __slots__ = ("_build", "_compiled")
 
     def __init__(self, statement: ClauseElement | Callable[[str], ClauseElement]):
-        self._build = statement if callable(statement) and not isinstance(statement, ClauseElement) else (lambda _name: statement)
+        self._build = (
+            statement if callable(statement) and not isinstance(statement, ClauseElement) else (lambda _name: statement)
+        )
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 
     def _compile(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
@@ -56,7 +59,7 @@ class Prepared:
         row = cursor.fetchone()
         if row is None:
             return None
-        return dict(zip((column[0] for column in cursor.description), row))
+        return dict(zip((column[0] for column in cursor.description), row, strict=True))
 
     def all(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[tuple]:
         return self.cursor(conn, params).fetchall()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import ARRAY, BigInteger, Connection, any_, bindparam, func, select, update
 
@@ -15,7 +16,9 @@ from shared.lib.clock import utc_now_iso
 _BY_ID = Prepared(select(sessions).where(sessions.c.id == bindparam("session_id")))
 # FOR NO KEY UPDATE on PostgreSQL (SQLite leaves the clause out: BEGIN IMMEDIATE already
 # holds the database's write lock).
-_BY_ID_FOR_UPDATE = Prepared(select(sessions).where(sessions.c.id == bindparam("session_id")).with_for_update(key_share=True))
+_BY_ID_FOR_UPDATE = Prepared(
+    select(sessions).where(sessions.c.id == bindparam("session_id")).with_for_update(key_share=True)
+)
 _SET_DATA = Prepared(
     sessions.update().where(sessions.c.id == bindparam("session_id")).values(data_json=bindparam("b_data_json"))
 )

@@ -52,7 +52,13 @@ def upsert_llm_usage(
     conn: Connection, *, user_id: str, day: str, prompt_tokens: int, completion_tokens: int, replies: int = 1
 ) -> None:
     """Add one call's tokens (and `replies` replies) to the user's row for `day`."""
-    values = {"user_id": user_id, "day": day, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "replies": replies}
+    values = {
+        "user_id": user_id,
+        "day": day,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "replies": replies,
+    }
     _ADD_USAGE.run(conn, {f"b_{name}": value for name, value in values.items()})
 
 

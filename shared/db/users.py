@@ -168,7 +168,10 @@ def insert_ws_ticket(
 
 def ws_ticket_exists(conn: Connection, ticket: str) -> bool:
     """Whether a ticket is on file (used or expired ones are not, or not for long)."""
-    return conn.execute(select(ws_tickets.c.ticket_hash).where(ws_tickets.c.ticket_hash == hash_secret(ticket))).first() is not None
+    return (
+        conn.execute(select(ws_tickets.c.ticket_hash).where(ws_tickets.c.ticket_hash == hash_secret(ticket))).first()
+        is not None
+    )
 
 
 def consume_ws_ticket(conn: Connection, ticket: str, *, now: float) -> dict[str, Any] | None:
@@ -183,7 +186,9 @@ def use_up_secret(conn: Connection, table, hash_column, secret: str, *, now: flo
     enabled user it was issued to, or None when it is unknown, used, or expired (by the
     database's clock on PostgreSQL)."""
     expired = (table.c.expires_at < now_for(conn, now)).label("expired")
-    row = conn.execute(delete(table).where(hash_column == hash_secret(secret)).returning(table.c.user_id, expired)).first()
+    row = conn.execute(
+        delete(table).where(hash_column == hash_secret(secret)).returning(table.c.user_id, expired)
+    ).first()
     if row is None or row.expired:
         return None
     user = select_user(conn, row.user_id)

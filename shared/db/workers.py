@@ -22,8 +22,14 @@ def upsert_worker_heartbeat(
 ) -> None:
     # By the database's clock on PostgreSQL, so a reader on another host compares like
     # with like (select_now in shared/db/dbclock.py).
-    counts = {"last_seen_at": now_for(conn, now), "model_calls": model_calls, "model_calls_waiting": model_calls_waiting}
-    statement = upsert_insert(conn.dialect.name)(workers).values(worker_id=worker_id, host=host, pid=pid, started_at=started_at, **counts)
+    counts = {
+        "last_seen_at": now_for(conn, now),
+        "model_calls": model_calls,
+        "model_calls_waiting": model_calls_waiting,
+    }
+    statement = upsert_insert(conn.dialect.name)(workers).values(
+        worker_id=worker_id, host=host, pid=pid, started_at=started_at, **counts
+    )
     conn.execute(statement.on_conflict_do_update(index_elements=[workers.c.worker_id], set_=counts))
 
 
@@ -31,8 +37,9 @@ def select_model_calls(conn: Connection, *, seen_since: float) -> tuple[int, int
     """Model calls in progress and waiting for a slot, over the workers that beat since
     `seen_since` (epoch seconds)."""
     row = conn.execute(
-        select(func.coalesce(func.sum(workers.c.model_calls), 0), func.coalesce(func.sum(workers.c.model_calls_waiting), 0))
-        .where(workers.c.last_seen_at >= seen_since)
+        select(
+            func.coalesce(func.sum(workers.c.model_calls), 0), func.coalesce(func.sum(workers.c.model_calls_waiting), 0)
+        ).where(workers.c.last_seen_at >= seen_since)
     ).one()
     return int(row[0]), int(row[1])
 

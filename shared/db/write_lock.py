@@ -23,7 +23,7 @@ from typing import Any
 
 from shared.lib.cooperative import blocking_call
 
-_locks: "weakref.WeakValueDictionary[Path, WriteLock]" = weakref.WeakValueDictionary()
+_locks: weakref.WeakValueDictionary[Path, WriteLock] = weakref.WeakValueDictionary()
 _locks_guard = threading.Lock()
 
 

@@ -9,7 +9,8 @@ the calling greenlet waits; elsewhere (the web process, tests) it is a plain cal
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 

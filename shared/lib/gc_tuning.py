@@ -22,5 +22,7 @@ def freeze_startup_objects() -> int:
     gc.collect()
     gc.freeze()
     frozen = gc.get_freeze_count()
-    log.info("froze %d start-up objects for the garbage collector in %.1f ms", frozen, (time.perf_counter() - started) * 1000)
+    log.info(
+        "froze %d start-up objects for the garbage collector in %.1f ms", frozen, (time.perf_counter() - started) * 1000
+    )
     return frozen

@@ -33,7 +33,9 @@ def _iso(now: datetime) -> str:
     return now.isoformat(timespec="milliseconds")
 
 
-def record_reply(conn: Connection, *, session_id: int, provider: str, usage: Usage, now: datetime | None = None) -> None:
+def record_reply(
+    conn: Connection, *, session_id: int, provider: str, usage: Usage, now: datetime | None = None
+) -> None:
     """A reply was stored: add its tokens to the session owner's day and mark the
     provider's last call as a success."""
     user_id = usage_rows.select_session_user_id(conn, session_id)
@@ -80,8 +82,7 @@ def check_daily_budget(engine: Engine, *, user_id: str, budget: int, now: dateti
     if used >= budget:
         raise LLMError(
             BUDGET_EXCEEDED,
-            f"today's LLM budget of {budget} tokens per trainee is used up ({used} used); "
-            "it starts again at 00:00 UTC",
+            f"today's LLM budget of {budget} tokens per trainee is used up ({used} used); it starts again at 00:00 UTC",
             retryable=False,
         )
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from shared.scenarios.model import Scenario
@@ -29,7 +30,7 @@ class ReplyRequest:
     turn comes next even when the history is cut (None: count them in `history`).
     """
 
-    scenario: "Scenario"
+    scenario: Scenario
     history: tuple[ChatTurn, ...]
     session_id: int
     reply_to: int

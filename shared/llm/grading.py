@@ -17,8 +17,9 @@ weights rather than taken from the model's arithmetic.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -92,7 +93,9 @@ def build_grading_messages(scenario: Any, messages: Sequence[dict[str, Any]]) ->
     lines += ["", "Rubric:"]
     for criterion in scenario.rubric:
         description = " ".join((criterion.description or "").split())
-        lines.append(f"- {criterion.name} (weight {float(criterion.weight):g})" + (f": {description}" if description else ""))
+        lines.append(
+            f"- {criterion.name} (weight {float(criterion.weight):g})" + (f": {description}" if description else "")
+        )
     transcript = "\n\n".join(
         f"{'Agent' if message['role'] == 'user' else 'Customer'}: {message['content']}" for message in messages
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from shared.llm.base import ChatTurn, ReplyRequest, ReplyStream, Usage
 from shared.scenarios.model import Scenario
@@ -110,12 +110,17 @@ def scripted_reply(scenario: Scenario, history: Sequence[ChatTurn], assistant_tu
     REACTION_BELOW_SCORE as a reply to the customer line it answers.
     """
     script = scenario.bot_messages
-    next_index = assistant_turns if assistant_turns is not None else sum(1 for turn in history if turn.role == "assistant")
+    next_index = (
+        assistant_turns if assistant_turns is not None else sum(1 for turn in history if turn.role == "assistant")
+    )
     trainee_text = next((turn.content for turn in reversed(history) if turn.role == "user"), "")
 
     parts: list[str] = []
     answered_index = next_index - 1
-    if 0 <= answered_index < len(script) and judge_reply(scenario, answered_index, trainee_text).score < REACTION_BELOW_SCORE:
+    if (
+        0 <= answered_index < len(script)
+        and judge_reply(scenario, answered_index, trainee_text).score < REACTION_BELOW_SCORE
+    ):
         parts.append(_missed_point_reaction(scenario, next_index))
     if next_index < len(script):
         parts.append(script[next_index].content)

@@ -41,8 +41,9 @@ import math
 import random
 import re
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import orjson
@@ -76,8 +77,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         except (TypeError, ValueError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
@@ -161,9 +162,7 @@ def error_for_status(status: int, body: bytes, retry_after: float | None, *, whe
 
 
 def _malformed(what: str) -> LLMError:
-    return LLMError(
-        "llm_malformed_response", f"the LLM server's answer is not OpenAI-shaped: {what}", retryable=False
-    )
+    return LLMError("llm_malformed_response", f"the LLM server's answer is not OpenAI-shaped: {what}", retryable=False)
 
 
 def _choices(chunk: Any) -> list[dict[str, Any]]:
@@ -194,6 +193,7 @@ class OpenAICompatibleProvider:
     """
 
     name = "openai"
+
     def __init__(
         self,
         *,
@@ -228,7 +228,7 @@ class OpenAICompatibleProvider:
         )
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "OpenAICompatibleProvider":
+    def from_settings(cls, settings: Any) -> OpenAICompatibleProvider:
         return cls(
             base_url=settings.llm_base_url,
             api_key=settings.llm_api_key,
@@ -362,15 +362,16 @@ class OpenAICompatibleProvider:
     def _attempt(self, body: dict[str, Any], usage: Usage, deadline: float, timeout: float) -> Iterator[str]:
         """One request: yields the reply's text, raises LLMError on any failure."""
         try:
-            with self._clients.one() as client, client.stream(
-                "POST", self._url, content=orjson.dumps(body), headers=self._headers(), timeout=timeout
-            ) as response:
+            with (
+                self._clients.one() as client,
+                client.stream(
+                    "POST", self._url, content=orjson.dumps(body), headers=self._headers(), timeout=timeout
+                ) as response,
+            ):
                 if not 200 <= response.status_code < 300:
                     response.read()
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
-                    raise error_for_status(
-                        response.status_code, response.content, retry_after, where=self._base_url
-                    )
+                    raise error_for_status(response.status_code, response.content, retry_after, where=self._base_url)
                 content_type = response.headers.get("content-type", "")
                 if "event-stream" in content_type:
                     yield from self._read_event_stream(response, body, usage, deadline)
@@ -454,9 +455,7 @@ class OpenAICompatibleProvider:
                 )
             yield line
 
-    def _read_whole_reply(
-        self, response: httpx.Response, body: dict[str, Any], usage: Usage
-    ) -> Iterator[str]:
+    def _read_whole_reply(self, response: httpx.Response, body: dict[str, Any], usage: Usage) -> Iterator[str]:
         response.read()
         try:
             completion = response.json()
@@ -479,9 +478,7 @@ class OpenAICompatibleProvider:
         usage: Usage, reported: dict[str, Any], body: dict[str, Any], reply: str, finish_reason: str | None
     ) -> None:
         """Fill `usage` (the server's figures, else our estimate), then insist on text."""
-        if isinstance(reported.get("prompt_tokens"), int) and isinstance(
-            reported.get("completion_tokens"), int
-        ):
+        if isinstance(reported.get("prompt_tokens"), int) and isinstance(reported.get("completion_tokens"), int):
             usage.prompt_tokens = reported["prompt_tokens"]
             usage.completion_tokens = reported["completion_tokens"]
         else:
@@ -492,11 +489,7 @@ class OpenAICompatibleProvider:
         model = reported.get("model")
         usage.model = model if isinstance(model, str) and model else body["model"]
         if not reply:
-            reason = (
-                finish_reason
-                if isinstance(finish_reason, str) and _IDENTIFIER.match(finish_reason)
-                else "unknown"
-            )
+            reason = finish_reason if isinstance(finish_reason, str) and _IDENTIFIER.match(finish_reason) else "unknown"
             raise LLMError(
                 "llm_empty_reply",
                 f"the LLM produced no text (finish_reason={reason})",

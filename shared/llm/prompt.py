@@ -11,7 +11,8 @@ never inside the system prompt, so they cannot rewrite the instructions.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from shared.llm.base import ChatTurn, ReplyRequest
 
@@ -85,8 +86,7 @@ def _script_lines(scenario: Any, lines_already_sent: int) -> list[str]:
         )
     else:
         lines.append(
-            "You have raised all of these points; carry on naturally and wrap up once your "
-            "problem is dealt with."
+            "You have raised all of these points; carry on naturally and wrap up once your problem is dealt with."
         )
     return lines
 
@@ -152,9 +152,7 @@ def reply_token_reserve(scenario: Any) -> int:
     return int(getattr(llm_config, "max_tokens", 0) or 0)
 
 
-def build_messages(
-    request: ReplyRequest, *, context_tokens: int, count_tokens: Callable[[str], int]
-) -> list[Message]:
+def build_messages(request: ReplyRequest, *, context_tokens: int, count_tokens: Callable[[str], int]) -> list[Message]:
     """The full message list for one reply: system prompt, then the conversation,
     trimmed from the oldest turn so that prompt plus reply fit in `context_tokens`.
 

@@ -17,4 +17,12 @@ from shared.masking.masker import find_candidates, mask_candidates, mask_text
 from shared.masking.model import Finding, MaskResult
 from shared.masking.vault import PlaceholderVault
 
-__all__ = ["Finding", "MaskResult", "PlaceholderVault", "compile_patterns", "find_candidates", "mask_candidates", "mask_text"]
+__all__ = [
+    "Finding",
+    "MaskResult",
+    "PlaceholderVault",
+    "compile_patterns",
+    "find_candidates",
+    "mask_candidates",
+    "mask_text",
+]

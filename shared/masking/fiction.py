@@ -28,13 +28,15 @@ class MaskingRules(tuple):
 
     fiction: frozenset[tuple[str, str]] = frozenset()
 
-    def __new__(cls, patterns: Iterable[Any] = (), fiction: Iterable[tuple[str, str]] = ()) -> "MaskingRules":
+    def __new__(cls, patterns: Iterable[Any] = (), fiction: Iterable[tuple[str, str]] = ()) -> MaskingRules:
         rules = super().__new__(cls, patterns)
         rules.fiction = frozenset(fiction)
         return rules
 
 
-def fiction_keys(texts: Iterable[str], names: Iterable[str], patterns: Sequence[Any] = ()) -> frozenset[tuple[str, str]]:
+def fiction_keys(
+    texts: Iterable[str], names: Iterable[str], patterns: Sequence[Any] = ()
+) -> frozenset[tuple[str, str]]:
     """The (type, key) of every value found in the scenario's `texts`, plus the persona's
     `names` (whole, and word by word) as NAME values."""
     keys: set[tuple[str, str]] = set()

@@ -37,7 +37,9 @@ def resolve_overlaps(
     return sorted([*chosen, *kept], key=lambda c: c.start)
 
 
-def _choose(candidates: Iterable[Candidate], protected: list[tuple[int, int]]) -> tuple[list[Candidate], list[Candidate]]:
+def _choose(
+    candidates: Iterable[Candidate], protected: list[tuple[int, int]]
+) -> tuple[list[Candidate], list[Candidate]]:
     """(chosen sorted by start, the candidates that lost)."""
     # Taken spans never overlap, so kept sorted by start a new span can only collide with
     # its neighbours: a bisection instead of a scan of every span taken so far.

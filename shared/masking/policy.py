@@ -3,8 +3,9 @@ scenario's own patterns, with placeholders kept consistent through the session's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from shared.masking import PlaceholderVault, find_candidates, mask_candidates
 from shared.masking.fiction import without_fiction
@@ -27,7 +28,9 @@ class MaskingPolicy:
     enabled: bool
     secret: bytes
 
-    def apply(self, text: str, session_data: dict[str, Any], scenario_patterns=(), *, found=None) -> tuple[str, list[dict]]:  # noqa: ANN001
+    def apply(
+        self, text: str, session_data: dict[str, Any], scenario_patterns=(), *, found=None
+    ) -> tuple[str, list[dict]]:  # noqa: ANN001
         """Mask `text`, updating the vault kept in `session_data["masking"]` in place.
         Returns the masked text and the findings to store (never the original values)."""
         return self.apply_loading(text, lambda: session_data, scenario_patterns, found=found)
@@ -41,7 +44,12 @@ class MaskingPolicy:
         return without_fiction(find_candidates(text, scenario_patterns), scenario_patterns)
 
     def apply_loading(
-        self, text: str, load_session_data: Callable[[], dict[str, Any]], scenario_patterns=(), *, found=None  # noqa: ANN001
+        self,
+        text: str,
+        load_session_data: Callable[[], dict[str, Any]],
+        scenario_patterns=(),
+        *,
+        found=None,  # noqa: ANN001
     ) -> tuple[str, list[dict]]:
         """apply(), reading the session's data only if `text` has something to mask: most
         text has nothing, and the read and the vault's parsing were a noticeable part of a
@@ -58,7 +66,13 @@ class MaskingPolicy:
         return result.text, [finding.to_json() for finding in result.findings]
 
     def apply_after(
-        self, previous_text: str | None, text: str, session_data: dict[str, Any], scenario_patterns=(), *, found=None  # noqa: ANN001
+        self,
+        previous_text: str | None,
+        text: str,
+        session_data: dict[str, Any],
+        scenario_patterns=(),
+        *,
+        found=None,  # noqa: ANN001
     ) -> MaskedMessage:
         """apply() for a trainee message that follows `previous_text` (the session's
         previous trainee message as stored): a value split between the two gets one

@@ -89,7 +89,9 @@ def find_split_values(previous: str, current: str, extra_patterns: Sequence[Any]
     return SplitMatches(in_previous, in_current, adopted)
 
 
-def _search_join(tail: str, joiner: str, head: str, extra_patterns: Sequence[Any]) -> tuple[list[Candidate], list[Candidate]]:
+def _search_join(
+    tail: str, joiner: str, head: str, extra_patterns: Sequence[Any]
+) -> tuple[list[Candidate], list[Candidate]]:
     """The findings of tail + joiner + head that reach into `head`: the parts in `tail`
     of those that cross the break (spans of `tail`; each runs to its end), and all of them
     as spans of `head` (a start below 0 for those that cross)."""

@@ -11,8 +11,8 @@ apostrophe also matches a typographic one, so `don't` matches `don’t`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 ALTERNATIVE_SEPARATOR = "|"
 

@@ -99,7 +99,6 @@ class _ScenarioFile(FrozenModel):
     pitfalls: tuple[Pitfall, ...] = ()
     extensions: dict[str, Any] = Field(default_factory=dict)
 
-
     @field_validator("bot_messages")
     @classmethod
     def _has_opening_line(cls, messages: tuple[BotMessage, ...]) -> tuple[BotMessage, ...]:
@@ -277,7 +276,9 @@ def _merge_extensions(
                 errors.append(ScenarioError(shown, field, "extension keys must be strings"))
                 continue
             if key in merged:
-                errors.append(ScenarioError(shown, field, f"{key!r} is given both as a top-level key and under extensions"))
+                errors.append(
+                    ScenarioError(shown, field, f"{key!r} is given both as a top-level key and under extensions")
+                )
                 continue
             try:
                 merged[key] = _json_ready(value, field)
@@ -326,7 +327,9 @@ def _check_documents(shown: str, folder: Path, documents: tuple[Document, ...]) 
         if path.parent != resolved_folder:
             errors.append(ScenarioError(shown, field, f"{document.filename!r} resolves outside the scenario folder"))
         elif not path.is_file():
-            errors.append(ScenarioError(shown, field, f"document file {document.filename!r} not found beside the scenario file"))
+            errors.append(
+                ScenarioError(shown, field, f"document file {document.filename!r} not found beside the scenario file")
+            )
     return errors
 
 

@@ -68,8 +68,7 @@ def _check_regex(value: str) -> str:
 def _check_filename(value: str) -> str:
     if not is_plain_filename(value):
         raise ValueError(
-            f"{value!r} must be a plain file name inside the scenario folder "
-            "(no '/', no '..', not absolute)"
+            f"{value!r} must be a plain file name inside the scenario folder (no '/', no '..', not absolute)"
         )
     return value
 

@@ -26,9 +26,7 @@ def script_finished(scenario: Any, assistant_turns: int, trainee_turns: int) -> 
     return assistant_turns >= lines and trainee_turns >= lines
 
 
-def completion_reason(
-    scenario: Any, *, exchanges: int, elapsed_seconds: float, script_finished: bool
-) -> str | None:
+def completion_reason(scenario: Any, *, exchanges: int, elapsed_seconds: float, script_finished: bool) -> str | None:
     """Why the session should end now, or None to keep going.
 
     "script_complete" when the script is finished and at least

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from shared.scenarios.keywords import keyword_alternatives, keyword_regex
 from shared.scenarios.model import Pitfall, Point

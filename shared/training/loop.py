@@ -10,8 +10,9 @@ evaluation job; the report and its `session_complete` event are written together
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -60,7 +61,9 @@ def score_trainee_message(scenario: Any, content: str, turn_index: int) -> Reply
     return reply_feedback(scenario, turn_index, content)
 
 
-def store_reply_feedback(conn: Connection, *, session_id: int, message: dict[str, Any], feedback: ReplyFeedback) -> dict[str, Any]:
+def store_reply_feedback(
+    conn: Connection, *, session_id: int, message: dict[str, Any], feedback: ReplyFeedback
+) -> dict[str, Any]:
     """Keep `feedback` in the trainee message's metadata and append its `feedback` event
     (after the reply's assistant_message event). Returns the event's payload."""
     message_id = message["id"]

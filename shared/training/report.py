@@ -17,9 +17,10 @@ Every trainee reply is judged as in its `feedback` frame (judge.py). Then:
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from shared.scenarios.keywords import keyword_matches
 from shared.training.judge import MAX_COACHING, Judgement, judge_reply, line_points, praise_for
@@ -55,9 +56,7 @@ class _Judged:
         )
 
 
-def build_report(
-    scenario: Any, turns: Sequence[TraineeTurn], *, started_at: str, ended_at: str, ended_by: str
-) -> dict:
+def build_report(scenario: Any, turns: Sequence[TraineeTurn], *, started_at: str, ended_at: str, ended_by: str) -> dict:
     """The JSON-serialisable end-of-session report for a scenario and the trainee's turns."""
     judged = [_Judged(turn, judge_reply(scenario, turn.customer_turn_index, turn.content)) for turn in turns]
     script_length = len(scenario.bot_messages)
@@ -160,7 +159,11 @@ def _improvements(scenario: Any, answers: list[list[_Judged]], judged: list[_Jud
     for j in judged:
         for hit in j.judgement.pitfalls:
             improvements.append(
-                {"text": hit.pitfall.coach, "criterion": hit.pitfall.criterion, "evidence": [_evidence(j.turn, hit.quote)]}
+                {
+                    "text": hit.pitfall.coach,
+                    "criterion": hit.pitfall.criterion,
+                    "evidence": [_evidence(j.turn, hit.quote)],
+                }
             )
         for result in j.judgement.points:
             if result.contradicted:
@@ -194,10 +197,20 @@ def _improvements(scenario: Any, answers: list[list[_Judged]], judged: list[_Jud
                 "evidence": [],
             }
         )
-    missed = [kw for kw in scenario.completion.required_keywords if not any(keyword_matches(j.turn.content, kw) for j in judged)]
+    missed = [
+        kw
+        for kw in scenario.completion.required_keywords
+        if not any(keyword_matches(j.turn.content, kw) for j in judged)
+    ]
     if missed:
         improvements.append(
-            {"text": "The session never covered: " + ", ".join(f"“{kw.split('|')[0].strip()}”" for kw in missed) + ".", "criterion": None, "evidence": []}
+            {
+                "text": "The session never covered: "
+                + ", ".join(f"“{kw.split('|')[0].strip()}”" for kw in missed)
+                + ".",
+                "criterion": None,
+                "evidence": [],
+            }
         )
     return _unique_text(improvements)
 
@@ -227,7 +240,9 @@ def _evidence(turn: TraineeTurn, quote: str) -> dict:
 
 def _unique_evidence(evidence: list[dict]) -> list[dict]:
     seen: set[tuple[int, str]] = set()
-    return [e for e in evidence if not ((e["message_id"], e["quote"]) in seen or seen.add((e["message_id"], e["quote"])))]
+    return [
+        e for e in evidence if not ((e["message_id"], e["quote"]) in seen or seen.add((e["message_id"], e["quote"])))
+    ]
 
 
 def _unique_text(items: list[dict]) -> list[dict]:
@@ -244,4 +259,4 @@ def _duration_seconds(started_at: str, ended_at: str) -> int:
 def _parse_utc(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     # Naive timestamps are UTC by this project's convention.
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

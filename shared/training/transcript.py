@@ -10,8 +10,9 @@ the same inputs always give the same text.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
 
 ROLE_LABELS = {"user": "Trainee", "assistant": "Customer"}
 ENDED_BY_LABELS = {"script_complete": "script complete", "time_up": "time up", "trainee_ended": "trainee ended"}
@@ -177,7 +178,7 @@ def _parse_time(value: Any) -> datetime | None:
     else:
         return None
     # Naive timestamps are UTC by this project's convention.
-    return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _date_of(value: Any) -> date | None:

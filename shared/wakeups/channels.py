@@ -189,7 +189,9 @@ class _RedisListener(_ThreadListener):
     def _listen(self, wake: Callable[[], None]) -> None:
         from redis import Redis
 
-        client = Redis.from_url(self._settings.queue_url, socket_connect_timeout=5, socket_timeout=RECONNECT_SECONDS + 10)
+        client = Redis.from_url(
+            self._settings.queue_url, socket_connect_timeout=5, socket_timeout=RECONNECT_SECONDS + 10
+        )
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(publish_channel(self._settings))
@@ -211,7 +213,9 @@ class _PostgresListener(_ThreadListener):
     def _listen(self, wake: Callable[[], None]) -> None:
         import psycopg
 
-        with psycopg.connect(libpq_conninfo(self._settings.resolved_database_url), autocommit=True, connect_timeout=5) as conn:
+        with psycopg.connect(
+            libpq_conninfo(self._settings.resolved_database_url), autocommit=True, connect_timeout=5
+        ) as conn:
             conn.execute(f'LISTEN "{notify_channel(self._settings)}"')
             self._connected(wake)
             while not self._stopping.is_set():

@@ -52,7 +52,9 @@ def _new_page(chromium):
         page = context.new_page()
         page.set_default_timeout(15_000)
         page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-        page.on("console", lambda message: problems.append(f"console: {message.text}") if message.type == "error" else None)
+        page.on(
+            "console", lambda message: problems.append(f"console: {message.text}") if message.type == "error" else None
+        )
         return page
 
     make.problems = problems

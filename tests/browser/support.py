@@ -27,14 +27,23 @@ def chromium_path() -> str:
     """Debian's Chromium (`apt-get install chromium`); CHATTRAIN_CHROMIUM overrides."""
     found = os.environ.get("CHATTRAIN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:
-        raise RuntimeError("The browser tests need Debian's Chromium: apt-get install chromium (make test does it as root).")
+        raise RuntimeError(
+            "The browser tests need Debian's Chromium: apt-get install chromium (make test does it as root)."
+        )
     return found
 
 
 def sign_in_link(stack: Stack, user_id: str) -> str:
     """A sign-in link from the real command line, as a trainer would make one."""
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "chattrain"), "users", "sign-in-link", user_id, "--base-url", stack.base_url],
+        [
+            str(Path(sys.executable).parent / "chattrain"),
+            "users",
+            "sign-in-link",
+            user_id,
+            "--base-url",
+            stack.base_url,
+        ],
         cwd=REPO_ROOT,
         env=stack.env(),
         capture_output=True,

@@ -52,7 +52,7 @@ def test_a_trainee_practises_every_shipped_scenario_from_a_sign_in_link(web_stac
         page.goto(f"{web_stack.base_url}/#/")
         card = page.locator(f'.card[data-slug="{scenario["slug"]}"]')
         expect(card).to_contain_text(scenario["title"])
-        expect(card).to_contain_text(f'{scenario["duration_minutes"]} minutes')
+        expect(card).to_contain_text(f"{scenario['duration_minutes']} minutes")
         expect(card).to_contain_text(scenario["persona"]["name"])
         for document in scenario["documents"]:
             expect(card).to_contain_text(document["title"])

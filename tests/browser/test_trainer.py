@@ -54,7 +54,7 @@ def test_a_trainer_watches_a_session_live_then_reviews_it(web_stack, new_page, u
     assert_accessible(watcher, "trainer review")
     with watcher.expect_download() as download_info:
         watcher.get_by_role("link", name="Download the transcript (Markdown)").click()
-    markdown = (tmp_path / "t.md")
+    markdown = tmp_path / "t.md"
     download_info.value.save_as(markdown)
     text = markdown.read_text()
     assert LINE in text and "jordan.ellis@example.com" in text

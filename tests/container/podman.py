@@ -42,7 +42,9 @@ class Podman:
     def env(self) -> dict[str, str]:
         return {**os.environ, "CONTAINERS_CONF": str(self.conf)}
 
-    def run(self, *args: str, timeout: float = 120, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, timeout: float = 120, check: bool = True, input: bytes | None = None
+    ) -> subprocess.CompletedProcess:
         result = subprocess.run(["podman", *args], env=self.env(), capture_output=True, timeout=timeout, input=input)
         if check and result.returncode != 0:
             raise RuntimeError(f"podman {' '.join(args)} exited with {result.returncode}:\n{_tail(result)}")
@@ -134,7 +136,14 @@ def _bootstrap_and_import(podman: Podman, name: str) -> None:
     with tempfile.TemporaryDirectory(prefix="chattrain-base-", dir="/var/tmp") as folder:
         rootfs = Path(folder) / "rootfs"
         try:
-            command = ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", BASE_SUITE, str(rootfs), BASE_MIRROR]
+            command = [
+                "debootstrap",
+                "--variant=minbase",
+                f"--include={','.join(BASE_PACKAGES)}",
+                BASE_SUITE,
+                str(rootfs),
+                BASE_MIRROR,
+            ]
             result = subprocess.run(command, capture_output=True, timeout=1200)
             if result.returncode != 0:
                 raise RuntimeError(f"{' '.join(command)} exited with {result.returncode}:\n{_tail(result)}")
@@ -143,7 +152,17 @@ def _bootstrap_and_import(podman: Podman, name: str) -> None:
                     if entry.is_file():
                         entry.unlink()
             tar = subprocess.run(["tar", "-C", str(rootfs), "-c", "."], capture_output=True, timeout=300, check=True)
-            podman.run("import", "--change", "ENV LANG=C.UTF-8", "--change", 'CMD ["python3"]', "-", name, input=tar.stdout, timeout=300)
+            podman.run(
+                "import",
+                "--change",
+                "ENV LANG=C.UTF-8",
+                "--change",
+                'CMD ["python3"]',
+                "-",
+                name,
+                input=tar.stdout,
+                timeout=300,
+            )
         finally:
             _unmount_below(rootfs)
 
@@ -168,7 +187,17 @@ def build_image(podman: Podman, context: Path, base: str, tag: str) -> str:
     the build secret pip reads, for machines whose HTTPS goes through a proxy."""
     with tempfile.TemporaryDirectory(prefix="chattrain-build-") as folder:
         iidfile = Path(folder) / "image-id"
-        args = ["build", "--format", "docker", "--build-arg", f"BASE_IMAGE={base}", "--iidfile", str(iidfile), "--tag", tag]
+        args = [
+            "build",
+            "--format",
+            "docker",
+            "--build-arg",
+            f"BASE_IMAGE={base}",
+            "--iidfile",
+            str(iidfile),
+            "--tag",
+            tag,
+        ]
         if CA_BUNDLE.is_file():
             args += ["--secret", f"id=ca-bundle,src={CA_BUNDLE}"]
         podman.run(*args, str(context), timeout=1800)

@@ -105,7 +105,9 @@ class Deployment:
             except (httpx.HTTPError, ValueError):
                 pass
             time.sleep(0.25)
-        raise TimeoutError(f"not ready after {timeout}s: {last}\n" + "\n".join(self.logs(name)[-3000:] for name in running))
+        raise TimeoutError(
+            f"not ready after {timeout}s: {last}\n" + "\n".join(self.logs(name)[-3000:] for name in running)
+        )
 
     def remove(self) -> None:
         for name in self.containers:
@@ -126,7 +128,11 @@ def _deployment(podman: Podman, image: str):
 def make_trainee(deployment: Deployment) -> str:
     """Migrate the fresh volume and create a trainee, with the image's one-off roles."""
     deployment.run_once("migrate")
-    return deployment.run_once("chattrain", "users", "create", "--role", "trainee", "--id", "trainee-1", "--token-only").strip().splitlines()[-1]
+    return (
+        deployment.run_once("chattrain", "users", "create", "--role", "trainee", "--id", "trainee-1", "--token-only")
+        .strip()
+        .splitlines()[-1]
+    )
 
 
 def assemble(deltas: list[dict]) -> str:
@@ -196,7 +202,9 @@ async def test_a_stop_mid_reply_requeues_it_and_a_new_container_on_the_volume_se
     stored = await get_json(deployment, f"/api/sessions/{session['id']}", token)
     messages = {message["id"]: message for message in stored["messages"]}
     assert messages[first_ack["message_id"]]["role"] == "user"
-    assert [m["content"] for m in stored["messages"] if m["reply_to"] == first_ack["message_id"]] == [first_reply["content"]]
+    assert [m["content"] for m in stored["messages"] if m["reply_to"] == first_ack["message_id"]] == [
+        first_reply["content"]
+    ]
     assert [m["content"] for m in stored["messages"] if m["reply_to"] == ack["message_id"]] == [reply["content"]]
 
 

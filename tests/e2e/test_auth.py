@@ -66,12 +66,18 @@ def test_a_token_made_by_the_cli_works_at_once(stack):
     chattrain = Path(sys.executable).parent / "chattrain"
     made = subprocess.run(
         [str(chattrain), "users", "create", "--role", "trainer", "--id", "cli-trainer", "--token-only"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     token = made.stdout.strip()
     me = httpx.get(f"{stack.base_url}/api/me", headers=bearer_headers(token))
     assert me.json() == {"id": "cli-trainer", "role": "trainer", "display_name": None, "csrf_token": None}
-    subprocess.run([str(chattrain), "users", "disable", "cli-trainer"], cwd=REPO_ROOT, env=env, capture_output=True, check=True)
+    subprocess.run(
+        [str(chattrain), "users", "disable", "cli-trainer"], cwd=REPO_ROOT, env=env, capture_output=True, check=True
+    )
     assert httpx.get(f"{stack.base_url}/api/me", headers=bearer_headers(token)).status_code == 401
 
 

@@ -17,18 +17,44 @@ from tests.support.stack import REPO_ROOT
 pytestmark = pytest.mark.e2e
 
 EXPECTED_ROWS = [
-    ("r1", "mock"), ("r1", "openai"), ("r2", "mock"), ("r2", "openai"),
-    ("r3", "mock"), ("r3", "mock"), ("r3", "openai"), ("r3", "openai"), ("m", "mock"), ("m", "openai"),
-    ("floor", "mock"), ("a", "mock"), ("c", "mock"), ("idle", "mock"), ("e", "mock"), ("e", "mock"),
+    ("r1", "mock"),
+    ("r1", "openai"),
+    ("r2", "mock"),
+    ("r2", "openai"),
+    ("r3", "mock"),
+    ("r3", "mock"),
+    ("r3", "openai"),
+    ("r3", "openai"),
+    ("m", "mock"),
+    ("m", "openai"),
+    ("floor", "mock"),
+    ("a", "mock"),
+    ("c", "mock"),
+    ("idle", "mock"),
+    ("e", "mock"),
+    ("e", "mock"),
 ]
 
 
 def test_the_quick_benchmark_runs_every_case_and_prints_its_table(tmp_path: Path) -> None:
     numbers = tmp_path / "bench.json"
     result = subprocess.run(
-        [sys.executable, "-m", "bench.bench_chat", "--quick", "--idle-seconds", "1", "--layouts", "sqlite",
-         "--json", str(numbers)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "bench.bench_chat",
+            "--quick",
+            "--idle-seconds",
+            "1",
+            "--layouts",
+            "sqlite",
+            "--json",
+            str(numbers),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     rows = json.loads(numbers.read_text())["rows"]
@@ -60,9 +86,24 @@ def test_the_quick_benchmark_runs_a_realistic_case_on_the_scaled_layout(tmp_path
     measured."""
     numbers = tmp_path / "bench.json"
     result = subprocess.run(
-        [sys.executable, "-m", "bench.bench_chat", "--quick", "--cases", "r1", "--models", "mock", "--layouts", "scaled",
-         "--json", str(numbers)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "bench.bench_chat",
+            "--quick",
+            "--cases",
+            "r1",
+            "--models",
+            "mock",
+            "--layouts",
+            "scaled",
+            "--json",
+            str(numbers),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     [row] = json.loads(numbers.read_text())["rows"]

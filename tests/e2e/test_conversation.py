@@ -59,7 +59,7 @@ async def test_five_turn_conversation_gets_every_reply_through_the_worker(stack,
     ).json()
     roles = [m["role"] for m in transcript["messages"]]
     assert roles == ["assistant"] + ["user", "assistant"] * 5
-    for question, answer in zip(transcript["messages"][1::2], transcript["messages"][2::2]):
+    for question, answer in zip(transcript["messages"][1::2], transcript["messages"][2::2], strict=False):
         assert answer["reply_to"] == question["id"]
         assert answer["metadata"]["provider"] == "mock"
     assert "reply written" in stack.log_text("worker")
@@ -102,9 +102,7 @@ async def test_websocket_compression_is_declined_to_save_memory_per_socket(stack
     """Browsers always offer permessage-deflate; it costs ~105 KiB per socket, so the
     server declines it (CHATTRAIN_WS_COMPRESSION=on would accept)."""
     session = await create_session(stack.base_url, token=stack.token)
-    chat = await ChatClient.connect(
-        f"{stack.ws_base}/chat/{session['id']}", token=stack.token, compression="deflate"
-    )
+    chat = await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}", token=stack.token, compression="deflate")
     try:
         assert "Sec-WebSocket-Extensions" not in chat.ws.response.headers
         await chat.send("ping")

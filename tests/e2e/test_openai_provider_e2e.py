@@ -14,6 +14,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
+from itertools import pairwise
 from pathlib import Path
 
 import httpx
@@ -70,7 +71,9 @@ def _fresh_fake(fake_llm: FakeOpenAIServer) -> None:
 
 @pytest.fixture(name="openai_stack", scope="module")
 def _openai_stack(fake_llm: FakeOpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(data_dir=tmp_path_factory.mktemp("openai") / "data", extra_env={**switch_env(fake_llm), **FAST_FAILURE_ENV})
+    stack = Stack(
+        data_dir=tmp_path_factory.mktemp("openai") / "data", extra_env={**switch_env(fake_llm), **FAST_FAILURE_ENV}
+    )
     stack.start_all()
     try:
         yield stack
@@ -283,7 +286,9 @@ async def test_usage_per_user_and_day_is_what_the_llm_reported_and_visible_to_tr
     everyone = httpx.get(f"{openai_stack.base_url}/api/usage", headers={"Authorization": f"Bearer {trainer}"}).json()
     assert "counted" in {row["user_id"] for row in everyone["days"]} and everyone["user_id"] is None
     own = httpx.get(
-        f"{openai_stack.base_url}/api/usage", params={"user_id": "streamer"}, headers={"Authorization": f"Bearer {token}"}
+        f"{openai_stack.base_url}/api/usage",
+        params={"user_id": "streamer"},
+        headers={"Authorization": f"Bearer {token}"},
     ).json()
     assert own["user_id"] == "counted" and [row["user_id"] for row in own["days"]] == ["counted"]
 
@@ -374,7 +379,7 @@ async def test_the_model_gets_a_system_prompt_then_alternating_turns_and_never_t
     messages = fake_llm.requests[-1]["body"]["messages"]
     roles = [message["role"] for message in messages]
     assert roles[0] == "system" and "system" not in roles[1:]
-    assert all(a != b for a, b in zip(roles[1:], roles[2:])), roles  # strictly alternating
+    assert all(a != b for a, b in pairwise(roles[1:])), roles  # strictly alternating
     assert roles[-1] == "user"
     for line in trainee_lines:
         holders = [message["role"] for message in messages if line in message["content"]]
@@ -383,9 +388,7 @@ async def test_the_model_gets_a_system_prompt_then_alternating_turns_and_never_t
     system = messages[0]["content"]
     # The answer key changes nothing in the prompt: it is exactly what the scenario without
     # its rubric, objectives and keywords gives.
-    assert system == build_system_prompt(
-        _without_answer_key(scenario), lines_already_sent=roles.count("assistant")
-    )
+    assert system == build_system_prompt(_without_answer_key(scenario), lines_already_sent=roles.count("assistant"))
     allowed = _public_text(scenario)
     for request in fake_llm.requests:
         sent = json.dumps(request["body"], ensure_ascii=False).lower()

@@ -70,7 +70,9 @@ def dump_database(stack: Stack) -> list[tuple[str, str, str]]:
         with engine.connect() as conn:
             for table in metadata.sorted_tables:
                 for row in conn.execute(select(table)):
-                    found += [(table.name, column, str(value)) for column, value in row._mapping.items() if value is not None]
+                    found += [
+                        (table.name, column, str(value)) for column, value in row._mapping.items() if value is not None
+                    ]
     finally:
         engine.dispose()
     return found

@@ -23,7 +23,9 @@ LINE = "I'm so sorry about this, I understand how frustrating it is. Let me help
 
 @pytest.mark.parametrize("configuration", REDIS_CONFIGURATIONS)
 @pytest.mark.parametrize("loss", ["popped by a worker that died", "redis restarted empty"])
-async def test_a_job_whose_queue_entry_was_lost_is_recovered_from_the_database(tmp_path: Path, configuration: str, loss: str):
+async def test_a_job_whose_queue_entry_was_lost_is_recovered_from_the_database(
+    tmp_path: Path, configuration: str, loss: str
+):
     with private_redis(tmp_path / "redis") as redis_server, backends_for(configuration, redis_server.url) as backends:
         stack = Stack(data_dir=tmp_path / "data", backends=backends)
         stack.start_all()
@@ -51,7 +53,9 @@ async def test_a_job_whose_queue_entry_was_lost_is_recovered_from_the_database(t
                 client.close()
                 # The sweep re-enqueues a job queued longer than a healthy queue takes (30 s);
                 # rather than wait, the job is made to look that old.
-                stack.rows("UPDATE reply_jobs SET enqueued_at = enqueued_at - 60 WHERE message_id = :id", id=ack["message_id"])
+                stack.rows(
+                    "UPDATE reply_jobs SET enqueued_at = enqueued_at - 60 WHERE message_id = :id", id=ack["message_id"]
+                )
                 stack.start("worker")
                 reply = await chat.reply_to(ack["message_id"], timeout=30)
             finally:
@@ -65,8 +69,10 @@ async def test_a_job_whose_queue_entry_was_lost_is_recovered_from_the_database(t
 
 async def test_a_redis_password_reaches_neither_a_log_line_nor_health(tmp_path: Path):
     password = "s3cret-redis-passw0rd"
-    with private_redis(tmp_path / "redis", password=password) as redis_server, \
-            backends_for(REDIS_CONFIGURATIONS[0], redis_server.url) as backends:
+    with (
+        private_redis(tmp_path / "redis", password=password) as redis_server,
+        backends_for(REDIS_CONFIGURATIONS[0], redis_server.url) as backends,
+    ):
         stack = Stack(data_dir=tmp_path / "data", backends=backends, extra_env={"CHATTRAIN_LOG_LEVEL": "DEBUG"})
         stack.start_all()
         try:

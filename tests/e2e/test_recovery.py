@@ -62,7 +62,9 @@ async def _interrupt_worker_mid_stream(stack: Stack, signum: int) -> None:
     assert stored_replies(stack, ack["message_id"]) == [reply["content"]]
     deltas = [f for f in chat.received if f["type"] == "assistant_delta"]
     assert assemble(deltas) == reply["content"]
-    finals = [f for f in chat.received if f["type"] == "assistant_message" and f["metadata"]["reply_to"] == ack["message_id"]]
+    finals = [
+        f for f in chat.received if f["type"] == "assistant_message" and f["metadata"]["reply_to"] == ack["message_id"]
+    ]
     assert len(finals) == 1
     event_ids = [f["event_id"] for f in chat.received if "event_id" in f]
     assert len(event_ids) == len(set(event_ids)) and event_ids == sorted(event_ids)
@@ -159,7 +161,9 @@ async def test_first_delta_arrives_within_one_batch_interval_of_the_first_chunk(
     """The mock waits 200 ms before its first chunk; the delta must follow within the
     50 ms batch interval plus delivery (checked loosely: this is a shared machine)."""
     session = await create_session(streaming_stack.base_url, token=streaming_stack.token)
-    chat = await ChatClient.connect(f"{streaming_stack.ws_base}/chat/{session['id']}?after=0", token=streaming_stack.token)
+    chat = await ChatClient.connect(
+        f"{streaming_stack.ws_base}/chat/{session['id']}?after=0", token=streaming_stack.token
+    )
     try:
         await chat.send("user_message", GOOD_FIRST_REPLY)
         ack = await chat.recv_until("message_ack")

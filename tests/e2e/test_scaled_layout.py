@@ -59,12 +59,16 @@ class Conversation:
         self.last_event_id = 0
 
     async def open(self, web: Stack) -> ChatClient:
-        chat = await ChatClient.connect(f"{web.ws_base}/chat/{self.session_id}?after={self.last_event_id}", token=self.token)
+        chat = await ChatClient.connect(
+            f"{web.ws_base}/chat/{self.session_id}?after={self.last_event_id}", token=self.token
+        )
         self.sockets.append(chat)
         return chat
 
     def note_seen(self) -> None:
-        self.last_event_id = max([self.last_event_id] + [f["event_id"] for f in self.sockets[-1].received if "event_id" in f])
+        self.last_event_id = max(
+            [self.last_event_id] + [f["event_id"] for f in self.sockets[-1].received if "event_id" in f]
+        )
 
     @property
     def frames(self) -> list[dict]:
@@ -175,12 +179,26 @@ async def test_make_run_scaled_runs_two_web_processes_and_two_workers_each_with_
     with backends_for("postgresql+redis") as backends:
         port, folder = _two_free_ports(), tmp_path / "scaled"
         env = {name: value for name, value in os.environ.items() if not name.startswith("CHATTRAIN_")}
-        env.update(CHATTRAIN_SCENARIOS_DIR=str(REPO_ROOT / "scenarios"), CHATTRAIN_REDIS_KEY_PREFIX=backends.redis_key_prefix)
+        env.update(
+            CHATTRAIN_SCENARIOS_DIR=str(REPO_ROOT / "scenarios"), CHATTRAIN_REDIS_KEY_PREFIX=backends.redis_key_prefix
+        )
         venv = os.path.relpath(Path(sys.executable).parent.parent, REPO_ROOT)
         run = subprocess.Popen(
-            ["make", "--no-print-directory", "run-scaled", f"VENV={venv}", f"PORT={port}", f"SCALED_DIR={folder}",
-             f"DATABASE_URL={backends.database_url}", f"QUEUE_URL={backends.queue_url}"],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                "make",
+                "--no-print-directory",
+                "run-scaled",
+                f"VENV={venv}",
+                f"PORT={port}",
+                f"SCALED_DIR={folder}",
+                f"DATABASE_URL={backends.database_url}",
+                f"QUEUE_URL={backends.queue_url}",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             web1, web2 = (Stack(data_dir=folder, port=p, backends=backends) for p in (port, port + 1))
@@ -189,7 +207,9 @@ async def test_make_run_scaled_runs_two_web_processes_and_two_workers_each_with_
             while time.monotonic() < deadline:
                 try:
                     # Liveness first: once both answer, the database has been migrated.
-                    if all(httpx.get(f"{web.base_url}/api/health", timeout=2).status_code == 200 for web in (web1, web2)):
+                    if all(
+                        httpx.get(f"{web.base_url}/api/health", timeout=2).status_code == 200 for web in (web1, web2)
+                    ):
                         health = web1.health(timeout=2)
                         if health["worker"]["live_workers"] == 2 and web2.health(timeout=2)["status"] == "healthy":
                             break

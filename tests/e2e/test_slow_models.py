@@ -38,7 +38,7 @@ async def _everyone_says_one_line(stack: Stack, *, watch_health: bool = False) -
     sessions = [await create_session(stack.base_url, token=token) for token in tokens]
     chats = [
         await ChatClient.connect(f"{stack.ws_base}/chat/{session['id']}", token=token)
-        for session, token in zip(sessions, tokens)
+        for session, token in zip(sessions, tokens, strict=True)
     ]
     seen: list[dict] = []
     done = asyncio.Event()

@@ -68,7 +68,12 @@ async def test_feedback_follows_each_reply_and_end_session_brings_the_stored_rep
     assert report["ended_by"] == "trainee_ended"
     assert report["exchanges"] == 3
     assert 0 <= report["overall_score"] <= 100
-    assert [c["name"] for c in report["criteria"]] == ["Empathy", "Ownership and diagnosis", "Clear next steps", "Professionalism"]
+    assert [c["name"] for c in report["criteria"]] == [
+        "Empathy",
+        "Ownership and diagnosis",
+        "Clear next steps",
+        "Professionalism",
+    ]
     assert set(report["required_keywords"]) == {"met", "missed"}
     assert report["strengths"] and report["improvements"]
     quotes = _quotes(report["strengths"]) + _quotes(report["improvements"])

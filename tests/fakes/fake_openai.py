@@ -222,7 +222,7 @@ class FakeOpenAIServer:
     def set_reply(self, reply: str, *, chunk_chars: int | None = None) -> None:
         self._state.apply_control({"reply": reply, "chunk_chars": chunk_chars or self._state.chunk_chars})
 
-    def start(self) -> "FakeOpenAIServer":
+    def start(self) -> FakeOpenAIServer:
         # A short poll interval keeps stop() quick (shutdown waits for the next poll).
         serve = lambda: self._httpd.serve_forever(poll_interval=0.05)  # noqa: E731
         self._thread = threading.Thread(target=serve, name="fake-openai", daemon=True)
@@ -246,7 +246,7 @@ class FakeOpenAIServer:
             self._thread.join(timeout=5)
         self._httpd.server_close()
 
-    def __enter__(self) -> "FakeOpenAIServer":
+    def __enter__(self) -> FakeOpenAIServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -83,11 +83,20 @@ def test_overlapping_sweeps_re_enqueue_each_lost_job_once(runtime):
         session_id = session_rows.insert_session(conn, scenario_id=scenario_id, user_id="trainee-1")["id"]
         write_opening_line(conn, session_id=session_id, content="Hello.")
         for n in range(20):
-            accept_trainee_message(conn, session_id=session_id, content=f"line {n}", client_message_id=None,
-                                   masking=MaskingPolicy(enabled=False, secret=b"k"), reply_expiry_seconds=600)
+            accept_trainee_message(
+                conn,
+                session_id=session_id,
+                content=f"line {n}",
+                client_message_id=None,
+                masking=MaskingPolicy(enabled=False, secret=b"k"),
+                reply_expiry_seconds=600,
+            )
         # Every job lost its worker: its claim ran out a minute ago by the database's clock.
-        conn.execute(update(reply_jobs).values(status="working", worker_id="gone:1:x:run",
-                                               claim_expires_at=text("extract(epoch from now()) - 60")))
+        conn.execute(
+            update(reply_jobs).values(
+                status="working", worker_id="gone:1:x:run", claim_expires_at=text("extract(epoch from now()) - 60")
+            )
+        )
     enqueued: list[int] = []
     lock = threading.Lock()
 
@@ -136,8 +145,14 @@ def test_concurrent_writers_to_one_session_keep_every_masked_value_in_its_vault(
     def say(conn):  # noqa: ANN001, ANN202
         with counter_lock:
             n = next(counter)
-        return accept_trainee_message(conn, session_id=session_id, content=f"mail me at person{n}@example.com",
-                                      client_message_id=f"m{n}", masking=masking, reply_expiry_seconds=600)
+        return accept_trainee_message(
+            conn,
+            session_id=session_id,
+            content=f"mail me at person{n}@example.com",
+            client_message_id=f"m{n}",
+            masking=masking,
+            reply_expiry_seconds=600,
+        )
 
     _all_at_once(engine, say)
     with engine.connect() as conn:
@@ -150,9 +165,14 @@ def test_claims_expire_by_the_database_clock_not_the_hosts(runtime):
     with runtime.write_engine.begin() as conn:
         scenario_id = _scenario_id(engine)
         session_id = session_rows.insert_session(conn, scenario_id=scenario_id, user_id="trainee-1")["id"]
-        message_id = accept_trainee_message(conn, session_id=session_id, content="hi", client_message_id=None,
-                                            masking=MaskingPolicy(enabled=False, secret=b"k"),
-                                            reply_expiry_seconds=600).message_id
+        message_id = accept_trainee_message(
+            conn,
+            session_id=session_id,
+            content="hi",
+            client_message_id=None,
+            masking=MaskingPolicy(enabled=False, secret=b"k"),
+            reply_expiry_seconds=600,
+        ).message_id
     an_hour_fast = time.time() + 3600  # a host whose clock runs an hour ahead
     with runtime.write_engine.begin() as conn:
         job = job_rows.claim_reply_job(conn, message_id, claimant="a:1:x:run", now=time.time(), claim_seconds=30)
@@ -160,15 +180,18 @@ def test_claims_expire_by_the_database_clock_not_the_hosts(runtime):
         assert database_now + 29 < job["claim_expires_at"] < database_now + 31
     with runtime.write_engine.begin() as conn:
         # The fast host does not see the claim as run out, so it cannot take the job.
-        assert job_rows.claim_reply_job(conn, message_id, claimant="b:2:y:run", now=an_hour_fast, claim_seconds=30) is None
+        assert (
+            job_rows.claim_reply_job(conn, message_id, claimant="b:2:y:run", now=an_hour_fast, claim_seconds=30) is None
+        )
         assert job_rows.select_recoverable_jobs(conn, now=an_hour_fast, queued_seconds=3600) == []
 
 
 def test_tickets_expire_by_the_database_clock_not_the_hosts(engine):
     with engine.begin() as conn:
         insert_user(conn, user_id="trainee-1", role="trainee")
-        ticket, expires_at = insert_ws_ticket(conn, user_id="trainee-1", credentials_revision=0,
-                                              now=time.time() - 3600, ttl_seconds=60)  # a host an hour slow
+        ticket, expires_at = insert_ws_ticket(
+            conn, user_id="trainee-1", credentials_revision=0, now=time.time() - 3600, ttl_seconds=60
+        )  # a host an hour slow
         database_now = conn.execute(text("SELECT extract(epoch from clock_timestamp())::float8")).scalar_one()
         assert database_now + 59 < expires_at < database_now + 61
     with engine.begin() as conn:  # a host an hour fast still accepts it
@@ -191,16 +214,25 @@ def test_extending_claims_skips_a_job_another_transaction_holds_instead_of_waiti
     with runtime.write_engine.begin() as conn:
         session_id = session_rows.insert_session(conn, scenario_id=_scenario_id(engine), user_id="trainee-1")["id"]
         message_ids = [
-            accept_trainee_message(conn, session_id=session_id, content=f"line {n}", client_message_id=None,
-                                   masking=MaskingPolicy(enabled=False, secret=b"k"), reply_expiry_seconds=600).message_id
+            accept_trainee_message(
+                conn,
+                session_id=session_id,
+                content=f"line {n}",
+                client_message_id=None,
+                masking=MaskingPolicy(enabled=False, secret=b"k"),
+                reply_expiry_seconds=600,
+            ).message_id
             for n in range(2)
         ]
         for message_id in message_ids:
-            job_rows.claim_reply_job(conn, message_id, claimant=f"{runtime.worker_id}:run", now=time.time(), claim_seconds=30)
+            job_rows.claim_reply_job(
+                conn, message_id, claimant=f"{runtime.worker_id}:run", now=time.time(), claim_seconds=30
+            )
     with engine.connect() as writing, engine.connect() as beating:
         writing.begin()
-        job_rows.claim_reply_job(writing, message_ids[0], claimant=f"{runtime.worker_id}:run", now=time.time(),
-                                 claim_seconds=30)  # a grouped write of this worker, not yet committed
+        job_rows.claim_reply_job(
+            writing, message_ids[0], claimant=f"{runtime.worker_id}:run", now=time.time(), claim_seconds=30
+        )  # a grouped write of this worker, not yet committed
         with beating.begin():
             beating.execute(text("SET LOCAL lock_timeout = '10s'"))  # waiting would fail, not hang
             extended = job_rows.extend_claims(beating, worker_id=runtime.worker_id, now=time.time(), claim_seconds=30)

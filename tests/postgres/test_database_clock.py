@@ -33,9 +33,14 @@ def _database_now(conn) -> float:  # noqa: ANN001
 
 def _say(runtime, session_id: int) -> int:  # noqa: ANN001
     with runtime.write_engine.begin() as conn:
-        return accept_trainee_message(conn, session_id=session_id, content="Hello, my order is late.", client_message_id=None,
-                                      masking=MaskingPolicy(enabled=False, secret=b"k"),
-                                      reply_expiry_seconds=EXPIRY_SECONDS).message_id
+        return accept_trainee_message(
+            conn,
+            session_id=session_id,
+            content="Hello, my order is late.",
+            client_message_id=None,
+            masking=MaskingPolicy(enabled=False, secret=b"k"),
+            reply_expiry_seconds=EXPIRY_SECONDS,
+        ).message_id
 
 
 def test_a_reply_job_is_enqueued_and_expires_by_the_database_clock(runtime, monkeypatch):

@@ -32,7 +32,10 @@ def _sessions(engine, count: int) -> list[int]:  # noqa: ANN001
 
 def _waits_for_a_lock(engine, pid: int) -> bool:  # noqa: ANN001
     with engine.connect() as conn:
-        return conn.execute(text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar() == "Lock"
+        return (
+            conn.execute(text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar()
+            == "Lock"
+        )
 
 
 def _crossing_groups(engine, *, name_sessions: bool) -> tuple[list, Counter]:  # noqa: ANN001

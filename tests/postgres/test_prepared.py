@@ -12,7 +12,8 @@ from shared.db.schema import sessions
 
 _BY_USER = Prepared(select(sessions.c.id).where(sessions.c.user_id == bindparam("user_id")).order_by(sessions.c.id))
 _FINISH = Prepared(
-    sessions.update().where(sessions.c.user_id == bindparam("user_id"), sessions.c.status == "active")
+    sessions.update()
+    .where(sessions.c.user_id == bindparam("user_id"), sessions.c.status == "active")
     .values(status="completed")
 )
 

@@ -39,7 +39,9 @@ def socket_subprotocols(token: str) -> list[str]:
     return [SOCKET_SUBPROTOCOL, f"bearer.{token}"]
 
 
-def open_socket(client, path: str, user: AuthUser | None = None, *, subprotocols: list[str] | None = None, **kwargs: Any):  # noqa: ANN001, ANN201
+def open_socket(
+    client, path: str, user: AuthUser | None = None, *, subprotocols: list[str] | None = None, **kwargs: Any
+):  # noqa: ANN001, ANN201
     """Open a chat socket on Quart's test client, offering `user`'s token the way a browser
     does. Quart's test client drops its own `subprotocols` argument (it never reaches the
     ASGI scope), so they go into the scope here, as a real server puts them."""
@@ -89,7 +91,7 @@ class ChatClient:
         self.received: list[dict[str, Any]] = []
 
     @classmethod
-    async def connect(cls, url: str, *, token: str | None = None, **kwargs: Any) -> "ChatClient":
+    async def connect(cls, url: str, *, token: str | None = None, **kwargs: Any) -> ChatClient:
         """Open the socket; with a token, authenticate the way a browser can (subprotocols)."""
         if token is not None:
             kwargs.setdefault("subprotocols", socket_subprotocols(token))

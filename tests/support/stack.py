@@ -121,7 +121,7 @@ class Stack:
         self.logs[name] = log_path
         return process
 
-    def start_all(self, timeout: float = 30.0) -> "Stack":
+    def start_all(self, timeout: float = 30.0) -> Stack:
         """Start both processes and wait until healthy; on failure, stop whatever started
         (a process left running would outlive the test and its folder)."""
         try:
@@ -158,8 +158,14 @@ class Stack:
         """`chattrain db upgrade`, as a release step before the processes start (what a
         deployment across hosts does; each process would also migrate at start-up)."""
         chattrain = Path(sys.executable).parent / "chattrain"
-        subprocess.run([str(chattrain), "db", "upgrade"], cwd=REPO_ROOT, env=self.cli_env(), check=True,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [str(chattrain), "db", "upgrade"],
+            cwd=REPO_ROOT,
+            env=self.cli_env(),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
     def worker_pid(self) -> int | None:
         process = self.processes.get("worker")
@@ -167,7 +173,9 @@ class Stack:
 
     def health(self, timeout: float = 5.0) -> dict:
         """The whole /api/health document, read with the monitor's token."""
-        return httpx.get(f"{self.base_url}/api/health", headers=bearer_headers(self.monitor_token), timeout=timeout).json()
+        return httpx.get(
+            f"{self.base_url}/api/health", headers=bearer_headers(self.monitor_token), timeout=timeout
+        ).json()
 
     @property
     def monitor_token(self) -> str:
@@ -183,7 +191,9 @@ class Stack:
         from shared.db.engine import BEGIN_MODE, create_sync_engine
         from shared.db.users import insert_user
 
-        user_id = user_id or f"{role}-{len([uid for uid in self._user_ids() if not uid.startswith(MONITOR_USER_ID)]) + 1}"
+        user_id = (
+            user_id or f"{role}-{len([uid for uid in self._user_ids() if not uid.startswith(MONITOR_USER_ID)]) + 1}"
+        )
         engine = create_sync_engine(self.database_url)
         try:
             with engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"}).begin() as conn:
@@ -253,7 +263,12 @@ def start_make_run(data_dir: Path, port: int, *, text: bool = False) -> subproce
     venv = os.path.relpath(Path(sys.executable).parent.parent, REPO_ROOT)  # the Makefile's VENV is relative
     return subprocess.Popen(
         ["make", "--no-print-directory", "run", f"VENV={venv}", f"PORT={port}"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=text, start_new_session=True,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=text,
+        start_new_session=True,
     )
 
 

@@ -42,5 +42,10 @@ def test_the_vendored_assets_keep_their_licences():
 
 
 async def test_only_files_in_the_asset_folder_are_served(client):
-    for url in ("/apidocs/../blueprints/apidocs.py", "/apidocs/%2e%2e/app.py", "/apidocs/nope.js", "/apidocs//etc/passwd"):
+    for url in (
+        "/apidocs/../blueprints/apidocs.py",
+        "/apidocs/%2e%2e/app.py",
+        "/apidocs/nope.js",
+        "/apidocs//etc/passwd",
+    ):
         assert (await client.get(url)).status_code == 404, url

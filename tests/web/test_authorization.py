@@ -45,7 +45,9 @@ WHO = ("anonymous", "own", "other", "trainer")
 
 
 def _url_map():
-    return create_app(Settings(data_dir=Path(tempfile.mkdtemp()) / "data", scenarios_dir=REPO_ROOT / "scenarios")).url_map
+    return create_app(
+        Settings(data_dir=Path(tempfile.mkdtemp()) / "data", scenarios_dir=REPO_ROOT / "scenarios")
+    ).url_map
 
 
 HTTP_ROUTES = sorted(
@@ -74,7 +76,9 @@ def _fill(rule: str, session_id: int) -> str:
 
 async def _call(client, method: str, rule: str, url: str, headers: dict):  # noqa: ANN001, ANN202
     body = SAMPLE_BODIES.get((method, rule))
-    return await client.open(url, method=method, headers=headers, json=body if method in ("POST", "PUT", "PATCH") else None)
+    return await client.open(
+        url, method=method, headers=headers, json=body if method in ("POST", "PUT", "PATCH") else None
+    )
 
 
 @pytest.mark.parametrize("who", WHO)
@@ -117,7 +121,8 @@ async def test_every_non_public_route_requires_authentication(app):
     unguarded = [
         rule.rule
         for rule in quart_app.url_map.iter_rules()
-        if rule.rule not in PUBLIC_PATHS and getattr(quart_app.view_functions[rule.endpoint], AUTH_ATTRIBUTE, None) is None
+        if rule.rule not in PUBLIC_PATHS
+        and getattr(quart_app.view_functions[rule.endpoint], AUTH_ATTRIBUTE, None) is None
     ]
     assert unguarded == []
     public = {rule.rule for rule in quart_app.url_map.iter_rules() if rule.rule in PUBLIC_PATHS}
@@ -307,8 +312,11 @@ def test_insecure_dev_mode_starts_on_loopback(tmp_path, host):
 
 async def test_insecure_dev_mode_trusts_the_body_user_id_but_still_checks_tokens(tmp_path, database_url):
     settings = Settings(
-        data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", database_url=database_url,
-        auth_mode="insecure-dev", host="127.0.0.1",
+        data_dir=tmp_path / "data",
+        scenarios_dir=REPO_ROOT / "scenarios",
+        database_url=database_url,
+        auth_mode="insecure-dev",
+        host="127.0.0.1",
     )
     app = create_app(settings)
     async with app.test_app() as test_app:

@@ -225,7 +225,10 @@ async def test_a_client_that_never_sends_session_start_gets_every_event_after_th
         frames = [await _recv(ws), await _recv(ws)]
     by_type = {frame["type"]: frame for frame in frames}
     assert by_type.keys() == {"assistant_delta", "message_ack"}
-    assert (by_type["assistant_delta"]["event_id"], by_type["assistant_delta"]["content"]) == (2, "written before the client spoke")
+    assert (by_type["assistant_delta"]["event_id"], by_type["assistant_delta"]["content"]) == (
+        2,
+        "written before the client spoke",
+    )
 
 
 async def test_session_start_after_the_stream_began_answers_without_replaying_twice(client, users, app):

@@ -41,8 +41,11 @@ async def test_openapi_describes_both_answers(client):
 
 async def test_insecure_dev_mode_shows_the_details_without_a_token(tmp_path, database_url):
     settings = Settings(
-        data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", database_url=database_url,
-        auth_mode="insecure-dev", host="127.0.0.1",
+        data_dir=tmp_path / "data",
+        scenarios_dir=REPO_ROOT / "scenarios",
+        database_url=database_url,
+        auth_mode="insecure-dev",
+        host="127.0.0.1",
     )
     async with create_app(settings).test_app() as test_app:
         body = await (await test_app.test_client().get("/api/health")).get_json()

@@ -18,12 +18,21 @@ async def test_health_reports_database_queue_and_worker(client, users, database_
     assert body["database"] == {"reachable": True, "backend": data_backend}
     assert body["queue"].pop("latency_ms") >= 0
     assert body["queue"] == {
-        "backend": "sqlite", "reachable": True, "depth": 0, "open_replies": 0, "oldest_queued_seconds": None,
+        "backend": "sqlite",
+        "reachable": True,
+        "depth": 0,
+        "open_replies": 0,
+        "oldest_queued_seconds": None,
         "wait": {"replies": 0, "p50_ms": None, "p99_ms": None},
     }
     assert body["worker"] == {
-        "last_seen_at": None, "seconds_since_seen": None, "alive": False, "live_workers": 0, "live_hosts": 0,
-        "model_calls": 0, "model_calls_waiting": 0,
+        "last_seen_at": None,
+        "seconds_since_seen": None,
+        "alive": False,
+        "live_workers": 0,
+        "live_hosts": 0,
+        "model_calls": 0,
+        "model_calls_waiting": 0,
     }
     assert body["wakeups"] == {"backend": "postgresql" if database_url else "doorbell", "listening": True}
     assert body["timestamp"].endswith("+00:00")
@@ -59,7 +68,9 @@ async def test_scenario_is_found_by_id_or_slug_and_unknown_is_a_json_404(client,
 
 
 async def test_post_session_returns_201_with_the_seed_fields(client, users):
-    response = await client.post("/api/sessions", json={"scenario_id": 1, "user_id": "trainee-1"}, headers=users.trainee.headers)
+    response = await client.post(
+        "/api/sessions", json={"scenario_id": 1, "user_id": "trainee-1"}, headers=users.trainee.headers
+    )
     assert response.status_code == 201
     session = await response.get_json()
     assert session["id"] == session["session_id"]
@@ -72,7 +83,9 @@ async def test_post_session_returns_201_with_the_seed_fields(client, users):
 
 
 async def test_post_session_accepts_a_slug(client, users):
-    response = await client.post("/api/sessions", json={"scenario_id": "technical-support"}, headers=users.trainee.headers)
+    response = await client.post(
+        "/api/sessions", json={"scenario_id": "technical-support"}, headers=users.trainee.headers
+    )
     assert response.status_code == 201
     assert (await response.get_json())["scenario_slug"] == "technical-support"
 
@@ -154,7 +167,10 @@ async def test_declared_document_is_served_as_markdown(client, users):
 async def test_markdown_is_served_with_one_charset(client, users):
     auth = users.trainee.headers
     session = await (await client.post("/api/sessions", json={"scenario_id": 1}, headers=auth)).get_json()
-    for url in ("/api/documents/1/billing_and_refund_policy.md", f"/api/sessions/{session['id']}/transcript?format=markdown"):
+    for url in (
+        "/api/documents/1/billing_and_refund_policy.md",
+        f"/api/sessions/{session['id']}/transcript?format=markdown",
+    ):
         response = await client.get(url, headers=auth)
         assert response.status_code == 200, url
         assert response.headers.getlist("Content-Type") == ["text/markdown; charset=utf-8"], url

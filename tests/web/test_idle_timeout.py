@@ -23,7 +23,10 @@ def _settings(tmp_path: Path, database_url: str) -> Settings:
     path = scenarios / "customer-service" / "scenario.yaml"
     text = path.read_text()
     assert "idle_timeout_seconds:" in text
-    lines = [line if not line.startswith("idle_timeout_seconds:") else "idle_timeout_seconds: 1" for line in text.splitlines()]
+    lines = [
+        line if not line.startswith("idle_timeout_seconds:") else "idle_timeout_seconds: 1"
+        for line in text.splitlines()
+    ]
     path.write_text("\n".join(lines) + "\n")
     return Settings(data_dir=tmp_path / "data", scenarios_dir=scenarios, database_url=database_url)
 

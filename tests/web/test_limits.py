@@ -20,7 +20,12 @@ from tests.support.client import AuthUser, open_socket
 from tests.support.stack import REPO_ROOT
 from web.app import create_app
 
-SMALL_LIMITS = {"messages_per_window": 3, "sessions_per_window": 2, "max_active_sessions_per_user": 0, "ws_tickets_per_window": 2}
+SMALL_LIMITS = {
+    "messages_per_window": 3,
+    "sessions_per_window": 2,
+    "max_active_sessions_per_user": 0,
+    "ws_tickets_per_window": 2,
+}
 
 
 @pytest.fixture(name="settings")
@@ -55,7 +60,9 @@ def _assert_rate_limited(response, body: dict) -> None:  # noqa: ANN001
 
 async def test_session_creation_over_the_limit_is_429_with_retry_after(app, client, users):
     for _ in range(2):
-        assert (await client.post("/api/sessions", json={"scenario_id": 1}, headers=users.trainee.headers)).status_code == 201
+        assert (
+            await client.post("/api/sessions", json={"scenario_id": 1}, headers=users.trainee.headers)
+        ).status_code == 201
     refused = await client.post("/api/sessions", json={"scenario_id": 1}, headers=users.trainee.headers)
     _assert_rate_limited(refused, await refused.get_json())
     assert len(await app.app.db.read(select_sessions, user_id="trainee-1")) == 2
@@ -72,7 +79,9 @@ async def test_ws_ticket_requests_are_rate_limited(client, users):
 
 async def test_too_many_open_sessions_is_429_until_one_ends(tmp_path, database_url):
     settings = Settings(
-        data_dir=tmp_path / "other", scenarios_dir=REPO_ROOT / "scenarios", database_url=database_url,
+        data_dir=tmp_path / "other",
+        scenarios_dir=REPO_ROOT / "scenarios",
+        database_url=database_url,
         max_active_sessions_per_user=2,
     )
     app = create_app(settings)
@@ -80,7 +89,10 @@ async def test_too_many_open_sessions_is_429_until_one_ends(tmp_path, database_u
         client = test_app.test_client()
         token = await app.db.write(insert_user, user_id="t", role="trainee")
         auth = {"Authorization": f"Bearer {token}"}
-        ids = [(await (await client.post("/api/sessions", json={"scenario_id": 1}, headers=auth)).get_json())["id"] for _ in range(2)]
+        ids = [
+            (await (await client.post("/api/sessions", json={"scenario_id": 1}, headers=auth)).get_json())["id"]
+            for _ in range(2)
+        ]
         refused = await client.post("/api/sessions", json={"scenario_id": 1}, headers=auth)
         assert refused.status_code == 429
         assert (await refused.get_json())["code"] == "too_many_active_sessions"
@@ -133,9 +145,10 @@ async def test_limits_hold_across_two_web_processes_on_one_database(settings):
         assert third.status_code == 429
 
         session_id = (await first.get_json())["id"]
-        async with open_socket(client_one, f"/chat/{session_id}", user) as ws_one, open_socket(
-            client_two, f"/chat/{session_id}", user
-        ) as ws_two:
+        async with (
+            open_socket(client_one, f"/chat/{session_id}", user) as ws_one,
+            open_socket(client_two, f"/chat/{session_id}", user) as ws_two,
+        ):
             assert (await _say(ws_one, "one"))["type"] == "message_ack"
             assert (await _say(ws_two, "two"))["type"] == "message_ack"
             assert (await _say(ws_one, "three"))["type"] == "message_ack"

@@ -44,7 +44,6 @@ async def _session(client, user) -> int:  # noqa: ANN001
     return (await response.get_json())["id"]
 
 
-
 async def _error_codes_for(client, user, path: str, *raw_frames: str) -> list[str]:  # noqa: ANN001
     async with open_socket(client, path, user) as ws:
         for raw in raw_frames:
@@ -209,7 +208,10 @@ async def test_metadata_nested_5000_deep_is_an_error_frame(client, users, app):
 
 async def test_a_lone_surrogate_in_content_is_an_error_frame_and_nothing_is_stored(client, users, app):
     session_id = await _session(client, users.trainee)
-    frames = ['{"type": "user_message", "content": "card \\ud800 here"}', '{"type": "user_message", "content": "\\udc00"}']
+    frames = [
+        '{"type": "user_message", "content": "card \\ud800 here"}',
+        '{"type": "user_message", "content": "\\udc00"}',
+    ]
     codes = await _error_codes_for(client, users.trainee, f"/chat/{session_id}", *frames)
     assert codes == ["invalid_json", "invalid_json"]
     assert await _trainee_messages(app, session_id) == []

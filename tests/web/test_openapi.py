@@ -89,7 +89,9 @@ async def test_every_operation_declares_its_errors_in_the_error_model(document):
                 assert {"400", "413", "415"} <= set(responses), label
             for status, response in responses.items():
                 if int(status) >= 400:
-                    assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+                    assert response["content"]["application/json"]["schema"] == {
+                        "$ref": "#/components/schemas/ErrorBody"
+                    }
     assert {"code", "detail"} <= set(document["components"]["schemas"]["ErrorBody"]["properties"])
 
 

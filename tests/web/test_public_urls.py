@@ -83,7 +83,10 @@ async def test_the_public_base_url_wins_over_any_host(configured_app, configured
 @pytest.mark.parametrize("configured_app", [{"allowed_hosts": ["ChatTrain.Internal"]}], indirect=True)
 async def test_allowed_hosts_replace_the_default_list(configured_app, configured_users):
     client = configured_app.test_client()
-    assert await _websocket_url(client, configured_users, "chattrain.internal:8443") == "ws://chattrain.internal:8443/chat/<id>"
+    assert (
+        await _websocket_url(client, configured_users, "chattrain.internal:8443")
+        == "ws://chattrain.internal:8443/chat/<id>"
+    )
     assert await _websocket_url(client, configured_users, "localhost:8000") == "/chat/<id>"
 
 

@@ -119,9 +119,23 @@ SECRET_SCENARIO = textwrap.dedent(
     """
 )
 HIDDEN = (
-    "HIDDENBACKGROUND", "HIDDENSITUATION", "HIDDENBEHAVIOUR", "HIDDENSCRIPTLINE", "hiddenkwone", "hiddenkwtwo",
-    "hiddenkwthree", "hiddenkwfour", "hiddenrequired", "HIDDENRUBRICDESCRIPTION", "hiddenrubrickw",
-    "hidden rubric phrase", "hiddenpattern", "hiddenforbidden", "expected_keywords", "required_keywords", "rubric",
+    "HIDDENBACKGROUND",
+    "HIDDENSITUATION",
+    "HIDDENBEHAVIOUR",
+    "HIDDENSCRIPTLINE",
+    "hiddenkwone",
+    "hiddenkwtwo",
+    "hiddenkwthree",
+    "hiddenkwfour",
+    "hiddenrequired",
+    "HIDDENRUBRICDESCRIPTION",
+    "hiddenrubrickw",
+    "hidden rubric phrase",
+    "hiddenpattern",
+    "hiddenforbidden",
+    "expected_keywords",
+    "required_keywords",
+    "rubric",
 )
 
 
@@ -140,7 +154,9 @@ def _hidden_strings_of_real_scenarios() -> set[str]:
             hidden.add(criterion.description)
             hidden.update(k for k in criterion.keywords + criterion.phrases + criterion.forbidden if "|" in k)
             hidden.update(criterion.patterns)
-        hidden.update(line.strip() for line in (scenario.situation + scenario.behaviour).splitlines() if len(line.strip()) > 30)
+        hidden.update(
+            line.strip() for line in (scenario.situation + scenario.behaviour).splitlines() if len(line.strip()) > 30
+        )
     return {text for text in hidden if text}
 
 
@@ -164,7 +180,9 @@ async def test_no_get_endpoint_or_socket_frame_reveals_hidden_scenario_content(a
     get_rules = [
         rule
         for rule in app.app.url_map.iter_rules()
-        if "GET" in rule.methods and not rule.websocket and rule.rule not in ("/openapi.json", "/docs", "/redocs", "/apidocs/<path:asset>")
+        if "GET" in rule.methods
+        and not rule.websocket
+        and rule.rule not in ("/openapi.json", "/docs", "/redocs", "/apidocs/<path:asset>")
     ]
     for scenario_id, scenario in catalog.items():
         created = await client.post("/api/sessions", json={"scenario_id": scenario_id}, headers=users.trainee.headers)
@@ -187,7 +205,10 @@ async def test_no_get_endpoint_or_socket_frame_reveals_hidden_scenario_content(a
             seen.append(await ws.receive())
             seen.append(await ws.receive())  # the opening line
     # JSON escapes (quotes, newlines, non-ASCII) are undone so whole strings can match.
-    texts = [json.dumps(json.loads(text), ensure_ascii=False) if text.lstrip().startswith(("{", "[")) else text for text in seen]
+    texts = [
+        json.dumps(json.loads(text), ensure_ascii=False) if text.lstrip().startswith(("{", "[")) else text
+        for text in seen
+    ]
     decoded = "\n".join(_all_strings(text) for text in texts)
     leaks = sorted(secret for secret in hidden if secret in decoded)
     assert leaks == []

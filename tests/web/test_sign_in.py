@@ -90,7 +90,11 @@ async def test_a_cookie_socket_needs_an_allowed_origin(app, client, users):
     created = await client.post("/api/sessions", json={"scenario_id": 1}, headers=users.trainee.headers)
     session_id = (await created.get_json())["id"]
     secret = next(c.value for c in client.cookie_jar if c.name == SESSION_COOKIE)
-    for origin, expected in (("http://evil.example", "unauthorized"), (None, "unauthorized"), ("http://localhost", "session_start")):
+    for origin, expected in (
+        ("http://evil.example", "unauthorized"),
+        (None, "unauthorized"),
+        ("http://localhost", "session_start"),
+    ):
         headers = {"Cookie": f"{SESSION_COOKIE}={secret}"}
         if origin:
             headers["Origin"] = origin

@@ -64,7 +64,9 @@ frame_objects = st.fixed_dictionaries(
 )
 # Mostly well-formed trainee messages, so that storing is exercised as well as refusing;
 # some made of invisible characters only, or with them around visible text.
-invisible = st.sampled_from(["\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u3164", "\ufe0f", "\u2800", " ", "\x00"])
+invisible = st.sampled_from(
+    ["\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u3164", "\ufe0f", "\u2800", " ", "\x00"]
+)
 contents = st.text(max_size=300) | st.lists(invisible | st.sampled_from(["a", "1", "é"]), max_size=8).map("".join)
 user_messages = st.fixed_dictionaries(
     {"type": st.just("user_message"), "content": contents}, optional={"metadata": metadata}
@@ -102,7 +104,9 @@ def should_store(raw: str | bytes) -> bool:
     if not isinstance(meta, dict):
         return False
     client_id = meta.get("client_message_id")
-    return client_id is None or (isinstance(client_id, str) and re.fullmatch(r"[A-Za-z0-9._:-]{1,100}", client_id) is not None)
+    return client_id is None or (
+        isinstance(client_id, str) and re.fullmatch(r"[A-Za-z0-9._:-]{1,100}", client_id) is not None
+    )
 
 
 def _visible(char: str) -> bool:
@@ -121,7 +125,6 @@ def _visible(char: str) -> bool:
         or name.startswith("KHMER VOWEL INHERENT")
         or name in ("COMBINING GRAPHEME JOINER", "BRAILLE PATTERN BLANK")
     )
-
 
 
 @given(raw=frames)

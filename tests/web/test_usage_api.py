@@ -20,7 +20,9 @@ TODAY = utc_now().date()
 @pytest.fixture(name="settings")
 def _settings(tmp_path, database_url) -> Settings:  # noqa: ANN001
     return Settings(
-        data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", database_url=database_url,
+        data_dir=tmp_path / "data",
+        scenarios_dir=REPO_ROOT / "scenarios",
+        database_url=database_url,
         llm_daily_token_budget_per_user=5000,
     )
 
@@ -109,7 +111,12 @@ async def test_health_reports_the_providers_last_call_and_a_failing_provider_deg
         return await (await client.get("/api/health", headers=users.trainee.headers)).get_json()
 
     await app.app.db.write(
-        upsert_worker_heartbeat, worker_id="w1", host="h", pid=1, started_at="2026-01-01T00:00:00.000+00:00", now=time.time()
+        upsert_worker_heartbeat,
+        worker_id="w1",
+        host="h",
+        pid=1,
+        started_at="2026-01-01T00:00:00.000+00:00",
+        now=time.time(),
     )
     before = await health()
     assert before["llm"] == {
@@ -123,7 +130,10 @@ async def test_health_reports_the_providers_last_call_and_a_failing_provider_deg
 
     await app.app.db.write(usage_rows.update_provider_success, provider="mock", at="2026-01-01T10:00:00.000+00:00")
     await app.app.db.write(
-        usage_rows.update_provider_failure, provider="mock", at="2026-01-01T10:00:05.000+00:00", error_code="llm_timeout"
+        usage_rows.update_provider_failure,
+        provider="mock",
+        at="2026-01-01T10:00:05.000+00:00",
+        error_code="llm_timeout",
     )
     failing = await health()
     assert failing["status"] == "degraded"
@@ -135,6 +145,9 @@ async def test_health_reports_the_providers_last_call_and_a_failing_provider_deg
 
     # Another provider's failures (before a switch) do not count against the configured one.
     await app.app.db.write(
-        usage_rows.update_provider_failure, provider="openai", at="2026-01-01T11:00:00.000+00:00", error_code="llm_auth_failed"
+        usage_rows.update_provider_failure,
+        provider="openai",
+        at="2026-01-01T11:00:00.000+00:00",
+        error_code="llm_auth_failed",
     )
     assert (await health())["status"] == "healthy"

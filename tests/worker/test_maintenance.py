@@ -27,8 +27,12 @@ def _queued_message(runtime: WorkerRuntime) -> int:
         session_id = session_rows.insert_session(conn, scenario_id=scenario_id, user_id="trainee-1")["id"]
         write_opening_line(conn, session_id=session_id, content="I can't log in.")
         accepted = accept_trainee_message(
-            conn, session_id=session_id, content="Sorry to hear that.", client_message_id=None,
-            masking=MaskingPolicy(enabled=False, secret=b"k"), reply_expiry_seconds=600,
+            conn,
+            session_id=session_id,
+            content="Sorry to hear that.",
+            client_message_id=None,
+            masking=MaskingPolicy(enabled=False, secret=b"k"),
+            reply_expiry_seconds=600,
         )
     return accepted.message_id
 
@@ -106,7 +110,9 @@ def test_the_mock_stalls_only_the_sessions_it_is_told_to(runtime: WorkerRuntime,
     def wait_before_first_chunk(session_id: int) -> float:
         slept.clear()
         history = (ChatTurn("assistant", scenario.bot_messages[0].content), ChatTurn("user", "Sorry about that."))
-        stream = provider.stream_reply(ReplyRequest(scenario=scenario, history=history, session_id=session_id, reply_to=1))
+        stream = provider.stream_reply(
+            ReplyRequest(scenario=scenario, history=history, session_id=session_id, reply_to=1)
+        )
         next(iter(stream))
         return sum(slept)
 

@@ -104,12 +104,15 @@ def test_a_process_given_a_bad_queue_url_exits_with_one_clear_line(tmp_path: Pat
     }[process]
     env = {name: value for name, value in os.environ.items() if not name.startswith("CHATTRAIN_")}
     env.update(
-        CHATTRAIN_DATA_DIR=str(tmp_path), CHATTRAIN_SECRET_KEY="test-only-secret-key",
+        CHATTRAIN_DATA_DIR=str(tmp_path),
+        CHATTRAIN_SECRET_KEY="test-only-secret-key",
         CHATTRAIN_QUEUE_URL="redis://:hunter2secret@127.0.0.1:1/0",
     )
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"chattrain {process}: CHATTRAIN_QUEUE_URL: cannot use the Redis queue at redis://:***@127.0.0.1:1/0")
+    assert lines[0].startswith(
+        f"chattrain {process}: CHATTRAIN_QUEUE_URL: cannot use the Redis queue at redis://:***@127.0.0.1:1/0"
+    )
     assert "hunter2secret" not in result.stderr + result.stdout

@@ -42,8 +42,12 @@ def _queued_message(runtime: WorkerRuntime) -> tuple[int, int]:
         session_id = session_rows.insert_session(conn, scenario_id=scenario_id, user_id="trainee-1")["id"]
         write_opening_line(conn, session_id=session_id, content="I can't log in.")
         accepted = accept_trainee_message(
-            conn, session_id=session_id, content="Sorry to hear that.", client_message_id=None,
-            masking=MaskingPolicy(enabled=False, secret=b"k"), reply_expiry_seconds=60,
+            conn,
+            session_id=session_id,
+            content="Sorry to hear that.",
+            client_message_id=None,
+            masking=MaskingPolicy(enabled=False, secret=b"k"),
+            reply_expiry_seconds=60,
         )
     return session_id, accepted.message_id
 
@@ -100,8 +104,11 @@ def test_no_typing_once_the_reply_moved_on(runtime: WorkerRuntime, state: str) -
         if state == "delta sent":
             job_rows.claim_reply_job(conn, message_id, claimant=CLAIMANT, now=time.time(), claim_seconds=10)
             event_rows.insert_event(
-                conn, session_id=session_id, type="assistant_delta",
-                payload={"reply_to": message_id, "seq": 0, "content": "Fine"}, message_id=message_id,
+                conn,
+                session_id=session_id,
+                type="assistant_delta",
+                payload={"reply_to": message_id, "seq": 0, "content": "Fine"},
+                message_id=message_id,
             )
         elif state == "claimed by another run":
             job_rows.claim_reply_job(conn, message_id, claimant="host:2:def:other", now=time.time(), claim_seconds=10)
@@ -118,7 +125,9 @@ def test_claiming_a_job_counts_a_run_once_and_respects_a_live_claim(runtime: Wor
         first = job_rows.claim_reply_job(conn, message_id, claimant=CLAIMANT, now=now, claim_seconds=10)
         again = job_rows.claim_reply_job(conn, message_id, claimant=CLAIMANT, now=now + 1, claim_seconds=10)
         other = job_rows.claim_reply_job(conn, message_id, claimant="host:2:def:other", now=now + 2, claim_seconds=10)
-        after_expiry = job_rows.claim_reply_job(conn, message_id, claimant="host:2:def:other", now=now + 12, claim_seconds=10)
+        after_expiry = job_rows.claim_reply_job(
+            conn, message_id, claimant="host:2:def:other", now=now + 12, claim_seconds=10
+        )
     assert first["attempts"] == 1 and again["attempts"] == 1  # renewing is not a new run
     assert again["claim_expires_at"] == now + 11
     assert other is None  # the first run's claim is live

@@ -24,11 +24,21 @@ blueprint = Blueprint("account", __name__)
 @validate_response(Me, 200)
 async def get_me() -> Me:
     """Show who the token belongs to and their role."""
-    return Me(id=g.user["id"], role=g.user["role"], display_name=g.user.get("display_name"), csrf_token=g.user.get("csrf_token"))
+    return Me(
+        id=g.user["id"],
+        role=g.user["role"],
+        display_name=g.user.get("display_name"),
+        csrf_token=g.user.get("csrf_token"),
+    )
 
 
 def _issue_ticket(
-    conn, *, user_id: str, credentials_revision: int, ttl_seconds: int, limit: RateLimit  # noqa: ANN001
+    conn,
+    *,
+    user_id: str,
+    credentials_revision: int,
+    ttl_seconds: int,
+    limit: RateLimit,  # noqa: ANN001
 ) -> tuple[str, float] | None:
     hit_rate_limit(conn, user_id=user_id, limit=limit)
     return insert_ws_ticket(
@@ -43,7 +53,9 @@ def _issue_ticket(
 async def post_ws_ticket() -> tuple[WsTicket, int]:
     """Get a single-use ticket (valid about a minute) to open a chat socket with ?ticket=."""
     if g.user.get("insecure"):
-        raise ApiError(400, "no_ticket_needed", "Insecure-dev mode without a token: connect to the socket without a ticket.")
+        raise ApiError(
+            400, "no_ticket_needed", "Insecure-dev mode without a token: connect to the socket without a ticket."
+        )
     settings = current_app.config["CHATTRAIN_SETTINGS"]
     limit = RateLimit("ws_ticket", settings.ws_tickets_per_window, settings.ws_ticket_window_seconds)
     issued = await current_app.db.write(

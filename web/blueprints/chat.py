@@ -117,7 +117,9 @@ class ChatConnection:
                 # need not) follows the session from what the connect announced.
                 await self.subscribe(self.announced_last_event_id)
             if self.read_only and frame.type in WRITE_FRAME_TYPES:
-                raise ConversationError("read_only", "Only the session's trainee can do that; you may watch this session.")
+                raise ConversationError(
+                    "read_only", "Only the session's trainee can do that; you may watch this session."
+                )
             await getattr(self, f"on_{frame.type}")(frame)
         except ConversationError as error:
             self.send(error_frame(error.code, error.message))
@@ -149,7 +151,9 @@ class ChatConnection:
             found=self.app.masking.find(content, patterns),
             reply_expiry_seconds=self.settings.reply_expiry_seconds,
             rate_limit=self.message_limit,
-            after_commit=partial(self._acknowledge_then_enqueue, asyncio.get_running_loop(), metadata.client_message_id),
+            after_commit=partial(
+                self._acknowledge_then_enqueue, asyncio.get_running_loop(), metadata.client_message_id
+            ),
             lock_sessions=(self.session_id,),
         )
         log.debug(
@@ -283,6 +287,8 @@ async def _receive_loop(ws, connection: ChatConnection, *, idle_seconds: float) 
             raise
         except Exception:
             log.exception("frame handling failed session_id=%s", connection.session_id)
-            connection.send(error_frame("internal_error", "Something went wrong handling that frame; nothing was lost."))
+            connection.send(
+                error_frame("internal_error", "Something went wrong handling that frame; nothing was lost.")
+            )
         if not isinstance(raw, str) or '"ping"' not in raw:
             last_activity = time.monotonic()

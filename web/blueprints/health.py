@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from quart import Blueprint, current_app, g
 from quart_schema import validate_response
@@ -91,7 +91,7 @@ async def get_health() -> Health | Liveness:
         worker={
             "last_seen_at": None
             if last_seen is None
-            else datetime.fromtimestamp(last_seen, timezone.utc).isoformat(timespec="milliseconds"),
+            else datetime.fromtimestamp(last_seen, UTC).isoformat(timespec="milliseconds"),
             "seconds_since_seen": None if since is None else round(since, 1),
             "alive": alive,
             "live_workers": live[0],

@@ -36,7 +36,9 @@ async def get_session_report(session_id: int) -> Report:
     report = await current_app.db.read(report_rows.select_report, session_id)
     if report is None:
         raise ApiError(
-            404, "report_not_ready", f"Session {session_id} has ended and its report is being written; try again shortly."
+            404,
+            "report_not_ready",
+            f"Session {session_id} has ended and its report is being written; try again shortly.",
         )
     return Report(**report)
 

@@ -46,11 +46,7 @@ def plausible_grouping(sizes: list[int]) -> bool:
 
 def is_card_number(digits: str) -> bool:
     """Length, network prefix and Luhn checksum of a digits-only card number."""
-    return (
-        MIN_DIGITS <= len(digits) <= MAX_DIGITS
-        and digits[0] in NETWORK_FIRST_DIGITS
-        and luhn.is_valid(digits)
-    )
+    return MIN_DIGITS <= len(digits) <= MAX_DIGITS and digits[0] in NETWORK_FIRST_DIGITS and luhn.is_valid(digits)
 
 
 def _accept(groups: list[str], start: int, end: int) -> bool:

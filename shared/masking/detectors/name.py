@@ -105,7 +105,7 @@ def _ends_with_word(text: str, suffixes: tuple[str, ...]) -> bool:
 
 
 def _names_a_thing(lowered: str) -> bool:
-    """"file name: Report", "company name is Acme": the word before "name" says the
+    """ "file name: Report", "company name is Acme": the word before "name" says the
     name belongs to something other than a person."""
     match = _NAME_LABEL_RE.search(lowered)
     return match is not None and match.group(1) in THING_QUALIFIERS

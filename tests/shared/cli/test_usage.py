@@ -43,7 +43,9 @@ def test_usage_prints_the_last_seven_days_per_user_with_totals_and_the_budget(cl
     result = cli.invoke(main, ["usage"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == f"LLM usage of all users, {(TODAY - timedelta(days=6)).isoformat()} to {TODAY.isoformat()} (UTC):"
+    assert (
+        lines[0] == f"LLM usage of all users, {(TODAY - timedelta(days=6)).isoformat()} to {TODAY.isoformat()} (UTC):"
+    )
     assert lines[1].split() == ["DAY", "USER_ID", "PROMPT_TOKENS", "COMPLETION_TOKENS", "TOTAL_TOKENS", "REPLIES"]
     rows = [line.split() for line in lines[2:-2]]
     assert rows == [

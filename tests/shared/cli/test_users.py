@@ -111,8 +111,12 @@ def _mint_ticket(data_dir, user_id: str) -> None:  # noqa: ANN001
     engine = create_sync_engine(f"sqlite:///{data_dir / 'chattrain.db'}")
     try:
         with engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"}).begin() as conn:
-            revision = conn.exec_driver_sql("SELECT credentials_revision FROM users WHERE id = ?", (user_id,)).scalar_one()
-            assert insert_ws_ticket(conn, user_id=user_id, credentials_revision=revision, now=time.time(), ttl_seconds=60)
+            revision = conn.exec_driver_sql(
+                "SELECT credentials_revision FROM users WHERE id = ?", (user_id,)
+            ).scalar_one()
+            assert insert_ws_ticket(
+                conn, user_id=user_id, credentials_revision=revision, now=time.time(), ttl_seconds=60
+            )
     finally:
         engine.dispose()
 

@@ -79,7 +79,10 @@ def test_the_background_thread_checkpoints_both_files(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            copied = (_rows_in_database_file(database, "t"), _rows_in_database_file(settings.resolved_queue_path, "task"))
+            copied = (
+                _rows_in_database_file(database, "t"),
+                _rows_in_database_file(settings.resolved_queue_path, "task"),
+            )
             if copied == (50, 50):
                 break
             time.sleep(0.05)

@@ -86,7 +86,7 @@ def test_under_gevent_the_greenlets_ready_at_once_commit_in_one_transaction(tmp_
         from sqlalchemy import text
         from shared.db.engine import BEGIN_MODE, create_sync_engine
         from shared.db.grouped_writes import GroupedWriter
-        engine = create_sync_engine("sqlite:///{tmp_path / 'chat.db'}")
+        engine = create_sync_engine("sqlite:///{tmp_path / "chat.db"}")
         with engine.begin() as conn:
             conn.execute(text("CREATE TABLE t (value TEXT UNIQUE)"))
         def connect():

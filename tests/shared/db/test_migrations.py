@@ -51,7 +51,15 @@ def _query_plan(conn, prepared: Prepared) -> str:  # noqa: ANN001
         (event_rows._SESSION_AFTER, "INDEX ix_events_session_seq (session_id=? AND seq>?)"),
         (event_rows._SESSION_LAST_SEQ, "COVERING INDEX ix_events_session_seq"),
     ],
-    ids=["customer lines before", "lines by role", "a reply's deltas", "recent history", "tailer", "replay", "next seq"],
+    ids=[
+        "customer lines before",
+        "lines by role",
+        "a reply's deltas",
+        "recent history",
+        "tailer",
+        "replay",
+        "next seq",
+    ],
 )
 def test_per_reply_statements_use_an_index(engine, prepared: Prepared, expected: str) -> None:
     with engine.connect() as conn:
@@ -107,18 +115,24 @@ def test_events_stored_before_per_session_numbering_keep_their_event_id(tmp_path
             conn.commit()
         with engine.connect() as conn:
             conn.execute(
-                text("INSERT INTO scenarios (id, slug, title, config_json, file_path, updated_at) "
-                     "VALUES (1, 's', 't', '{}', 'f', 'now')")
+                text(
+                    "INSERT INTO scenarios (id, slug, title, config_json, file_path, updated_at) "
+                    "VALUES (1, 's', 't', '{}', 'f', 'now')"
+                )
             )
             for session_id in (1, 2, 3):
                 conn.execute(
-                    text("INSERT INTO sessions (id, scenario_id, user_id, created_at, last_activity_at) "
-                         "VALUES (:s, 1, 'u', 'now', 'now')"),
+                    text(
+                        "INSERT INTO sessions (id, scenario_id, user_id, created_at, last_activity_at) "
+                        "VALUES (:s, 1, 'u', 'now', 'now')"
+                    ),
                     {"s": session_id},
                 )
             for session_id in (1, 2, 1, 2, 2):
                 conn.execute(
-                    text("INSERT INTO events (session_id, type, payload_json, created_at) VALUES (:s, 't', '{}', 'now')"),
+                    text(
+                        "INSERT INTO events (session_id, type, payload_json, created_at) VALUES (:s, 't', '{}', 'now')"
+                    ),
                     {"s": session_id},
                 )
             conn.commit()
@@ -130,4 +144,12 @@ def test_events_stored_before_per_session_numbering_keep_their_event_id(tmp_path
             events = event_rows.select_events_after(conn, 0)
     finally:
         engine.dispose()
-    assert [(event.session_id, event.seq) for event in events] == [(1, 1), (2, 2), (1, 3), (2, 4), (2, 5), (1, 4), (3, 1)]
+    assert [(event.session_id, event.seq) for event in events] == [
+        (1, 1),
+        (2, 2),
+        (1, 3),
+        (2, 4),
+        (2, 5),
+        (1, 4),
+        (3, 1),
+    ]

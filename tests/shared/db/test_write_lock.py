@@ -45,7 +45,10 @@ def test_a_writer_in_another_process_is_waited_for_and_then_followed(tmp_path: P
     other.join(30)
     assert waited >= 0.1  # it queued behind the other transaction rather than failing
     with engine.connect() as conn:
-        assert [who for (who,) in conn.execute(text("SELECT who FROM t ORDER BY id"))] == ["other process", "this process"]
+        assert [who for (who,) in conn.execute(text("SELECT who FROM t ORDER BY id"))] == [
+            "other process",
+            "this process",
+        ]
 
 
 def test_threads_take_turns_and_every_write_lands(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ budget, and the provider's last call outcome; and the schema the migrations buil
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from shared.db.sessions import insert_session
 from shared.llm import LLMError, Usage
 from shared.llm import accounting as llm_accounting
 
-NOON = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(name="engine")

@@ -257,9 +257,7 @@ def test_sleeping_happens_while_iterating_not_when_the_stream_is_created(sleeps,
     assert sleeps == [0.1]
 
 
-@pytest.mark.parametrize(
-    "arguments", [{"first_chunk_ms": -1}, {"chunks_per_second": -0.5}, {"chunk_chars": 0}]
-)
+@pytest.mark.parametrize("arguments", [{"first_chunk_ms": -1}, {"chunks_per_second": -0.5}, {"chunk_chars": 0}])
 def test_invalid_pacing_settings_are_refused(arguments):
     with pytest.raises(ValueError):
         MockProvider(**arguments)
@@ -267,4 +265,3 @@ def test_invalid_pacing_settings_are_refused(arguments):
 
 def test_provider_is_named_mock():
     assert MockProvider.name == "mock"
-

@@ -8,7 +8,8 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 import httpx
@@ -43,15 +44,11 @@ def make_scenario(*, model: str | None = "scenario-model-x") -> Scenario:
         situation="The parcel is three days late.",
         behaviour="Short sentences.",
         bot_messages=(
-            BotMessage(
-                content="Hi, my parcel still hasn't arrived.", expected_keywords=("qzxexpectedalpha",)
-            ),
+            BotMessage(content="Hi, my parcel still hasn't arrived.", expected_keywords=("qzxexpectedalpha",)),
             BotMessage(content="It's order 4471.", expected_keywords=("qzxexpectedbeta",)),
         ),
         llm_config=LLMConfig(model=model, temperature=0.35, max_tokens=120),
-        rubric=(
-            RubricCriterion(name="empathy", keywords=("qzxrubrickeyword",), phrases=("qzx rubric phrase",)),
-        ),
+        rubric=(RubricCriterion(name="empathy", keywords=("qzxrubrickeyword",), phrases=("qzx rubric phrase",)),),
         completion=Completion(required_keywords=("qzxrequiredkeyword",)),
         folder=Path("."),
     )
@@ -170,12 +167,8 @@ def test_request_never_contains_rubric_expected_or_required_keywords(fake_server
         assert secret not in sent
 
 
-def test_context_budget_trims_old_turns_but_keeps_system_prompt_and_latest_message(
-    fake_server, make_provider
-):
-    history = [
-        ChatTurn("assistant" if n % 2 == 0 else "user", f"turn {n} " + "blah " * 100) for n in range(41)
-    ]
+def test_context_budget_trims_old_turns_but_keeps_system_prompt_and_latest_message(fake_server, make_provider):
+    history = [ChatTurn("assistant" if n % 2 == 0 else "user", f"turn {n} " + "blah " * 100) for n in range(41)]
     history.append(ChatTurn("user", LATEST_TRAINEE_MESSAGE))
     request = ReplyRequest(scenario=make_scenario(), history=tuple(history), session_id=1, reply_to=42)
 
@@ -208,7 +201,7 @@ def test_rate_limit_is_retried_after_the_servers_retry_after(fake_server, make_p
     assert "".join(chunks) == REPLY
     times = [request["received_at"] for request in fake_server.requests]
     assert len(times) == 3
-    assert all(later - earlier >= 0.1 for earlier, later in zip(times, times[1:]))
+    assert all(later - earlier >= 0.1 for earlier, later in pairwise(times))
 
 
 def test_rate_limit_beyond_the_retries_raises_retryable_llm_rate_limited(fake_server, make_provider):
@@ -247,9 +240,7 @@ def test_persistent_server_errors_raise_retryable_llm_unavailable(fake_server, m
     assert len(fake_server.requests) == 3
 
 
-def test_hanging_server_is_retried_then_raises_llm_timeout_within_the_total_budget(
-    fake_server, make_provider
-):
+def test_hanging_server_is_retried_then_raises_llm_timeout_within_the_total_budget(fake_server, make_provider):
     fake_server.queue(count=10, hang_seconds=5)
     provider = make_provider(request_timeout_seconds=0.3, total_timeout_seconds=6.0, max_retries=2)
 
@@ -450,7 +441,7 @@ def test_from_settings_reads_the_llm_settings(fake_server):
 
 
 def test_parse_retry_after_reads_seconds_and_http_dates():
-    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 
     assert parse_retry_after("2") == 2.0
     assert parse_retry_after("0.1") == 0.1
@@ -489,9 +480,7 @@ def test_fake_server_runs_standalone_and_is_steered_over_http(tmp_path):
     try:
         base_url = process.stdout.readline().strip().rsplit(" ", 1)[-1]
         control = base_url.removesuffix("/v1")
-        httpx.post(
-            f"{control}/_control", json={"queue": [{"count": 1, "status": 500}]}, timeout=5
-        ).raise_for_status()
+        httpx.post(f"{control}/_control", json={"queue": [{"count": 1, "status": 500}]}, timeout=5).raise_for_status()
         provider = OpenAICompatibleProvider(
             base_url=base_url,
             api_key=API_KEY,

@@ -172,7 +172,12 @@ def test_an_email_with_spaces_around_the_at_sign_is_masked(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["card 41111111 11111111 thanks", "card 411111 1111111111 thanks", "card 4111 1111 11111111 thanks", "card 41 11 11 11 11 11 11 11 thanks"],
+    [
+        "card 41111111 11111111 thanks",
+        "card 411111 1111111111 thanks",
+        "card 4111 1111 11111111 thanks",
+        "card 41 11 11 11 11 11 11 11 thanks",
+    ],
 )
 def test_a_card_in_any_grouping_of_its_digits_is_masked(text: str) -> None:
     assert_masked_whole(text, "CARD")

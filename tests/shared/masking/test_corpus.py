@@ -148,9 +148,7 @@ def test_structured_type_meets_recall_and_precision_floor(
 
 
 @pytest.mark.parametrize("type_name", CONTEXTUAL_TYPES)
-def test_contextual_type_meets_documented_floor(
-    type_name: str, scored: tuple[dict[str, TypeScore], list[str]]
-) -> None:
+def test_contextual_type_meets_documented_floor(type_name: str, scored: tuple[dict[str, TypeScore], list[str]]) -> None:
     scores, mistakes = scored
     score = scores[type_name]
     report = format_table(scores) + "\n" + "\n".join(m for m in mistakes if type_name in m)

@@ -27,7 +27,11 @@ def test_the_scripted_line_with_the_scenarios_email_and_account_number_is_not_ma
 
 def test_the_trainee_may_repeat_the_fiction_back_typed_differently():
     scenario = _shipped("customer-service")
-    for text in ("Hi Jordan, I'm sorry about this.", "Thanks Jordan Ellis.", "Is it acc 204518 and Jordan.Ellis@example.com?"):
+    for text in (
+        "Hi Jordan, I'm sorry about this.",
+        "Thanks Jordan Ellis.",
+        "Is it acc 204518 and Jordan.Ellis@example.com?",
+    ):
         masked, findings = POLICY.apply(text, {}, scenario.masking_rules)
         assert masked == text and findings == [], text
 

@@ -129,9 +129,7 @@ def test_vault_repr_does_not_show_the_secret(vault: PlaceholderVault) -> None:
 def test_labels_stay_and_only_values_are_replaced(vault: PlaceholderVault) -> None:
     text = "Account number: 12345678. DOB: 04/12/1985. Policy no. AB-123456. Thanks, Mr. Smith"
     result = mask_text(text, vault)
-    assert result.text == (
-        "Account number: [ACCOUNT_1]. DOB: [DOB_1]. Policy no. [ACCOUNT_2]. Thanks, Mr. [NAME_1]"
-    )
+    assert result.text == ("Account number: [ACCOUNT_1]. DOB: [DOB_1]. Policy no. [ACCOUNT_2]. Thanks, Mr. [NAME_1]")
 
 
 def test_finding_offsets_point_into_the_original_text(vault: PlaceholderVault) -> None:

@@ -8,7 +8,9 @@ POLICY = MaskingPolicy(enabled=True, secret=b"test-secret")
 
 def test_text_without_personal_data_never_reads_the_session() -> None:
     reads = []
-    masked, findings = POLICY.apply_loading("I still can't log in, it says my password is wrong.", lambda: reads.append(1) or {})
+    masked, findings = POLICY.apply_loading(
+        "I still can't log in, it says my password is wrong.", lambda: reads.append(1) or {}
+    )
     assert (masked, findings, reads) == ("I still can't log in, it says my password is wrong.", [], [])
 
 

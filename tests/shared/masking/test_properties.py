@@ -207,16 +207,20 @@ def typed_groups(draw, groups: list[str], separators: tuple[str, ...]) -> str:
     invisible characters inside."""
     joined = groups[0] + "".join(draw(st.sampled_from(separators)) + group for group in groups[1:])
     typed = script_digits(joined, draw(st.sampled_from(DIGIT_ZEROS)))
-    return with_invisibles(typed, draw(st.lists(st.tuples(st.integers(0, 40), st.sampled_from(INVISIBLES)), max_size=3)))
+    return with_invisibles(
+        typed, draw(st.lists(st.tuples(st.integers(0, 40), st.sampled_from(INVISIBLES)), max_size=3))
+    )
 
 
 def split_into_groups(digits: str, cuts: list[int]) -> list[str]:
     points = sorted({cut % len(digits) for cut in cuts} - {0})
-    return [digits[a:b] for a, b in zip([0, *points], [*points, len(digits)])]
+    return [digits[a:b] for a, b in zip([0, *points], [*points, len(digits)], strict=True)]
 
 
 valid_cards = st.tuples(st.sampled_from("23456"), st.integers(11, 17), st.randoms(use_true_random=False)).map(
-    lambda t: (lambda body: body + luhn.calc_check_digit(body))(t[0] + "".join(t[2].choice("0123456789") for _ in range(t[1])))
+    lambda t: (lambda body: body + luhn.calc_check_digit(body))(
+        t[0] + "".join(t[2].choice("0123456789") for _ in range(t[1]))
+    )
 )
 before_words = st.sampled_from(["card", "my card is", "use", "the number is", "", "card:"])
 after_words = st.sampled_from(["thanks", "please", "ok?", "", "."])
@@ -237,7 +241,9 @@ def typed_cards(draw, printed: bool = False) -> str:
 
 @FAST
 @given(value=typed_cards(), before=before_words, after=after_words)
-def test_a_card_in_any_grouping_separators_digits_and_invisibles_leaves_nothing_raw(value: str, before: str, after: str) -> None:
+def test_a_card_in_any_grouping_separators_digits_and_invisibles_leaves_nothing_raw(
+    value: str, before: str, after: str
+) -> None:
     assert_nothing_raw(mask_text(f"{before} {value} {after}", fresh_vault()).text)
 
 
@@ -259,8 +265,12 @@ def typed_phones(draw) -> str:
 
 
 @FAST
-@given(value=typed_phones(), before=st.sampled_from(["call me on", "my number is", "", "tel:", "it's"]), after=after_words)
-def test_a_phone_number_of_any_numbering_plan_in_any_typed_form_leaves_nothing_raw(value: str, before: str, after: str) -> None:
+@given(
+    value=typed_phones(), before=st.sampled_from(["call me on", "my number is", "", "tel:", "it's"]), after=after_words
+)
+def test_a_phone_number_of_any_numbering_plan_in_any_typed_form_leaves_nothing_raw(
+    value: str, before: str, after: str
+) -> None:
     assert_nothing_raw(mask_text(f"{before} {value} {after}", fresh_vault()).text)
 
 
@@ -290,7 +300,9 @@ IBAN_LAYOUTS = {
 def valid_ibans(draw) -> str:
     country = draw(st.sampled_from(sorted(IBAN_LAYOUTS)))
     layout = IBAN_LAYOUTS[country]
-    account = "".join(draw(st.sampled_from(string.ascii_uppercase if kind == "a" else string.digits)) for kind in layout)
+    account = "".join(
+        draw(st.sampled_from(string.ascii_uppercase if kind == "a" else string.digits)) for kind in layout
+    )
     value = country + "00" + account
     return country + iban.calc_check_digits(value) + account
 
@@ -329,7 +341,9 @@ def typed_emails(draw) -> str:
     address = f"{local}{at}{domain}.{tld}"
     if draw(st.booleans()):
         address = "".join(chr(ord(ch) + FULL_WIDTH_OFFSET) if "!" <= ch <= "~" else ch for ch in address)
-    return with_invisibles(address, draw(st.lists(st.tuples(st.integers(0, 40), st.sampled_from(INVISIBLES)), max_size=3)))
+    return with_invisibles(
+        address, draw(st.lists(st.tuples(st.integers(0, 40), st.sampled_from(INVISIBLES)), max_size=3))
+    )
 
 
 @FAST
@@ -351,8 +365,15 @@ def split_in_two(value: str, cut: int, before: str, after: str) -> str:
 
 
 @FAST
-@given(value=st.one_of(typed_cards(printed=True), typed_phones(), typed_ibans()), cut=st.integers(1, 60), before=before_words, after=after_words)
-def test_a_number_split_over_two_messages_leaves_no_digit_in_either(value: str, cut: int, before: str, after: str) -> None:
+@given(
+    value=st.one_of(typed_cards(printed=True), typed_phones(), typed_ibans()),
+    cut=st.integers(1, 60),
+    before=before_words,
+    after=after_words,
+)
+def test_a_number_split_over_two_messages_leaves_no_digit_in_either(
+    value: str, cut: int, before: str, after: str
+) -> None:
     # A first part that is itself a whole value (a phone's "+44 20 7946") is masked alone;
     # either way no digit is left in the two messages together. (An invisible character
     # typed right at the break may stay at the end of the first: it tells nothing.)

@@ -29,8 +29,13 @@ def _say(runtime: WorkerRuntime, session_id: int, content: str) -> int:
     with runtime.write_engine.begin() as conn:
         found = MASKING.find(content)
         accepted = accept_trainee_message(
-            conn, session_id=session_id, content=content, client_message_id=None, masking=MASKING,
-            reply_expiry_seconds=60, found=found,
+            conn,
+            session_id=session_id,
+            content=content,
+            client_message_id=None,
+            masking=MASKING,
+            reply_expiry_seconds=60,
+            found=found,
         )
     return accepted.message_id
 

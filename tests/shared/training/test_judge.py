@@ -42,7 +42,9 @@ def small_scenario(**line: object) -> Scenario:
     )
 
 
-APOLOGY = Point(criterion="Empathy", label="apology", says=(r"\b(sorry|apolog\w*)\b",), coach="Say sorry for the broken lamp.")
+APOLOGY = Point(
+    criterion="Empathy", label="apology", says=(r"\b(sorry|apolog\w*)\b",), coach="Say sorry for the broken lamp."
+)
 REPLACEMENT = Point(
     criterion="Next steps",
     label="replacement",
@@ -107,7 +109,9 @@ def test_a_keyword_list_keeps_little_of_its_content() -> None:
 
 
 def test_pitfalls_cap_the_score_by_severity() -> None:
-    wrong = Pitfall(criterion="Next steps", label="no refunds", says=(r"\bno refunds\b",), coach="Refunds are possible.")
+    wrong = Pitfall(
+        criterion="Next steps", label="no refunds", says=(r"\bno refunds\b",), coach="Refunds are possible."
+    )
     minor = Pitfall(criterion="Empathy", label="curt", says=(r"\bfine\.",), coach="Warmer, please.", severity="minor")
     scenario = small_scenario(points=(APOLOGY, REPLACEMENT), pitfalls=(wrong, minor))
     good = "I'm sorry it broke; a replacement is on its way."
@@ -226,14 +230,18 @@ def test_a_point_naming_an_unknown_criterion_is_a_load_error(tmp_path: Path) -> 
     folder.mkdir()
     for document in (REPO_ROOT / "scenarios" / "customer-service").glob("*.md"):
         (folder / document.name).write_text(document.read_text(encoding="utf-8"), encoding="utf-8")
-    (folder / "scenario.yaml").write_text(source.replace("criterion: Empathy", "criterion: Empahty", 1), encoding="utf-8")
+    (folder / "scenario.yaml").write_text(
+        source.replace("criterion: Empathy", "criterion: Empahty", 1), encoding="utf-8"
+    )
     with pytest.raises(ScenarioLoadError) as error:
         load_scenario(folder / "scenario.yaml")
     assert "bot_messages.0.points.0.criterion: 'Empahty' is not the name of a rubric criterion" in str(error.value)
 
 
 def test_a_scenario_in_the_upstream_layout_is_judged_sensibly() -> None:
-    legacy = load_scenario(REPO_ROOT / "tests" / "data" / "scenarios" / "legacy_layout" / "billing_inquiry_v1" / "scenario.yaml")
+    legacy = load_scenario(
+        REPO_ROOT / "tests" / "data" / "scenarios" / "legacy_layout" / "billing_inquiry_v1" / "scenario.yaml"
+    )
     good = "I can help with that. Let me check your invoice so we can see where the 24.99 came from."
     stuffed = "Help, invoice, check. Check invoice help."
     rude = "You should have read your invoice. I'll check it, I guess."

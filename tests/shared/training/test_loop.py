@@ -35,7 +35,9 @@ def _start(runtime: WorkerRuntime, scenario) -> int:  # noqa: ANN001
 
 def _say(runtime: WorkerRuntime, session_id: int, role: str, content: str, metadata: dict | None = None) -> int:
     with runtime.write_engine.begin() as conn:
-        return message_rows.insert_message(conn, session_id=session_id, role=role, content=content, metadata=metadata)["id"]
+        return message_rows.insert_message(conn, session_id=session_id, role=role, content=content, metadata=metadata)[
+            "id"
+        ]
 
 
 def _events(runtime: WorkerRuntime, session_id: int, type: str) -> list:

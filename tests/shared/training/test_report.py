@@ -29,17 +29,45 @@ def _scenario():
             BotMessage(
                 content="My order arrived broken and I'm furious!",
                 points=(
-                    point("Empathy", "apology", r"\b(sorry|apolog\w*)\b", "Say sorry for the broken order.", "You apologised."),
-                    point("Next steps", "order number", r"\border number\b", "Ask for the order number.", "You asked for the order number."),
+                    point(
+                        "Empathy",
+                        "apology",
+                        r"\b(sorry|apolog\w*)\b",
+                        "Say sorry for the broken order.",
+                        "You apologised.",
+                    ),
+                    point(
+                        "Next steps",
+                        "order number",
+                        r"\border number\b",
+                        "Ask for the order number.",
+                        "You asked for the order number.",
+                    ),
                 ),
             ),
             BotMessage(
                 content="It's ORD-1234. What are you going to do about it?",
-                points=(point("Next steps", "replacement", r"\b(replac\w*|refund\w*)\b", "Offer a replacement or a refund.", "You offered a replacement."),),
+                points=(
+                    point(
+                        "Next steps",
+                        "replacement",
+                        r"\b(replac\w*|refund\w*)\b",
+                        "Offer a replacement or a refund.",
+                        "You offered a replacement.",
+                    ),
+                ),
             ),
             BotMessage(
                 content="Fine. How long will that take?",
-                points=(point("Next steps", "timeline", r"\b\d+ (working |business )?days\b", "Say how many days it takes.", "You gave the timeline."),),
+                points=(
+                    point(
+                        "Next steps",
+                        "timeline",
+                        r"\b\d+ (working |business )?days\b",
+                        "Say how many days it takes.",
+                        "You gave the timeline.",
+                    ),
+                ),
             ),
         ),
         completion=Completion(min_exchanges=2, required_keywords=("refund|replacement",)),
@@ -48,13 +76,22 @@ def _scenario():
             RubricCriterion(name="Next steps", weight=1),
             RubricCriterion(name="Professionalism", weight=1, forbidden=("calm down",)),
         ),
-        pitfalls=(Pitfall(criterion="Next steps", label="no returns", says=(r"\bno returns\b",), coach="Broken orders can always be returned."),),
+        pitfalls=(
+            Pitfall(
+                criterion="Next steps",
+                label="no returns",
+                says=(r"\bno returns\b",),
+                coach="Broken orders can always be returned.",
+            ),
+        ),
         folder=Path("."),
     )
 
 
 def turns_of(*texts_and_lines):
-    return [TraineeTurn(10 + i, text, f"2024-05-01T09:0{i + 1}:00Z", line) for i, (text, line) in enumerate(texts_and_lines)]
+    return [
+        TraineeTurn(10 + i, text, f"2024-05-01T09:0{i + 1}:00Z", line) for i, (text, line) in enumerate(texts_and_lines)
+    ]
 
 
 def report_of(scenario, turns, ended_by="trainee_ended"):
@@ -80,7 +117,11 @@ def test_a_complete_good_conversation_scores_100_and_quotes_its_lines(scenario):
         "evidence": [{"message_id": 10, "quote": "I'm so sorry it arrived broken."}],
     }
     assert [e["message_id"] for e in report["criteria"][1]["evidence"]] == [10, 11, 12]
-    assert {s["text"] for s in report["strengths"]} >= {"You apologised.", "You offered a replacement.", "You gave the timeline."}
+    assert {s["text"] for s in report["strengths"]} >= {
+        "You apologised.",
+        "You offered a replacement.",
+        "You gave the timeline.",
+    }
     assert report["required_keywords"] == {"met": ["refund|replacement"], "missed": []}
     # Professionalism had nothing to judge on any line.
     assert report["criteria"][2]["score"] is None
@@ -110,13 +151,26 @@ def test_improvements_coach_the_weak_lines_in_the_rubrics_words(scenario):
     assert texts[0] == "Broken orders can always be returned."
     assert "When the customer said “My order arrived broken and I'm furious!”: Say sorry for the broken order." in texts
     assert all("mention" not in text.lower() for text in texts)
-    assert report["per_turn"][0] == {"message_id": 10, "score": judge_reply(scenario, 0, "Hello, we will look at it.").score, "matched": [], "missed": ["apology", "order number"]}
+    assert report["per_turn"][0] == {
+        "message_id": 10,
+        "score": judge_reply(scenario, 0, "Hello, we will look at it.").score,
+        "matched": [],
+        "missed": ["apology", "order number"],
+    }
 
 
 def test_replies_after_the_script_count_only_when_they_fall_into_a_pitfall(scenario):
-    base = turns_of(("I'm so sorry. What's the order number?", 0), ("A replacement is on its way.", 1), ("It will take 3 working days to reach you.", 2))
-    polite = report_of(scenario, base + [TraineeTurn(20, "Anything else I can do for you today?", "2024-05-01T09:04:00Z", 3)])
-    rude = report_of(scenario, base + [TraineeTurn(20, "You should have checked it on delivery.", "2024-05-01T09:04:00Z", 3)])
+    base = turns_of(
+        ("I'm so sorry. What's the order number?", 0),
+        ("A replacement is on its way.", 1),
+        ("It will take 3 working days to reach you.", 2),
+    )
+    polite = report_of(
+        scenario, base + [TraineeTurn(20, "Anything else I can do for you today?", "2024-05-01T09:04:00Z", 3)]
+    )
+    rude = report_of(
+        scenario, base + [TraineeTurn(20, "You should have checked it on delivery.", "2024-05-01T09:04:00Z", 3)]
+    )
     assert polite["overall_score"] == report_of(scenario, base)["overall_score"] == 100
     assert rude["overall_score"] < 100
 

@@ -125,7 +125,9 @@ def test_transcript_of_one_session_line_by_line(session, messages, report):
 
 
 def test_transcript_without_report_ends_after_the_conversation(session, messages):
-    markdown = render_markdown_transcript(session=session, scenario_title="Broken order", messages=messages, report=None)
+    markdown = render_markdown_transcript(
+        session=session, scenario_title="Broken order", messages=messages, report=None
+    )
 
     assert "## Report" not in markdown
     assert markdown.endswith("> *(empty message)*\n")

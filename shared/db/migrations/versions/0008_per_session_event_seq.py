@@ -5,6 +5,7 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-03
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -10,6 +10,7 @@ Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-03
 """
+
 from alembic import op
 from sqlalchemy import text
 
@@ -23,20 +24,30 @@ def _retype(to: str, columns_of: str) -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    columns = bind.execute(text(
-        "SELECT table_name, column_name FROM information_schema.columns "
-        "WHERE table_schema = current_schema() AND data_type = :of AND table_name <> 'alembic_version' "
-        "ORDER BY table_name, ordinal_position"
-    ), {"of": columns_of}).all()
+    columns = bind.execute(
+        text(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND data_type = :of AND table_name <> 'alembic_version' "
+            "ORDER BY table_name, ordinal_position"
+        ),
+        {"of": columns_of},
+    ).all()
     tables: dict[str, list[str]] = {}
     for table, column in columns:
         tables.setdefault(table, []).append(column)
     for table, names in tables.items():
         changes = ", ".join(f'ALTER COLUMN "{name}" TYPE {to}' for name in names)
         op.execute(f'ALTER TABLE "{table}" {changes}')
-    sequences = bind.execute(text(
-        "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() AND data_type = CAST(:of AS regtype)"
-    ), {"of": columns_of}).scalars().all()
+    sequences = (
+        bind.execute(
+            text(
+                "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() AND data_type = CAST(:of AS regtype)"
+            ),
+            {"of": columns_of},
+        )
+        .scalars()
+        .all()
+    )
     for sequence in sequences:
         op.execute(f'ALTER SEQUENCE "{sequence}" AS {to}')
 
