@@ -75,6 +75,17 @@ class Conversation:
         return [frame for chat in self.sockets for frame in chat.received]
 
 
+def live_workers_within(stack: Stack, expected: int, *, timeout: float) -> int:
+    """The live workers /api/health reports, once it reports `expected` or when `timeout`
+    seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        live = stack.health()["worker"]["live_workers"]
+        if live == expected or time.monotonic() > deadline:
+            return live
+        time.sleep(0.2)
+
+
 def claimant_pid(stack: Stack, message_id: int) -> int:
     [(worker_id,)] = stack.rows("SELECT worker_id FROM reply_jobs WHERE message_id = :id", id=message_id)
     return int(worker_id.split(":")[1])
@@ -89,7 +100,9 @@ async def hold_a_conversation_through_failures(root: Path) -> None:
         for stack in (a, b):
             cleanup.callback(stack.stop_all)
             stack.start_all(timeout=60)
-        assert a.health()["worker"]["live_workers"] == 2
+        # Each stack is healthy once any worker beats, and a's already does: wait for b's
+        # first heartbeat too (it comes a sweep interval after start, later on a busy box).
+        assert live_workers_within(a, 2, timeout=60) == 2
         token = a.token
         session = await create_session(a.base_url, token=token)
         talk = Conversation(token, session["id"])
