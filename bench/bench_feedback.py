@@ -1,12 +1,12 @@
-"""Time the judge (shared/training/judge.py) on the 240 labelled replies of
-eval/feedback/replies.tsv, and measure what the judge holds in memory.
+"""Time the judge (shared/training/judge.py) on every labelled reply of eval/feedback (the
+shipped scenarios' and the evaluation scenarios'), and measure what it holds in memory.
 
 Run: python bench/bench_feedback.py [rounds]
 
 Prints the median, p90 and p99 time to judge one reply (every reply judged `rounds` times
 after one warm-up pass), the first call's time (which compiles the patterns), and the
-memory the two shipped scenarios' compiled patterns and caches take (tracemalloc, and the
-process's resident size before and after).
+memory the embedder's vector table, the scenarios' anchors, compiled patterns and caches
+take (tracemalloc, and the process's resident size before and after).
 """
 
 from __future__ import annotations
@@ -32,9 +32,16 @@ def max_rss_kib() -> int:
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-    with (ROOT / "eval" / "feedback" / "replies.tsv").open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
-    scenarios = {scenario.slug: scenario for scenario in load_scenarios(ROOT / "scenarios")[0]}
+    feedback = ROOT / "eval" / "feedback"
+    rows = []
+    for path in [feedback / "replies.tsv", *sorted((feedback / "replies").glob("*.tsv"))]:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows += list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    scenarios = {
+        scenario.slug: scenario
+        for root in (ROOT / "scenarios", feedback / "scenarios")
+        for scenario in load_scenarios(root)[0]
+    }
     work = [(scenarios[row["scenario"]], int(row["line"]) - 1, row["reply"]) for row in rows]
 
     rss_before = max_rss_kib()
@@ -59,7 +66,7 @@ def main() -> None:
         f"per reply: median {statistics.median(timings):.3f} ms, p90 {timings[int(len(timings) * 0.9)]:.3f} ms, "
         f"p99 {timings[int(len(timings) * 0.99)]:.3f} ms, max {timings[-1]:.3f} ms"
     )
-    print(f"first call (compiles its patterns): {first_ms:.1f} ms")
+    print(f"first call (loads the vector table, compiles its patterns): {first_ms:.1f} ms")
     print(
         f"memory held after warm-up (compiled patterns, caches): {held / 1024:.0f} KiB; "
         f"max RSS {rss_before / 1024:.0f} -> {max_rss_kib() / 1024:.0f} MiB"

@@ -32,6 +32,7 @@ from shared.lib.gc_tuning import freeze_startup_objects  # noqa: E402
 from shared.lib.logs import configure_logging  # noqa: E402
 from shared.llm.tokens import count_tokens  # noqa: E402
 from shared.settings import load_settings  # noqa: E402
+from shared.training.embedding import default_embedder  # noqa: E402
 from worker.huey_app import configure_huey, huey  # noqa: E402
 
 # The consumer's settings, read once here; the tasks below register on the same instance.
@@ -68,6 +69,7 @@ def begin_upkeep() -> None:
         runtime.scenarios  # noqa: B018
         runtime.provider  # noqa: B018
         count_tokens("warm")
+        default_embedder().embed_cached("warm")  # the judge's vector table (0.4 s)
         freeze_startup_objects()
 
 

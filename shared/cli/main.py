@@ -24,8 +24,10 @@ from shared.db import sessions as session_rows
 from shared.db.engine import DatabaseUnavailable, check_database, create_sync_engine, shown_url
 from shared.db.migrate import upgrade_to_head
 from shared.db.scenario_rows import select_scenario_ids
-from shared.scenarios import load_scenarios
+from shared.scenarios import ScenarioLoadError, load_scenario, load_scenarios
+from shared.scenarios.loader import SCENARIO_FILENAMES
 from shared.settings import Settings, render_settings_doc
+from shared.training.tryout import SampleFileError, example_replies, read_sample_file, try_replies, warnings_for
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,7 +48,9 @@ def _settings() -> Settings:
 
 
 def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun[:-1]}ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else f"{count} {noun}s"
 
 
 def _print_json(value: Any) -> None:
@@ -113,6 +117,60 @@ def validate_scenarios(folder: Path | None) -> None:
         if not loaded and not errors:
             click.echo("No scenario files found (expected <folder>/<name>/scenario.yaml).")
         raise SystemExit(1)
+
+
+@scenarios.command("try")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option(
+    "--replies",
+    "replies_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="A tab-separated file of sample replies (columns line and reply; id and score optional). "
+    "Default: the scenario's own examples.",
+)
+def try_scenario(folder: Path, replies_file: Path | None) -> None:
+    """Score sample replies to the scenario in FOLDER as the judge would, and show which
+    points each makes and why.
+
+    Warns about customer lines without examples and points that no sample reply makes;
+    exits 1 when the scenario does not load."""
+    try:
+        scenario = load_scenario(_scenario_file(folder))
+    except ScenarioLoadError as error:
+        for problem in error.errors:
+            click.echo(f"error  {problem.file}: {problem.field}: {problem.reason}")
+        raise SystemExit(1) from None
+    try:
+        samples = read_sample_file(replies_file, scenario) if replies_file else example_replies(scenario)
+    except SampleFileError as error:
+        raise click.ClickException(str(error)) from None
+    tried = try_replies(scenario, samples)
+    for item in tried:
+        judgement = item.judgement
+        trainer = f" (trainer {item.sample.label})" if item.sample.label is not None else ""
+        click.echo(f"{item.sample.name}, line {item.sample.line}: score {judgement.score}{trainer}")
+        click.echo(f"  reply: {' '.join(item.sample.text.split())}")
+        for result in judgement.points:
+            state = "made  " if result.made else ("OPPOSITE" if result.contradicted else "missed")
+            why = f'  <- "{result.quote}"' if result.quote else ""
+            click.echo(f"  {state} {result.point.label} ({result.degree:.0%}){why}")
+        for hit in judgement.pitfalls:
+            click.echo(f'  PITFALL {hit.pitfall.label} ({hit.pitfall.severity})  <- "{hit.quote}"')
+        if judgement.keyword_list_share >= 0.5:
+            click.echo(f"  reads as a list of keywords ({judgement.keyword_list_share:.0%})")
+        for coaching in judgement.improve():
+            click.echo(f"  next time: {coaching.text}")
+    warnings = warnings_for(scenario, tried)
+    for warning in warnings:
+        click.echo(f"warning  {warning}")
+    click.echo(f"{_plural(len(tried), 'reply')} scored, {_plural(len(warnings), 'warning')}.")
+
+
+def _scenario_file(folder: Path) -> Path:
+    for name in SCENARIO_FILENAMES:
+        if (folder / name).is_file():
+            return folder / name
+    raise click.ClickException(f"{folder}: no scenario.yaml in this folder")
 
 
 # --- sessions ----------------------------------------------------------------------------

@@ -27,17 +27,22 @@ from shared.scenarios.model import (
     MaskingPattern,
     Persona,
     Pitfall,
+    Point,
     PositiveInt,
     RubricCriterion,
     Scenario,
     Slug,
     Text,
+    tone_criterion,
 )
+from shared.scenarios.plain_words import avoid_from_label, coach_from_label, praise_from_label
 
 SCENARIO_FILENAMES = ("scenario.yaml", "scenario.yml")
 EXTENSION_PREFIX = "x-"
 ROOT_FIELD = "(root)"
 DEFAULT_IDLE_TIMEOUT_SECONDS = 900
+# The criterion of a point or pitfall in a scenario without a rubric.
+DEFAULT_CRITERION = "Reply"
 _MAX_SHOWN_INPUT_CHARS = 60
 # Pydantic's wording for these names Python types; authors think in YAML shapes.
 _EXPECTED_SHAPE = {
@@ -143,7 +148,7 @@ def load_scenario(path: Path) -> Scenario:
         title=parsed.title,
         description=parsed.description,
         duration_minutes=parsed.duration_minutes,
-        bot_messages=parsed.bot_messages,
+        bot_messages=_completed_lines(parsed),
         llm_config=parsed.llm_config,
         documents=parsed.documents,
         completion=completion,
@@ -155,7 +160,7 @@ def load_scenario(path: Path) -> Scenario:
         per_reply_feedback=parsed.feedback.per_reply,
         idle_timeout_seconds=parsed.idle_timeout_seconds,
         masking_patterns=parsed.masking.patterns,
-        pitfalls=parsed.pitfalls,
+        pitfalls=tuple(_completed_pitfall(pitfall, parsed.rubric) for pitfall in parsed.pitfalls),
         extensions=extensions,
         folder=path.parent,
     )
@@ -172,8 +177,42 @@ def _check_criterion_names(shown: str, parsed: _ScenarioFile) -> list[ScenarioEr
     return [
         ScenarioError(shown, f"{field}.criterion", f"{item.criterion!r} is not the name of a rubric criterion")
         for field, item in located
-        if item.criterion.casefold() not in names
+        if item.criterion is not None and item.criterion.casefold() not in names
     ]
+
+
+def _completed_lines(parsed: _ScenarioFile) -> tuple[BotMessage, ...]:
+    """The customer lines with every point's and pitfall's criterion, coach and praise
+    filled in, for authors who wrote only the label (plain_words.py)."""
+    return tuple(
+        message.model_copy(
+            update={
+                "points": tuple(_completed_point(point, parsed.rubric) for point in message.points),
+                "pitfalls": tuple(_completed_pitfall(pitfall, parsed.rubric) for pitfall in message.pitfalls),
+            }
+        )
+        for message in parsed.bot_messages
+    )
+
+
+def _completed_point(point: Point, rubric: tuple[RubricCriterion, ...]) -> Point:
+    return point.model_copy(
+        update={
+            "criterion": point.criterion or (rubric[0].name if rubric else DEFAULT_CRITERION),
+            "coach": point.coach or coach_from_label(point.label),
+            "praise": point.praise or praise_from_label(point.label),
+        }
+    )
+
+
+def _completed_pitfall(pitfall: Pitfall, rubric: tuple[RubricCriterion, ...]) -> Pitfall:
+    # A rude remark counts against tone; a wrong fact against the rubric's first criterion.
+    default = (
+        tone_criterion(rubric) if pitfall.severity == "rude" else (rubric[0].name if rubric else DEFAULT_CRITERION)
+    )
+    return pitfall.model_copy(
+        update={"criterion": pitfall.criterion or default, "coach": pitfall.coach or avoid_from_label(pitfall.label)}
+    )
 
 
 def load_scenarios(root: Path) -> tuple[list[Scenario], list[ScenarioError]]:

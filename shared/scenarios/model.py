@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from shared.masking.fiction import MaskingRules, fiction_keys
 from shared.scenarios.keywords import keyword_alternatives
@@ -101,45 +101,87 @@ class Document(FrozenModel):
     title: Text
 
 
+def _plain_words(value: Any) -> Any:
+    """A point or pitfall written as a bare string is its `label`: what a trainer would say."""
+    return {"label": value} if isinstance(value, str) else value
+
+
 class Point(FrozenModel):
-    """One thing a good reply to a customer line does, for a rubric criterion.
+    """One thing a good reply to a customer line does, in a trainer's words.
 
-    `says` lists regular expressions (case-insensitive), any one of which shows the reply
-    does it; a match inside a negation ("no need to rotate it") does not count, and counts
-    as saying the opposite. `coach` is the advice when a reply misses it, `praise` the
-    sentence when it is met. `label` names it in `matched`/`missed`."""
+    `label` says it plainly ("says the hotel pays for the room next door and the taxi");
+    the judge decides by meaning whether a reply does it (shared/training/meaning.py). A
+    point may be written as that sentence alone. `criterion` is the rubric criterion it
+    counts for (default: the rubric's first). `says` lists optional regular expressions
+    (case-insensitive) that are hints: a match outside a negation makes the point
+    whatever the meaning check says. `coach` is the advice when a reply misses it and
+    `praise` the sentence when it is met; both default to sentences made from `label`."""
 
-    criterion: Text
     label: Text
-    says: tuple[Regex, ...] = Field(min_length=1)
-    coach: Text
+    criterion: Text | None = None
+    says: tuple[Regex, ...] = ()
+    coach: Text | None = None
     praise: Text | None = None
     weight: float = Field(default=1.0, gt=0.0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        return _plain_words(value)
+
 
 class Pitfall(FrozenModel):
-    """Something a trainer takes marks off for: a wrong fact, a forbidden act, a rude tone.
+    """Something a trainer takes marks off for: a wrong fact, a forbidden act, a rude tone,
+    in a trainer's words (`label`: "says the guest has to pay for the other hotel").
 
     `severity`: `wrong` (a fact or act that makes the reply wrong; the score is capped at
     WRONG_CAP), `rude` (dismissive or blaming; capped at RUDE_CAP) or `minor` (costs
-    MINOR_PENALTY points). A match inside a negation ("I will never ask for your
-    password") does not count."""
+    MINOR_PENALTY points). `says` patterns are optional hints, as for a point; a match
+    inside a negation ("I will never ask for your password") does not count."""
 
-    criterion: Text
     label: Text
-    says: tuple[Regex, ...] = Field(min_length=1)
-    coach: Text
+    criterion: Text | None = None
+    says: tuple[Regex, ...] = ()
+    coach: Text | None = None
     severity: Literal["wrong", "rude", "minor"] = "wrong"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        return _plain_words(value)
+
+
+MAX_EXAMPLES = 3
+# The criterion that tone pitfalls count against when a scenario has no rubric.
+TONE_CRITERION = "Professionalism"
+_TONE_NAMES = ("professionalism", "tone", "courtesy", "professional", "empathy")
+
+
+def tone_criterion(rubric: Any) -> str:
+    """The rubric criterion that built-in and rude pitfalls count against: the one named for
+    tone or professionalism, else the one with forbidden phrases, else the last;
+    TONE_CRITERION when the scenario has no rubric."""
+    criteria = tuple(rubric)
+    for name in _TONE_NAMES:
+        for criterion in criteria:
+            if name in criterion.name.casefold():
+                return criterion.name
+    with_forbidden = [criterion for criterion in criteria if criterion.forbidden]
+    if with_forbidden:
+        return with_forbidden[0].name
+    return criteria[-1].name if criteria else TONE_CRITERION
 
 
 class BotMessage(FrozenModel):
     """One scripted customer turn: the keywords a good reply to it contains (the upstream
-    format), and optionally the points a good reply makes and the pitfalls of this line."""
+    format, hints to the judge), and optionally the points a good reply makes, the
+    pitfalls of this line and up to MAX_EXAMPLES example good replies."""
 
     content: Text
     expected_keywords: tuple[Keyword, ...] = ()
     points: tuple[Point, ...] = ()
     pitfalls: tuple[Pitfall, ...] = ()
+    examples: tuple[Text, ...] = Field(default=(), max_length=MAX_EXAMPLES)
 
 
 class LLMConfig(FrozenModel):

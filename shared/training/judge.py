@@ -33,19 +33,34 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from shared.scenarios.keywords import keyword_alternatives, keyword_regex
 from shared.scenarios.model import Pitfall, Point
-from shared.training.language import is_negated, keyword_list_share
+from shared.scenarios.plain_words import speech_act_hints, spoken_form
+from shared.training import meaning
+from shared.training.documents import document_rules, document_sentences
+from shared.training.language import Clause, is_negated, keyword_list_share, negation_count
+from shared.training.meaning import ReplyMeaning, anchor_matrix, example_anchors
 from shared.training.tone import BUILT_IN_PITFALLS, TONE_CRITERION, tone_criterion
 
 CLEAN_FLOOR = 10
 WRONG_CAP = 15
 RUDE_CAP = 20
-MINOR_PENALTY = 15
+MINOR_PENALTY = 25
 EXTRA_HIT_PENALTY = 5
 MAX_COACHING = 2
 QUOTE_CHARS = 160
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+# A point counts as made (in `matched`, praised) from this degree of meaning on.
+MADE_DEGREE = 0.5
+# The points made for upstream-layout lines, one per keyword, with the texts the meaning
+# check compares replies with.
+_MADE_UP_ANCHORS: dict[Point, tuple[str, ...]] = {}
+# How many sentences of the scenario's documents that use a keyword join its anchors: they
+# say what the keyword means here ("the Direct Debit collects the corrected amount"), which
+# a good reply in other words is closer to than to the bare keyword (set by tune.py).
+DOCUMENT_ANCHORS_PER_KEYWORD = 5
+_SENTENCE = re.compile(r"(?:[^.!?\n]|[.](?=\d))+[.!?]*")
 
 
 @dataclass(frozen=True)
@@ -57,6 +72,7 @@ class PointResult:
     made: bool
     contradicted: bool
     quote: str | None
+    degree: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -123,12 +139,22 @@ _SEVERITY_ORDER = {"wrong": 0, "rude": 1, "minor": 2}
 _KEYWORD_LIST_COACH = "Answer in full sentences that say what you are doing; a list of keywords is not an answer."
 
 
-def judge_reply(scenario: Any, turn_index: int, text: str) -> Judgement:
+def judge_reply(scenario: Any, turn_index: int, text: str, *, hints: bool = True) -> Judgement:
     """Judge a trainee reply to customer line `turn_index` (0-based; past the script, only
-    pitfalls and form count)."""
+    pitfalls and form count). `hints` False leaves out the `says` patterns and keywords'
+    exact matches, judging by meaning alone (how the evaluation tunes the meaning check)."""
     points = line_points(scenario, turn_index)
-    point_results = tuple(_check_point(point, text) for point in points)
-    hits = tuple(_pitfall_hits(scenario, turn_index, text))
+    reply = ReplyMeaning(text)
+    anchors = _point_anchors(scenario, turn_index)
+    point_results = tuple(
+        _check_point(point, text, reply, anchor, hints) for point, anchor in zip(points, anchors, strict=True)
+    )
+    hits = tuple(_pitfall_hits(scenario, turn_index, text, reply, anchors, hints))
+    hits += tuple(_rule_hits(scenario, text, reply, anchors))
+    if points and not _is_relevant(scenario, turn_index, reply, anchors):
+        hits += (
+            PitfallHit(_OFF_TOPIC.model_copy(update={"criterion": _first_criterion_of(points)}), _sentence_at(text, 0)),
+        )
     # Words per point say something only for points that are ideas; points made of the
     # upstream layout's keywords are single words, and a concise reply packs several.
     authored = 0 <= turn_index < len(scenario.bot_messages) and bool(scenario.bot_messages[turn_index].points)
@@ -149,7 +175,7 @@ def _score(
     results: Sequence[PointResult], hits: Sequence[PitfallHit], contradictions: Sequence[PointResult], listiness: float
 ) -> int:
     total = sum(r.point.weight for r in results)
-    content = sum(r.point.weight for r in results if r.made) / total if total else 1.0
+    content = sum(r.point.weight * r.degree for r in results) / total if total else 1.0
     value = (CLEAN_FLOOR + (100 - CLEAN_FLOOR) * content) * (1 - listiness)
     severe = [h.pitfall.severity for h in hits if h.pitfall.severity != "minor"] + ["wrong"] * len(contradictions)
     if severe:
@@ -179,7 +205,9 @@ def line_points(scenario: Any, turn_index: int) -> tuple[Point, ...]:
 
 
 @lru_cache(maxsize=256)
-def _keyword_points_cached(rubric: tuple, keywords: tuple[str, ...], question: str) -> tuple[Point, ...]:
+def _keyword_points_cached(
+    rubric: tuple, keywords: tuple[str, ...], question: str, documents: tuple[str, ...]
+) -> tuple[Point, ...]:
     points = []
     for keyword in keywords:
         regex = keyword_regex(keyword)
@@ -188,14 +216,15 @@ def _keyword_points_cached(rubric: tuple, keywords: tuple[str, ...], question: s
         criterion = _criterion_listing(rubric, keyword)
         goal = (criterion.description if criterion is not None and criterion.description else "").strip()
         coach = goal.rstrip(".!;:, ") + "." if goal else f"Answer what the customer asked: “{question}”"
-        points.append(
-            Point(
-                criterion=criterion.name if criterion is not None else (rubric[0].name if rubric else "Reply"),
-                label=keyword_alternatives(keyword)[0],
-                says=(regex.pattern,),
-                coach=coach,
-            )
+        point = Point(
+            criterion=criterion.name if criterion is not None else (rubric[0].name if rubric else "Reply"),
+            label=keyword_alternatives(keyword)[0],
+            says=(regex.pattern,),
+            coach=coach,
         )
+        in_documents = [sentence for sentence in documents if regex.search(sentence)][:DOCUMENT_ANCHORS_PER_KEYWORD]
+        _MADE_UP_ANCHORS[point] = (*keyword_alternatives(keyword), *in_documents)
+        points.append(point)
     return tuple(points)
 
 
@@ -204,7 +233,9 @@ def _keyword_points(scenario: Any, turn_index: int) -> tuple[Point, ...]:
     sentences = [s.strip() for s in _SENTENCE.findall(line.content) if s.strip()]
     questions = [s for s in sentences if s.endswith("?")]
     question = (questions or sentences or [line.content])[-1]
-    return _keyword_points_cached(tuple(scenario.rubric), tuple(line.expected_keywords), question)
+    return _keyword_points_cached(
+        tuple(scenario.rubric), tuple(line.expected_keywords), question, document_sentences(scenario)
+    )
 
 
 def _criterion_listing(rubric: Sequence[Any], keyword: str) -> Any | None:
@@ -217,23 +248,166 @@ def _criterion_listing(rubric: Sequence[Any], keyword: str) -> Any | None:
     return None
 
 
-def _check_point(point: Point, text: str) -> PointResult:
+def _point_anchors(scenario: Any, turn_index: int) -> tuple[np.ndarray, ...]:
+    """Each point's anchors as vectors: its label, the example sentences closest to it and,
+    for a keyword point, the keyword's alternatives (meaning.py)."""
+    points = line_points(scenario, turn_index)
+    examples = scenario.bot_messages[turn_index].examples if points else ()
+    return _anchors_for(points, examples)
+
+
+@lru_cache(maxsize=512)
+def _anchors_for(points: tuple[Point, ...], examples: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    labels = [point.label for point in points]
+    from_examples = example_anchors(labels, examples)
+    return tuple(
+        anchor_matrix(
+            _MADE_UP_ANCHORS[point] if point in _MADE_UP_ANCHORS else _authored_anchors(point, point_examples)
+        )
+        for point, point_examples in zip(points, from_examples, strict=True)
+    )
+
+
+def _authored_anchors(point: Point, examples: tuple[str, ...]) -> tuple[str, ...]:
+    """A point's label, the label as an agent says it (plain_words.spoken_form) and the
+    example sentences that make it."""
+    spoken = spoken_form(point.label)
+    return (point.label, *((spoken,) if spoken else ()), *examples)
+
+
+def _check_point(point: Point, text: str, reply: ReplyMeaning, anchors: np.ndarray, hints: bool) -> PointResult:
     negated_quote = None
-    for pattern in point.says:
-        for match in _compiled(pattern).finditer(text):
-            if not is_negated(text, match.start()):
-                return PointResult(point, True, False, _sentence_at(text, match.start()))
-            negated_quote = negated_quote or _sentence_at(text, match.start())
-    return PointResult(point, False, negated_quote is not None, negated_quote)
+    if hints:
+        for pattern in point.says or speech_act_hints(point.label):
+            for match in _compiled(pattern).finditer(text):
+                if not is_negated(text, match.start()):
+                    return PointResult(point, True, False, _sentence_at(text, match.start()), 1.0)
+                negated_quote = negated_quote or _sentence_at(text, match.start())
+        # A keyword said in a negation ("no interest", "couldn't get access") is often the
+        # right answer; only an author's own pattern says that the negation is wrong.
+        if negated_quote is not None and point not in _MADE_UP_ANCHORS:
+            return PointResult(point, False, True, negated_quote, 0.0)
+    similarity, clause = reply.best(anchors)
+    made_degree = meaning.degree(similarity)
+    made = made_degree >= MADE_DEGREE
+    quote = _sentence_at(text, clause.start) if made and clause is not None else None
+    return PointResult(point, made, False, quote, made_degree)
 
 
-def _pitfall_hits(scenario: Any, turn_index: int, text: str) -> Iterable[PitfallHit]:
+def _pitfall_hits(
+    scenario: Any, turn_index: int, text: str, reply: ReplyMeaning, point_anchors: Sequence[np.ndarray], hints: bool
+) -> Iterable[PitfallHit]:
+    line = scenario.bot_messages[turn_index] if 0 <= turn_index < len(scenario.bot_messages) else None
+    customer_words = line.content.casefold() if line is not None else ""
+    authored = set(line.pitfalls if line is not None else ()) | set(getattr(scenario, "pitfalls", ()))
+    best_point = _best_point_similarity(reply, point_anchors)
     for pitfall in all_pitfalls(scenario, turn_index):
+        if pitfall in authored:
+            quote = _meaning_hit(pitfall, text, reply, best_point)
+            if quote is not None:
+                yield PitfallHit(pitfall, quote)
+                continue
+            if not hints:
+                continue
         for pattern in pitfall.says:
-            match = next((m for m in _compiled(pattern).finditer(text) if not is_negated(text, m.start())), None)
+            match = next(
+                (
+                    m
+                    for m in _compiled(pattern).finditer(text)
+                    if not is_negated(text, m.start()) and m.group().casefold() not in customer_words
+                ),
+                None,
+            )
             if match is not None:
                 yield PitfallHit(pitfall, _sentence_at(text, match.start()))
                 break
+
+
+# The pitfall the relevance check raises; like the built-in ones, every scenario has it.
+_OFF_TOPIC = Pitfall(
+    criterion=TONE_CRITERION,
+    label="does not answer the customer",
+    coach="Answer what the customer just asked before anything else.",
+    severity="wrong",
+)
+
+
+def _is_relevant(scenario: Any, turn_index: int, reply: ReplyMeaning, point_anchors: Sequence[np.ndarray]) -> bool:
+    """Whether any clause of the reply is about what the customer said or what a good reply
+    does: at least RELEVANT_AT similar to the customer's line or to a point."""
+    if not reply.clauses:
+        return False
+    line = anchor_matrix((scenario.bot_messages[turn_index].content,))
+    best = max(float(reply.similarities(line).max()), *(float(reply.similarities(a).max()) for a in point_anchors))
+    return best >= meaning.RELEVANT_AT
+
+
+def _best_point_similarity(reply: ReplyMeaning, point_anchors: Sequence[np.ndarray]) -> np.ndarray | None:
+    if not point_anchors or not reply.clauses:
+        return None
+    return np.max(np.stack([reply.similarities(anchors) for anchors in point_anchors]), axis=0)
+
+
+def _first_criterion_of(points: Sequence[Point]) -> str:
+    return points[0].criterion or TONE_CRITERION
+
+
+def _same_polarity(clause: Clause, described: str) -> bool:
+    """Whether a clause says what a pitfall or rule describes rather than its denial: "we
+    never ask for your password" does not do "asks for the password", while "you won't get
+    any compensation" does "says there is no compensation". A whole sentence of several
+    clauses counts as either."""
+    if clause.negated is None:
+        return True
+    return clause.negated == (negation_count(described) % 2 == 1)
+
+
+def _rule_hits(
+    scenario: Any, text: str, reply: ReplyMeaning, point_anchors: Sequence[np.ndarray]
+) -> Iterable[PitfallHit]:
+    """The scenario documents' prohibitions the reply breaks (documents.py), at most one."""
+    rules = document_rules(scenario)
+    if not rules or not reply.clauses:
+        return
+    best_point = _best_point_similarity(reply, point_anchors)
+    similarity = reply.vectors @ anchor_matrix(tuple(rule.act for rule in rules)).T
+    for clause_index, rule_index in zip(
+        *np.unravel_index(np.argsort(-similarity, axis=None), similarity.shape), strict=True
+    ):
+        value = float(similarity[clause_index, rule_index])
+        if value < meaning.RULE_AT:
+            return
+        clause = reply.clauses[int(clause_index)]
+        if not _same_polarity(clause, rules[int(rule_index)].act):
+            continue
+        if best_point is not None and value < float(best_point[clause_index]) + meaning.PITFALL_MARGIN:
+            continue
+        rule = rules[int(rule_index)]
+        pitfall = Pitfall(
+            criterion=tone_criterion(scenario.rubric),
+            label=f"goes against the guide: {rule.act}",
+            coach=f"The guide says: {rule.sentence}",
+            severity="wrong",
+        )
+        yield PitfallHit(pitfall, _sentence_at(text, clause.start))
+        return
+
+
+def _meaning_hit(pitfall: Pitfall, text: str, reply: ReplyMeaning, best_point: np.ndarray | None) -> str | None:
+    """The sentence that says what an authored pitfall describes, if any: a clause, not
+    turned around, close to the pitfall and closer to it than to any of the line's points."""
+    similarity = reply.similarities(anchor_matrix((pitfall.label,)))
+    for index in np.argsort(-similarity):
+        value = float(similarity[index])
+        if value < meaning.PITFALL_AT:
+            break
+        clause = reply.clauses[int(index)]
+        if not _same_polarity(clause, pitfall.label):
+            continue
+        if best_point is not None and value < float(best_point[index]) + meaning.PITFALL_MARGIN:
+            continue
+        return _sentence_at(text, clause.start)
+    return None
 
 
 def all_pitfalls(scenario: Any, turn_index: int) -> tuple[Pitfall, ...]:

@@ -7,6 +7,7 @@ Both are deliberately simple, deterministic rules (docs/training.md says what th
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 # Words that turn what follows them around: "no need to rotate it", "I can't refund that",
 # "don't worry about the spam folder", "we will never ask for your password".
@@ -96,3 +97,65 @@ def _scale(value: float, natural: float, listed: float) -> float:
     """0 at `natural`, 1 at `listed`, linear between (either direction)."""
     share = (value - natural) / (listed - natural)
     return min(1.0, max(0.0, share))
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A piece of a reply the judge compares with points: a clause, or a whole sentence of
+    several clauses. `negated` is True when a negation turns the clause around, False when
+    none does, and None for a whole sentence whose clauses may differ."""
+
+    text: str
+    start: int
+    negated: bool | None
+
+
+# Negations that reassure rather than deny: "don't worry, I've sent it" is not a denial.
+_REASSURING = re.compile(
+    r"\b(?:don['’]?t|do not|no need to|never) (?:worry|panic|fret|mind)\b|\bno (?:worries|problem|trouble)\b|"
+    r"\bnot a problem\b|\bnot at all\b|\bno doubt\b",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"[.!?;\n]+(?:\s+|$)")
+_CLAUSE_SPLIT = re.compile(
+    r",\s+(?=(?:but|and|so|because|then|which|though|although|while)\b)|\s+but\s+|\s[-–—]\s|:\s", re.IGNORECASE
+)
+MIN_CLAUSE_WORDS = 2
+
+
+def clauses(text: str) -> list[Clause]:
+    """The clauses of `text`, and each sentence of more than one clause as a whole."""
+    units: list[Clause] = []
+    for sentence_text, sentence_start in _pieces(text, _SENTENCE_END, 0):
+        parts = [(p, s) for p, s in _pieces(sentence_text, _CLAUSE_SPLIT, sentence_start) if len(_WORD.findall(p)) >= 1]
+        for part, start in parts:
+            if len(_WORD.findall(part)) >= MIN_CLAUSE_WORDS or len(parts) == 1:
+                units.append(Clause(part, start, _is_denial(part)))
+        if len(parts) > 1:
+            units.append(Clause(sentence_text, sentence_start, None))
+    return units
+
+
+def _pieces(text: str, separator: re.Pattern[str], offset: int) -> list[tuple[str, int]]:
+    pieces, start = [], 0
+    for match in separator.finditer(text):
+        piece = text[start : match.start()]
+        if piece.strip():
+            pieces.append((piece.strip(), offset + start + (len(piece) - len(piece.lstrip()))))
+        start = match.end()
+    tail = text[start:]
+    if tail.strip():
+        pieces.append((tail.strip(), offset + start + (len(tail) - len(tail.lstrip()))))
+    return pieces
+
+
+def _is_denial(clause: str) -> bool:
+    """True when the clause's negations (not "don't worry") turn it around: an odd number of
+    them ("I can't promise that" is; "I can't say it's not lost" is not)."""
+    return negation_count(clause) % 2 == 1
+
+
+def negation_count(text: str) -> int:
+    """How many negations `text` has, leaving out the reassuring ones ("don't worry")."""
+    stripped = _REASSURING.sub(" ", text)
+    return sum(1 for word in _WORD.findall(stripped) if _NEGATOR.fullmatch(word))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.scenarios.keywords import keyword_matches
+from shared.scenarios.keywords import keyword_alternatives, keyword_matches
 from shared.training.judge import MAX_COACHING, Judgement, judge_reply, line_points, praise_for
 from shared.training.scoring import round_half_up
 
@@ -72,7 +72,11 @@ def build_report(scenario: Any, turns: Sequence[TraineeTurn], *, started_at: str
         "scenario": {"slug": scenario.slug, "title": scenario.title},
         "overall_score": round_half_up(statistics.fmean(line_scores)) if line_scores else 0,
         "criteria": [_criterion(scenario, criterion, answers, judged) for criterion in scenario.rubric],
-        "required_keywords": {"met": required_met, "missed": [kw for kw in required if kw not in required_met]},
+        # Named by their first alternative: a trainee or trainer never reads `a|b` syntax.
+        "required_keywords": {
+            "met": [keyword_alternatives(kw)[0] for kw in required_met],
+            "missed": [keyword_alternatives(kw)[0] for kw in required if kw not in required_met],
+        },
         "per_turn": [
             {
                 "message_id": j.turn.message_id,
@@ -206,7 +210,7 @@ def _improvements(scenario: Any, answers: list[list[_Judged]], judged: list[_Jud
         improvements.append(
             {
                 "text": "The session never covered: "
-                + ", ".join(f"“{kw.split('|')[0].strip()}”" for kw in missed)
+                + ", ".join(f"“{keyword_alternatives(kw)[0]}”" for kw in missed)
                 + ".",
                 "criterion": None,
                 "evidence": [],

@@ -9,12 +9,10 @@ ask for your password").
 
 from __future__ import annotations
 
-from typing import Any
+from shared.scenarios.model import TONE_CRITERION, Pitfall, tone_criterion
 
-from shared.scenarios.model import Pitfall
+__all__ = ["BUILT_IN_PITFALLS", "TONE_CRITERION", "tone_criterion"]
 
-TONE_CRITERION = "Professionalism"
-_TONE_NAMES = ("professionalism", "tone", "courtesy", "professional", "empathy")
 
 # A request verb, then within a few words something only the customer should know.
 _SECRET = (
@@ -43,6 +41,17 @@ BUILT_IN_PITFALLS: tuple[Pitfall, ...] = (
     ),
     Pitfall(
         criterion=TONE_CRITERION,
+        label="sends a card number or secret",
+        says=(
+            rf"\b(?:send|sent|sending|e-?mail\w*|text\w*|write|wrote|post\w*|read out)\b{_GAP}\b(?:your |the )?"
+            r"(?:full|whole|complete|long|16-digit) (?:card|credit card|debit card) number\b",
+            r"\[CARD[A-Z_0-9]*\]",
+        ),
+        coach="Never send or read out a full card number or a secret; refer to the last four digits only.",
+        severity="wrong",
+    ),
+    Pitfall(
+        criterion=TONE_CRITERION,
         label="repeats a secret",
         says=(r"\b(?:sk|rk|pk|rp|whsec)_(?:live|test)_[a-z0-9]{6,}", r"\[(?:API_KEY|SECRET|PASSWORD)[A-Z_0-9]*\]"),
         coach="Never repeat a secret the customer pasted; tell them to replace it and do not use it.",
@@ -53,18 +62,23 @@ BUILT_IN_PITFALLS: tuple[Pitfall, ...] = (
         label="dismisses the customer",
         says=(
             r"\bcalm down\b",
-            r"\brelax\b",
-            r"\bchill\b",
             r"\bnot the end of the world\b",
             r"\bno big deal\b",
             r"\bit['’]?s only\b[^.?!]{0,25}\b(?:dollars|euros|pounds|orders|minutes|\d+)",
             r"\b(?:okay|ok),\s*(?:okay|ok)\b",
             r"\bsnippy\b",
             r"\bget to it when we get to it\b",
+            r"\bI['’]?m not going to (?:argue|debate|discuss this|repeat)\b",
+            r"\bI['’]?ve (?:literally |already )?just told you\b",
+            r"\bnot sure why you['’]?d (?:think|expect|assume)\b",
+            r"\b(?:panicking|shouting|getting upset|getting angry) (?:isn['’]?t|won['’]?t|doesn['’]?t) (?:going to )?help\b",
+            r"\b(?:lots of|most|plenty of|other) people (?:manage|cope|get by)\b",
+            r"\bthat['’]?s (?:literally )?what (?:the counter|the desk|I|we|they) (?:already )?(?:told|said)\b",
             r"\bwhy would you (?:need|want)\b",
-            r"\bI guess\b",
             r"\bdeal with it\b",
-            r"\bwhatever\b",
+            r"\bwhatever you (?:say|want)\b",
+            r"\b(?:you['’]?re|you are|that['’]?s) (?:being )?(?:ridiculous|silly|overreacting|dramatic)\b",
+            r"(?:^|[.!?]\s+)(?:just )?(?:relax|chill)(?: out)?[.!,]",
             r"\b(?:isn['’]?t|is not) how (?:this|it) works\b",
             r"\bthat['’]?s (?:just )?how it (?:is|works)\b",
             r"\bnothing (?:I|we) can do\b",
@@ -87,15 +101,13 @@ BUILT_IN_PITFALLS: tuple[Pitfall, ...] = (
             r"\b(I|we) don['’]?t care\b",
             r"\bif you say so\b",
             r"\bI['’]?m busy\b",
-            r"\bother customers\b",
             r"\blike I said\b",
             r"\bas I (already )?explained\b",
             r"\bfor the last time\b",
             r"\bno need to (shout|be rude|get (so )?(upset|worked up|angry))\b",
-            r"\b(attitude|drama|overreact\w*)\b",
-            r"\b(ridiculous|silly)\b",
             r"\bany idiot\b",
             r"\bit['’]?s (really )?(easy|simple|basic)\b",
+            r"\bit['’]?s not (?:that )?(?:complicated|hard|difficult|rocket science)\b",
         ),
         coach="Take the customer's worry seriously; acknowledge it instead of brushing it off.",
         severity="rude",
@@ -104,14 +116,17 @@ BUILT_IN_PITFALLS: tuple[Pitfall, ...] = (
         criterion=TONE_CRITERION,
         label="blames the customer",
         says=(
-            r"\byou should(?:['’]?ve| have)\b",
-            r"\bshould have (?:read|checked|known|looked)\b",
+            # "you should have read it", not "you should have that by Friday"
+            r"\byou should(?:['’]ve| have) (?:been|known|read|checked|called|rung|done|asked|looked|sent|paid|tried|used|"
+            r"noticed|seen|kept|waited|contacted|updated|followed|saved|written|logged|reset|changed|thought|"
+            r"realised|realized|listened|booked|reported|remembered|told)\b",
             r"\byour (?:own )?fault\b",
             r"\b(?:is|it['’]?s|that['’]?s) your (?:job|responsibility|problem)\b",
             r"\bthat['’]?s on you\b",
             r"\byou (?:probably|must have|obviously) (?:typed|broke|did|forgot|made|messed|changed|got)\b",
             r"\bif you['’]?d (?:bothered|read|looked|checked|paid attention)\b",
             r"\bbothered to\b",
+            r"\b(?:didn['’]?t|did not|couldn['’]?t|can['’]?t) (?:even )?(?:be )?bother(?:ed)?\b",
             r"\brookie\b",
             r"\blike every(?:one|body) else\b",
             r"\bpeople (?:just )?(?:don['’]?t|never) (?:look|read|check)\b",
@@ -129,10 +144,13 @@ BUILT_IN_PITFALLS: tuple[Pitfall, ...] = (
             r"\byou (ignored|missed) (the|our)\b",
             r"\bwe (told|warned|notified) you\b",
             r"\byou were (told|warned|notified)\b",
-            r"\bshould['’]?ve\b",
             r"\bwhy (would|did) you\b",
             r"\bnot (on )?us\b",
             r"\bwe did our part\b",
+            r"\byou could(?:['’]?ve| have) (?:phoned|called|checked|read|asked|looked|rung)\b",
+            r"\bwhat did you expect\b",
+            r"\bnot sure what you expected\b",
+            r"\bwas never going to (?:help|work)\b",
         ),
         coach="Leave blame out; say what happened and what you are doing about it.",
         severity="rude",
@@ -144,7 +162,6 @@ BUILT_IN_PITFALLS: tuple[Pitfall, ...] = (
             r"\bdid you know\b",
             r"\bhave you tried our\b",
             r"\bwhile we.re at it\b",
-            r"\bupgrad\w* (to|your)\b",
             r"\b\d+ ?% off\b",
             r"\b(survey|questionnaire|rate (your|our|us|the)\b)",
             r"\bnew (analytics|features?|collection|range|product)\b",
@@ -155,23 +172,8 @@ BUILT_IN_PITFALLS: tuple[Pitfall, ...] = (
     Pitfall(
         criterion=TONE_CRITERION,
         label="impatient tone",
-        says=(r"\bobviously\b", r"\bseriously\?", r"\bfrankly\b", r"^\s*(?:look|listen|well|honestly),"),
+        says=(r"\bobviously\b", r"\bseriously\?", r"\bfrankly\b", r"^\s*(?:look|listen|honestly),"),
         coach="Keep the tone warm and patient, even when the customer is curt.",
         severity="minor",
     ),
 )
-
-
-def tone_criterion(rubric: Any) -> str:
-    """The rubric criterion that built-in pitfalls count against: the one named for tone or
-    professionalism, else the one with forbidden phrases, else the last; TONE_CRITERION
-    when the scenario has no rubric."""
-    criteria = tuple(rubric)
-    for name in _TONE_NAMES:
-        for criterion in criteria:
-            if name in criterion.name.casefold():
-                return criterion.name
-    with_forbidden = [criterion for criterion in criteria if criterion.forbidden]
-    if with_forbidden:
-        return with_forbidden[0].name
-    return criteria[-1].name if criteria else TONE_CRITERION

@@ -161,3 +161,60 @@ def test_other_modules_can_add_command_groups():
         assert "extra" in CliRunner().invoke(main, ["--help"]).output
     finally:
         main.commands.pop("extra")
+
+
+PLAIN_WORDS = REPO_ROOT / "tests" / "data" / "scenarios" / "plain_words" / "hotel"
+
+
+def test_try_scores_the_scenarios_own_examples_and_shows_the_points_each_makes():
+    result = CliRunner().invoke(main, ["scenarios", "try", str(PLAIN_WORDS)])
+    assert result.exit_code == 0, result.output
+    assert "line 1 example 1, line 1: score" in result.output
+    assert "made   apologises for the lost booking" in result.output
+    assert "1 reply scored" in result.output
+
+
+def test_try_scores_a_replies_file_with_the_trainers_label_and_warns_about_points_nobody_makes(tmp_path: Path):
+    replies = tmp_path / "replies.tsv"
+    replies.write_text(
+        "id\tline\tscore\treply\n"
+        "a\t1\t85\tSo sorry! We've booked you a room at the partner hotel next door tonight, on us.\n"
+        "b\t1\t10\tOur spa is open until ten.\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["scenarios", "try", str(PLAIN_WORDS), "--replies", str(replies)])
+    assert result.exit_code == 0, result.output
+    assert "a, line 1: score" in result.output and "(trainer 85)" in result.output
+    assert "b, line 1: score 10 (trainer 10)" in result.output
+    assert "  missed apologises for the lost booking (0%)" in result.output
+    assert "warning  line 1: no sample reply makes the point 'says the hotel pays for the taxi there'" in result.output
+
+
+def test_try_names_the_row_of_a_bad_replies_file(tmp_path: Path):
+    replies = tmp_path / "replies.tsv"
+    replies.write_text("line\treply\n7\tHello\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["scenarios", "try", str(PLAIN_WORDS), "--replies", str(replies)])
+    assert result.exit_code == 1
+    assert "row 2: 'line' must be a customer line number from 1 to 1" in result.output
+
+
+def test_try_reports_a_scenario_that_does_not_load(tmp_path: Path):
+    (tmp_path / "scenario.yaml").write_text("id: x\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["scenarios", "try", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "title: field required" in result.output
+
+
+def test_try_on_the_guides_annotated_example_shows_what_the_guide_says(tmp_path: Path):
+    guide = (REPO_ROOT / "docs" / "scenarios.md").read_text(encoding="utf-8")
+    example = guide.split("## An annotated example")[1].split("```yaml\n")[1].split("```")[0]
+    (tmp_path / "scenario.yaml").write_text(example, encoding="utf-8")
+    shown = guide.split("On the annotated example above")[1].split("```\n")[1].split("```")[0]
+    result = CliRunner().invoke(main, ["scenarios", "try", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.output == shown
+    reworded = example.replace(
+        "label: sends a free replacement lamp today", "label: sends a new lamp today, free of charge"
+    )
+    (tmp_path / "scenario.yaml").write_text(reworded, encoding="utf-8")
+    assert "line 1 example 1, line 1: score 100" in CliRunner().invoke(main, ["scenarios", "try", str(tmp_path)]).output

@@ -439,3 +439,48 @@ def test_missed_keywords_keeps_the_order_and_spelling_of_the_list():
     missed = missed_keywords("We will refund you.", ["Sorry|apologize", "refund", "business days"])
 
     assert missed == ["Sorry|apologize", "business days"]
+
+
+def test_a_point_or_pitfall_in_plain_words_gets_its_criterion_coaching_and_praise(tmp_path):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "scenario.yaml").write_text(
+        "id: plain\ntitle: Plain\ndescription: Plain words.\nduration_minutes: 5\n"
+        "rubric:\n  - name: Care\n  - name: Tone\n"
+        "bot_messages:\n"
+        "  - content: My parcel is late.\n"
+        "    points:\n"
+        "      - apologises for the late parcel\n"
+        "      - label: tells Sam the parcel arrives tomorrow\n"
+        "        criterion: Tone\n"
+        "    pitfalls:\n"
+        "      - label: blames the courier\n"
+        "        severity: rude\n"
+        "    examples:\n"
+        "      - Sorry it's late; it will be with you tomorrow.\n",
+        encoding="utf-8",
+    )
+    line = load_scenario(folder / "scenario.yaml").bot_messages[0]
+    apology, arrival = line.points
+    assert (apology.criterion, apology.coach, apology.praise, apology.says) == (
+        "Care",
+        "Apologise for the late parcel.",
+        "You apologised for the late parcel.",
+        (),
+    )
+    assert (arrival.criterion, arrival.coach) == ("Tone", "Tell Sam the parcel arrives tomorrow.")
+    assert (line.pitfalls[0].criterion, line.pitfalls[0].coach) == ("Tone", "Do not blame the courier.")
+    assert line.examples == ("Sorry it's late; it will be with you tomorrow.",)
+
+
+def test_more_than_three_examples_on_a_line_is_a_load_error(tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    (folder / "scenario.yaml").write_text(
+        "id: many\ntitle: Many\ndescription: Too many examples.\nduration_minutes: 5\n"
+        "bot_messages:\n  - content: Hello?\n    examples: [a, b, c, d]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioLoadError) as error:
+        load_scenario(folder / "scenario.yaml")
+    assert "bot_messages[0].examples: tuple should have at most 3 items" in str(error.value)

@@ -122,7 +122,7 @@ def test_a_complete_good_conversation_scores_100_and_quotes_its_lines(scenario):
         "You offered a replacement.",
         "You gave the timeline.",
     }
-    assert report["required_keywords"] == {"met": ["refund|replacement"], "missed": []}
+    assert report["required_keywords"] == {"met": ["refund"], "missed": []}  # no `a|b` syntax shown
     # Professionalism had nothing to judge on any line.
     assert report["criteria"][2]["score"] is None
 

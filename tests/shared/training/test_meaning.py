@@ -1,0 +1,139 @@
+"""The judge on a scenario written the new way (tests/data/scenarios/plain_words): points and
+pitfalls in plain words, judged by meaning; the documents' rules; the word vectors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shared.scenarios.loader import load_scenario
+from shared.scenarios.model import Scenario
+from shared.training.documents import document_rules
+from shared.training.embedding import default_embedder
+from shared.training.judge import RUDE_CAP, WRONG_CAP, judge_reply
+from tests.support.stack import REPO_ROOT
+
+HOTEL = REPO_ROOT / "tests" / "data" / "scenarios" / "plain_words" / "hotel" / "scenario.yaml"
+
+
+@pytest.fixture(name="hotel", scope="module")
+def _hotel() -> Scenario:
+    return load_scenario(HOTEL)
+
+
+def score(scenario: Scenario, text: str) -> int:
+    return judge_reply(scenario, 0, text).score
+
+
+def test_a_good_reply_in_words_the_author_never_wrote_makes_the_points(hotel):
+    judgement = judge_reply(
+        hotel,
+        0,
+        "Forgive us, this is our mistake. Your room tonight is at the hotel next door and we're paying for it, "
+        "plus the ride over.",
+    )
+    assert judgement.score >= 80
+    assert "apologises for the lost booking" in judgement.made_labels()
+    assert any(label.startswith("says the hotel has booked") for label in judgement.made_labels())
+
+
+def test_vague_off_topic_and_keyword_list_replies_score_below_a_good_one(hotel):
+    good = score(
+        hotel, "I'm so sorry. We've reserved you a room at the partner hotel next door tonight at our expense."
+    )
+    vague = score(hotel, "Sorry about that. I'll look into it.")
+    off_topic = score(hotel, "Our spa is open until ten, would you like to book a massage?")
+    keywords = score(hotel, "Sorry, hotel, next door, taxi, pay, tonight.")
+    assert good >= 80
+    assert vague <= 40
+    assert off_topic <= 15
+    assert keywords <= 10
+
+
+def test_a_pitfall_in_plain_words_catches_the_wrong_act_it_describes(hotel):
+    judgement = judge_reply(
+        hotel, 0, "Sorry about that. You'll have to pay for the hotel next door yourself and claim it back later."
+    )
+    assert judgement.score <= WRONG_CAP
+    assert [hit.pitfall.label for hit in judgement.pitfalls] == [
+        "says the guest has to pay for the other hotel and claim it back later"
+    ]
+    assert judgement.improve()[0].text == "Do not say the guest has to pay for the other hotel and claim it back later."
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Whatever happens, you'll have a bed tonight: I'm sorry, I've booked you next door at our cost and the taxi is paid.",
+        "Absolutely, you should have that. I've booked the partner hotel next door for you tonight at our cost, "
+        "taxi included, and I'm sorry.",
+    ],
+)
+def test_a_common_word_never_caps_an_excellent_reply(hotel, reply):
+    judgement = judge_reply(hotel, 0, reply)
+    assert judgement.pitfalls == ()
+    assert judgement.score > RUDE_CAP + 50
+
+
+@pytest.mark.parametrize(
+    ("reply", "label"),
+    [
+        (
+            "Sorry. I've booked you next door. Can you give me your full card number so I can hold it?",
+            "asks for a secret",
+        ),
+        (
+            "Sorry. I've booked you next door at our cost and I'll email you your full card number for your records.",
+            "sends a card number or secret",
+        ),
+    ],
+)
+def test_asking_for_or_sending_a_card_number_is_wrong_whoever_starts_it(hotel, reply, label):
+    judgement = judge_reply(hotel, 0, reply)
+    assert judgement.score <= WRONG_CAP
+    assert label in [hit.pitfall.label for hit in judgement.pitfalls]
+
+
+def test_a_built_in_pitfall_does_not_fire_on_the_customers_own_words(hotel):
+    scenario = hotel.model_copy(
+        update={
+            "bot_messages": (
+                hotel.bot_messages[0].model_copy(update={"content": "Did you know my booking was confirmed by email?"}),
+            )
+        }
+    )
+    judgement = judge_reply(
+        scenario, 0, "Did you know is exactly right: I'm sorry, the booking was lost, we've booked you next door."
+    )
+    assert "changes the subject" not in [hit.pitfall.label for hit in judgement.pitfalls]
+
+
+def test_the_documents_prohibitions_become_rules_and_past_tense_never_does_not(hotel):
+    acts = [rule.act for rule in document_rules(hotel)]
+    assert acts == [
+        "ask the guest for their full card number over the phone or in chat",
+        "send the guest away without a room booked for the night",
+        "promise an upgrade that the duty manager has not approved",
+    ]
+
+
+def test_a_reply_that_breaks_a_documents_rule_is_wrong_and_its_negation_is_not(hotel):
+    broken = judge_reply(hotel, 0, "Sorry, I'll promise you an upgrade that the duty manager has not approved yet.")
+    assert broken.score <= WRONG_CAP
+    hit = next(hit for hit in broken.pitfalls if hit.pitfall.label.startswith("goes against the guide"))
+    assert (
+        hit.pitfall.coach
+        == "The guide says: Agents must not promise an upgrade that the duty manager has not approved."
+    )
+    kept = judge_reply(hotel, 0, "Sorry, I can't promise an upgrade that the duty manager has not approved.")
+    assert not any(hit.pitfall.label.startswith("goes against the guide") for hit in kept.pitfalls)
+
+
+def test_the_word_vectors_come_from_the_package_and_are_deterministic_unit_vectors():
+    embedder = default_embedder()
+    first = embedder.embed(["I've sent the refund to your card.", ""])
+    second = embedder.embed(["I've sent the refund to your card.", ""])
+    assert np.array_equal(first, second)
+    assert first.shape == (2, embedder.dimensions)
+    assert np.isclose(np.linalg.norm(first[0]), 1.0)
+    assert not first[1].any()  # no tokens: a zero vector, never a division by zero
