@@ -74,8 +74,17 @@ class ScenarioLoadError(Exception):
         self.errors = errors
 
 
+class _BuiltInPitfallsSection(FrozenModel):
+    """`feedback.built_in_pitfalls`: built-ins switched off (`disable`; not `off`, which YAML
+    reads as false), or their coaching reworded."""
+
+    disable: tuple[Text, ...] = ()
+    coach: dict[str, Text] = Field(default_factory=dict)
+
+
 class _FeedbackSection(FrozenModel):
     per_reply: bool = Field(default=True, strict=True)
+    built_in_pitfalls: _BuiltInPitfallsSection = _BuiltInPitfallsSection()
 
 
 class _MaskingSection(FrozenModel):
@@ -138,6 +147,7 @@ def load_scenario(path: Path) -> Scenario:
     errors += _check_documents(shown, path.parent, parsed.documents)
     errors += _check_unique(shown, "rubric", "name", [criterion.name.casefold() for criterion in parsed.rubric])
     errors += _check_criterion_names(shown, parsed)
+    errors += _check_built_in_labels(shown, parsed.feedback.built_in_pitfalls)
     errors += _check_unique(shown, "masking.patterns", "name", [pattern.name for pattern in parsed.masking.patterns])
     if errors:
         raise ScenarioLoadError(errors)
@@ -158,6 +168,8 @@ def load_scenario(path: Path) -> Scenario:
         objectives=parsed.objectives,
         rubric=parsed.rubric,
         per_reply_feedback=parsed.feedback.per_reply,
+        built_in_pitfalls_off=parsed.feedback.built_in_pitfalls.disable,
+        built_in_pitfall_coach=tuple(parsed.feedback.built_in_pitfalls.coach.items()),
         idle_timeout_seconds=parsed.idle_timeout_seconds,
         masking_patterns=parsed.masking.patterns,
         pitfalls=tuple(_completed_pitfall(pitfall, parsed.rubric) for pitfall in parsed.pitfalls),
@@ -178,6 +190,25 @@ def _check_criterion_names(shown: str, parsed: _ScenarioFile) -> list[ScenarioEr
         ScenarioError(shown, f"{field}.criterion", f"{item.criterion!r} is not the name of a rubric criterion")
         for field, item in located
         if item.criterion is not None and item.criterion.casefold() not in names
+    ]
+
+
+def _check_built_in_labels(shown: str, section: _BuiltInPitfallsSection) -> list[ScenarioError]:
+    """Every label under `feedback.built_in_pitfalls` names a built-in pitfall."""
+    # Imported here: the training package imports the scenario model, which imports this
+    # package, so a module-level import would be circular.
+    from shared.training.tone import BUILT_IN_PITFALLS
+
+    labels = {pitfall.label for pitfall in BUILT_IN_PITFALLS}
+    named = [("disable", label) for label in section.disable] + [("coach", label) for label in section.coach]
+    return [
+        ScenarioError(
+            shown,
+            f"feedback.built_in_pitfalls.{where}",
+            f"{label!r} is not a built-in pitfall (they are: {', '.join(sorted(labels))})",
+        )
+        for where, label in named
+        if label not in labels
     ]
 
 

@@ -246,6 +246,10 @@ class Scenario(FrozenModel):
     objectives: tuple[Text, ...] = ()
     rubric: tuple[RubricCriterion, ...] = ()
     per_reply_feedback: bool = True
+    # The built-in pitfalls (shared/training/tone.py) this scenario switches off, by label,
+    # and the ones it rewords: (label, coaching) pairs.
+    built_in_pitfalls_off: tuple[str, ...] = ()
+    built_in_pitfall_coach: tuple[tuple[str, str], ...] = ()
     idle_timeout_seconds: PositiveInt = 900
     masking_patterns: tuple[MaskingPattern, ...] = ()
     pitfalls: tuple[Pitfall, ...] = ()

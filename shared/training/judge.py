@@ -3,25 +3,30 @@ pitfalls it falls into, and whether it is written as an answer or as a list of k
 
 How a reply is scored (docs/training.md has a worked example)
 --------------------------------------------------------------
-* **Points.** Each customer line lists what a good reply to it does (`points`), each for
-  a rubric criterion and with a weight. A point is made when one of its `says` patterns
-  occurs outside a negation. Content is the weighted share of points made.
+* **Points.** Each customer line lists what a good reply to it does (`points`), each in a
+  trainer's words, for a rubric criterion and with a weight. Each point has a degree,
+  0..1, by meaning (meaning.py: the reply's clauses against the point's label, its spoken
+  form and the line's example sentences); a `says` hint outside a negation makes it
+  outright. Content is the weighted mean of the degrees.
 * **Form.** A reply that reads as a list of keywords (language.keyword_list_share) keeps
   only the rest of its content: content × (1 - share).
-* **Pitfalls.** The line's pitfalls, the scenario's, its rubric's `forbidden` phrases and
-  the built-in ones (tone.py) each cost what a trainer takes off: a `wrong` fact or act
-  caps the score at WRONG_CAP, a `rude` remark at RUDE_CAP, a `minor` one costs
-  MINOR_PENALTY points; each further wrong or rude hit lowers the cap by EXTRA_HIT_PENALTY.
-  A point said inside a negation ("no need to rotate it") counts as a wrong hit.
+* **Pitfalls.** The line's pitfalls and the scenario's (by meaning and by their hints),
+  the scenario documents' prohibitions (documents.py), the rubric's `forbidden` phrases,
+  the built-in ones (tone.py) and not answering the customer at all each cost what a
+  trainer takes off: a `wrong` fact or act caps the score at WRONG_CAP, a `rude` remark at
+  RUDE_CAP, a `minor` one costs MINOR_PENALTY points; each further wrong or rude hit
+  lowers the cap by EXTRA_HIT_PENALTY. An author's `says` hint matched inside a negation
+  ("no need to rotate it") counts as a wrong hit.
 
-    score = round(100 × content × (1 - keyword_list_share)), then the pitfalls
+    score = (CLEAN_FLOOR + (100 - CLEAN_FLOOR) × content) × (1 - keyword_list_share),
+            then the pitfalls
 
 A criterion's score is the same formula over its own points and pitfalls on this line;
 criteria with neither are not judged on this line.
 
 A scenario written in the upstream format, without points, gets one point per entry of
-the line's `expected_keywords` (any alternative makes it), so form, tone and negation
-still count there.
+the line's `expected_keywords` (the keyword a hint, its alternatives and the documents'
+sentences that use it the anchors), so form, tone and the documents' rules still count.
 """
 
 from __future__ import annotations
@@ -36,13 +41,14 @@ from typing import Any
 import numpy as np
 
 from shared.scenarios.keywords import keyword_alternatives, keyword_regex
-from shared.scenarios.model import Pitfall, Point
+from shared.scenarios.model import Point
 from shared.scenarios.plain_words import speech_act_hints, spoken_form
 from shared.training import meaning
-from shared.training.documents import document_rules, document_sentences
-from shared.training.language import Clause, is_negated, keyword_list_share, negation_count
+from shared.training.documents import document_sentences
+from shared.training.language import compiled_pattern, is_negated, keyword_list_share, sentence_at
 from shared.training.meaning import ReplyMeaning, anchor_matrix, example_anchors
-from shared.training.tone import BUILT_IN_PITFALLS, TONE_CRITERION, tone_criterion
+from shared.training.pitfalls import PitfallHit, pitfall_hits
+from shared.training.tone import TONE_CRITERION
 
 CLEAN_FLOOR = 10
 WRONG_CAP = 15
@@ -50,7 +56,6 @@ RUDE_CAP = 20
 MINOR_PENALTY = 25
 EXTRA_HIT_PENALTY = 5
 MAX_COACHING = 2
-QUOTE_CHARS = 160
 # A point counts as made (in `matched`, praised) from this degree of meaning on.
 MADE_DEGREE = 0.5
 # The points made for upstream-layout lines, one per keyword, with the texts the meaning
@@ -60,7 +65,7 @@ _MADE_UP_ANCHORS: dict[Point, tuple[str, ...]] = {}
 # say what the keyword means here ("the Direct Debit collects the corrected amount"), which
 # a good reply in other words is closer to than to the bare keyword (set by tune.py).
 DOCUMENT_ANCHORS_PER_KEYWORD = 5
-_SENTENCE = re.compile(r"(?:[^.!?\n]|[.](?=\d))+[.!?]*")
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 
 
 @dataclass(frozen=True)
@@ -73,14 +78,6 @@ class PointResult:
     contradicted: bool
     quote: str | None
     degree: float = 0.0
-
-
-@dataclass(frozen=True)
-class PitfallHit:
-    """A pitfall the reply fell into, with the sentence that did it."""
-
-    pitfall: Pitfall
-    quote: str
 
 
 @dataclass(frozen=True)
@@ -149,12 +146,7 @@ def judge_reply(scenario: Any, turn_index: int, text: str, *, hints: bool = True
     point_results = tuple(
         _check_point(point, text, reply, anchor, hints) for point, anchor in zip(points, anchors, strict=True)
     )
-    hits = tuple(_pitfall_hits(scenario, turn_index, text, reply, anchors, hints))
-    hits += tuple(_rule_hits(scenario, text, reply, anchors))
-    if points and not _is_relevant(scenario, turn_index, reply, anchors):
-        hits += (
-            PitfallHit(_OFF_TOPIC.model_copy(update={"criterion": _first_criterion_of(points)}), _sentence_at(text, 0)),
-        )
+    hits = pitfall_hits(scenario, turn_index, text, reply, points, anchors, hints)
     # Words per point say something only for points that are ideas; points made of the
     # upstream layout's keywords are single words, and a concise reply packs several.
     authored = 0 <= turn_index < len(scenario.bot_messages) and bool(scenario.bot_messages[turn_index].points)
@@ -279,10 +271,10 @@ def _check_point(point: Point, text: str, reply: ReplyMeaning, anchors: np.ndarr
     negated_quote = None
     if hints:
         for pattern in point.says or speech_act_hints(point.label):
-            for match in _compiled(pattern).finditer(text):
+            for match in compiled_pattern(pattern).finditer(text):
                 if not is_negated(text, match.start()):
-                    return PointResult(point, True, False, _sentence_at(text, match.start()), 1.0)
-                negated_quote = negated_quote or _sentence_at(text, match.start())
+                    return PointResult(point, True, False, sentence_at(text, match.start()), 1.0)
+                negated_quote = negated_quote or sentence_at(text, match.start())
         # A keyword said in a negation ("no interest", "couldn't get access") is often the
         # right answer; only an author's own pattern says that the negation is wrong.
         if negated_quote is not None and point not in _MADE_UP_ANCHORS:
@@ -290,171 +282,8 @@ def _check_point(point: Point, text: str, reply: ReplyMeaning, anchors: np.ndarr
     similarity, clause = reply.best(anchors)
     made_degree = meaning.degree(similarity)
     made = made_degree >= MADE_DEGREE
-    quote = _sentence_at(text, clause.start) if made and clause is not None else None
+    quote = sentence_at(text, clause.start) if made and clause is not None else None
     return PointResult(point, made, False, quote, made_degree)
-
-
-def _pitfall_hits(
-    scenario: Any, turn_index: int, text: str, reply: ReplyMeaning, point_anchors: Sequence[np.ndarray], hints: bool
-) -> Iterable[PitfallHit]:
-    line = scenario.bot_messages[turn_index] if 0 <= turn_index < len(scenario.bot_messages) else None
-    customer_words = line.content.casefold() if line is not None else ""
-    authored = set(line.pitfalls if line is not None else ()) | set(getattr(scenario, "pitfalls", ()))
-    best_point = _best_point_similarity(reply, point_anchors)
-    for pitfall in all_pitfalls(scenario, turn_index):
-        if pitfall in authored:
-            quote = _meaning_hit(pitfall, text, reply, best_point)
-            if quote is not None:
-                yield PitfallHit(pitfall, quote)
-                continue
-            if not hints:
-                continue
-        for pattern in pitfall.says:
-            match = next(
-                (
-                    m
-                    for m in _compiled(pattern).finditer(text)
-                    if not is_negated(text, m.start()) and m.group().casefold() not in customer_words
-                ),
-                None,
-            )
-            if match is not None:
-                yield PitfallHit(pitfall, _sentence_at(text, match.start()))
-                break
-
-
-# The pitfall the relevance check raises; like the built-in ones, every scenario has it.
-_OFF_TOPIC = Pitfall(
-    criterion=TONE_CRITERION,
-    label="does not answer the customer",
-    coach="Answer what the customer just asked before anything else.",
-    severity="wrong",
-)
-
-
-def _is_relevant(scenario: Any, turn_index: int, reply: ReplyMeaning, point_anchors: Sequence[np.ndarray]) -> bool:
-    """Whether any clause of the reply is about what the customer said or what a good reply
-    does: at least RELEVANT_AT similar to the customer's line or to a point."""
-    if not reply.clauses:
-        return False
-    line = anchor_matrix((scenario.bot_messages[turn_index].content,))
-    best = max(float(reply.similarities(line).max()), *(float(reply.similarities(a).max()) for a in point_anchors))
-    return best >= meaning.RELEVANT_AT
-
-
-def _best_point_similarity(reply: ReplyMeaning, point_anchors: Sequence[np.ndarray]) -> np.ndarray | None:
-    if not point_anchors or not reply.clauses:
-        return None
-    return np.max(np.stack([reply.similarities(anchors) for anchors in point_anchors]), axis=0)
-
-
-def _first_criterion_of(points: Sequence[Point]) -> str:
-    return points[0].criterion or TONE_CRITERION
-
-
-def _same_polarity(clause: Clause, described: str) -> bool:
-    """Whether a clause says what a pitfall or rule describes rather than its denial: "we
-    never ask for your password" does not do "asks for the password", while "you won't get
-    any compensation" does "says there is no compensation". A whole sentence of several
-    clauses counts as either."""
-    if clause.negated is None:
-        return True
-    return clause.negated == (negation_count(described) % 2 == 1)
-
-
-def _rule_hits(
-    scenario: Any, text: str, reply: ReplyMeaning, point_anchors: Sequence[np.ndarray]
-) -> Iterable[PitfallHit]:
-    """The scenario documents' prohibitions the reply breaks (documents.py), at most one."""
-    rules = document_rules(scenario)
-    if not rules or not reply.clauses:
-        return
-    best_point = _best_point_similarity(reply, point_anchors)
-    similarity = reply.vectors @ anchor_matrix(tuple(rule.act for rule in rules)).T
-    for clause_index, rule_index in zip(
-        *np.unravel_index(np.argsort(-similarity, axis=None), similarity.shape), strict=True
-    ):
-        value = float(similarity[clause_index, rule_index])
-        if value < meaning.RULE_AT:
-            return
-        clause = reply.clauses[int(clause_index)]
-        if not _same_polarity(clause, rules[int(rule_index)].act):
-            continue
-        if best_point is not None and value < float(best_point[clause_index]) + meaning.PITFALL_MARGIN:
-            continue
-        rule = rules[int(rule_index)]
-        pitfall = Pitfall(
-            criterion=tone_criterion(scenario.rubric),
-            label=f"goes against the guide: {rule.act}",
-            coach=f"The guide says: {rule.sentence}",
-            severity="wrong",
-        )
-        yield PitfallHit(pitfall, _sentence_at(text, clause.start))
-        return
-
-
-def _meaning_hit(pitfall: Pitfall, text: str, reply: ReplyMeaning, best_point: np.ndarray | None) -> str | None:
-    """The sentence that says what an authored pitfall describes, if any: a clause, not
-    turned around, close to the pitfall and closer to it than to any of the line's points."""
-    similarity = reply.similarities(anchor_matrix((pitfall.label,)))
-    for index in np.argsort(-similarity):
-        value = float(similarity[index])
-        if value < meaning.PITFALL_AT:
-            break
-        clause = reply.clauses[int(index)]
-        if not _same_polarity(clause, pitfall.label):
-            continue
-        if best_point is not None and value < float(best_point[index]) + meaning.PITFALL_MARGIN:
-            continue
-        return _sentence_at(text, clause.start)
-    return None
-
-
-def all_pitfalls(scenario: Any, turn_index: int) -> tuple[Pitfall, ...]:
-    """The pitfalls a reply to line `turn_index` is checked for: the line's, the
-    scenario's, the rubric's forbidden phrases and the built-in ones."""
-    line = scenario.bot_messages[turn_index] if 0 <= turn_index < len(scenario.bot_messages) else None
-    return (line.pitfalls if line is not None else ()) + _scenario_pitfalls(scenario)
-
-
-def _scenario_pitfalls(scenario: Any) -> tuple[Pitfall, ...]:
-    return _scenario_pitfalls_cached(tuple(scenario.rubric), tuple(getattr(scenario, "pitfalls", ())))
-
-
-@lru_cache(maxsize=64)
-def _scenario_pitfalls_cached(rubric: tuple, own: tuple[Pitfall, ...]) -> tuple[Pitfall, ...]:
-    forbidden = tuple(
-        Pitfall(
-            criterion=criterion.name,
-            label=keyword_alternatives(phrase)[0],
-            says=(regex.pattern,),
-            coach=f"Leave out “{keyword_alternatives(phrase)[0]}”: it undercuts {criterion.name.lower()}.",
-            severity="rude",
-        )
-        for criterion in rubric
-        for phrase in criterion.forbidden
-        if (regex := keyword_regex(phrase)) is not None
-    )
-    tone = tone_criterion(rubric)
-    built_in = tuple(
-        pitfall.model_copy(update={"criterion": tone}) if pitfall.criterion == TONE_CRITERION else pitfall
-        for pitfall in BUILT_IN_PITFALLS
-    )
-    return own + forbidden + built_in
-
-
-@lru_cache(maxsize=4096)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
-
-
-def _sentence_at(text: str, offset: int) -> str:
-    """The sentence of `text` around `offset`, on one line and at most QUOTE_CHARS long."""
-    for match in _SENTENCE.finditer(text):
-        if match.start() <= offset < match.end():
-            sentence = " ".join(match.group().split())
-            return sentence if len(sentence) <= QUOTE_CHARS else sentence[: QUOTE_CHARS - 1].rstrip() + "…"
-    return " ".join(text.split())[:QUOTE_CHARS]
 
 
 def praise_for(point: Point) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Words that turn what follows them around: "no need to rotate it", "I can't refund that",
 # "don't worry about the spam folder", "we will never ask for your password".
@@ -159,3 +160,23 @@ def negation_count(text: str) -> int:
     """How many negations `text` has, leaving out the reassuring ones ("don't worry")."""
     stripped = _REASSURING.sub(" ", text)
     return sum(1 for word in _WORD.findall(stripped) if _NEGATOR.fullmatch(word))
+
+
+# A quoted sentence: up to . ! ? or a line break, keeping decimals ("2.75%") whole.
+_QUOTE_SENTENCE = re.compile(r"(?:[^.!?\n]|[.](?=\d))+[.!?]*")
+QUOTE_CHARS = 160
+
+
+@lru_cache(maxsize=4096)
+def compiled_pattern(pattern: str) -> re.Pattern[str]:
+    """A scenario pattern (`says`), compiled once, case-insensitive."""
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def sentence_at(text: str, offset: int) -> str:
+    """The sentence of `text` around `offset`, on one line and at most QUOTE_CHARS long."""
+    for match in _QUOTE_SENTENCE.finditer(text):
+        if match.start() <= offset < match.end():
+            sentence = " ".join(match.group().split())
+            return sentence if len(sentence) <= QUOTE_CHARS else sentence[: QUOTE_CHARS - 1].rstrip() + "…"
+    return " ".join(text.split())[:QUOTE_CHARS]

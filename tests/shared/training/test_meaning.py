@@ -137,3 +137,38 @@ def test_the_word_vectors_come_from_the_package_and_are_deterministic_unit_vecto
     assert first.shape == (2, embedder.dimensions)
     assert np.isclose(np.linalg.norm(first[0]), 1.0)
     assert not first[1].any()  # no tokens: a zero vector, never a division by zero
+
+
+def _with_feedback_section(tmp_path, section: str) -> Scenario:
+    folder = tmp_path / "hotel"
+    folder.mkdir()
+    for source in HOTEL.parent.iterdir():
+        (folder / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "scenario.yaml").write_text(HOTEL.read_text(encoding="utf-8") + section, encoding="utf-8")
+    return load_scenario(folder / "scenario.yaml")
+
+
+def test_a_scenario_switches_a_built_in_pitfall_off_or_rewords_its_coaching(tmp_path):
+    reply = "Obviously I'm sorry: we've booked you a room at the partner hotel next door tonight at our cost."
+    assert "impatient tone" in [hit.pitfall.label for hit in judge_reply(load_scenario(HOTEL), 0, reply).pitfalls]
+    scenario = _with_feedback_section(
+        tmp_path,
+        "feedback:\n  built_in_pitfalls:\n    disable: [impatient tone]\n"
+        "    coach:\n      asks for a secret: Verify the guest with the booking reference and surname only.\n",
+    )
+    assert judge_reply(scenario, 0, reply).pitfalls == ()
+    asked = judge_reply(scenario, 0, "Sorry. Can you give me your full card number so I can find the booking?")
+    assert [coaching.text for coaching in asked.improve()][0] == (
+        "Verify the guest with the booking reference and surname only."
+    )
+
+
+def test_naming_a_built_in_pitfall_that_does_not_exist_is_a_load_error(tmp_path):
+    from shared.scenarios.loader import ScenarioLoadError
+
+    with pytest.raises(ScenarioLoadError) as error:
+        _with_feedback_section(tmp_path, "feedback:\n  built_in_pitfalls:\n    disable: [rudeness]\n")
+    assert (
+        "feedback.built_in_pitfalls.disable: 'rudeness' is not a built-in pitfall (they are: asks for a secret,"
+        in str(error.value)
+    )
