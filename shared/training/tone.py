@@ -25,8 +25,9 @@ _ASK = (
 )
 
 # The words between the request and the secret: no question about which one ("tell me
-# which signing secret you verify with") and no negation ("we need IDs, never credentials").
-_GAP = r"(?:(?!\b(?:which|when|whether|never|not|no)\b)[^.?!]){0,40}"
+# which signing secret you verify with"), no negation ("we need IDs, never credentials"),
+# no clause break and no reset ("confirm the account, then we reset the password").
+_GAP = r"(?:(?!\b(?:which|when|whether|never|not|no|reset|change|update|new|then)\b)[^.?!,;]){0,40}"
 
 BUILT_IN_PITFALLS: tuple[Pitfall, ...] = (
     Pitfall(

@@ -172,3 +172,18 @@ def test_naming_a_built_in_pitfall_that_does_not_exist_is_a_load_error(tmp_path)
         "feedback.built_in_pitfalls.disable: 'rudeness' is not a built-in pitfall (they are: asks for a secret,"
         in str(error.value)
     )
+
+
+@pytest.mark.parametrize(
+    ("reply", "asks"),
+    [
+        ("Thank you. Let me verify and confirm the account, then we reset the password by email.", False),
+        ("Can you confirm you received the new password link?", False),
+        ("Could you confirm your password?", True),
+        ("We need your API key to check.", True),
+    ],
+)
+def test_asking_for_a_secret_is_told_from_talking_about_one(reply, asks):
+    scenario = load_scenario(REPO_ROOT / "scenarios" / "customer-service" / "scenario.yaml")
+    labels = [hit.pitfall.label for hit in judge_reply(scenario, 1, reply).pitfalls]
+    assert ("asks for a secret" in labels) is asks
