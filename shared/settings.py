@@ -158,6 +158,16 @@ class Settings(BaseSettings):
     llm_grading: Literal["off", "on"] = Field(
         "off", description="`on`: reports are also graded by the LLM (openai provider only)."
     )
+    llm_judge: Literal["off", "on"] = Field(
+        "off",
+        description="`on`: each trainee reply is also judged by the LLM (openai provider only), asked while the "
+        "customer's reply streams; the offline judge's verdict stands when the call fails or runs past "
+        "`CHATTRAIN_LLM_JUDGE_TIMEOUT_SECONDS` (docs/training.md).",
+    )
+    llm_judge_timeout_seconds: float = Field(
+        8.0, gt=0, description="Budget for one reply's LLM judging, from when the reply job starts."
+    )
+    llm_judge_max_tokens: int = Field(200, ge=20, description="Most tokens the LLM judge may answer with.")
     mock_llm_first_chunk_ms: int = Field(0, description="Mock provider: delay before the first chunk.")
     mock_llm_chunks_per_second: float = Field(
         0.0, description="Mock provider: streaming pace (0: the whole reply at once)."

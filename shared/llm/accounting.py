@@ -43,7 +43,8 @@ def record_reply(
 
 
 def record_grading(conn: Connection, *, user_id: str, provider: str, usage: Usage, now: datetime | None = None) -> None:
-    """An LLM-graded report was stored: its tokens count for the trainee (not as a reply)."""
+    """An LLM-graded report or an LLM-judged reply was stored: its tokens count for the
+    trainee (not as a reply)."""
     _record_success(conn, user_id=user_id, provider=provider, usage=usage, replies=0, now=now or utc_now())
 
 

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from shared.llm.judging import ModelVerdict
 from shared.scenarios.keywords import keyword_alternatives, keyword_regex
 from shared.scenarios.model import Point
 from shared.scenarios.plain_words import speech_act_hints, spoken_form
@@ -47,7 +48,7 @@ from shared.training import meaning
 from shared.training.documents import document_sentences
 from shared.training.language import compiled_pattern, is_negated, keyword_list_share, sentence_at
 from shared.training.meaning import ReplyMeaning, anchor_matrix, example_anchors
-from shared.training.pitfalls import PitfallHit, pitfall_hits
+from shared.training.pitfalls import PitfallHit, pitfall_hits, verdict_hits
 from shared.training.tone import TONE_CRITERION
 
 CLEAN_FLOOR = 10
@@ -136,20 +137,37 @@ _SEVERITY_ORDER = {"wrong": 0, "rude": 1, "minor": 2}
 _KEYWORD_LIST_COACH = "Answer in full sentences that say what you are doing; a list of keywords is not an answer."
 
 
-def judge_reply(scenario: Any, turn_index: int, text: str, *, hints: bool = True) -> Judgement:
+def judge_reply(
+    scenario: Any, turn_index: int, text: str, *, hints: bool = True, verdict: ModelVerdict | None = None
+) -> Judgement:
     """Judge a trainee reply to customer line `turn_index` (0-based; past the script, only
     pitfalls and form count). `hints` False leaves out the `says` patterns and keywords'
-    exact matches, judging by meaning alone (how the evaluation tunes the meaning check)."""
+    exact matches, judging by meaning alone (how the evaluation tunes the meaning check).
+    `verdict`, a model judge's reading of the reply (shared/llm/judging.py), decides the
+    points and the authored pitfalls instead of the meaning check; form, the built-in and
+    the rubric's pattern pitfalls and the score's formula stay the same."""
     points = line_points(scenario, turn_index)
     reply = ReplyMeaning(text)
     anchors = _point_anchors(scenario, turn_index)
-    point_results = tuple(
-        _check_point(point, text, reply, anchor, hints) for point, anchor in zip(points, anchors, strict=True)
-    )
-    hits = pitfall_hits(scenario, turn_index, text, reply, points, anchors, hints)
+    if verdict is None:
+        point_results = tuple(
+            _check_point(point, text, reply, anchor, hints) for point, anchor in zip(points, anchors, strict=True)
+        )
+        hits = pitfall_hits(scenario, turn_index, text, reply, points, anchors, hints)
+    else:
+        point_results = tuple(
+            _point_by_verdict(point, index in verdict.made, text, reply, anchor)
+            for index, (point, anchor) in enumerate(zip(points, anchors, strict=True))
+        )
+        hits = verdict_hits(scenario, turn_index, text, reply, verdict)
     # Words per point say something only for points that are ideas; points made of the
     # upstream layout's keywords are single words, and a concise reply packs several.
-    authored = 0 <= turn_index < len(scenario.bot_messages) and bool(scenario.bot_messages[turn_index].points)
+    # A model's verdict is not a count of matches: only the form signs count then.
+    authored = (
+        verdict is None
+        and 0 <= turn_index < len(scenario.bot_messages)
+        and bool(scenario.bot_messages[turn_index].points)
+    )
     listiness = keyword_list_share(text, points_made=sum(1 for r in point_results if r.made) if authored else 0)
     contradictions = [r for r in point_results if r.contradicted]
 
@@ -265,6 +283,13 @@ def _authored_anchors(point: Point, examples: tuple[str, ...]) -> tuple[str, ...
     example sentences that make it."""
     spoken = spoken_form(point.label)
     return (point.label, *((spoken,) if spoken else ()), *examples)
+
+
+def _point_by_verdict(point: Point, made: bool, text: str, reply: ReplyMeaning, anchors: np.ndarray) -> PointResult:
+    """A point as a model judge decided it, quoting the clause closest to it."""
+    _, clause = reply.best(anchors)
+    quote = sentence_at(text, clause.start) if made and clause is not None else None
+    return PointResult(point, made, False, quote, 1.0 if made else 0.0)
 
 
 def _check_point(point: Point, text: str, reply: ReplyMeaning, anchors: np.ndarray, hints: bool) -> PointResult:

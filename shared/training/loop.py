@@ -22,6 +22,7 @@ from shared.db import messages as message_rows
 from shared.db import reports as report_rows
 from shared.db import sessions as session_rows
 from shared.lib.clock import parse_iso, utc_now
+from shared.llm.judging import ModelVerdict
 from shared.training.completion import TIME_UP, TRAINEE_ENDED, completion_reason, script_finished
 from shared.training.report import TraineeTurn, build_report
 from shared.training.scoring import ReplyFeedback, reply_feedback
@@ -55,10 +56,12 @@ def write_reply_feedback(conn: Connection, scenario: Any, *, session_id: int, me
     return store_reply_feedback(conn, session_id=session_id, message=message, feedback=feedback)
 
 
-def score_trainee_message(scenario: Any, content: str, turn_index: int) -> ReplyFeedback:
+def score_trainee_message(
+    scenario: Any, content: str, turn_index: int, verdict: ModelVerdict | None = None
+) -> ReplyFeedback:
     """The feedback on a trainee line that answers customer line `turn_index` (pure: the
-    worker scores before it takes the write lock)."""
-    return reply_feedback(scenario, turn_index, content)
+    worker scores before it takes the write lock); `verdict`, when a model judged it."""
+    return reply_feedback(scenario, turn_index, content, verdict)
 
 
 def store_reply_feedback(

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from shared.llm.judging import ModelVerdict
 from shared.scenarios.keywords import keyword_alternatives, keyword_regex
 from shared.scenarios.model import Pitfall, Point
 from shared.training import meaning
-from shared.training.documents import document_rules
+from shared.training.documents import DocumentRule, document_rules
 from shared.training.language import Clause, compiled_pattern, is_negated, negation_count, sentence_at
 from shared.training.meaning import ReplyMeaning, anchor_matrix
 from shared.training.tone import BUILT_IN_PITFALLS, TONE_CRITERION, tone_criterion
@@ -52,11 +53,44 @@ def pitfall_hits(
     return hits
 
 
+def pitfalls_for_model(scenario: Any, turn_index: int) -> tuple[Pitfall, ...]:
+    """The pitfalls a model judge is asked about: the line's and the scenario's own, and
+    the documents' rules (the built-in ones and the rubric's phrases stay with patterns)."""
+    line = scenario.bot_messages[turn_index] if 0 <= turn_index < len(scenario.bot_messages) else None
+    own = (line.pitfalls if line is not None else ()) + tuple(getattr(scenario, "pitfalls", ()))
+    return own + tuple(rule_pitfall(scenario, rule) for rule in document_rules(scenario))
+
+
+def verdict_hits(
+    scenario: Any, turn_index: int, text: str, reply: ReplyMeaning, verdict: ModelVerdict
+) -> tuple[PitfallHit, ...]:
+    """The pitfalls a model judge found (quoting the clause closest to each), a dismissive
+    tone it found, and the pattern pitfalls (built-in, rubric), which are exact enough to
+    keep whoever judges."""
+    asked = pitfalls_for_model(scenario, turn_index)
+    hits = tuple(
+        PitfallHit(asked[index], _closest_sentence(text, reply, asked[index].label))
+        for index in sorted(verdict.fell_into)
+    )
+    if verdict.rude:
+        dismissive = _DISMISSIVE.model_copy(update={"criterion": tone_criterion(scenario.rubric)})
+        hits += (PitfallHit(dismissive, sentence_at(text, 0)),)
+    own = set(asked)
+    pattern_pitfalls = [pitfall for pitfall in all_pitfalls(scenario, turn_index) if pitfall not in own]
+    return hits + tuple(_pattern_hits(pattern_pitfalls, scenario, turn_index, text))
+
+
+def _closest_sentence(text: str, reply: ReplyMeaning, label: str) -> str:
+    similarity = reply.similarities(anchor_matrix((label,)))
+    if similarity.size == 0:
+        return sentence_at(text, 0)
+    return sentence_at(text, reply.clauses[int(similarity.argmax())].start)
+
+
 def _authored_and_pattern_hits(
     scenario: Any, turn_index: int, text: str, reply: ReplyMeaning, point_anchors: Sequence[np.ndarray], hints: bool
 ) -> Iterable[PitfallHit]:
     line = scenario.bot_messages[turn_index] if 0 <= turn_index < len(scenario.bot_messages) else None
-    customer_words = line.content.casefold() if line is not None else ""
     authored = set(line.pitfalls if line is not None else ()) | set(getattr(scenario, "pitfalls", ()))
     best_point = best_point_similarity(reply, point_anchors)
     for pitfall in all_pitfalls(scenario, turn_index):
@@ -67,6 +101,15 @@ def _authored_and_pattern_hits(
                 continue
             if not hints:
                 continue
+        yield from _pattern_hits((pitfall,), scenario, turn_index, text)
+
+
+def _pattern_hits(pitfalls: Iterable[Pitfall], scenario: Any, turn_index: int, text: str) -> Iterable[PitfallHit]:
+    """The pitfalls whose `says` pattern occurs outside a negation and not in words the
+    customer's own line uses."""
+    line = scenario.bot_messages[turn_index] if 0 <= turn_index < len(scenario.bot_messages) else None
+    customer_words = line.content.casefold() if line is not None else ""
+    for pitfall in pitfalls:
         for pattern in pitfall.says:
             match = next(
                 (
@@ -79,6 +122,15 @@ def _authored_and_pattern_hits(
             if match is not None:
                 yield PitfallHit(pitfall, sentence_at(text, match.start()))
                 break
+
+
+# A dismissive tone a model judge found; patterns find theirs as "dismisses the customer".
+_DISMISSIVE = Pitfall(
+    criterion=TONE_CRITERION,
+    label="dismissive or blaming tone",
+    coach="Take the customer's worry seriously; acknowledge it instead of brushing it off or blaming them.",
+    severity="rude",
+)
 
 
 # The pitfall the relevance check raises; like the built-in ones, every scenario has it.
@@ -136,15 +188,18 @@ def _rule_hits(
             continue
         if best_point is not None and value < float(best_point[clause_index]) + meaning.PITFALL_MARGIN:
             continue
-        rule = rules[int(rule_index)]
-        pitfall = Pitfall(
-            criterion=tone_criterion(scenario.rubric),
-            label=f"goes against the guide: {rule.act}",
-            coach=f"The guide says: {rule.sentence}",
-            severity="wrong",
-        )
-        yield PitfallHit(pitfall, sentence_at(text, clause.start))
+        yield PitfallHit(rule_pitfall(scenario, rules[int(rule_index)]), sentence_at(text, clause.start))
         return
+
+
+def rule_pitfall(scenario: Any, rule: DocumentRule) -> Pitfall:
+    """A document's prohibition as a wrong-act pitfall whose coaching quotes the rule."""
+    return Pitfall(
+        criterion=tone_criterion(scenario.rubric),
+        label=f"goes against the guide: {rule.act}",
+        coach=f"The guide says: {rule.sentence}",
+        severity="wrong",
+    )
 
 
 def _meaning_hit(pitfall: Pitfall, text: str, reply: ReplyMeaning, best_point: np.ndarray | None) -> str | None:

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from shared.llm.judging import ModelVerdict
 from shared.training.judge import Coaching, judge_reply
 
 
@@ -47,9 +48,10 @@ class ReplyFeedback:
         }
 
 
-def reply_feedback(scenario: Any, turn_index: int, text: str) -> ReplyFeedback:
-    """The feedback on a trainee reply to customer line `turn_index` (0-based)."""
-    judgement = judge_reply(scenario, turn_index, text)
+def reply_feedback(scenario: Any, turn_index: int, text: str, verdict: ModelVerdict | None = None) -> ReplyFeedback:
+    """The feedback on a trainee reply to customer line `turn_index` (0-based); `verdict`,
+    when a model judged the reply (shared/llm/judging.py)."""
+    judgement = judge_reply(scenario, turn_index, text, verdict=verdict)
     return ReplyFeedback(
         score=judgement.score,
         criteria=dict(judgement.criteria),

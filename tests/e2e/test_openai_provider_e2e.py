@@ -24,7 +24,7 @@ from shared.llm.prompt import build_system_prompt
 from shared.scenarios import load_scenarios
 from tests.fakes.fake_openai import FakeOpenAIServer, count_words
 from tests.support.client import ChatClient, create_session
-from tests.support.stack import REPO_ROOT, Stack
+from tests.support.stack import REPO_ROOT, Stack, started_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -486,3 +486,77 @@ async def test_an_unusable_grading_answer_leaves_the_deterministic_report_alone(
     assert report["llm_grading"] is None
     assert 0 <= report["overall_score"] <= 100 and report["criteria"]
     assert "LLM grading answer not usable" in grading_stack.log_text("worker")
+
+
+# --- LLM judge of each reply ---------------------------------------------------------------
+
+# A reply the offline judge reads as weak: no apology, no details asked for.
+TERSE = "Okay. Looking into it now."
+
+
+@pytest.fixture(name="judge_stack", scope="module")
+def _judge_stack(fake_llm: FakeOpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    env = {**switch_env(fake_llm), "CHATTRAIN_LLM_JUDGE": "on", "CHATTRAIN_LLM_JUDGE_TIMEOUT_SECONDS": "2"}
+    with started_stack(tmp_path_factory.mktemp("judge") / "data", **env) as stack:
+        yield stack
+
+
+def customer_service():  # noqa: ANN201
+    return next(s for s in load_scenarios(REPO_ROOT / "scenarios")[0] if s.slug == "customer-service")
+
+
+async def _feedback_for(stack: Stack, user_id: str, text: str) -> tuple[str, dict]:
+    """The trainee's token and the feedback frame on their first reply."""
+    token = new_trainee(stack, user_id)
+    async with chat_session(stack, token) as (_, chat):
+        ack, _reply = await chat.say(text, timeout=30)
+        return token, await chat.recv_until("feedback", timeout=30, message_id=ack["message_id"])
+
+
+async def test_the_llm_judge_decides_the_points_and_the_score_keeps_its_formula(judge_stack, fake_llm):
+    from shared.training.judge import judge_reply
+
+    scenario = customer_service()
+    points = scenario.bot_messages[0].points
+    reset_fake(
+        fake_llm, reply=REPLY, json_answer=json.dumps({"made": list(range(1, len(points) + 1)), "fell_into": []})
+    )
+    token, feedback = await _feedback_for(judge_stack, "judged", TERSE)
+
+    assert feedback["score"] == 100 > judge_reply(scenario, 0, TERSE).score
+    assert feedback["matched"] == [point.label for point in points]
+    (judging,) = [r for r in fake_llm.requests if r["body"].get("response_format")]
+    system, user = judging["body"]["messages"]
+    assert "1. acknowledges the trouble" in system["content"]
+    assert scenario.bot_messages[0].content.split(".")[0] in system["content"]
+    assert user["content"] == f"[Reply]\n{TERSE}\n[End of reply]"  # the reply is evidence, apart from the rules
+
+    usage = httpx.get(f"{judge_stack.base_url}/api/usage", headers={"Authorization": f"Bearer {token}"}).json()
+    (day,) = usage["days"]
+    assert day["replies"] == 1  # the judge's tokens count for the trainee, not as a reply
+    assert day["prompt_tokens"] == sum(count_words(r["body"]["messages"]) for r in fake_llm.requests)
+
+
+async def test_a_pitfall_or_a_dismissive_tone_the_llm_judge_finds_costs_what_it_costs_offline(judge_stack, fake_llm):
+    reset_fake(fake_llm, reply=REPLY, json_answer=json.dumps({"made": [1, 2, 3, 4], "fell_into": [1], "rude": True}))
+    _, feedback = await _feedback_for(judge_stack, "judged-wrong", TRAINEE)
+    assert feedback["score"] <= 15 - 5  # a wrong act and a rude tone: two severe hits
+    assert feedback["improve"][0]["text"] == "Verify the account with two details before you change anything on it."
+
+
+@pytest.mark.parametrize(
+    ("control", "log_line"),
+    [
+        ({"json_answer": "The agent did fine."}, "LLM judge answer not usable"),
+        ({"json_answer": json.dumps({"made": [99]})}, "LLM judge answer not usable"),
+        ({"json_answer": json.dumps({"made": [1]}), "json_hang_seconds": 6}, "LLM judge past its budget"),
+    ],
+    ids=["not-json", "out-of-range", "past-the-budget"],
+)
+async def test_without_a_usable_llm_verdict_the_offline_judgement_stands(judge_stack, fake_llm, control, log_line):
+    from shared.training.judge import judge_reply
+
+    reset_fake(fake_llm, reply=REPLY, **control)
+    _, feedback = await _feedback_for(judge_stack, f"fallback-{len(judge_stack.log_text('worker'))}", TERSE)
+    assert feedback["score"] == judge_reply(customer_service(), 0, TERSE).score
+    assert log_line in judge_stack.log_text("worker")

@@ -8,7 +8,10 @@ every request (in-process: `server.requests`; from outside: GET /_requests), and
 misbehaves on demand for the next request(s) (in-process: `server.queue(...)`; from
 outside: POST /_control {"queue": [{"count": 2, "status": 429, "retry_after": "1"}]}).
 Queue entries take the fields of `Behaviour`; each is used by one request, in order.
-/_control also takes "reply", "chunk_chars" and "reset": true (forget requests and queue).
+/_control also takes "reply", "chunk_chars" and "reset": true (forget requests and queue),
+and "json_answer" with "json_hang_seconds": what a request asking for a JSON object
+(`response_format`, as grading and judging do) is answered with, after that long, instead
+of the reply and the queue (null: like any request).
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ class _State:
         self.lock = threading.Lock()
         self.stopping = threading.Event()  # wakes hanging handlers when the server stops
         self.reply, self.chunk_chars = reply, chunk_chars
+        self.json_answer: str | None = None
+        self.json_hang_seconds = 0.0
         self.behaviours: list[Behaviour] = []
         self.requests: list[dict[str, Any]] = []
 
@@ -61,6 +66,10 @@ class _State:
             if control.get("reset"):
                 self.behaviours.clear()
                 self.requests.clear()
+                self.json_answer, self.json_hang_seconds = None, 0.0
+            if "json_answer" in control:
+                self.json_answer = control["json_answer"]
+                self.json_hang_seconds = float(control.get("json_hang_seconds") or 0.0)
             self.reply = control.get("reply", self.reply)
             self.chunk_chars = int(control.get("chunk_chars", self.chunk_chars))
             for entry in control.get("queue", []):
@@ -70,6 +79,9 @@ class _State:
     def take(self, record: dict[str, Any]) -> tuple[Behaviour, str, int]:
         with self.lock:
             self.requests.append(record)
+            body = record["body"] if isinstance(record["body"], dict) else {}
+            if self.json_answer is not None and body.get("response_format"):
+                return Behaviour(hang_seconds=self.json_hang_seconds or None), self.json_answer, self.chunk_chars
             behaviour = self.behaviours.pop(0) if self.behaviours else Behaviour()
             return behaviour, self.reply, self.chunk_chars
 
