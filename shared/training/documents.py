@@ -52,9 +52,22 @@ def document_rules(scenario: Any) -> tuple[DocumentRule, ...]:
     return tuple(rule for path in _paths(scenario) for rule in _rules_in(path))[:MAX_RULES]
 
 
-def _paths(scenario: Any) -> list[str]:
-    paths = [scenario.document_path(document.filename) for document in getattr(scenario, "documents", ())]
-    return [str(path) for path in paths if path is not None]
+def _paths(scenario: Any) -> tuple[str, ...]:
+    filenames = tuple(document.filename for document in getattr(scenario, "documents", ()))
+    return _resolved(scenario, str(scenario.folder), filenames) if filenames else ()
+
+
+_RESOLVED: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+
+
+def _resolved(scenario: Any, folder: str, filenames: tuple[str, ...]) -> tuple[str, ...]:
+    """The documents' paths, resolved once per scenario folder (resolving is a system call
+    per path component, on every reply otherwise)."""
+    key = (folder, filenames)
+    if key not in _RESOLVED:
+        paths = [scenario.document_path(filename) for filename in filenames]
+        _RESOLVED[key] = tuple(str(path) for path in paths if path is not None)
+    return _RESOLVED[key]
 
 
 def _blocks_of(scenario: Any) -> list[tuple[bool, str]]:
