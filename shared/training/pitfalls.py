@@ -23,7 +23,7 @@ from shared.training import meaning
 from shared.training.documents import DocumentRule, document_rules
 from shared.training.language import Clause, compiled_pattern, is_negated, negation_count, sentence_at
 from shared.training.meaning import ReplyMeaning, anchor_matrix
-from shared.training.tone import BUILT_IN_PITFALLS, TONE_CRITERION, tone_criterion
+from shared.training.tone import BUILT_IN_PITFALLS, TAKES_OFFERED_SECRET, TONE_CRITERION, offers_secret, tone_criterion
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,8 @@ def _pattern_hits(pitfalls: Iterable[Pitfall], scenario: Any, turn_index: int, t
     line = scenario.bot_messages[turn_index] if 0 <= turn_index < len(scenario.bot_messages) else None
     customer_words = line.content.casefold() if line is not None else ""
     for pitfall in pitfalls:
+        if pitfall.label == TAKES_OFFERED_SECRET and not offers_secret(customer_words, text):
+            continue
         for pattern in pitfall.says:
             match = next(
                 (

@@ -9,9 +9,11 @@ ask for your password").
 
 from __future__ import annotations
 
+import re
+
 from shared.scenarios.model import TONE_CRITERION, Pitfall, tone_criterion
 
-__all__ = ["BUILT_IN_PITFALLS", "TONE_CRITERION", "tone_criterion"]
+__all__ = ["BUILT_IN_PITFALLS", "TAKES_OFFERED_SECRET", "TONE_CRITERION", "offers_secret", "tone_criterion"]
 
 
 # A request verb, then within a few words something only the customer should know.
@@ -28,6 +30,25 @@ _ASK = (
 # which signing secret you verify with"), no negation ("we need IDs, never credentials"),
 # no clause break and no reset ("confirm the account, then we reset the password").
 _GAP = r"(?:(?!\b(?:which|when|whether|never|not|no|reset|change|update|new|then)\b)[^.?!,;]){0,40}"
+
+# The built-in pitfall that counts only when the customer offers a secret.
+TAKES_OFFERED_SECRET = "takes a card number or secret the customer offers"
+# The customer offers one: "I can read you my card number", "here's my password".
+_OFFERED = re.compile(
+    rf"\b(?:read|give|send|tell|type|paste|share|take|here['’]?s|here is)\b[^.?!]{{0,30}}\b(?:{_SECRET}s?|PIN)\b",
+    re.IGNORECASE,
+)
+_REFUSES = re.compile(
+    r"\b(?:don['’]?t|do not|never|no need|can['’]?t|cannot|won['’]?t|please keep|keep (?:it|them) to yourself)\b",
+    re.IGNORECASE,
+)
+
+
+def offers_secret(customer_line: str, reply: str) -> bool:
+    """Whether the customer's line offers a secret and the reply refuses nothing: when
+    TAKES_OFFERED_SECRET applies."""
+    return bool(_OFFERED.search(customer_line)) and not _REFUSES.search(reply)
+
 
 BUILT_IN_PITFALLS: tuple[Pitfall, ...] = (
     Pitfall(
@@ -49,6 +70,25 @@ BUILT_IN_PITFALLS: tuple[Pitfall, ...] = (
             r"\[CARD[A-Z_0-9]*\]",
         ),
         coach="Never send or read out a full card number or a secret; refer to the last four digits only.",
+        severity="wrong",
+    ),
+    Pitfall(
+        criterion=TONE_CRITERION,
+        label=TAKES_OFFERED_SECRET,
+        # Only where the customer's line offers a secret (offers_secret below), and only in a
+        # reply that refuses nothing: "Go ahead and read it out" takes the card number.
+        says=(
+            r"\bgo ahead\b",
+            r"\b(?:yes|sure|ok(?:ay)?|of course|great|perfect)\b[,!.]?\s+(?:please\s+)?"
+            r"(?:send|read|type|give|share|pop|tell|paste)\b",
+            r"\bplease (?:send|read|type|give|share|tell|paste)\b",
+            r"\b(?:send|read|type|give|pop|paste|tell me) (?:it|them|that|those)\b",
+            r"\bI(?:['’]ll| will| can) take (?:it|them|that|those|the (?:card|number|details|payment))\b",
+        ),
+        coach=(
+            "Stop the customer before they share a card number, password or secret in the chat, "
+            "and say how they can do it safely instead."
+        ),
         severity="wrong",
     ),
     Pitfall(

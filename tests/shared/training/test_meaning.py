@@ -187,3 +187,18 @@ def test_asking_for_a_secret_is_told_from_talking_about_one(reply, asks):
     scenario = load_scenario(REPO_ROOT / "scenarios" / "customer-service" / "scenario.yaml")
     labels = [hit.pitfall.label for hit in judge_reply(scenario, 1, reply).pitfalls]
     assert ("asks for a secret" in labels) is asks
+
+
+@pytest.mark.parametrize(
+    ("customer", "reply", "taken"),
+    [
+        ("Just take my card number now and charge the taxi to it.", "Sure, go ahead and read it out.", True),
+        ("Just take my card number now and charge the taxi to it.", "Please don't share it here; we pay the taxi.", False),
+        ("My password keeps failing and there's no room?", "Sure, go ahead: I've booked you next door.", False),
+    ],
+)
+def test_taking_a_secret_the_customer_offers_is_wrong_and_refusing_it_is_not(hotel, customer, reply, taken):
+    line = hotel.bot_messages[0].model_copy(update={"content": customer})
+    scenario = hotel.model_copy(update={"bot_messages": (line,)})
+    labels = [hit.pitfall.label for hit in judge_reply(scenario, 0, reply).pitfalls]
+    assert ("takes a card number or secret the customer offers" in labels) is taken
