@@ -108,7 +108,6 @@ class _Generated:
     feedback: Any
     found: list | None
     timing: _ModelTiming
-    judge_usage: Any = None  # what the LLM judge's call cost (CHATTRAIN_LLM_JUDGE=on)
 
 
 def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
@@ -181,10 +180,14 @@ def _generate(runtime: WorkerRuntime, prepared: _Prepared, claimant: str) -> _Ge
     session_id, message_id, scenario = prepared.request.session_id, prepared.message_id, prepared.scenario
     timing = _ModelTiming()
     turn_index = prepared.request.assistant_turns - 1
-    pending_verdict = start_model_judging(runtime, scenario, prepared.trainee_message, turn_index)
+    pending_verdict = None
     try:
         llm_accounting.check_daily_budget(
             runtime.engine, user_id=prepared.user_id, budget=settings.llm_daily_token_budget_per_user
+        )
+        # After the budget check: a trainee past the budget gets no judging call either.
+        pending_verdict = start_model_judging(
+            runtime, scenario, prepared.trainee_message, turn_index, user_id=prepared.user_id
         )
         batcher, usage = _stream_reply(runtime, prepared, claimant, timing)
     except LLMError as error:
@@ -197,7 +200,7 @@ def _generate(runtime: WorkerRuntime, prepared: _Prepared, claimant: str) -> _Ge
         )
         return None
     trainee_message = prepared.trainee_message
-    verdict, judge_usage = pending_verdict.result() if pending_verdict is not None else (None, None)
+    verdict = pending_verdict.result() if pending_verdict is not None else None
     # Scored before the reply's transaction, so the write lock is not held for it.
     feedback = (
         training_loop.score_trainee_message(scenario, trainee_message["content"], turn_index, verdict)
@@ -207,7 +210,7 @@ def _generate(runtime: WorkerRuntime, prepared: _Prepared, claimant: str) -> _Ge
     # Like scoring, the search for personal data in a reply that goes out whole runs
     # before the transaction; only the placeholders are put in with the lock held.
     found = runtime.masking.find(batcher.generated, scenario.masking_rules) if batcher.next_seq == 0 else None
-    return _Generated(prepared, batcher, usage, feedback, found, timing, judge_usage)
+    return _Generated(prepared, batcher, usage, feedback, found, timing)
 
 
 def _claim(runtime: WorkerRuntime, conn, message_id: int, claimant: str) -> dict[str, Any] | None:  # noqa: ANN001
@@ -388,10 +391,7 @@ def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, claimant: str)
         tokens=usage.completion_tokens,
     )
     llm_accounting.record_reply(conn, session_id=session_id, provider=runtime.provider.name, usage=usage)
-    if reply.judge_usage is not None:
-        llm_accounting.record_grading(
-            conn, user_id=prepared.user_id, provider=runtime.provider.name, usage=reply.judge_usage
-        )
+
     if reply.feedback is not None:
         training_loop.store_reply_feedback(
             conn, session_id=session_id, message=prepared.trainee_message, feedback=reply.feedback

@@ -50,6 +50,7 @@ def apply(bounds: dict[str, float]) -> None:
     meaning._example_anchors.cache_clear()
     judge._anchors_for.cache_clear()
     judge._keyword_points_cached.cache_clear()
+    judge._keyword_anchor_texts.cache_clear()
 
 
 def objective(rows: list[dict[str, str]], by_slug: dict) -> float:

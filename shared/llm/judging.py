@@ -25,11 +25,13 @@ JUDGE_MAX_POINTS = 40
 
 
 class _Answer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # All three keys, of exactly these types: "{}" or {"error": ...} is no verdict. Other
+    # keys (a model's "reasoning") are ignored.
+    model_config = ConfigDict(extra="ignore", strict=True)
 
-    made: list[int] = Field(default_factory=list, max_length=JUDGE_MAX_POINTS)
-    fell_into: list[int] = Field(default_factory=list, max_length=JUDGE_MAX_POINTS)
-    rude: bool = False
+    made: list[int] = Field(max_length=JUDGE_MAX_POINTS)
+    fell_into: list[int] = Field(max_length=JUDGE_MAX_POINTS)
+    rude: bool
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,12 @@ class ModelVerdict:
 
 
 class JudgeInvalid(ValueError):
-    """The model's answer is not a usable verdict; the message says why."""
+    """The model's answer is not a usable verdict; the message says why, and `usage` is
+    what the call cost all the same."""
+
+    def __init__(self, reason: str, usage: Usage | None = None) -> None:
+        super().__init__(reason)
+        self.usage = usage
 
 
 class JSONCompleter(Protocol):
@@ -114,7 +121,10 @@ def ask_model_judge(
     text, usage = provider.complete_json(
         build_judge_messages(customer_line, points, pitfalls, reply), max_tokens=max_tokens
     )
-    return parse_judge_answer(text, points=len(points), pitfalls=len(pitfalls)), usage
+    try:
+        return parse_judge_answer(text, points=len(points), pitfalls=len(pitfalls)), usage
+    except JudgeInvalid as error:
+        raise JudgeInvalid(str(error), usage) from None
 
 
 __all__ = ["JudgeInvalid", "ModelVerdict", "ask_model_judge", "build_judge_messages", "parse_judge_answer"]

@@ -4,7 +4,8 @@ out as prohibitions ("Never advise the customer to cancel the Direct Debit").
 A policy document is where an author of either layout writes what an agent must not do.
 Each prohibition becomes a pitfall of the whole scenario (judge.py): a reply clause that
 does what the rule forbids, not turned around by a negation, is a wrong act, and the
-coaching quotes the rule. Documents are read once per file, up to DOCUMENT_CHARS.
+coaching quotes the rule. Documents are read once per file and process, up to DOCUMENT_CHARS (scenarios load at
+start-up; an edited document is read again at the next start).
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ _PROHIBITION = re.compile(
     r"are not allowed to|is not allowed to))\s+(?=[a-z])",
     re.IGNORECASE,
 )
-# A heading or lead-in line after which each list item is forbidden: "Never:", "Never do these".
-_PROHIBITION_LEAD = re.compile(r"\b(?:never|do not|don['’]t|must not)\b[^.]{0,30}:?\s*$", re.IGNORECASE)
+# A lead-in line after which each list item is forbidden: "Never:", "Do not do these:". A
+# heading that only mentions "never" ("What you must never do") may list instructions.
+_PROHIBITION_LEAD = re.compile(r"^(?:never|do not|don['’]t)\b[^.:]{0,30}:\s*$", re.IGNORECASE)
+# An act that starts with one of these words is a fragment, not an act ("them back").
+_NOT_AN_ACT_START = frozenset({"it", "its", "them", "they", "this", "that", "these", "those", "a", "an", "the", "to"})
 _MIN_ACT_WORDS = 3
 
 
@@ -109,17 +113,25 @@ def _rules_in(path: str) -> tuple[DocumentRule, ...]:
             forbidding_list = bool(_PROHIBITION_LEAD.search(block))
         elif forbidding_list and not _PROHIBITION.search(block):
             act = _first_clause(block)
-            if len(act.split()) >= _MIN_ACT_WORDS:
+            if _is_act(act):
                 rules.append(DocumentRule(act, f"Never {act[:1].lower()}{act[1:]}."))
             continue
         for sentence in _sentences(block):
             for match in _PROHIBITION.finditer(sentence):
                 act = _first_clause(sentence[match.end() :])
-                if len(act.split()) >= _MIN_ACT_WORDS:
+                if _is_act(act):
                     rules.append(DocumentRule(act, sentence))
     return tuple(dict.fromkeys(rules))
 
 
 def _first_clause(text: str) -> str:
-    """The act up to the end of its clause: "cancel the Direct Debit with their bank"."""
-    return re.split(r"[.;:!?()]|\s[-–—]\s", text, maxsplit=1)[0].strip(" ,")
+    """The act up to the end of its clause or the next prohibition: "ask for the password"
+    from "ask for the password, and never read it back"."""
+    clause = re.split(r"[.;:!?()]|\s[-–—]\s", text, maxsplit=1)[0]
+    clause = re.split(r",?\s+(?:and|or)\s+(?:never|do not|don['’]t)\b|,\s+(?:never|do not|don['’]t)\b", clause)[0]
+    return clause.strip(" ,")
+
+
+def _is_act(act: str) -> bool:
+    words = act.split()
+    return len(words) >= _MIN_ACT_WORDS and act[:1].isalpha() and words[0].casefold() not in _NOT_AN_ACT_START

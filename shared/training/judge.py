@@ -59,9 +59,9 @@ EXTRA_HIT_PENALTY = 5
 MAX_COACHING = 2
 # A point counts as made (in `matched`, praised) from this degree of meaning on.
 MADE_DEGREE = 0.5
-# The points made for upstream-layout lines, one per keyword, with the texts the meaning
-# check compares replies with.
-_MADE_UP_ANCHORS: dict[Point, tuple[str, ...]] = {}
+# The points made for upstream-layout lines, one per keyword (equal across scenarios that
+# share a keyword and a rubric: their anchors are looked up per scenario, never by point).
+_KEYWORD_POINTS: set[Point] = set()
 # How many sentences of the scenario's documents that use a keyword join its anchors: they
 # say what the keyword means here ("the Direct Debit collects the corrected amount"), which
 # a good reply in other words is closer to than to the bare keyword (set by tune.py).
@@ -215,9 +215,7 @@ def line_points(scenario: Any, turn_index: int) -> tuple[Point, ...]:
 
 
 @lru_cache(maxsize=256)
-def _keyword_points_cached(
-    rubric: tuple, keywords: tuple[str, ...], question: str, documents: tuple[str, ...]
-) -> tuple[Point, ...]:
+def _keyword_points_cached(rubric: tuple, keywords: tuple[str, ...], question: str) -> tuple[Point, ...]:
     points = []
     for keyword in keywords:
         regex = keyword_regex(keyword)
@@ -232,8 +230,7 @@ def _keyword_points_cached(
             says=(regex.pattern,),
             coach=coach,
         )
-        in_documents = [sentence for sentence in documents if regex.search(sentence)][:DOCUMENT_ANCHORS_PER_KEYWORD]
-        _MADE_UP_ANCHORS[point] = (*keyword_alternatives(keyword), *in_documents)
+        _KEYWORD_POINTS.add(point)
         points.append(point)
     return tuple(points)
 
@@ -243,9 +240,21 @@ def _keyword_points(scenario: Any, turn_index: int) -> tuple[Point, ...]:
     sentences = [s.strip() for s in _SENTENCE.findall(line.content) if s.strip()]
     questions = [s for s in sentences if s.endswith("?")]
     question = (questions or sentences or [line.content])[-1]
-    return _keyword_points_cached(
-        tuple(scenario.rubric), tuple(line.expected_keywords), question, document_sentences(scenario)
-    )
+    return _keyword_points_cached(tuple(scenario.rubric), tuple(line.expected_keywords), question)
+
+
+@lru_cache(maxsize=256)
+def _keyword_anchor_texts(keywords: tuple[str, ...], documents: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """For each usable keyword (as _keyword_points_cached makes its points), its
+    alternatives and up to DOCUMENT_ANCHORS_PER_KEYWORD document sentences that use it."""
+    anchors = []
+    for keyword in keywords:
+        regex = keyword_regex(keyword)
+        if regex is None:
+            continue
+        in_documents = [sentence for sentence in documents if regex.search(sentence)][:DOCUMENT_ANCHORS_PER_KEYWORD]
+        anchors.append((*keyword_alternatives(keyword), *in_documents))
+    return tuple(anchors)
 
 
 def _criterion_listing(rubric: Sequence[Any], keyword: str) -> Any | None:
@@ -262,8 +271,13 @@ def _point_anchors(scenario: Any, turn_index: int) -> tuple[np.ndarray, ...]:
     """Each point's anchors as vectors: its label, the example sentences closest to it and,
     for a keyword point, the keyword's alternatives (meaning.py)."""
     points = line_points(scenario, turn_index)
-    examples = scenario.bot_messages[turn_index].examples if points else ()
-    return _anchors_for(points, examples)
+    if not points:
+        return ()
+    line = scenario.bot_messages[turn_index]
+    if line.points:
+        return _anchors_for(points, line.examples)
+    keyword_anchors = _keyword_anchor_texts(tuple(line.expected_keywords), document_sentences(scenario))
+    return tuple(anchor_matrix(texts) for texts in keyword_anchors)
 
 
 @lru_cache(maxsize=512)
@@ -271,9 +285,7 @@ def _anchors_for(points: tuple[Point, ...], examples: tuple[str, ...]) -> tuple[
     labels = [point.label for point in points]
     from_examples = example_anchors(labels, examples)
     return tuple(
-        anchor_matrix(
-            _MADE_UP_ANCHORS[point] if point in _MADE_UP_ANCHORS else _authored_anchors(point, point_examples)
-        )
+        anchor_matrix(_authored_anchors(point, point_examples))
         for point, point_examples in zip(points, from_examples, strict=True)
     )
 
@@ -302,7 +314,7 @@ def _check_point(point: Point, text: str, reply: ReplyMeaning, anchors: np.ndarr
                 negated_quote = negated_quote or sentence_at(text, match.start())
         # A keyword said in a negation ("no interest", "couldn't get access") is often the
         # right answer; only an author's own pattern says that the negation is wrong.
-        if negated_quote is not None and point not in _MADE_UP_ANCHORS:
+        if negated_quote is not None and point.says and point not in _KEYWORD_POINTS:
             return PointResult(point, False, True, negated_quote, 0.0)
     similarity, clause = reply.best(anchors)
     made_degree = meaning.degree(similarity)

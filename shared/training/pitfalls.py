@@ -72,12 +72,14 @@ def verdict_hits(
         PitfallHit(asked[index], _closest_sentence(text, reply, asked[index].label))
         for index in sorted(verdict.fell_into)
     )
-    if verdict.rude:
-        dismissive = _DISMISSIVE.model_copy(update={"criterion": tone_criterion(scenario.rubric)})
-        hits += (PitfallHit(dismissive, sentence_at(text, 0)),)
     own = set(asked)
     pattern_pitfalls = [pitfall for pitfall in all_pitfalls(scenario, turn_index) if pitfall not in own]
-    return hits + tuple(_pattern_hits(pattern_pitfalls, scenario, turn_index, text))
+    hits += tuple(_pattern_hits(pattern_pitfalls, scenario, turn_index, text))
+    # A rude tone the patterns already caught is one hit, not two.
+    if verdict.rude and not any(hit.pitfall.severity == "rude" for hit in hits):
+        dismissive = _DISMISSIVE.model_copy(update={"criterion": tone_criterion(scenario.rubric)})
+        hits += (PitfallHit(dismissive, sentence_at(text, 0)),)
+    return hits
 
 
 def _closest_sentence(text: str, reply: ReplyMeaning, label: str) -> str:
@@ -164,10 +166,9 @@ def _same_polarity(clause: Clause, described: str) -> bool:
     """Whether a clause says what a pitfall or rule describes rather than its denial: "we
     never ask for your password" does not do "asks for the password", while "you won't get
     any compensation" does "says there is no compensation". A whole sentence of several
-    clauses counts as either."""
-    if clause.negated is None:
-        return True
-    return clause.negated == (negation_count(described) % 2 == 1)
+    clauses goes by its negations all together."""
+    negated = clause.negated if clause.negated is not None else negation_count(clause.text) % 2 == 1
+    return negated == (negation_count(described) % 2 == 1)
 
 
 def _rule_hits(

@@ -519,7 +519,9 @@ async def test_the_llm_judge_decides_the_points_and_the_score_keeps_its_formula(
     scenario = customer_service()
     points = scenario.bot_messages[0].points
     reset_fake(
-        fake_llm, reply=REPLY, json_answer=json.dumps({"made": list(range(1, len(points) + 1)), "fell_into": []})
+        fake_llm,
+        reply=REPLY,
+        json_answer=json.dumps({"made": list(range(1, len(points) + 1)), "fell_into": [], "rude": False}),
     )
     token, feedback = await _feedback_for(judge_stack, "judged", TERSE)
 
@@ -548,8 +550,11 @@ async def test_a_pitfall_or_a_dismissive_tone_the_llm_judge_finds_costs_what_it_
     ("control", "log_line"),
     [
         ({"json_answer": "The agent did fine."}, "LLM judge answer not usable"),
-        ({"json_answer": json.dumps({"made": [99]})}, "LLM judge answer not usable"),
-        ({"json_answer": json.dumps({"made": [1]}), "json_hang_seconds": 6}, "LLM judge past its budget"),
+        ({"json_answer": json.dumps({"made": [99], "fell_into": [], "rude": False})}, "LLM judge answer not usable"),
+        (
+            {"json_answer": json.dumps({"made": [1], "fell_into": [], "rude": False}), "json_hang_seconds": 6},
+            "LLM judge past its budget",
+        ),
     ],
     ids=["not-json", "out-of-range", "past-the-budget"],
 )

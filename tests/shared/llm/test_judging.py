@@ -23,7 +23,8 @@ def test_the_request_numbers_points_and_pitfalls_and_keeps_the_reply_apart_as_ev
 def test_an_answer_becomes_a_verdict_with_zero_based_indexes():
     answer = json.dumps({"made": [1, 2], "fell_into": [1], "rude": True, "note": "extra keys are ignored"})
     assert parse_judge_answer(answer, points=2, pitfalls=1) == ModelVerdict(frozenset({0, 1}), frozenset({0}), True)
-    assert parse_judge_answer("{}", points=2, pitfalls=0) == ModelVerdict(frozenset(), frozenset(), False)
+    nothing = json.dumps({"made": [], "fell_into": [], "rude": False})
+    assert parse_judge_answer(nothing, points=2, pitfalls=0) == ModelVerdict(frozenset(), frozenset(), False)
 
 
 @pytest.mark.parametrize(
@@ -32,10 +33,15 @@ def test_an_answer_becomes_a_verdict_with_zero_based_indexes():
         "Made points 1 and 2.",
         json.dumps([1, 2]),
         json.dumps({"made": "1, 2"}),
-        json.dumps({"made": [3]}),
-        json.dumps({"made": [0]}),
-        json.dumps({"fell_into": [2]}),
-        json.dumps({"made": list(range(1, 60))}),
+        json.dumps({"made": [3], "fell_into": [], "rude": False}),
+        json.dumps({"made": [0], "fell_into": [], "rude": False}),
+        json.dumps({"made": [], "fell_into": [2], "rude": False}),
+        json.dumps({"made": list(range(1, 60)), "fell_into": [], "rude": False}),
+        "{}",
+        json.dumps({"error": "cannot judge"}),
+        json.dumps({"made": [True], "fell_into": [], "rude": False}),
+        json.dumps({"made": ["2"], "fell_into": [], "rude": False}),
+        json.dumps({"made": [1], "fell_into": [], "rude": "no"}),
     ],
 )
 def test_an_answer_that_is_not_a_verdict_on_these_lists_is_refused(answer):

@@ -193,7 +193,11 @@ def test_asking_for_a_secret_is_told_from_talking_about_one(reply, asks):
     ("customer", "reply", "taken"),
     [
         ("Just take my card number now and charge the taxi to it.", "Sure, go ahead and read it out.", True),
-        ("Just take my card number now and charge the taxi to it.", "Please don't share it here; we pay the taxi.", False),
+        (
+            "Just take my card number now and charge the taxi to it.",
+            "Please don't share it here; we pay the taxi.",
+            False,
+        ),
         ("My password keeps failing and there's no room?", "Sure, go ahead: I've booked you next door.", False),
     ],
 )
@@ -202,3 +206,51 @@ def test_taking_a_secret_the_customer_offers_is_wrong_and_refusing_it_is_not(hot
     scenario = hotel.model_copy(update={"bot_messages": (line,)})
     labels = [hit.pitfall.label for hit in judge_reply(scenario, 0, reply).pitfalls]
     assert ("takes a card number or secret the customer offers" in labels) is taken
+
+
+def _upstream(tmp_path, name: str, document: str) -> Scenario:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "guide.md").write_text(document, encoding="utf-8")
+    (folder / "scenario.yaml").write_text(
+        f"id: {name}\ntitle: T\ndescription: D.\nduration_minutes: 5\n"
+        "documents: [{filename: guide.md, title: Guide}]\n"
+        "bot_messages:\n  - content: When do I get my money back?\n    expected_keywords: [refund]\n",
+        encoding="utf-8",
+    )
+    return load_scenario(folder / "scenario.yaml")
+
+
+def test_upstream_scenarios_sharing_a_keyword_keep_their_own_document_anchors(tmp_path):
+    bank = _upstream(tmp_path, "bank", "A refund goes back to the card within five business days.\n")
+    shop = _upstream(tmp_path, "shop", "A refund is paid as store credit on a gift voucher.\n")
+    reply = "The money goes back to your card within five business days."
+    alone = judge_reply(bank, 0, reply).score
+    judge_reply(shop, 0, reply)  # the other scenario's equal keyword point, judged in between
+    assert judge_reply(bank, 0, reply).score == alone
+    assert alone > judge_reply(shop, 0, reply).score
+
+
+def test_a_rule_is_not_broken_by_saying_it_will_never_be_broken(tmp_path):
+    scenario = _upstream(
+        tmp_path,
+        "rules",
+        "## What you must never do\n\n- Advise the customer not to admit fault to anyone.\n\n"
+        "Never ask for the password or the full card number, and never read them back.\n",
+    )
+    assert [rule.act for rule in document_rules(scenario)] == [
+        "ask for the password or the full card number",
+        "read them back",
+    ]
+    for reply in ("We will never ask for your password.", "Please don't admit fault to the other driver."):
+        assert not any(hit.pitfall.label.startswith("goes against") for hit in judge_reply(scenario, 0, reply).pitfalls)
+    asked = judge_reply(scenario, 0, "To check the refund, could you ask for the password or the full card number?")
+    assert any(hit.pitfall.label.startswith("goes against the guide") for hit in asked.pitfalls)
+
+
+def test_a_negated_speech_act_is_not_a_wrong_fact(hotel):
+    judgement = judge_reply(
+        hotel, 0, "I can't apologise enough for the lost booking: we've booked you next door tonight at our cost."
+    )
+    assert not any(result.contradicted for result in judgement.points)
+    assert judgement.score > RUDE_CAP + 30
