@@ -48,7 +48,12 @@ class DocumentRule:
 
 def document_sentences(scenario: Any) -> tuple[str, ...]:
     """Every sentence of the scenario's documents, in order."""
-    return tuple(sentence for block in _blocks_of(scenario) for sentence in _sentences(block[1]))
+    return _sentences_in(_paths(scenario))
+
+
+@lru_cache(maxsize=64)
+def _sentences_in(paths: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sentence for path in paths for _, block in _blocks(path) for sentence in _sentences(block))
 
 
 def document_rules(scenario: Any) -> tuple[DocumentRule, ...]:
@@ -72,10 +77,6 @@ def _resolved(scenario: Any, folder: str, filenames: tuple[str, ...]) -> tuple[s
         paths = [scenario.document_path(filename) for filename in filenames]
         _RESOLVED[key] = tuple(str(path) for path in paths if path is not None)
     return _RESOLVED[key]
-
-
-def _blocks_of(scenario: Any) -> list[tuple[bool, str]]:
-    return [block for path in _paths(scenario) for block in _blocks(path)]
 
 
 @lru_cache(maxsize=64)
