@@ -101,8 +101,8 @@ def list_users() -> None:
 @users.command("disable")
 @click.argument("user_id")
 def disable(user_id: str) -> None:
-    """Disable a user: their token and tickets stop working at once, and their open chat
-    sockets are closed within a second by every web process."""
+    """Disable a user: their token, tickets and sign-in links stop working at once, and
+    their open chat sockets are closed within a second by every web process."""
     if not _run(update_user_disabled, user_id, disabled=True):
         raise click.ClickException(f"no user {user_id!r}")
     click.echo(f"Disabled {user_id}.")
@@ -112,8 +112,9 @@ def disable(user_id: str) -> None:
 @click.argument("user_id")
 @click.option("--token-only", is_flag=True, help="Print only the token (for scripts).")
 def rotate_token(user_id: str, token_only: bool) -> None:
-    """Give a user a new token: the old one and their tickets stop working at once, and
-    sockets opened with them are closed within a second by every web process."""
+    """Give a user a new token: the old one, their tickets and their unused sign-in links
+    stop working at once, and sockets opened with them are closed within a second by
+    every web process."""
     token = _run(update_user_token, user_id)
     if token is None:
         raise click.ClickException(f"no user {user_id!r}")

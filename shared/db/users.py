@@ -8,7 +8,7 @@ no one can guess through 2**256 possibilities however fast each guess is. A fast
 also lets the hash be the lookup key (one indexed read per request).
 
 Revoking a user's credentials (disabling them, rotating their token) deletes their
-unused tickets and raises their `credentials_revision`, which is how sockets opened
+unused tickets and sign-in links and raises their `credentials_revision`, which is how sockets opened
 before are found and closed (web/revocation.py)."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from shared.db import advisory
 from shared.db.dbclock import now_for
-from shared.db.schema import users, ws_tickets
+from shared.db.schema import sign_in_codes, users, ws_tickets
 from shared.lib.clock import utc_now_iso
 
 ROLES = ("trainee", "trainer")
@@ -98,19 +98,22 @@ def _revoke_credentials(conn: Connection, user_id: str, **values: Any) -> bool:
     """Update the user with `values` and mark their credentials revoked: a new
     credentials_revision, one above every user's (run in a BEGIN IMMEDIATE transaction,
     so the numbers follow commit order; on PostgreSQL an advisory lock held to the commit
-    does the same), and none of their unused tickets left. False if there is no such user."""
+    does the same), and none of their unused tickets or sign-in links left (a link made
+    before a rotation would otherwise sign in after it). False if there is no such user."""
     advisory.lock_for_transaction(conn, advisory.CREDENTIALS_REVISION)
     next_revision = select_last_credentials_revision(conn) + 1
     result = conn.execute(
         update(users).where(users.c.id == user_id).values(**values, credentials_revision=next_revision)
     )
     conn.execute(delete(ws_tickets).where(ws_tickets.c.user_id == user_id))
+    conn.execute(delete(sign_in_codes).where(sign_in_codes.c.user_id == user_id))
     return result.rowcount == 1
 
 
 def update_user_disabled(conn: Connection, user_id: str, *, disabled: bool = True) -> bool:
     """Disable (or re-enable) a user. Disabling revokes their credentials: the token
-    stops working at once, tickets are deleted, open sockets close. False if unknown."""
+    stops working at once, tickets and sign-in links are deleted, open sockets close.
+    False if unknown."""
     if disabled:
         return _revoke_credentials(conn, user_id, disabled=True)
     return conn.execute(update(users).where(users.c.id == user_id).values(disabled=False)).rowcount == 1
@@ -118,8 +121,8 @@ def update_user_disabled(conn: Connection, user_id: str, *, disabled: bool = Tru
 
 def update_user_token(conn: Connection, user_id: str) -> str | None:
     """Give a user a new token and return it; None if unknown. The old token's
-    credentials are revoked: it stops working at once, tickets are deleted, open sockets
-    close."""
+    credentials are revoked: it stops working at once, tickets and sign-in links are
+    deleted, open sockets close."""
     token = new_secret()
     return token if _revoke_credentials(conn, user_id, token_hash=hash_secret(token)) else None
 

@@ -112,3 +112,18 @@ async def test_an_expired_browser_session_no_longer_signs_in(app, users):
     _user, secret = await app.app.db.write(exchange_sign_in_code, code, now=time.time(), session_ttl_seconds=-1)
     response = await app.test_client().get("/api/me", headers={"Cookie": f"{SESSION_COOKIE}={secret}"})
     assert response.status_code == 401 and "expired" in (await response.get_json())["detail"]
+
+
+async def test_rotating_or_disabling_deletes_the_users_unused_sign_in_links(app, users):
+    """A link made before the rotation must not sign in after it (nor after a re-enable)."""
+    for revoke in (update_user_token, update_user_disabled):
+        code = await _code(app, users.other.id)
+        await app.app.db.write(revoke, users.other.id)
+        if revoke is update_user_disabled:
+            await app.app.db.write(update_user_disabled, users.other.id, disabled=False)
+        response = await app.test_client().post("/api/sign-in", json={"code": code})
+        assert response.status_code == 400 and (await response.get_json())["code"] == "sign_in_link_invalid"
+    # Another user's link is untouched.
+    assert (
+        await app.test_client().post("/api/sign-in", json={"code": await _code(app, users.trainee.id)})
+    ).status_code == 200
