@@ -66,9 +66,13 @@ class Settings(BaseSettings):
         description="Where Hypercorn listens (web/hypercorn_config.py; the port is `PORT`, default 8000): loopback "
         "answers this machine only, `0.0.0.0` (or `::`) every interface.",
     )
+    # Empty by default: a listed origin's pages read and write as the signed-in user, and
+    # whatever is served on a local dev port is not necessarily the frontend.
     cors_allowed_origins: tuple[str, ...] = Field(
-        ("http://localhost:3000", "http://localhost:5173"),
-        description="JSON list of origins allowed to call the API with credentials (`*` is refused).",
+        (),
+        description='JSON list of other origins (a separate frontend, e.g. `["http://localhost:5173"]`) allowed to '
+        "call the API with credentials and to open the chat socket with the session cookie; empty: none, only the "
+        "server's own pages (`*` is refused).",
     )
     public_base_url: str = Field(
         "",

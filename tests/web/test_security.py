@@ -4,6 +4,7 @@ expected keywords, the rubric) never reaching a client."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import textwrap
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 from shared.settings import Settings
 from tests.support.client import open_socket
 from tests.support.stack import REPO_ROOT
+from web.app import create_app
 
 
 async def _responses(client, users):  # noqa: ANN001, ANN202
@@ -80,6 +82,46 @@ def test_a_wildcard_cors_origin_from_the_environment_is_refused(monkeypatch):
     monkeypatch.setenv("CHATTRAIN_CORS_ALLOWED_ORIGINS", '["*"]')
     with pytest.raises(ValidationError):
         Settings()
+
+
+@contextlib.asynccontextmanager
+async def _started(tmp_path: Path, database_url: str, **settings):  # noqa: ANN003, ANN202
+    """The real app started on settings of the test's own choosing."""
+    app = create_app(
+        Settings(
+            data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", database_url=database_url, **settings
+        )
+    )
+    async with app.test_app() as test_app:
+        yield test_app
+
+
+def test_no_other_origin_is_allowed_by_default(monkeypatch):
+    """A page served on another local port (a dev server, or anything else listening
+    there) must not read and write as the signed-in user unless it is configured."""
+    monkeypatch.delenv("CHATTRAIN_CORS_ALLOWED_ORIGINS", raising=False)
+    assert Settings().cors_allowed_origins == ()
+
+
+async def test_cors_by_default_answers_no_other_origin(client):
+    for origin in ("http://localhost:3000", "http://localhost:5173", "http://evil.example"):
+        response = await client.get("/api/health", headers={"Origin": origin})
+        assert "Access-Control-Allow-Origin" not in response.headers, origin
+
+
+async def test_cors_allows_configured_origins_only(tmp_path, database_url):
+    async with _started(tmp_path, database_url, cors_allowed_origins=("http://localhost:3000",)) as app:
+        client = app.test_client()
+        allowed = await client.get("/api/health", headers={"Origin": "http://localhost:3000"})
+        assert allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+        other = await client.get("/api/health", headers={"Origin": "http://evil.example"})
+        assert "Access-Control-Allow-Origin" not in other.headers
+        preflight = await client.options(
+            "/api/sessions",
+            headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"},
+        )
+        assert preflight.status_code == 204
+        assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
 
 
 # Hidden scenario content ---------------------------------------------------------------
