@@ -25,9 +25,10 @@ class SessionStartMetadata(BaseModel):
     last_event_id: StrictInt | None = Field(default=None, ge=0, le=MAX_SQLITE_INTEGER)
 
 
-# An opaque token, as clients make them (UUIDs, ULIDs, counters, "tab-2:17"): it is stored
-# and echoed in message_ack as given, so it may not be text that carries personal data
-# written out (no spaces, "@", "+", "/" or letters beyond ASCII).
+# An opaque token, as clients make them (UUIDs, ULIDs, counters, "tab-2:17"): it is echoed
+# in message_ack as given, so it may not be text that carries personal data written out
+# (no spaces, "@", "+", "/" or letters beyond ASCII). What the rule lets through (a card
+# number with dashes) is never stored: only its keyed digest is (shared/masking/client_ids.py).
 _CLIENT_MESSAGE_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 

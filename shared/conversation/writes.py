@@ -20,6 +20,7 @@ from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
 from shared.db.limits import RateLimit, hit_rate_limit
 from shared.lib.clock import utc_now_iso
+from shared.masking.client_ids import client_message_key
 from shared.masking.policy import MaskedMessage, MaskingPolicy
 
 # What a trainee is told when they write to a session that has ended.
@@ -58,8 +59,10 @@ def accept_trainee_message(
     session's previous trainee message and this one is masked in both (docs/masking.md).
 
     A resend with a client_message_id already stored is acknowledged with the original
-    message's id and stores nothing. With `rate_limit`, a message over the session
-    owner's limit raises LimitExceeded, so the caller's transaction stores nothing.
+    message's id and stores nothing. The id is stored only as a keyed digest
+    (shared/masking/client_ids.py); the caller echoes it from the frame it answers. With
+    `rate_limit`, a message over the session owner's limit raises LimitExceeded, so the
+    caller's transaction stores nothing.
     `found` is `masking.find(content, scenario_patterns)`, run before the transaction so
     the write lock is not held for it."""
     session = session_rows.select_session_for_update(conn, session_id)
@@ -67,8 +70,10 @@ def accept_trainee_message(
         raise ConversationError("session_not_found", "This session does not exist.")
     if session["status"] != "active":
         raise ConversationError("session_completed", SESSION_ENDED)
+    client_key = None
     if client_message_id is not None:
-        existing = message_rows.select_message_by_client_id(conn, session_id, client_message_id)
+        client_key = client_message_key(masking.secret, session_id, client_message_id)
+        existing = message_rows.select_message_by_client_id(conn, session_id, client_key)
         if existing is not None:
             return AcceptedMessage(message_id=existing["id"], duplicate=True)
     if rate_limit is not None:
@@ -84,7 +89,7 @@ def accept_trainee_message(
         role="user",
         content=masked.text,
         metadata=metadata,
-        client_message_id=client_message_id,
+        client_message_id=client_key,
     )
     if masked.previous_text is not None:
         _mask_previous_message(conn, previous, masked)

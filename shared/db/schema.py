@@ -71,6 +71,7 @@ messages = Table(
     # The trainee message an assistant reply answers. Unique: a retried or duplicated
     # reply job can never store a second reply.
     Column("reply_to", Integer, ForeignKey("messages.id"), unique=True),
+    # A keyed digest of the client's id, never the id (shared/masking/client_ids.py).
     Column("client_message_id", Text),
     UniqueConstraint("session_id", "client_message_id", name="uq_messages_session_client_id"),
     Index("ix_messages_session_id", "session_id", "id"),

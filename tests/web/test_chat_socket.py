@@ -141,6 +141,48 @@ async def test_resent_client_message_id_is_acknowledged_once_and_stored_once(cli
     assert [m["content"] for m in messages if m["role"] == "user"] == ["hello"]
 
 
+@pytest.mark.parametrize(
+    "client_message_id",
+    ["4111-1111-1111-1111", "4111.1111.1111.1111", "4111111111111111", "536-22-1234", "555.123.4567", "555-123-4567"],
+)
+async def test_a_client_message_id_is_echoed_as_sent_but_stored_only_as_a_keyed_digest(
+    client, users, app, client_message_id
+):
+    # Dashed and dotted cards, SSNs and phones pass the opaque-token rule; none may be stored.
+    session_id = await _session(client, users.trainee)
+    frame = json.dumps(
+        {"type": "user_message", "content": "hello", "metadata": {"client_message_id": client_message_id}}
+    )
+    async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
+        await ws.send(frame)
+        first = await _recv_type(ws, "message_ack")
+        await ws.send(frame)
+        second = await _recv_type(ws, "message_ack")
+    assert first["client_message_id"] == second["client_message_id"] == client_message_id
+    assert (first["duplicate"], second["duplicate"]) == (False, True)
+    assert first["message_id"] == second["message_id"]
+    [stored] = [m for m in await app.app.db.read(select_messages, session_id) if m["role"] == "user"]
+    digits = "".join(ch for ch in client_message_id if ch.isdigit())
+    assert stored["client_message_id"].startswith("hmac=")
+    for part in {client_message_id, digits, *client_message_id.replace(".", "-").split("-")}:
+        assert part not in stored["client_message_id"]
+
+
+async def test_one_client_message_id_in_two_sessions_is_two_messages_with_unlinkable_digests(client, users, app):
+    frame = json.dumps({"type": "user_message", "content": "hello", "metadata": {"client_message_id": "c-1"}})
+    stored = []
+    for _ in range(2):
+        session_id = await _session(client, users.trainee)
+        async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
+            await ws.send(frame)
+            ack = await _recv_type(ws, "message_ack")
+        assert (ack["client_message_id"], ack["duplicate"]) == ("c-1", False)
+        stored += [
+            m["client_message_id"] for m in await app.app.db.read(select_messages, session_id) if m["role"] == "user"
+        ]
+    assert len(set(stored)) == 2 and "c-1" not in stored
+
+
 async def test_unknown_session_is_closed_with_a_reason(client, users):
     async with open_socket(client, "/chat/987654", users.trainee) as ws:
         error = await _recv(ws)
