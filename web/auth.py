@@ -45,6 +45,9 @@ SOCKET_SUBPROTOCOL = "chattrain.v1"
 BEARER_SUBPROTOCOL_PREFIX = "bearer."
 CLOSE_UNAUTHORIZED = 4401
 SESSION_COOKIE = "chattrain_session"
+# Over HTTPS the browser only keeps a `__Host-` cookie that is Secure, has Path=/ and no
+# Domain, so no page on a sibling subdomain can set one that shadows ours.
+SECURE_SESSION_COOKIE = "__Host-chattrain_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -96,9 +99,27 @@ def unauthorized_error(detail: str) -> ApiError:
     return ApiError(401, "unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="chattrain"'})
 
 
-async def cookie_user(cookies) -> dict[str, Any] | None:  # noqa: ANN001
-    """The user the browser-session cookie signs in (with its `csrf_token`), or None."""
-    secret = cookies.get(SESSION_COOKIE)
+def served_over_https(scheme: str) -> bool:
+    """Whether the browser sees this server over HTTPS: the request came over https/wss,
+    or CHATTRAIN_PUBLIC_BASE_URL says so (a proxy in front terminates TLS)."""
+    settings = current_app.config["CHATTRAIN_SETTINGS"]
+    return scheme in ("https", "wss") or settings.public_base_url.startswith("https://")
+
+
+def session_cookie_name(scheme: str) -> str:
+    """The session cookie's name: `__Host-` prefixed over HTTPS, plain over http (local
+    development, where browsers refuse Secure cookies). Written and read by this one rule."""
+    return SECURE_SESSION_COOKIE if served_over_https(scheme) else SESSION_COOKIE
+
+
+def session_secret(connection) -> str | None:  # noqa: ANN001
+    """The browser-session secret a request or websocket carries under the name its
+    scheme calls for (a plain-named cookie over HTTPS is ignored), or None."""
+    return connection.cookies.get(session_cookie_name(connection.scheme)) or None
+
+
+async def cookie_user(secret: str | None) -> dict[str, Any] | None:
+    """The user a browser-session secret signs in (with its `csrf_token`), or None."""
     if not secret:
         return None
     user = await current_app.db.read(select_user_by_browser_session, secret, now=time.time())
@@ -112,8 +133,9 @@ async def authenticate_request() -> dict[str, Any]:
     cookie) belongs to; ApiError 401 otherwise, 403 `csrf_failed` for a cookie-signed
     write without the session's CSRF token."""
     header = request.headers.get("Authorization")
-    if header is None and request.cookies.get(SESSION_COOKIE):
-        user = await cookie_user(request.cookies)
+    secret = session_secret(request)
+    if header is None and secret:
+        user = await cookie_user(secret)
         if user is None:
             raise unauthorized_error("Your sign-in has expired or was ended: ask your trainer for a new sign-in link.")
         if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != user["csrf_token"]:
@@ -157,7 +179,7 @@ def optional_user(handler: Callable) -> Callable:
 
     @wraps(handler)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        signed_in = request.headers.get("Authorization") is not None or request.cookies.get(SESSION_COOKIE)
+        signed_in = request.headers.get("Authorization") is not None or session_secret(request)
         g.user = await authenticate_request() if signed_in or _insecure_dev() else None
         return await handler(*args, **kwargs)
 
@@ -234,10 +256,11 @@ async def authenticate_websocket() -> tuple[dict[str, Any] | None, str]:
         exists = await db.read(ws_ticket_exists, ticket)
         user = await db.write(consume_ws_ticket, ticket, now=time.time()) if exists else None
         return (user, "") if user else (None, "ticket not valid: unknown, used or expired")
-    if websocket.cookies.get(SESSION_COOKIE):
+    secret = session_secret(websocket)
+    if secret:
         if not origin_allowed(websocket.headers.get("Origin")):
             return None, "origin not allowed"
-        user = await cookie_user(websocket.cookies)
+        user = await cookie_user(secret)
         return (user, "") if user else (None, "sign-in expired")
     if _insecure_dev():
         return _dev_user(), ""

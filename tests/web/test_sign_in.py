@@ -9,7 +9,7 @@ import time
 
 from shared.db.browser_sessions import insert_sign_in_code
 from shared.db.users import update_user_disabled, update_user_token
-from web.auth import SESSION_COOKIE
+from web.auth import SECURE_SESSION_COOKIE, SESSION_COOKIE
 
 
 async def _code(app, user_id: str, ttl: float = 60) -> str:
@@ -127,3 +127,62 @@ async def test_rotating_or_disabling_deletes_the_users_unused_sign_in_links(app,
     assert (
         await app.test_client().post("/api/sign-in", json={"code": await _code(app, users.trainee.id)})
     ).status_code == 200
+
+
+async def test_over_https_the_cookie_is_a_host_cookie_and_only_that_name_signs_in(app, users):
+    """Over HTTPS the cookie is `__Host-` prefixed (Secure, Path=/, no Domain), so a page on
+    a sibling subdomain cannot set one that shadows it; a plain-named cookie is not read
+    there. Over plain HTTP (local development) the name stays plain."""
+    client = app.test_client()
+    response = await client.post("/api/sign-in", json={"code": await _code(app, users.trainee.id)}, scheme="https")
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith(f"{SECURE_SESSION_COOKIE}=") and "; Secure" in cookie and "; Path=/;" in cookie
+    assert "Domain" not in cookie
+    secret = cookie.split(";")[0].split("=", 1)[1]
+    me = await response.get_json()
+    fresh = app.test_client()
+    signed_in = await fresh.get("/api/me", headers={"Cookie": f"{SECURE_SESSION_COOKIE}={secret}"}, scheme="https")
+    assert signed_in.status_code == 200 and (await signed_in.get_json())["id"] == users.trainee.id
+    tossed = await fresh.get("/api/me", headers={"Cookie": f"{SESSION_COOKIE}={secret}"}, scheme="https")
+    assert tossed.status_code == 401
+    created = await fresh.post(
+        "/api/sessions", json={"scenario_id": 1}, headers={**users.trainee.headers}, scheme="https"
+    )
+    session_id = (await created.get_json())["id"]
+    headers = {"Cookie": f"{SECURE_SESSION_COOKIE}={secret}", "Origin": "https://localhost"}
+    async with fresh.websocket(f"/chat/{session_id}", headers=headers, scheme="wss") as ws:
+        assert json.loads(await ws.receive())["type"] == "session_start"
+    signed_out = await fresh.post(
+        "/api/sign-out",
+        headers={"Cookie": f"{SECURE_SESSION_COOKIE}={secret}", "X-CSRF-Token": me["csrf_token"]},
+        scheme="https",
+    )
+    assert (
+        signed_out.headers["Set-Cookie"].startswith(f"{SECURE_SESSION_COOKIE}=;")
+        and "Max-Age=0" in (signed_out.headers["Set-Cookie"])
+    )
+    again = await fresh.get("/api/me", headers={"Cookie": f"{SECURE_SESSION_COOKIE}={secret}"}, scheme="https")
+    assert again.status_code == 401
+
+
+async def test_a_public_https_address_makes_the_cookie_a_host_cookie_behind_a_plain_proxy(tmp_path, database_url):
+    """Behind a proxy that terminates TLS the request arrives over http, but the browser
+    sees https (CHATTRAIN_PUBLIC_BASE_URL): writing and reading agree on the prefixed name."""
+    from shared.settings import Settings
+    from tests.support.stack import REPO_ROOT
+    from web.app import create_app
+
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        scenarios_dir=REPO_ROOT / "scenarios",
+        database_url=database_url,
+        public_base_url="https://chattrain.example",
+    )
+    async with create_app(settings).test_app() as app:
+        from tests.conftest import create_test_user
+
+        user = await create_test_user(app, "trainee", "trainee-9")
+        client = app.test_client()
+        response = await client.post("/api/sign-in", json={"code": await _code(app, user.id)})
+        assert response.headers["Set-Cookie"].startswith(f"{SECURE_SESSION_COOKIE}=")
+        assert (await client.get("/api/me")).status_code == 200

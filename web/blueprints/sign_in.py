@@ -14,7 +14,7 @@ from quart import Blueprint, current_app, g, request
 from quart_schema import validate_request, validate_response
 
 from shared.db.browser_sessions import csrf_token_for, delete_browser_session, exchange_sign_in_code
-from web.auth import SESSION_COOKIE, require_user
+from web.auth import require_user, served_over_https, session_cookie_name, session_secret
 from web.errors import ApiError
 from web.models import Me
 
@@ -27,12 +27,6 @@ class SignInData(BaseModel):
 
 class SignedOut(BaseModel):
     signed_out: bool
-
-
-def _secure_cookie() -> bool:
-    """Secure when the page is served over HTTPS (directly, or per CHATTRAIN_PUBLIC_BASE_URL)."""
-    settings = current_app.config["CHATTRAIN_SETTINGS"]
-    return request.scheme == "https" or settings.public_base_url.startswith("https://")
 
 
 @blueprint.post("/api/sign-in")
@@ -59,8 +53,11 @@ async def post_sign_in(data: SignInData):  # noqa: ANN201
 
 
 def _cookie(value: str, max_age: int) -> str:
-    secure = "; Secure" if _secure_cookie() else ""
-    return f"{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+    """The Set-Cookie value: over HTTPS `__Host-` prefixed and Secure (web/auth.py reads
+    the same name by the same rule), plain over http. Never a Domain."""
+    secure = "; Secure" if served_over_https(request.scheme) else ""
+    name = session_cookie_name(request.scheme)
+    return f"{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
 
 
 @blueprint.post("/api/sign-out")
@@ -68,7 +65,7 @@ def _cookie(value: str, max_age: int) -> str:
 @validate_response(SignedOut, 200)
 async def post_sign_out():  # noqa: ANN201
     """Sign this browser out: its session cookie stops working at once and is cleared."""
-    secret = request.cookies.get(SESSION_COOKIE)
+    secret = session_secret(request)
     if secret and g.user.get("csrf_token"):
         await current_app.db.write(delete_browser_session, secret)
     return SignedOut(signed_out=True), 200, {"Set-Cookie": _cookie("", 0)}
