@@ -230,6 +230,13 @@ class Settings(BaseSettings):
     ws_tickets_per_window: int = Field(30, ge=0, description="WebSocket tickets per user per ticket window.")
     ws_ticket_window_seconds: int = Field(60, ge=1, description="The ticket window.")
     max_active_sessions_per_user: int = Field(5, ge=0, description="Open sessions per user.")
+    sign_in_failures_per_window: int = Field(
+        10,
+        ge=0,
+        description="Wrong sign-in codes per client address (an IPv6 client's /64) per sign-in window, counted by "
+        "each web process on its own; over it, `POST /api/sign-in` answers 429 with `Retry-After` (docs/security.md).",
+    )
+    sign_in_failure_window_seconds: int = Field(60, ge=1, description="The sign-in window.")
 
     @field_validator("cors_allowed_origins")
     @classmethod

@@ -9,11 +9,13 @@ from quart import Quart
 from quart_schema import QuartSchema
 
 from shared.db.checkpoint import checkpointer_for
+from shared.db.limits import RateLimit
 from shared.db.migrate import upgrade_to_head
 from shared.lib.gc_tuning import freeze_startup_objects
 from shared.lib.logs import configure_logging
 from shared.masking.policy import MaskingPolicy
 from shared.settings import Settings
+from web.address_limits import AddressFailures
 from web.auth import SECURITY_SCHEMES, check_auth_mode
 from web.blueprints import (
     account,
@@ -94,6 +96,12 @@ def create_app(settings: Settings) -> Quart:
         await app.tailer.start()
         app.credential_watch = CredentialWatch(app.db)
         await app.credential_watch.start()
+        # Counted in this process only (web/address_limits.py says why).
+        app.sign_in_failures = AddressFailures(
+            RateLimit(
+                "wrong sign-in code", settings.sign_in_failures_per_window, settings.sign_in_failure_window_seconds
+            )
+        )
         app.checkpointer = checkpointer_for(settings)
         app.checkpointer.start()
         freeze_startup_objects()

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, delete, select
 
 from shared.db.dbclock import now_for
 from shared.db.schema import browser_sessions, sign_in_codes, users
-from shared.db.users import hash_secret, new_secret, select_user, use_up_secret
+from shared.db.users import hash_secret, new_secret, secret_on_file, select_user, use_up_secret
 
 
 def csrf_token_for(session_secret: str) -> str:
@@ -41,6 +41,11 @@ def insert_sign_in_code(conn: Connection, user_id: str, *, now: float, ttl_secon
         sign_in_codes.insert().values(code_hash=hash_secret(code), user_id=user_id, expires_at=clock + ttl_seconds)
     )
     return code
+
+
+def sign_in_code_exists(conn: Connection, code: str) -> bool:
+    """Whether a sign-in code is on file (a read): a wrong one needs no write to refuse."""
+    return secret_on_file(conn, sign_in_codes.c.code_hash, code)
 
 
 def exchange_sign_in_code(

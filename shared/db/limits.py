@@ -78,22 +78,32 @@ def hit_rate_limit(conn: Connection, *, user_id: str, limit: RateLimit, now: flo
     if limit.max_hits <= 0:
         return 0
     now = time.time() if now is None else now
-    window = limit.window_seconds
-    window_start = int(now // window) * window
+    window_start = window_start_of(limit, now)
     key = {"b_user_id": user_id, "b_action": limit.action, "b_window_start": window_start}
     count = _INCREMENT.scalar(conn, key)
     if count == 1:
         # First hit of a new window: the user's older windows for this action are dead.
         _PRUNE.run(conn, key)
     if count > limit.max_hits:
-        retry_after = max(1, math.ceil(window_start + window - now))
-        raise LimitExceeded(
-            "rate_limited",
-            f"Too many {limit.action.replace('_', ' ')}s: at most {limit.max_hits} per {window} seconds. "
-            f"Try again in {retry_after} seconds.",
-            retry_after,
-        )
+        raise over_limit(limit, window_start, now)
     return count
+
+
+def window_start_of(limit: RateLimit, now: float) -> int:
+    """The start (epoch seconds) of the fixed window `now` falls in."""
+    return int(now // limit.window_seconds) * limit.window_seconds
+
+
+def over_limit(limit: RateLimit, window_start: int, now: float) -> LimitExceeded:
+    """The error for a caller over `limit` in the window starting at `window_start`: a
+    sentence naming the limit, and the seconds until the window ends."""
+    retry_after = max(1, math.ceil(window_start + limit.window_seconds - now))
+    return LimitExceeded(
+        "rate_limited",
+        f"Too many {limit.action.replace('_', ' ')}s: at most {limit.max_hits} per {limit.window_seconds} seconds. "
+        f"Try again in {retry_after} seconds.",
+        retry_after,
+    )
 
 
 def check_active_sessions(conn: Connection, *, user_id: str, max_active: int) -> None:

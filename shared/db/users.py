@@ -171,10 +171,13 @@ def insert_ws_ticket(
 
 def ws_ticket_exists(conn: Connection, ticket: str) -> bool:
     """Whether a ticket is on file (used or expired ones are not, or not for long)."""
-    return (
-        conn.execute(select(ws_tickets.c.ticket_hash).where(ws_tickets.c.ticket_hash == hash_secret(ticket))).first()
-        is not None
-    )
+    return secret_on_file(conn, ws_tickets.c.ticket_hash, ticket)
+
+
+def secret_on_file(conn: Connection, hash_column, secret: str) -> bool:  # noqa: ANN001
+    """Whether a single-use secret (a ticket, a sign-in code) is on file: the read that
+    lets a made-up one be refused without the write transaction that uses a real one up."""
+    return conn.execute(select(hash_column).where(hash_column == hash_secret(secret))).first() is not None
 
 
 def consume_ws_ticket(conn: Connection, ticket: str, *, now: float) -> dict[str, Any] | None:

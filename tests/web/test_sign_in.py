@@ -4,11 +4,22 @@ cookie-signed writes without the CSRF token and cookie-signed sockets from other
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import sqlite3
 import time
 
+import pytest
+
 from shared.db.browser_sessions import insert_sign_in_code
+from shared.db.limits import LimitExceeded, RateLimit
 from shared.db.users import update_user_disabled, update_user_token
+from shared.settings import Settings
+from tests.conftest import create_test_user
+from tests.support.stack import REPO_ROOT
+from web.address_limits import AddressFailures
+from web.app import create_app
 from web.auth import SECURE_SESSION_COOKIE, SESSION_COOKIE
 
 
@@ -165,24 +176,103 @@ async def test_over_https_the_cookie_is_a_host_cookie_and_only_that_name_signs_i
     assert again.status_code == 401
 
 
+@contextlib.asynccontextmanager
+async def _started(tmp_path, database_url: str, **overrides):  # noqa: ANN001, ANN003, ANN202
+    """The real app started on settings of the test's own choosing, with a trainee."""
+    settings = Settings(
+        data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", database_url=database_url, **overrides
+    )
+    async with create_app(settings).test_app() as app:
+        await create_test_user(app, "trainee", "trainee-1")
+        yield app
+
+
 async def test_a_public_https_address_makes_the_cookie_a_host_cookie_behind_a_plain_proxy(tmp_path, database_url):
     """Behind a proxy that terminates TLS the request arrives over http, but the browser
     sees https (CHATTRAIN_PUBLIC_BASE_URL): writing and reading agree on the prefixed name."""
-    from shared.settings import Settings
-    from tests.support.stack import REPO_ROOT
-    from web.app import create_app
-
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        scenarios_dir=REPO_ROOT / "scenarios",
-        database_url=database_url,
-        public_base_url="https://chattrain.example",
-    )
-    async with create_app(settings).test_app() as app:
-        from tests.conftest import create_test_user
-
-        user = await create_test_user(app, "trainee", "trainee-9")
+    async with _started(tmp_path, database_url, public_base_url="https://chattrain.example") as app:
         client = app.test_client()
-        response = await client.post("/api/sign-in", json={"code": await _code(app, user.id)})
+        response = await client.post("/api/sign-in", json={"code": await _code(app, "trainee-1")})
         assert response.headers["Set-Cookie"].startswith(f"{SECURE_SESSION_COOKIE}=")
         assert (await client.get("/api/me")).status_code == 200
+
+
+def _client_at(app, address: str):  # noqa: ANN001, ANN202
+    """A test client whose requests come from `address` (the ASGI scope's client)."""
+    client = app.test_client()
+    post = client.post
+
+    async def post_from(path: str, **kwargs):  # noqa: ANN003, ANN202
+        return await post(path, scope_base={"client": (address, 40000)}, **kwargs)
+
+    client.post = post_from
+    return client
+
+
+async def test_wrong_codes_from_one_address_are_limited_with_a_429_and_retry_after(tmp_path, database_url):
+    async with _started(tmp_path, database_url, sign_in_failures_per_window=3, sign_in_failure_window_seconds=2) as app:
+        guesser, neighbour = _client_at(app, "203.0.113.7"), _client_at(app, "198.51.100.9")
+        for _ in range(3):
+            assert (await guesser.post("/api/sign-in", json={"code": "wrong"})).status_code == 400
+        refused = await guesser.post("/api/sign-in", json={"code": "wrong"})
+        body = await refused.get_json()
+        assert refused.status_code == 429 and body["code"] == "rate_limited", body
+        assert 1 <= int(refused.headers["Retry-After"]) <= 2 and body["retry_after_seconds"] >= 1
+        assert "wrong sign-in codes" in body["detail"]
+        # While over the limit even a good code is refused, and it is not used up by that.
+        code = await _code(app, "trainee-1")
+        assert (await guesser.post("/api/sign-in", json={"code": code})).status_code == 429
+        # Another address is not affected.
+        assert (await neighbour.post("/api/sign-in", json={"code": "wrong"})).status_code == 400
+        await asyncio.sleep(int(refused.headers["Retry-After"]))
+        assert (await guesser.post("/api/sign-in", json={"code": code})).status_code == 200
+
+
+async def test_only_wrong_codes_count_towards_the_limit(tmp_path, database_url):
+    async with _started(tmp_path, database_url, sign_in_failures_per_window=2) as app:
+        client = _client_at(app, "203.0.113.8")
+        for _ in range(4):
+            response = await client.post("/api/sign-in", json={"code": await _code(app, "trainee-1")})
+            assert response.status_code == 200
+
+
+def _hold_the_write_lock(database_url: str, settings: Settings):  # noqa: ANN202
+    """Hold the database's write lock from another connection, as a busy writer in another
+    process would; reads still go through. Returns the function that lets go."""
+    if not database_url:
+        conn = sqlite3.connect(settings.data_dir / "chattrain.db", isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        return lambda: (conn.rollback(), conn.close())
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    conn = engine.connect()
+    transaction = conn.begin()
+    conn.execute(text("LOCK TABLE sign_in_codes IN EXCLUSIVE MODE"))  # writes wait, reads do not
+    return lambda: (transaction.rollback(), conn.close(), engine.dispose())
+
+
+async def test_a_wrong_code_is_refused_by_a_read_alone(app, client, settings, database_url):
+    """No write transaction for a wrong code: it is refused at once even while another
+    writer holds the write lock (a guess used to queue for it like any write)."""
+    release = _hold_the_write_lock(database_url, settings)
+    try:
+        started = time.monotonic()
+        response = await asyncio.wait_for(client.post("/api/sign-in", json={"code": "made-up-code"}), 3)
+        assert response.status_code == 400 and (await response.get_json())["code"] == "sign_in_link_invalid"
+        assert time.monotonic() - started < 1
+    finally:
+        release()
+
+
+def test_an_ipv6_client_is_counted_by_its_64_block():
+    """Stepping through the addresses of one /64 (one subscriber's block) does not reset
+    the count; another block, or an IPv4 client, has its own."""
+    failures = AddressFailures(RateLimit("wrong sign-in code", 2, 60))
+    failures.record("2001:db8:1:2::1", now=0)
+    failures.record("2001:db8:1:2::ffff", now=0)
+    with pytest.raises(LimitExceeded):
+        failures.check("2001:db8:1:2:abcd::9", now=1)
+    failures.check("2001:db8:1:3::1", now=1)
+    failures.check("::ffff:203.0.113.7", now=1)
+    failures.check("2001:db8:1:2::1", now=61)  # a new window

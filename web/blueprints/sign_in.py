@@ -13,10 +13,16 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, current_app, g, request
 from quart_schema import validate_request, validate_response
 
-from shared.db.browser_sessions import csrf_token_for, delete_browser_session, exchange_sign_in_code
+from shared.db.browser_sessions import (
+    csrf_token_for,
+    delete_browser_session,
+    exchange_sign_in_code,
+    sign_in_code_exists,
+)
 from web.auth import require_user, served_over_https, session_cookie_name, session_secret
 from web.errors import ApiError
 from web.models import Me
+from web.openapi import document_errors
 
 blueprint = Blueprint("sign_in", __name__)
 
@@ -32,13 +38,19 @@ class SignedOut(BaseModel):
 @blueprint.post("/api/sign-in")
 @validate_request(SignInData)
 @validate_response(Me, 200)
+@document_errors(429)
 async def post_sign_in(data: SignInData):  # noqa: ANN201
     """Exchange a sign-in link's code for a browser session (an HttpOnly cookie)."""
     settings = current_app.config["CHATTRAIN_SETTINGS"]
-    exchanged = await current_app.db.write(
+    failures, address = current_app.sign_in_failures, request.remote_addr
+    failures.check(address)  # 429 over the limit, before the database is asked anything
+    # A wrong code costs one read; only a code on file takes a write transaction to be used up.
+    exists = await current_app.db.read(sign_in_code_exists, data.code)
+    exchanged = exists and await current_app.db.write(
         exchange_sign_in_code, data.code, now=time.time(), session_ttl_seconds=settings.browser_session_ttl_seconds
     )
-    if exchanged is None:
+    if not exchanged:
+        failures.record(address)
         raise ApiError(
             400,
             "sign_in_link_invalid",
