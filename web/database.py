@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,17 +27,25 @@ from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from shared.db.engine import (
     BEGIN_MODE,
     IMMEDIATE_NOWAIT,
+    DatabaseUnavailable,
     WriterBusy,
+    connection_lost,
     create_sync_engine,
     is_sqlite,
+    shown_url,
+    unreachable,
 )
 from shared.db.grouped_writes import commit_group
+from shared.lib.outages import Outage
 
 T = TypeVar("T")
+
+log = logging.getLogger("chattrain.web")
 
 READ_THREADS = 2
 
@@ -69,6 +78,9 @@ class Database:
     def __init__(self, url: str, *, read_threads: int = READ_THREADS):
         self.url = url
         self.engine = create_sync_engine(url, pool_size=read_threads + 2)
+        # Whether the server answers, as this process last found it (logged once per
+        # outage, not per failed call: shared/lib/outages.py).
+        self.outage = Outage(log, f"the database {shown_url(url)}")
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="db-write")
         self._readers = ThreadPoolExecutor(read_threads, thread_name_prefix="db-read")
         self._local = threading.local()
@@ -87,20 +99,54 @@ class Database:
     def _connection(self, begin_mode: str) -> Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self.engine.connect()
-            conn.execution_options(**{BEGIN_MODE: begin_mode})
-            self._local.conn = conn
-            with self._connections_lock:
-                self._connections.append(conn)
+            conn = self._local.conn = self._connect(begin_mode)
         return conn
+
+    def _connect(self, begin_mode: str) -> Connection:
+        try:
+            conn = self.engine.connect()
+        except DBAPIError as error:
+            self.outage.failed(error)
+            raise unreachable(self.url, error) from None
+        conn.execution_options(**{BEGIN_MODE: begin_mode})
+        with self._connections_lock:
+            self._connections.append(conn)
+        return conn
+
+    def _unavailable_if_lost(self, conn: Connection, error: BaseException) -> DatabaseUnavailable | None:
+        """When `error` means the server went away: drop the connection, so the next call
+        on this thread connects again (a connection kept for good stayed broken after the
+        server came back), note the outage, and return the error to raise instead."""
+        if not connection_lost(conn, error):
+            return None
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
+        if self._inline_writer is conn:
+            self._inline_writer = None
+        with self._connections_lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        with contextlib.suppress(Exception):
+            conn.invalidate()
+        with contextlib.suppress(Exception):
+            conn.close()
+        self.outage.failed(error)
+        return unreachable(self.url, error)
 
     def _run_read(self, fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
         conn = self._connection("DEFERRED")
         try:
-            return fn(conn, *args, **kwargs)
-        finally:
-            # Ends the read transaction so the next read sees newer commits.
-            conn.rollback()
+            try:
+                result = fn(conn, *args, **kwargs)
+            finally:
+                # Ends the read transaction so the next read sees newer commits.
+                conn.rollback()
+        except Exception as error:
+            if (unavailable := self._unavailable_if_lost(conn, error)) is not None:
+                raise unavailable from None
+            raise
+        self.outage.succeeded()
+        return result
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a data function in a read transaction."""
@@ -169,8 +215,9 @@ class Database:
             group, self._pending = self._pending, []
         if not group:
             return
-        conn = self._connection("IMMEDIATE")
+        conn = None
         try:
+            conn = self._connection("IMMEDIATE")
             writes = [pending.bound() for pending in group]
             session_ids = (id_ for pending in group for id_ in pending.session_ids)
             outcomes = [
@@ -178,8 +225,11 @@ class Database:
                 for pending, (result, error) in zip(group, commit_group(conn, writes, session_ids), strict=True)
             ]
         except BaseException as error:  # nothing was committed
+            if conn is not None and isinstance(error, Exception):
+                error = self._unavailable_if_lost(conn, error) or error
             loop.call_soon_threadsafe(_settle, [(pending, None, error) for pending in group])
             return
+        self.outage.succeeded()
         with self.after_commit_scope():
             for index, (pending, result, error) in enumerate(outcomes):
                 if error is None and pending.after_commit is not None:

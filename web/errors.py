@@ -10,9 +10,14 @@ from quart import Quart, jsonify
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
+from shared.db.engine import DatabaseUnavailable
 from shared.db.limits import LimitExceeded
 
 log = logging.getLogger("chattrain.web")
+
+# What a client is told to wait before trying again while the database is away.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_DETAIL = "The database cannot be reached just now; nothing was stored. Try again in a few seconds."
 
 
 class ApiError(Exception):
@@ -68,6 +73,12 @@ def register_error_handlers(app: Quart) -> None:
             body["retry_after_seconds"] = error.retry_after_seconds
             headers["Retry-After"] = str(error.retry_after_seconds)
         return jsonify(body), 429, headers
+
+    @app.errorhandler(DatabaseUnavailable)
+    async def handle_database_unavailable(error: DatabaseUnavailable):  # noqa: ANN202
+        # Logged by the database handle, once per outage (web/database.py).
+        body = {**error_body("unavailable", UNAVAILABLE_DETAIL), "retry_after_seconds": UNAVAILABLE_RETRY_AFTER_SECONDS}
+        return jsonify(body), 503, {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)}
 
     @app.errorhandler(RequestSchemaValidationError)
     async def handle_validation_error(error: RequestSchemaValidationError):  # noqa: ANN202

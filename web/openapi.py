@@ -8,7 +8,8 @@ decorators, and this provider adds what they do not say.
 - Request bodies are required, and every operation lists the errors it can answer, in
   the one error shape (web/errors.py): 401 and 403 from its auth decorator, 400 from a
   query or body model, 413 and 415 for a body, 404 for a path parameter, and whatever
-  else the handler raises, named with `@document_errors`."""
+  else the handler raises, named with `@document_errors`; and 503 for any of them while
+  the database is away."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ ERROR_DESCRIPTIONS = {
     413: "The request body is larger than CHATTRAIN_MAX_FRAME_BYTES.",
     415: "The body is not JSON in UTF-8.",
     429: "Over a limit: `retry_after_seconds` (and the Retry-After header) say when to try again, when waiting helps.",
+    503: "The database cannot be reached just now; nothing was stored. Try again after `retry_after_seconds`.",
 }
 AUTH_ERRORS = {"user": (401,), "trainer": (401, 403), "optional": (401,)}
 
@@ -117,6 +119,8 @@ class ChatTrainOpenAPIProvider(OpenAPIProvider):
             statuses.update((400, 413, 415))
         if rule.arguments:
             statuses.add(404)  # a value the router does not accept, or no such row
+        if statuses:
+            statuses.add(503)  # it reads the database (to authenticate, at least)
         return statuses
 
 

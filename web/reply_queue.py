@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+from shared.lib.outages import Outage
 from shared.settings import Settings
 from worker.queue_storage import create_queue_storage
 
@@ -35,6 +36,7 @@ class ReplyQueue:
         # Enqueues that would have to wait, handed off from the event loop, in order.
         self._waiting_enqueues = ThreadPoolExecutor(1, thread_name_prefix="queue-write")
         self._local = threading.local()
+        self.outage = Outage(log, "the queue")
 
     def enqueue(self, message_id: int) -> None:
         """Prompt a worker to write the reply to this message (and ring its doorbell)."""
@@ -54,11 +56,7 @@ class ReplyQueue:
         finally:
             self._local.collected = None
             if collected:
-                try:
-                    self._storage.enqueue_many(collected)
-                except Exception:
-                    # The job rows are stored; the worker's sweep enqueues them again later.
-                    log.exception("enqueueing %d jobs failed", len(collected))
+                self._enqueue_noting_outage(self._storage.enqueue_many, collected)
 
     def _put(self, data: bytes) -> None:
         """Inside `collecting`, hold the job. On a thread, enqueue (waiting for the queue file if a worker is writing it). On
@@ -77,11 +75,18 @@ class ReplyQueue:
             self._waiting_enqueues.submit(self._put_logged, data)
 
     def _put_logged(self, data: bytes) -> None:
+        self._enqueue_noting_outage(self._storage.enqueue, data)
+
+    def _enqueue_noting_outage(self, enqueue, data) -> None:  # noqa: ANN001
+        """Enqueue on a thread. A failure loses nothing: the job rows are stored, and the
+        worker's sweep enqueues them again once the queue is back (worker/maintenance.py);
+        while the queue is away it is logged once per outage, not per job."""
         try:
-            self._storage.enqueue(data)
-        except Exception:
-            # The job row is stored; the worker's sweep enqueues it again later.
-            log.exception("enqueueing a job failed")
+            enqueue(data)
+        except Exception as error:
+            self.outage.failed(error)
+        else:
+            self.outage.succeeded()
 
     def close(self) -> None:
         self._waiting_enqueues.shutdown(wait=True)

@@ -13,8 +13,9 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
-from shared.db.engine import is_sqlite
+from shared.db.engine import DatabaseUnavailable, is_sqlite
 from shared.db.events import StoredEvent, select_data_version, select_events_after, select_max_event_id
+from shared.lib.outages import Backoff
 from shared.settings import Settings
 from shared.wakeups.channels import Listener, create_listener
 from web.database import Database
@@ -106,6 +107,8 @@ class EventTailer:
         self._task: asyncio.Task | None = None
         self.listener: Listener = create_listener(settings)
         self.last_event_id = 0
+        # SQLite's reads are local and never wait for a writer (see Database.read_inline).
+        self._inline = is_sqlite(settings.resolved_database_url)
 
     async def start(self) -> None:
         self.last_event_id = await self._read(select_max_event_id)
@@ -136,7 +139,11 @@ class EventTailer:
         self._wake.set()
 
     async def _read(self, fn, *args):  # noqa: ANN001, ANN002, ANN202
-        return self._db.read_inline(fn, *args)
+        if self._inline:
+            return self._db.read_inline(fn, *args)
+        # A round trip to another host, and while the server is away a connection
+        # attempt: on a database thread, never on the event loop.
+        return await self._db.read(fn, *args)
 
     async def _data_version(self) -> int | None:
         if not is_sqlite(self._settings.resolved_database_url):
@@ -145,6 +152,7 @@ class EventTailer:
 
     async def _run(self) -> None:
         poll_seconds = self._settings.event_poll_interval_ms / 1000
+        backoff = Backoff(first=poll_seconds / 4, most=max(poll_seconds, 5.0))
         seen_version = await self._data_version()
         while True:
             try:
@@ -159,9 +167,16 @@ class EventTailer:
                 await self._drain()
             except asyncio.CancelledError:
                 raise
+            except DatabaseUnavailable:
+                # Logged by the database handle, once per outage. Read again after a
+                # growing pause; the position is kept, so nothing is skipped or repeated.
+                await asyncio.sleep(backoff.delay())
+                self._wake.set()
+                continue
             except Exception:
                 log.exception("event tailer read failed")
                 await asyncio.sleep(poll_seconds)
+            backoff.reset()
 
     async def _drain(self) -> None:
         while True:

@@ -59,8 +59,9 @@ def _run(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=None) -> None
                     requeue_lost_evaluations(runtime, enqueue_evaluation)
                 complete_overdue_sessions(runtime, enqueue_evaluation)
             first = False
-        except Exception:
-            log.exception("maintenance pass failed")
+            runtime.database_outage.succeeded()
+        except Exception as error:
+            runtime.note_failure(error, "maintenance pass failed")
         time.sleep(runtime.settings.sweep_interval_seconds)
 
 

@@ -13,6 +13,7 @@ again (worker/maintenance.py).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -21,7 +22,10 @@ from redis import ConnectionPool
 from redis.exceptions import RedisError
 
 from shared.lib.backend_urls import BackendUnavailable, describe_error, redact_url
+from shared.lib.outages import Backoff, Outage
 from shared.settings import Settings
+
+log = logging.getLogger("chattrain.worker")
 
 # How long an idle worker waits for its turn at the queue before looking at the stop flag.
 TURN_WAIT_SECONDS = 60.0
@@ -39,6 +43,11 @@ class RedisQueueStorage(RedisStorage):
         self.url = url
         self._turn = threading.Lock()
         self._draining = False
+        # While Redis is away: a few log lines per outage, and one waiter retrying after a
+        # growing pause while the others wait for their turn (not 500 greenlets each
+        # logging a traceback several times a second).
+        self.outage = Outage(log, f"the queue at {redact_url(url)}")
+        self._backoff = Backoff()
 
     def enqueue_many(self, messages: list[bytes]) -> None:
         """Enqueue several messages in one round trip."""
@@ -63,9 +72,26 @@ class RedisQueueStorage(RedisStorage):
         try:
             if self._draining:
                 return None
-            return super().dequeue()
+            try:
+                task = super().dequeue()
+            except RedisError as error:
+                self.outage.failed(error)
+                time.sleep(self._backoff.delay())  # holding the turn: one waiter retries
+                return None
+            self._backoff.reset()
+            self.outage.succeeded()
+            return task
         finally:
             self._turn.release()
+
+    def read_schedule(self, timestamp):  # noqa: ANN001, ANN201
+        """Huey's scheduler reads this every second: while Redis is away it counts towards
+        the outage instead of logging a traceback each time."""
+        try:
+            return super().read_schedule(timestamp)
+        except RedisError as error:
+            self.outage.failed(error)
+            return []
 
     def close_doorbell(self) -> None:
         """Nothing to close: Redis is the wake-up (the SQLite storage closes its socket)."""

@@ -19,13 +19,16 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import Connection, Engine
 
-from shared.db.engine import BEGIN_MODE, create_sync_engine
+from shared.db.engine import BEGIN_MODE, create_sync_engine, is_unreachable, shown_url
 from shared.db.grouped_writes import GroupedWriter
 from shared.db.migrate import upgrade_to_head
 from shared.db.scenario_rows import select_scenario_ids
 from shared.lib.clock import utc_now_iso
+from shared.lib.outages import Outage
 from shared.llm import LLMProvider, create_provider
 from shared.masking.policy import MaskingPolicy
 from shared.scenarios import Scenario, load_scenarios
@@ -52,11 +55,15 @@ class WorkerRuntime:
         self._web_announcer = create_announcer(self.settings)
         self.model_slots = ModelSlots(self.settings.llm_max_concurrent_requests)
         self._writer = GroupedWriter(self._connect_writer)
+        # Whether the database answers, as this process last found it: an outage is
+        # logged once, then reminded of, not once per failed step (shared/lib/outages.py).
+        self.database_outage = Outage(log, f"the database {shown_url(self.settings.resolved_database_url)}")
         self.typing = TypingIndicator(
             self.write,
             self.ring_web,
             self.settings.stream_batch_ms / 1000,
             claim_seconds=self.settings.reply_claim_seconds,
+            note_failure=self.note_failure,
         )
 
     @cached_property
@@ -119,6 +126,25 @@ class WorkerRuntime:
             self.__dict__.pop("scenario_slugs", None)
             slug = self.scenario_slugs[scenario_id]
         return self.scenarios[slug]
+
+    def note_failure(self, error: BaseException, what: str, *args: object) -> None:
+        """Log a step that failed (call from an `except` block): a database or queue that
+        cannot be reached counts towards its outage's few lines; anything else is logged
+        with its traceback, `what % args` saying which step."""
+        outage = self._outage_of(error)
+        if outage is not None:
+            outage.failed(error)
+        else:
+            log.exception(what, *args)
+
+    def _outage_of(self, error: BaseException) -> Outage | None:
+        if is_unreachable(error):
+            return self.database_outage
+        if isinstance(error, (RedisConnectionError, RedisTimeoutError)):
+            from worker.huey_app import huey
+
+            return getattr(huey.storage, "outage", None)
+        return None
 
     def ring_web(self) -> None:
         """Tell the web processes that new events are in the database (once per write

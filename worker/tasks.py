@@ -131,8 +131,8 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
         if not expired:
             try:
                 prepared = _prepare(runtime, conn, job)
-            except Exception:  # retried like a failed call, then the trainee is told
-                log.exception("reading a reply job failed message_id=%s", message_id)
+            except Exception as error:  # retried like a failed call, then the trainee is told
+                runtime.note_failure(error, "reading a reply job failed message_id=%s", message_id)
     if expired:
         _expire(runtime, message_id, job["session_id"], claimant)
     elif prepared is None:
@@ -194,7 +194,7 @@ def _generate(runtime: WorkerRuntime, prepared: _Prepared, claimant: str) -> _Ge
         _handle_llm_error(runtime, prepared.job, error, claimant)
         return None
     except Exception as error:  # a bug must not lose the reply: retry, then tell the trainee
-        log.exception("reply job crashed session_id=%s message_id=%s", session_id, message_id)
+        runtime.note_failure(error, "reply job crashed session_id=%s message_id=%s", session_id, message_id)
         _handle_llm_error(
             runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), claimant
         )
@@ -333,7 +333,7 @@ def _write_reply(runtime: WorkerRuntime, reply: _Generated, claimant: str) -> No
     try:
         written, ended_by = runtime.write(store, lock_sessions=(session_id,))
     except Exception as error:
-        log.exception("writing a reply failed session_id=%s message_id=%s", session_id, message_id)
+        runtime.note_failure(error, "writing a reply failed session_id=%s message_id=%s", session_id, message_id)
         _handle_llm_error(
             runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), claimant
         )

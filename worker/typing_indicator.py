@@ -68,8 +68,10 @@ class TypingIndicator:
         *,
         claim_seconds: float = 10.0,
         idle_after_seconds: float = IDLE_AFTER_SECONDS,
+        note_failure: Callable[..., None] | None = None,
     ):
         self._write = write  # WorkerRuntime.write: typing commits with the replies' writes
+        self._note_failure = note_failure  # WorkerRuntime.note_failure: an outage logs once
         self.idle_after_seconds = idle_after_seconds
         self._ring_web = ring_web
         self.delay_seconds = delay_seconds
@@ -148,8 +150,12 @@ class TypingIndicator:
                     )
                 if written:
                     self._ring_web()
-            except Exception:
-                log.exception("writing typing events failed message_ids=%s", [p.message_id for p in due])
+            except Exception as error:
+                message_ids = [p.message_id for p in due]
+                if self._note_failure is not None:
+                    self._note_failure(error, "writing typing events failed message_ids=%s", message_ids)
+                else:
+                    log.exception("writing typing events failed message_ids=%s", message_ids)
 
     def _write_typing(self, conn: Connection, due: list[PendingReply]) -> bool:
         """The typing events of every reply due at once, in one transaction."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
-from shared.db.dbclock import now_for
+from shared.db.dbclock import now_for, select_now
 from shared.db.schema import browser_sessions, sign_in_codes, users
 from shared.db.users import hash_secret, new_secret, secret_on_file, select_user, use_up_secret
 
@@ -73,9 +73,10 @@ def exchange_sign_in_code(
 
 def select_user_by_browser_session(conn: Connection, secret: str, *, now: float) -> dict[str, Any] | None:
     """The user a browser session's secret signs in, or None when it is unknown, expired,
-    its user disabled, or their credentials revoked since it was made."""
+    its user disabled, or their credentials revoked since it was made. The user carries
+    `browser_session` (the session's stored hash) and `browser_session_expires_at`."""
     row = conn.execute(
-        select(users)
+        select(users, browser_sessions.c.expires_at.label("browser_session_expires_at"))
         .join(browser_sessions, browser_sessions.c.user_id == users.c.id)
         .where(
             browser_sessions.c.session_hash == hash_secret(secret),
@@ -89,6 +90,8 @@ def select_user_by_browser_session(conn: Connection, secret: str, *, now: float)
     user = dict(row._mapping)
     user.pop("token_hash", None)
     user["disabled"] = False
+    # Which browser session signed this in, for the sockets it opens (web/revocation.py).
+    user["browser_session"] = hash_secret(secret)
     return user
 
 
@@ -98,3 +101,34 @@ def delete_browser_session(conn: Connection, secret: str) -> bool:
         conn.execute(delete(browser_sessions).where(browser_sessions.c.session_hash == hash_secret(secret))).rowcount
         == 1
     )
+
+
+# Hashes per statement: far below every driver's limit on bound parameters.
+_HASHES_PER_READ = 500
+
+
+def select_browser_sessions_ended(conn: Connection, expiries: dict[str, float], *, now: float) -> dict[str, str]:
+    """Which of these browser sessions (stored hash -> the expiry read when it signed a
+    socket in) have ended since, and how: "signed_out" when its row is gone (signed out
+    by any web process), "expired" once its expiry has passed (by the database's clock on
+    PostgreSQL). Live ones are left out: usually the answer is empty."""
+    clock = select_now(conn, now)
+    hashes = list(expiries)
+    stored: dict[str, float] = {}
+    for start in range(0, len(hashes), _HASHES_PER_READ):
+        chunk = hashes[start : start + _HASHES_PER_READ]
+        rows = conn.execute(
+            select(browser_sessions.c.session_hash, browser_sessions.c.expires_at).where(
+                browser_sessions.c.session_hash.in_(chunk)
+            )
+        )
+        stored.update((row.session_hash, row.expires_at) for row in rows)
+    ended = {}
+    for session_hash, known_expiry in expiries.items():
+        expires_at = stored.get(session_hash)
+        if expires_at is not None and expires_at >= clock:
+            continue
+        # A row pruned after expiring looks like a sign-out; the expiry read at sign-in tells them apart.
+        expiry = known_expiry if expires_at is None else expires_at
+        ended[session_hash] = "expired" if expiry < clock else "signed_out"
+    return ended

@@ -12,7 +12,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -39,7 +39,54 @@ CONNECT_TIMEOUT_SECONDS = 10
 
 class DatabaseUnavailable(Exception):
     """CHATTRAIN_DATABASE_URL is malformed, names an unsupported database, or cannot be
-    reached. The message is one line, fit for an operator, with any password hidden."""
+    reached (at start-up, or later: the server went away). The message is one line, fit
+    for an operator, with any password hidden."""
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """Whether `error` says the database server could not be reached or dropped the
+    connection (refused, reset, shut down), rather than refusing a statement."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig
+    if not isinstance(error, _driver_errors()):
+        return False
+    # A client-side failure has no SQLSTATE; class 08 is "connection exception", 57P01-03
+    # a server shutting down or starting up.
+    state = getattr(error, "sqlstate", None)
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
+def connection_lost(conn: Connection, error: BaseException) -> bool:
+    """Whether `error` left `conn` unusable because the server went away (a restart, a
+    failover, a network cut): the connection must be replaced, not used again. An error
+    of the statement itself (a constraint, a deadlock) leaves the connection usable.
+
+    SQLAlchemy notices a lost connection in the statements it runs; the hot statements
+    run on the driver's connection (shared/db/prepared.py), so its state is asked too."""
+    if is_unreachable(error) or conn.closed or conn.invalidated:
+        return True
+    try:
+        driver = conn.connection.driver_connection
+    except Exception:
+        return True
+    return bool(getattr(driver, "closed", False) or getattr(driver, "broken", False))
+
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return ()
+    return (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def unreachable(url: str, error: BaseException) -> DatabaseUnavailable:
+    """The one-line DatabaseUnavailable for a server that cannot be reached now."""
+    parsed = _driver_url(url)
+    reason = _one_line(str(getattr(error, "orig", None) or error), parsed)
+    return DatabaseUnavailable(f"cannot reach the database {shown_url(parsed)}: {reason}")
 
 
 def is_sqlite(url: str) -> bool:

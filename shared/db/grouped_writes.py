@@ -34,6 +34,7 @@ from psycopg import errors as pg_errors
 from sqlalchemy import Connection
 
 from shared.db import sessions as session_rows
+from shared.db.engine import connection_lost
 
 WriteFn = Callable[[Connection], Any]
 Outcome = tuple[Any, BaseException | None]
@@ -155,15 +156,26 @@ class GroupedWriter:
         return pending.result
 
     def _commit(self, group: list[_Write]) -> None:
-        if self._conn is None:
-            self._conn = self._connect()
         outcomes: list[Outcome] = []
         try:
+            if self._conn is None:
+                self._conn = self._connect()
             writes = [pending.fn for pending in group]
             outcomes = commit_group(self._conn, writes, (id_ for pending in group for id_ in pending.session_ids))
         except BaseException as error:  # nothing was committed
+            if self._conn is not None and isinstance(error, Exception) and connection_lost(self._conn, error):
+                # The server went away: the next group connects again.
+                self._discard()
             outcomes = [(None, error)] * len(group)
         for pending, (result, error) in zip(group, outcomes, strict=True):
             pending.result, pending.error, pending.done = result, error, True
         self.groups += 1
         self.writes += len(group)
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        for end in (conn.invalidate, conn.close):
+            try:
+                end()
+            except Exception:  # already gone
+                pass

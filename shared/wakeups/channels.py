@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from shared.lib.backend_urls import redact_url
+from shared.lib.outages import Backoff, Outage
 from shared.settings import Settings
 from shared.wakeups.doorbell import WEB_ROLE, Doorbell, FoldingRinger, Ringer
 
@@ -156,25 +157,24 @@ class _ThreadListener:
         self._thread.start()
 
     def _run(self, wake: Callable[[], None]) -> None:
-        failing = False
+        outage = Outage(log, f"{self.name} wake-ups (the slow poll covers meanwhile)")
+        backoff = Backoff(first=RECONNECT_SECONDS / 2, most=5.0)
         while not self._stopping.is_set():
             try:
-                self._listen(wake)
+                self._listen(wake, outage, backoff)
             except Exception as error:
                 self.connected.clear()
-                if not failing:
-                    log.warning("%s wake-ups lost (%s); reconnecting, the slow poll covers meanwhile", self.name, error)
-                failing = True
-                self._stopping.wait(RECONNECT_SECONDS)
-            else:
-                failing = False
+                outage.failed(error)
+                self._stopping.wait(backoff.delay())
 
-    def _connected(self, wake: Callable[[], None]) -> None:
+    def _connected(self, wake: Callable[[], None], outage: Outage, backoff: Backoff) -> None:
         """Listening (again): whatever was announced while not listening is unheard."""
         self.connected.set()
+        outage.succeeded()
+        backoff.reset()
         wake()
 
-    def _listen(self, wake: Callable[[], None]) -> None:
+    def _listen(self, wake: Callable[[], None], outage: Outage, backoff: Backoff) -> None:
         raise NotImplementedError
 
     def stop(self) -> None:
@@ -186,7 +186,7 @@ class _ThreadListener:
 class _RedisListener(_ThreadListener):
     name = "redis"
 
-    def _listen(self, wake: Callable[[], None]) -> None:
+    def _listen(self, wake: Callable[[], None], outage: Outage, backoff: Backoff) -> None:
         from redis import Redis
 
         client = Redis.from_url(
@@ -196,7 +196,7 @@ class _RedisListener(_ThreadListener):
         try:
             pubsub.subscribe(publish_channel(self._settings))
             pubsub.get_message(timeout=RECONNECT_SECONDS)  # the subscription's confirmation
-            self._connected(wake)
+            self._connected(wake, outage, backoff)
             while not self._stopping.is_set():
                 if pubsub.get_message(timeout=RECONNECT_SECONDS) is not None:
                     while pubsub.get_message(timeout=0) is not None:  # fold what is waiting
@@ -210,14 +210,14 @@ class _RedisListener(_ThreadListener):
 class _PostgresListener(_ThreadListener):
     name = "postgresql"
 
-    def _listen(self, wake: Callable[[], None]) -> None:
+    def _listen(self, wake: Callable[[], None], outage: Outage, backoff: Backoff) -> None:
         import psycopg
 
         with psycopg.connect(
             libpq_conninfo(self._settings.resolved_database_url), autocommit=True, connect_timeout=5
         ) as conn:
             conn.execute(f'LISTEN "{notify_channel(self._settings)}"')
-            self._connected(wake)
+            self._connected(wake, outage, backoff)
             while not self._stopping.is_set():
                 # Notifications that arrived together (one per committed transaction;
                 # PostgreSQL folds repeats within one) make one wake-up.
@@ -231,6 +231,7 @@ class _RedisPublish:
 
         self._client = Redis.from_url(settings.queue_url, socket_connect_timeout=5, socket_timeout=5)
         self._channel = publish_channel(settings)
+        self._outage = Outage(log, f"wake-ups (PUBLISH to {redact_url(settings.queue_url)}; listeners poll meanwhile)")
 
     def send(self) -> None:
         from redis.exceptions import RedisError
@@ -238,7 +239,9 @@ class _RedisPublish:
         try:
             self._client.publish(self._channel, b"")
         except RedisError as error:
-            log.warning("PUBLISH failed (%s); listeners fall back to their poll", error)
+            self._outage.failed(error)
+        else:
+            self._outage.succeeded()
 
 
 class _PostgresNotify:
@@ -250,6 +253,7 @@ class _PostgresNotify:
         self._where = redact_url(settings.resolved_database_url)
         self._channel = notify_channel(settings)
         self._conn = None
+        self._outage = Outage(log, f"wake-ups (NOTIFY on {self._where}; listeners poll meanwhile)")
 
     def send(self) -> None:
         import psycopg
@@ -260,4 +264,6 @@ class _PostgresNotify:
             self._conn.execute("SELECT pg_notify(%s, '')", (self._channel,))
         except psycopg.Error as error:
             self._conn = None
-            log.warning("NOTIFY on %s failed (%s); listeners fall back to their poll", self._where, error)
+            self._outage.failed(error)
+        else:
+            self._outage.succeeded()

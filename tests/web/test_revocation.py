@@ -12,9 +12,16 @@ import time
 import pytest
 from quart.testing.connections import WebsocketDisconnectError
 
+from shared.db.browser_sessions import (
+    csrf_token_for,
+    delete_browser_session,
+    exchange_sign_in_code,
+    insert_sign_in_code,
+)
 from shared.db.messages import select_messages
 from shared.db.users import insert_ws_ticket, select_user, update_user_disabled, update_user_token
 from tests.support.client import open_socket, read_session_start
+from web.auth import SESSION_COOKIE
 from web.revocation import CredentialWatch
 
 REVOKE = {
@@ -138,7 +145,7 @@ async def test_a_socket_checked_before_a_revocation_but_watched_after_its_sweep_
     try:
         bystander_closed = []
 
-        def bystander():  # noqa: ANN202 (another user's socket: must stay open)
+        def bystander(_ending):  # noqa: ANN001, ANN202 (another user's socket: must stay open)
             bystander_closed.append(True)
             return asyncio.sleep(0)
 
@@ -147,7 +154,7 @@ async def test_a_socket_checked_before_a_revocation_but_watched_after_its_sweep_
         await watch.sweep()
         closed = []
 
-        def revoke():  # noqa: ANN202
+        def revoke(_ending):  # noqa: ANN001, ANN202
             closed.append(True)
             return asyncio.sleep(0)
 
@@ -156,3 +163,75 @@ async def test_a_socket_checked_before_a_revocation_but_watched_after_its_sweep_
         assert bystander_closed == []
     finally:
         await watch.stop()
+
+
+# Sockets signed in by the web app's session cookie -------------------------------------
+
+
+async def _browser_session(app, user_id: str, ttl_seconds: float = 3600) -> tuple[str, str]:  # noqa: ANN001
+    """A browser session for the user, as signing in by link makes one: (secret, csrf token)."""
+    code = await app.app.db.write(insert_sign_in_code, user_id, now=time.time(), ttl_seconds=60)
+    _user, secret = await app.app.db.write(
+        exchange_sign_in_code, code, now=time.time(), session_ttl_seconds=ttl_seconds
+    )
+    return secret, csrf_token_for(secret)
+
+
+def _cookie_socket(app, session_id: int, secret: str):  # noqa: ANN001, ANN202
+    """The chat socket as the web app opens it: the cookie, from the server's own origin."""
+    headers = {"Cookie": f"{SESSION_COOKIE}={secret}", "Origin": "http://localhost"}
+    return app.test_client().websocket(f"/chat/{session_id}", headers=headers)
+
+
+async def _assert_closed_with(ws, code: str, seconds: float, started: float) -> None:  # noqa: ANN001
+    frame = json.loads(await asyncio.wait_for(ws.receive(), seconds))
+    assert frame["type"] == "error" and frame["code"] == code, frame
+    with pytest.raises(WebsocketDisconnectError) as closed:
+        await asyncio.wait_for(ws.receive(), seconds)
+    assert closed.value.args[0] == 4401
+    assert time.monotonic() - started < seconds
+
+
+async def test_signing_out_closes_that_browsers_cookie_sockets_and_no_others(app, client, users):
+    session_id = await _session(client, users.trainee)
+    secret, csrf = await _browser_session(app, "trainee-1")
+    other_browser, _ = await _browser_session(app, "trainee-1")
+    async with _cookie_socket(app, session_id, secret) as ws, _cookie_socket(app, session_id, other_browser) as kept:
+        async with open_socket(client, f"/chat/{session_id}", users.trainee) as token_ws:
+            await _connected(ws)
+            await _connected(kept)
+            await _connected(token_ws)
+            started = time.monotonic()
+            signed_out = await app.test_client().post(
+                "/api/sign-out", headers={"Cookie": f"{SESSION_COOKIE}={secret}", "X-CSRF-Token": csrf}
+            )
+            assert signed_out.status_code == 200
+            await _assert_closed_with(ws, "signed_out", 1.0, started)
+            await asyncio.sleep(1.2)  # more than two sweeps
+            await _ping(kept)  # the same user's other browser is still signed in
+            await _ping(token_ws)  # and so is their token
+
+
+async def test_a_sign_out_through_another_web_process_closes_the_socket_within_a_second(app, client, users):
+    """Another process signs the browser out by deleting its session in the shared
+    database; this process's sweep finds it gone."""
+    session_id = await _session(client, users.trainee)
+    secret, _csrf = await _browser_session(app, "trainee-1")
+    async with _cookie_socket(app, session_id, secret) as ws:
+        await _connected(ws)
+        await app.app.db.write(delete_browser_session, secret)
+        await _assert_closed_with(ws, "signed_out", 1.0, time.monotonic())
+
+
+async def test_a_cookie_socket_closes_when_its_browser_session_expires(app, client, users):
+    session_id = await _session(client, users.trainee)
+    secret, _csrf = await _browser_session(app, "trainee-1", ttl_seconds=1.5)
+    async with _cookie_socket(app, session_id, secret) as ws:
+        started = time.monotonic()
+        await _connected(ws)
+        frame = json.loads(await asyncio.wait_for(ws.receive(), 3))
+        assert frame["type"] == "error" and frame["code"] == "sign_in_expired", frame
+        assert time.monotonic() - started > 1.0  # not before its time
+        with pytest.raises(WebsocketDisconnectError) as closed:
+            await asyncio.wait_for(ws.receive(), 1)
+        assert closed.value.args[0] == 4401

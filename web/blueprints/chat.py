@@ -28,12 +28,14 @@ from shared.conversation.writes import (
     accept_trainee_message,
     retry_reply,
 )
+from shared.db.engine import DatabaseUnavailable
 from shared.db.events import select_session_last_seq, select_session_replay
 from shared.db.limits import LimitExceeded, RateLimit
 from shared.db.sessions import complete_session
 from shared.training.completion import TIME_UP, TRAINEE_ENDED
 from shared.training.loop import end_session, time_is_up
 from web.auth import require_socket_user, socket_subprotocol, visible_session
+from web.errors import UNAVAILABLE_DETAIL, UNAVAILABLE_RETRY_AFTER_SECONDS
 from web.frames import (
     ClientFrame,
     RetryMetadata,
@@ -49,7 +51,7 @@ from web.frames import (
     session_start_frame,
     without_nul,
 )
-from web.revocation import close_revoked_socket
+from web.revocation import SocketEnding, close_revoked_socket
 from web.tailer import Subscriber
 
 log = logging.getLogger("chattrain.web")
@@ -125,6 +127,10 @@ class ChatConnection:
             self.send(error_frame(error.code, error.message))
         except LimitExceeded as error:
             self.send(error_frame(error.code, error.detail, retry_after_seconds=error.retry_after_seconds))
+        except DatabaseUnavailable:
+            self.send(
+                error_frame("unavailable", UNAVAILABLE_DETAIL, retry_after_seconds=UNAVAILABLE_RETRY_AFTER_SECONDS)
+            )
 
     async def on_session_start(self, frame: ClientFrame) -> None:
         metadata = parse_metadata(SessionStartMetadata, frame.metadata)
@@ -256,12 +262,13 @@ async def chat_socket(session_id: int) -> None:
         connection.close()
 
 
-def _revoke_socket(ws, connection: ChatConnection):  # noqa: ANN001, ANN202
-    """The user's token was rotated or the user disabled while this socket was open (the
+def _revoke_socket(ws, connection: ChatConnection, ending: SocketEnding):  # noqa: ANN001, ANN202
+    """The credentials this socket was opened with stopped working while it was open (the
+    token rotated, the user disabled, the browser signed out or its sign-in expired; the
     credential watch, web/revocation.py, calls this): refuse its frames from now on, and
     return the coroutine that closes it with an error frame saying why."""
     connection.credentials_revoked = True
-    return close_revoked_socket(ws, connection.subscriber.close)
+    return close_revoked_socket(ws, connection.subscriber.close, ending)
 
 
 async def _receive_loop(ws, connection: ChatConnection, *, idle_seconds: float) -> None:  # noqa: ANN001

@@ -76,8 +76,12 @@ def _cookie(value: str, max_age: int) -> str:
 @require_user
 @validate_response(SignedOut, 200)
 async def post_sign_out():  # noqa: ANN201
-    """Sign this browser out: its session cookie stops working at once and is cleared."""
+    """Sign this browser out: its session cookie stops working at once and is cleared, and
+    the chat sockets it opened are closed."""
     secret = session_secret(request)
     if secret and g.user.get("csrf_token"):
         await current_app.db.write(delete_browser_session, secret)
+        # This process's sockets opened with the cookie close now; other processes' at
+        # their next sweep, which finds the session gone (web/revocation.py).
+        current_app.credential_watch.end_browser_session(g.user["browser_session"])
     return SignedOut(signed_out=True), 200, {"Set-Cookie": _cookie("", 0)}
