@@ -106,6 +106,8 @@ def main() -> None:
         ("after a message, no break", "Thanks, that is all I needed.", TYPICAL_MESSAGE[:200]),
         ("after a message, digits", "It was order 48213", "12 days ago, and I paid $45"),
         ("card split over two", "my card is 4111 1111", "1111 1111 thanks"),
+        ("card in pieces over two", "it starts with 4111 1111", "and it ends with 1111 1111"),
+        ("numbers in both, no card", "order 48213 from 2024", "arrived 12 days ago, $1500"),
     ]
     for label, previous, text in split_cases:
         median, p90, findings = time_split_check(previous, text, iterations)

@@ -9,7 +9,8 @@ from typing import Any
 
 from shared.masking import PlaceholderVault, find_candidates, mask_candidates
 from shared.masking.fiction import without_fiction
-from shared.masking.split_values import find_split_values, may_be_split
+from shared.masking.split_cards import find_split_card
+from shared.masking.split_values import SplitMatches, find_split_values, may_be_split
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,15 @@ class MaskingPolicy:
     ) -> MaskedMessage:
         """apply() for a trainee message that follows `previous_text` (the session's
         previous trainee message as stored): a value split between the two gets one
-        placeholder in each, so the previous message is rewritten too."""
+        placeholder in each, so the previous message is rewritten too. So does a card given
+        in pieces over the two ("it starts with 4111 1111", then "it ends with 1111 1111")."""
         split = None
-        if self.enabled and previous_text and text and may_be_split(previous_text, text):
-            split = find_split_values(previous_text, text, scenario_patterns)
+        if self.enabled and previous_text and text:
+            if may_be_split(previous_text, text):
+                split = find_split_values(previous_text, text, scenario_patterns)
+            card = find_split_card(previous_text, text)
+            if card is not None:
+                split = card if split is None else _joined(split, card)
             if split is not None:
                 split.in_current[:] = without_fiction(split.in_current, scenario_patterns)
                 split.in_previous[:] = without_fiction(split.in_previous, scenario_patterns)
@@ -98,3 +104,12 @@ class MaskingPolicy:
             previous_text=previous.text if previous.findings else None,
             previous_findings=[finding.to_json() for finding in previous.findings],
         )
+
+
+def _joined(split: SplitMatches, card: SplitMatches) -> SplitMatches:
+    """Both searches' findings; overlaps are resolved when each message is masked."""
+    return SplitMatches(
+        in_previous=[*split.in_previous, *card.in_previous],
+        in_current=[*split.in_current, *card.in_current],
+        adopted=split.adopted,
+    )

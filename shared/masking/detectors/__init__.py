@@ -11,6 +11,30 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from shared.masking.detectors import account, address, card, dob, email_address, iban, ip, name, phone, ssn
+from shared.masking.detectors import (
+    account,
+    address,
+    card,
+    card_pieces,
+    dob,
+    email_address,
+    iban,
+    ip,
+    name,
+    phone,
+    ssn,
+)
 
-BUILT_IN: tuple[ModuleType, ...] = (email_address, phone, card, iban, ssn, ip, dob, address, account, name)
+BUILT_IN: tuple[ModuleType, ...] = (
+    email_address,
+    phone,
+    card,
+    card_pieces,
+    iban,
+    ssn,
+    ip,
+    dob,
+    address,
+    account,
+    name,
+)

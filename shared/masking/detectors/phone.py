@@ -35,6 +35,15 @@ NORTH_AMERICAN_RE = re.compile(
     rf"(\d{{3}}){_SEPARATOR}(\d{{4}})"
     r"(?!(?!x\d)\w|[.\-/]\d)"  # a glued extension ("4567x89") may follow
 )
+# A number typed one digit at a time: "5 5 5 1 2 3 4 5 6 7", "0 7 9 1 1 1 2 3 4 5 6",
+# "5-5-5-...". Nobody writes other numbers that way, so no phone word is needed; the run
+# must be whole (no digit group before or after it) and a phone's length (see
+# _spaced_digits_key).
+SPACED_DIGITS_RE = re.compile(
+    r"(?<![\w+])(?<!\d[ .\-])(?<!\d[ .\-][ ])"
+    r"\d(?:(?:[ ]|[ ]?[.\-][ ]?)\d){6,14}"
+    r"(?!\w|[ ]?[.\-]?[ ]?\d)"
+)
 BARE_TEN_DIGITS_RE = re.compile(r"(?<![\w+.\-])([2-9]\d{9})(?![\w]|[.\-]\d)")
 PHONE_CUE_RE = re.compile(
     r"(?i:\b(?:phone|tel|telephone|cell|mobile|call|text|reach|whatsapp|contact)\b[^.\n\d]{0,20})$"
@@ -104,6 +113,33 @@ def _detect_international(text: str, regions: list[Region]) -> list[Candidate]:
     return found
 
 
+def _spaced_digits_key(digits: str) -> str | None:
+    """The key of a number typed one digit at a time: North American (ten digits, area
+    code 2-9, maybe after a 1) in E.164, or a national number with its trunk 0 (ten or
+    eleven digits: "07911 123456", "06 12 34 56 78") as typed, since its country is not
+    known. Other lengths are not taken: nine digits or fewer are too common in lists, and a
+    card typed that way is the card detector's. A count ("9 8 7 6 5 4 3 2 1 0") is none."""
+    steps = {int(b) - int(a) for a, b in zip(digits, digits[1:], strict=False)}
+    if steps in ({1}, {-1}):
+        return None
+    if len(digits) == 11 and digits[0] == "1":
+        digits = digits[1:]
+    if len(digits) == 10 and digits[0] in "23456789":
+        return "+1" + digits
+    if len(digits) in (10, 11) and digits[0] == "0" and digits[1] != "0":
+        return "national:" + digits
+    return None
+
+
+def _detect_spaced_digits(text: str, regions: list[Region]) -> list[Candidate]:
+    found = []
+    for match in finditer_in(SPACED_DIGITS_RE, text, regions):
+        key = _spaced_digits_key("".join(ch for ch in match.group() if ch.isdigit()))
+        if key is not None:
+            found.append(Candidate("PHONE", match.start(), match.end(), key, RANK_VALIDATED))
+    return found
+
+
 def _detect_north_american(text: str, regions: list[Region]) -> list[Candidate]:
     found = []
     for match in finditer_in(NORTH_AMERICAN_RE, text, regions):
@@ -125,7 +161,7 @@ def detect(text: str, facts: TextFacts | None = None) -> list[Candidate]:
     regions = (facts or TextFacts(text)).number_regions
     if not regions:
         return []
-    found = _detect_north_american(text, regions)
+    found = _detect_north_american(text, regions) + _detect_spaced_digits(text, regions)
     if "+" in text or "00" in text:
         found += _detect_international(text, regions)
     return found

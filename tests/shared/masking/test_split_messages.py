@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from shared.conversation.writes import accept_trainee_message, write_opening_line
+from shared.conversation.writes import accept_trainee_message, write_customer_message, write_opening_line
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
 from shared.masking.placeholders import PLACEHOLDER_RE
@@ -84,6 +84,37 @@ def test_two_unrelated_messages_with_numbers_are_left_alone(runtime: WorkerRunti
     second = _say(runtime, session_id, "12 days ago, and I paid $45")
     assert _stored(runtime, first)["content"] == "order 48213 arrived broken"
     assert _stored(runtime, second)["content"] == "12 days ago, and I paid $45"
+
+
+def test_a_card_given_in_pieces_over_two_messages_is_masked_in_both(runtime: WorkerRuntime) -> None:
+    # Text stands between the pieces, so joining the two messages' edges finds no card.
+    session_id = _start(runtime)
+    first = _say(runtime, session_id, "it starts with 4111 1111, hold on, I'll find the rest")
+    second = _say(runtime, session_id, "and it ends with 1111 1111")
+    first_row, second_row = _stored(runtime, first), _stored(runtime, second)
+    assert first_row["content"] == "it starts with [CARD_1], hold on, I'll find the rest"
+    assert second_row["content"] == "and it ends with [CARD_1]"
+    assert [f["type"] for f in first_row["metadata"]["masking"]] == ["CARD"]
+
+
+def test_a_card_given_in_pieces_after_the_customer_answered_is_masked_in_both(runtime: WorkerRuntime) -> None:
+    session_id = _start(runtime)
+    first = _say(runtime, session_id, "the first eight are 4111 1111")
+    with runtime.write_engine.begin() as conn:
+        write_customer_message(conn, session_id=session_id, content="Go on.", reply_to=first)
+    second = _say(runtime, session_id, "the last eight 1111 1111")
+    assert _stored(runtime, first)["content"] == "the first eight are [CARD_1]"
+    assert _stored(runtime, second)["content"] == "the last eight [CARD_1]"
+
+
+def test_numbers_in_two_messages_that_make_no_card_are_left_alone(runtime: WorkerRuntime) -> None:
+    session_id = _start(runtime)
+    first = _say(runtime, session_id, "the first order was 4111 1111")
+    second = _say(runtime, session_id, "and the last was 1111 1112")  # not Luhn-valid together
+    third = _say(runtime, session_id, "tracking says 1111 1111")  # no card, no word of position
+    assert _stored(runtime, first)["content"] == "the first order was 4111 1111"
+    assert _stored(runtime, second)["content"] == "and the last was 1111 1112"
+    assert _stored(runtime, third)["content"] == "tracking says 1111 1111"
 
 
 # ---- The search across the break, without a database
