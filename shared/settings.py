@@ -84,7 +84,8 @@ class Settings(BaseSettings):
     allowed_hosts: tuple[str, ...] = Field(
         ("localhost", "127.0.0.1", "::1"),
         description="JSON list of host names (any port) whose `Host` header may build `websocket_url` when "
-        "`CHATTRAIN_PUBLIC_BASE_URL` is empty; other hosts get a relative `/chat/{id}`.",
+        "`CHATTRAIN_PUBLIC_BASE_URL` is empty (other hosts get a relative `/chat/{id}`), and that insecure-dev mode "
+        "trusts without a token (with `CHATTRAIN_PUBLIC_BASE_URL`'s host).",
     )
     max_message_chars: int = Field(4000, description="Longest trainee message.")
     max_frame_bytes: int = Field(65536, description="Largest WebSocket frame and HTTP body handled.")

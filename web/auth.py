@@ -21,7 +21,10 @@ a CORS origin), so another site cannot act with a visitor's cookie.
 
 `CHATTRAIN_AUTH_MODE=insecure-dev` trusts callers without credentials as a trainer-like
 developer (and the body's user_id, as the seed did); create_app refuses it on anything
-but a loopback address. Credentials that are sent are always checked."""
+but a loopback address, and the trust goes only to requests and sockets addressed to an
+allowed host and not sent by another site's page (web/origins.py), so that neither a
+site the developer visits nor a name rebound to this machine acts as them. Credentials
+that are sent are always checked."""
 
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ from shared.db.users import consume_ws_ticket, select_user_by_token, ws_ticket_e
 from shared.settings import Settings
 from web.errors import ApiError
 from web.frames import error_frame
+from web.origins import origin_allowed, unvouched_refusal
 
 SOCKET_SUBPROTOCOL = "chattrain.v1"
 BEARER_SUBPROTOCOL_PREFIX = "bearer."
@@ -88,6 +92,12 @@ def check_auth_mode(settings: Settings) -> None:
 
 def _insecure_dev() -> bool:
     return current_app.config["CHATTRAIN_SETTINGS"].auth_mode == "insecure-dev"
+
+
+def _dev_refusal(connection) -> str | None:  # noqa: ANN001
+    """Why insecure-dev mode may not trust this request or socket without a token (its
+    Host is not an allowed one, or another site's page sent it: web/origins.py), or None."""
+    return unvouched_refusal(connection, current_app.config["CHATTRAIN_SETTINGS"])
 
 
 def _dev_user() -> dict[str, Any]:
@@ -146,9 +156,16 @@ async def authenticate_request() -> dict[str, Any]:
             )
         return user
     if header is None:
-        if _insecure_dev():
-            return _dev_user()
-        raise unauthorized_error("Sign in: send the header 'Authorization: Bearer <token>'.")
+        if not _insecure_dev():
+            raise unauthorized_error("Sign in: send the header 'Authorization: Bearer <token>'.")
+        refusal = _dev_refusal(request)
+        if refusal is not None:
+            raise unauthorized_error(
+                f"Without a token, insecure-dev mode trusts only this machine's own pages and tools ({refusal}): "
+                "open it at an allowed host (CHATTRAIN_ALLOWED_HOSTS, e.g. http://localhost:8000), or send "
+                "'Authorization: Bearer <token>'."
+            )
+        return _dev_user()
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
@@ -180,7 +197,8 @@ def optional_user(handler: Callable) -> Callable:
     @wraps(handler)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         signed_in = request.headers.get("Authorization") is not None or session_secret(request)
-        g.user = await authenticate_request() if signed_in or _insecure_dev() else None
+        trusted_dev = _insecure_dev() and _dev_refusal(request) is None
+        g.user = await authenticate_request() if signed_in or trusted_dev else None
         return await handler(*args, **kwargs)
 
     setattr(wrapper, AUTH_ATTRIBUTE, "optional")
@@ -258,27 +276,15 @@ async def authenticate_websocket() -> tuple[dict[str, Any] | None, str]:
         return (user, "") if user else (None, "ticket not valid: unknown, used or expired")
     secret = session_secret(websocket)
     if secret:
-        if not origin_allowed(websocket.headers.get("Origin")):
+        settings = current_app.config["CHATTRAIN_SETTINGS"]
+        if not origin_allowed(websocket.headers.get("Origin"), websocket.scheme, websocket.host, settings):
             return None, "origin not allowed"
         user = await cookie_user(secret)
         return (user, "") if user else (None, "sign-in expired")
     if _insecure_dev():
-        return _dev_user(), ""
+        refusal = _dev_refusal(websocket)
+        return (None, refusal) if refusal else (_dev_user(), "")
     return None, "authentication required"
-
-
-def origin_allowed(origin: str | None) -> bool:
-    """Whether a socket signed in by cookie comes from a page allowed to use it: the
-    server's own origin, CHATTRAIN_PUBLIC_BASE_URL's, or one of the CORS origins. Without
-    this any site a signed-in person visits could open their chat socket."""
-    if not origin:
-        return False
-    settings = current_app.config["CHATTRAIN_SETTINGS"]
-    scheme = "https" if websocket.scheme in ("wss", "https") else "http"
-    allowed = {f"{scheme}://{websocket.host}", *settings.cors_allowed_origins}
-    if settings.public_base_url:
-        allowed.add(settings.public_base_url.rstrip("/"))
-    return origin.rstrip("/") in allowed
 
 
 def require_socket_user(handler: Callable) -> Callable:

@@ -329,3 +329,74 @@ async def test_insecure_dev_mode_trusts_the_body_user_id_but_still_checks_tokens
         assert (await client.get("/api/scenarios", headers={"Authorization": "Bearer wrong"})).status_code == 401
         async with client.websocket(f"/chat/{session['id']}") as ws:
             await _assert_open(ws)
+
+
+@pytest.fixture(name="insecure_app")
+async def _insecure_app(tmp_path, database_url):
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        scenarios_dir=REPO_ROOT / "scenarios",
+        database_url=database_url,
+        auth_mode="insecure-dev",
+        host="127.0.0.1",
+    )
+    async with create_app(settings).test_app() as test_app:
+        yield test_app
+
+
+@pytest.mark.parametrize("host", ["localhost:8000", "127.0.0.1:8000", "[::1]:8000", "localhost"])
+async def test_insecure_dev_mode_trusts_this_machines_own_pages(insecure_app, host):
+    """`make run`'s address (and the other loopback names) keep working without a token,
+    from the page itself (same Origin) or from a script (no Origin)."""
+    client = insecure_app.test_client()
+    scheme_host = f"http://{host}"
+    for headers in ({"Host": host}, {"Host": host, "Origin": scheme_host}):
+        created = await client.post("/api/sessions", json={"scenario_id": 1}, headers=headers)
+        assert created.status_code == 201, (headers, await created.get_json())
+        session_id = (await created.get_json())["id"]
+        async with client.websocket(f"/chat/{session_id}", headers=headers) as ws:
+            await _assert_open(ws)
+
+
+async def test_insecure_dev_mode_does_not_trust_a_host_off_the_allowed_list(insecure_app):
+    """DNS rebinding: a page on evil.example whose name now points at 127.0.0.1 is the
+    same origin as itself, so only the Host header tells it apart."""
+    client = insecure_app.test_client()
+    headers = {"Host": "evil.example:8000", "Origin": "http://evil.example:8000"}
+    for sent in (headers, {"Host": "evil.example:8000"}):
+        refused = await client.get("/api/sessions", headers=sent)
+        body = await refused.get_json()
+        assert refused.status_code == 401 and body["code"] == "unauthorized" and "host" in body["detail"], body
+    created = await client.post("/api/sessions", json={"scenario_id": 1}, headers=headers)
+    assert created.status_code == 401
+    assert await insecure_app.app.db.read(_count_sessions) == 0  # nothing stored
+    own = await client.post("/api/sessions", json={"scenario_id": 1})
+    session_id = (await own.get_json())["id"]
+    async with client.websocket(f"/chat/{session_id}", headers=headers) as ws:
+        await _assert_closed(ws, 4401, "unauthorized")
+    # A public route still answers, as to anyone without a token.
+    assert (await client.get("/api/health", headers=headers)).status_code == 200
+
+
+async def test_insecure_dev_mode_does_not_trust_another_sites_page(insecure_app):
+    """A page on another origin (any site the developer visits) may not act as the
+    trusted developer, over HTTP or the chat socket."""
+    client = insecure_app.test_client()
+    own = await client.post("/api/sessions", json={"scenario_id": 1})
+    session_id = (await own.get_json())["id"]
+    for origin in ("http://evil.example", "http://localhost:3000", "null"):
+        headers = {"Origin": origin}
+        refused = await client.post("/api/sessions", json={"scenario_id": 1}, headers=headers)
+        body = await refused.get_json()
+        assert refused.status_code == 401 and "origin" in body["detail"], (origin, body)
+        async with client.websocket(f"/chat/{session_id}", headers=headers) as ws:
+            await _assert_closed(ws, 4401, "unauthorized")
+    assert await insecure_app.app.db.read(_count_sessions) == 1
+
+
+def _count_sessions(conn) -> int:  # noqa: ANN001
+    from sqlalchemy import func, select
+
+    from shared.db.schema import sessions
+
+    return conn.execute(select(func.count()).select_from(sessions)).scalar_one()

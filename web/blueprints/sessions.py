@@ -3,7 +3,6 @@ belongs to the token's user; trainees see their own, trainers every one (web/aut
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from quart import Blueprint, current_app, g, request
@@ -18,19 +17,9 @@ from web.blueprints.scenarios import find_scenario
 from web.errors import ApiError
 from web.models import Session, SessionData, SessionFilter, SessionSummary, SessionWithTranscript
 from web.openapi import document_errors
+from web.origins import host_is_allowed
 
 blueprint = Blueprint("sessions", __name__)
-
-
-# A Host header that is a host name or a bracketed IPv6 address, with an optional port,
-# and nothing else (no user info, path or fragment to smuggle another host in).
-_HOST_HEADER = re.compile(r"(?P<name>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
-
-
-def host_is_allowed(host: str, allowed_hosts: tuple[str, ...]) -> bool:
-    """Whether a Host header names one of CHATTRAIN_ALLOWED_HOSTS (any port)."""
-    match = _HOST_HEADER.fullmatch(host)
-    return match is not None and match["name"].strip("[]").lower() in allowed_hosts
 
 
 def websocket_url(session_id: int) -> str:
