@@ -10,6 +10,7 @@ hundreds of greenlets, all calling `dequeue`; they take turns (see there).
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from shared.db.engine import WriterBusy, begin_immediate, begin_without_waiting
 from shared.db.write_lock import write_lock_for
 from shared.settings import Settings
 from shared.wakeups.doorbell import WORKER_ROLE, Doorbell, Ringer
+from worker.queue_entries import PlainDataSerializer, RefusedEntry
+
+log = logging.getLogger("chattrain.worker")
 
 # How long an idle worker waits for its turn at the queue before looking at the stop flag:
 # long, because each of the consumer's 500 idle greenlets wakes that often.
@@ -208,6 +212,20 @@ class ChatTrainHuey(Huey):
     per task for a feature ChatTrain does not use (a reply is stopped through its
     reply_jobs row). So nothing is ever revoked, and asking to revoke is an error rather
     than a no-op."""
+
+    def __init__(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        # Plain data, never pickle: an entry cannot run code (worker/queue_entries.py).
+        kwargs.setdefault("serializer", PlainDataSerializer())
+        super().__init__(*args, **kwargs)
+
+    def dequeue(self):  # noqa: ANN201
+        """The next task, or None; an entry that is not a ChatTrain job is dropped with
+        one line (its job, if it had one, is enqueued again by the sweep)."""
+        try:
+            return super().dequeue()
+        except RefusedEntry as error:
+            log.warning("queue entry refused, not a ChatTrain job: %s", error)
+            return None
 
     def is_revoked(self, task, timestamp=None, peek=True) -> bool:  # noqa: ANN001
         return False
