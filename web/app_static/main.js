@@ -12,12 +12,21 @@ import { say, setMain, showError } from "./views_common.js";
 let me = null;
 let leaveView = null;
 let signInError = null; // shown on the sign-in page until a sign-in works
+let notice = null; // said once the next view is drawn
 
 async function signInFromLink() {
   const match = /^#sign-in=([A-Za-z0-9_-]{1,200})$/.exec(location.hash);
   if (!match) return;
   // Take the code out of the address bar and history before anything else.
   history.replaceState(null, "", `${location.pathname}#/`);
+  // A link can be anyone's: one sent to a signed-in person could move them into the
+  // sender's account unnoticed, and what they type would then be the sender's to read.
+  // So a browser signed in already asks first; the code stays unused unless they agree.
+  const current = await signedInUser();
+  if (current && !(await confirmSwitch(current))) {
+    notice = t("switchDeclined");
+    return;
+  }
   say(t("signingIn"));
   try {
     const user = await api("/api/sign-in", { method: "POST", body: { code: match[1] } });
@@ -27,6 +36,30 @@ async function signInFromLink() {
     signInError = error;
   }
   say("");
+}
+
+async function signedInUser() {
+  try {
+    return await api("/api/me");
+  } catch (error) {
+    return null; // not signed in (or the server cannot say): nothing to ask about
+  }
+}
+
+/** Ask whether to leave `current`'s sign-in for the link's user; resolves to true to switch. */
+function confirmSwitch(current) {
+  const name = current.display_name || current.id;
+  document.getElementById("who").textContent = t("signedInAs", { name, role: t(current.role) });
+  return new Promise((resolve) => {
+    const stay = h("button.primary", { type: "button", onclick: () => resolve(false) }, t("switchStay", { name }));
+    const go = h("button", { type: "button", onclick: () => resolve(true) }, t("switchGo"));
+    setMain(
+      h("h1", {}, t("switchTitle")),
+      h("p", {}, t("switchQuestion", { name })),
+      h("p.actions", {}, stay, " ", go),
+    );
+    stay.focus(); // the answer that changes nothing is the one Enter gives
+  });
 }
 
 async function whoAmI() {
@@ -87,7 +120,8 @@ async function drawView() {
     leaveView = null;
   }
   showError(null);
-  say("");
+  say(notice || "");
+  notice = null;
   renderChrome();
   if (!me) {
     setMain(h("h1", {}, t("signInTitle")), h("p", {}, t("signInHelp")));
