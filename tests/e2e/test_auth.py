@@ -136,3 +136,40 @@ async def test_revoking_with_the_cli_closes_the_users_sockets_on_every_web_proce
         for chat in chats:
             await chat.close()
         second.stop_all()
+
+
+async def test_signing_out_on_one_web_process_closes_that_browsers_socket_on_another_within_a_second(stack):
+    """The web app's cookie socket on web process B closes when the browser signs out
+    through web process A: the database is the only channel between them."""
+    second = _start_second_web_process(stack)
+    token = stack.create_user("trainee", "cookie-trainee")
+    try:
+        code = (
+            _chattrain(stack, "users", "sign-in-link", "cookie-trainee").strip().splitlines()[-1].split("#sign-in=")[1]
+        )
+        async with httpx.AsyncClient(base_url=stack.base_url) as browser:
+            me = (await browser.post("/api/sign-in", json={"code": code})).json()
+            secret = browser.cookies["chattrain_session"]
+            session = await create_session(stack.base_url, token=token)
+            chat = await ChatClient.connect(
+                f"{second.ws_base}/chat/{session['id']}",
+                subprotocols=["chattrain.v1"],
+                additional_headers={"Cookie": f"chattrain_session={secret}"},
+                origin=second.base_url,
+            )
+            try:
+                assert (await chat.recv())["type"] == "session_start"
+                await _ping(chat)
+                signed_out = await browser.post("/api/sign-out", headers={"X-CSRF-Token": me["csrf_token"]})
+                assert signed_out.status_code == 200
+                started = time.monotonic()
+                frame = await chat.recv(timeout=2)
+                assert frame["type"] == "error" and frame["code"] == "signed_out", frame
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await chat.recv(timeout=2)
+                assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4401, "signed out")
+                assert time.monotonic() - started < 1.0
+            finally:
+                await chat.close()
+    finally:
+        second.stop_all()
