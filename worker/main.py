@@ -45,7 +45,7 @@ except BackendUnavailable as error:  # one line, not a traceback
 from worker.evaluation import evaluate_session  # noqa: E402
 from worker.maintenance import start_maintenance  # noqa: E402
 from worker.runtime import get_runtime  # noqa: E402
-from worker.tasks import generate_reply  # noqa: E402
+from worker.tasks import generate_reply, waiting_reply_ids  # noqa: E402
 
 configure_logging(settings.log_level)
 # Refuse to start without a masking key (shared/settings.py) rather than fail each reply.
@@ -62,7 +62,7 @@ def begin_upkeep() -> None:
     """Runs in every worker as it starts; the first one does the process's part."""
     if _started_up.acquire(blocking=False):
         runtime = get_runtime()
-        start_maintenance(runtime, generate_reply, evaluate_session)
+        start_maintenance(runtime, generate_reply, evaluate_session, waiting_reply_ids)
         # Loaded now rather than by the first replies: an import or a vocabulary load
         # blocks every greenlet of the process while it runs. (And loaded objects are
         # frozen with the rest.)

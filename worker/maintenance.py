@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from shared.db import jobs as job_rows
@@ -31,21 +32,30 @@ _started = False
 _start_lock = threading.Lock()
 
 
-def start_maintenance(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=None) -> None:  # noqa: ANN001
-    """Start the upkeep thread once per process (Huey calls startup hooks per worker thread)."""
+def start_maintenance(
+    runtime: WorkerRuntime,
+    enqueue_reply,  # noqa: ANN001
+    enqueue_evaluation=None,  # noqa: ANN001
+    waiting_replies: Callable[[], set[int]] | None = None,
+) -> None:
+    """Start the upkeep thread once per process (Huey calls startup hooks per worker thread).
+    `waiting_replies()`: the messages whose reply job has an entry waiting in the queue."""
     global _started
     with _start_lock:
         if _started:
             return
         _started = True
     thread = threading.Thread(
-        target=_run, args=(runtime, enqueue_reply, enqueue_evaluation), name="chattrain-maintenance", daemon=True
+        target=_run,
+        args=(runtime, enqueue_reply, enqueue_evaluation, waiting_replies),
+        name="chattrain-maintenance",
+        daemon=True,
     )
     thread.start()
     checkpointer_for(runtime.settings).start()
 
 
-def _run(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=None) -> None:  # noqa: ANN001
+def _run(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=None, waiting_replies=None) -> None:  # noqa: ANN001
     first = True
     while True:
         try:
@@ -53,7 +63,12 @@ def _run(runtime: WorkerRuntime, enqueue_reply, enqueue_evaluation=None) -> None
             # A pid means something only when every worker shares this host (SQLite data
             # and queue); across hosts a dead worker is found by its claims running out,
             # which only its own heartbeat renews.
-            sweep(runtime, enqueue_reply, reclaim_dead_local=first and runtime.settings.on_one_host)
+            sweep(
+                runtime,
+                enqueue_reply,
+                reclaim_dead_local=first and runtime.settings.on_one_host,
+                waiting_replies=waiting_replies,
+            )
             if enqueue_evaluation is not None:
                 if first:
                     requeue_lost_evaluations(runtime, enqueue_evaluation)
@@ -106,14 +121,29 @@ def _held_by_dead_local_worker(runtime: WorkerRuntime, worker_id: str | None) ->
     )
 
 
-def sweep(runtime: WorkerRuntime, enqueue_reply, *, reclaim_dead_local: bool = False) -> int:  # noqa: ANN001
-    """Re-enqueue every reply job that has no live worker; returns how many."""
+def sweep(
+    runtime: WorkerRuntime,
+    enqueue_reply,  # noqa: ANN001
+    *,
+    reclaim_dead_local: bool = False,
+    waiting_replies: Callable[[], set[int]] | None = None,
+) -> int:
+    """Re-enqueue every reply job that has no live worker; returns how many.
+
+    That is a job whose claim ran out (its worker died, or lost the database), and a job
+    still queued a claim's time after it was enqueued whose entry is no longer in the
+    queue: a worker took it and died before claiming it, or the queue lost it. A job
+    whose entry is waiting (a backlog) is left alone; `waiting_replies()` names those,
+    read only when there is such a job. (Without it, every job queued that long is
+    enqueued again; a second entry for a job is harmless, as its run finds it taken.)"""
     settings = runtime.settings
-    stale_queued_seconds = max(settings.reply_claim_seconds * 3, 30.0)
     recovered: list[int] = []
     with runtime.write_engine.begin() as conn:
         now = select_now(conn, time.time())  # claims run out by the database's clock on PostgreSQL
-        candidates = job_rows.select_recoverable_jobs(conn, now=now, queued_seconds=stale_queued_seconds)
+        candidates = job_rows.select_recoverable_jobs(conn, now=now, queued_seconds=settings.reply_claim_seconds)
+        if waiting_replies is not None and any(job["status"] == "queued" for job in candidates):
+            waiting = waiting_replies()
+            candidates = [job for job in candidates if job["status"] != "queued" or job["message_id"] not in waiting]
         if reclaim_dead_local:
             candidates += [
                 job

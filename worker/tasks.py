@@ -57,6 +57,21 @@ def generate_reply(message_id: int, task=None) -> None:  # noqa: ANN001
         _running.pop(task_id, None)
 
 
+def waiting_reply_ids() -> set[int]:
+    """The messages whose reply job has an entry waiting in the queue or in its schedule
+    (a retry after a delay): the sweep leaves those jobs alone (worker/maintenance.py)."""
+    storage = huey.storage
+    waiting = set()
+    for data in (*storage.enqueued_items(), *storage.scheduled_items()):
+        try:
+            task = huey.deserialize_task(data)
+        except Exception:  # not a job of ours: the worker refuses it when it comes
+            continue
+        if isinstance(task, generate_reply.task_class) and task.args:
+            waiting.add(task.args[0])
+    return waiting
+
+
 @huey.signal(SIGNAL_INTERRUPTED)
 def requeue_interrupted(signal, task, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
     """A SIGTERM stopped the consumer mid-job: put the job back on the queue at once

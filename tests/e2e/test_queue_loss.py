@@ -51,7 +51,7 @@ async def test_a_job_whose_queue_entry_was_lost_is_recovered_from_the_database(
                     client = Redis.from_url(redis_server.url)
                 assert client.llen(queue_key) == 0
                 client.close()
-                # The sweep re-enqueues a job queued longer than a healthy queue takes (30 s);
+                # The sweep re-enqueues a job queued a claim's time whose entry is gone (10 s);
                 # rather than wait, the job is made to look that old.
                 stack.rows(
                     "UPDATE reply_jobs SET enqueued_at = enqueued_at - 60 WHERE message_id = :id", id=ack["message_id"]
