@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
+from websockets.exceptions import InvalidStatus
 
 from tests.support.client import ChatClient, create_session
 from tests.support.forwarder import Forwarder
@@ -132,6 +133,10 @@ async def take_a_server_away(root: Path, server: str) -> None:
                     f"{stacks[0].base_url}/api/me", headers={"Authorization": f"Bearer {token}"}, timeout=15
                 )
                 assert response.status_code == 503 and response.json()["code"] == "unavailable", response.text
+                # So does a socket's handshake.
+                with pytest.raises(InvalidStatus) as refused:
+                    await ChatClient.connect(f"{stacks[1].ws_base}/chat/1?after=0", token=token)
+                assert refused.value.response.status_code == 503
             await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - away_at)))
             forwarders[server].bring_back()
             back_at = time.monotonic()
