@@ -159,6 +159,9 @@ users = Table(
     # were revoked since the last value it saw and close their open sockets
     # (web/revocation.py). 0: never revoked.
     Column("credentials_revision", Integer, nullable=False, server_default="0"),
+    # When they last exchanged a sign-in link for a browser session (UTC ISO 8601); null
+    # until then. Shown to trainers in the People list.
+    Column("last_sign_in_at", Text),
     Index("ix_users_credentials_revision", "credentials_revision"),
 )
 
