@@ -15,14 +15,19 @@ from gevent import monkey
 
 monkey.patch_all()
 
-from psycopg import waiting as _psycopg_waiting  # noqa: E402
-
 # psycopg chooses how to wait for the server when it is imported, and huey_consumer has
 # imported it by now (huey.storage offers a PostgreSQL queue), before select was patched:
 # it chose its C wait, which blocks the whole process, every greenlet, for each round trip
 # to PostgreSQL. The poll wait on gevent's patched select is what psycopg picks under
 # gevent when imported after the patch: it lets the other greenlets run meanwhile.
-_psycopg_waiting.wait = _psycopg_waiting.wait_poll
+# (psycopg is the postgresql extra; without it the database is SQLite: nothing to patch.
+# `psycopg.waiting.wait` is psycopg's internal: pyproject.toml bounds psycopg's version.)
+try:
+    from psycopg import waiting as _psycopg_waiting
+except ImportError:
+    pass
+else:
+    _psycopg_waiting.wait = _psycopg_waiting.wait_poll
 
 import logging  # noqa: E402
 import threading  # noqa: E402

@@ -19,6 +19,8 @@ from huey.storage import SqliteStorage
 
 from shared.db.engine import WriterBusy, begin_immediate, begin_without_waiting
 from shared.db.write_lock import write_lock_for
+from shared.lib.backend_urls import BackendUnavailable, redact_url
+from shared.lib.extras import missing_driver
 from shared.settings import Settings
 from shared.wakeups.doorbell import WORKER_ROLE, Doorbell, Ringer
 from worker.queue_entries import PlainDataSerializer, RefusedEntry
@@ -194,6 +196,9 @@ def create_queue_storage(settings: Settings, name: str = "chattrain"):  # noqa: 
     """The queue's storage: Redis when CHATTRAIN_QUEUE_URL is set (worker/redis_queue.py),
     else Huey's SQLite file under the data folder, with doorbells."""
     if settings.queue_url:
+        missing = missing_driver("redis")
+        if missing is not None:
+            raise BackendUnavailable(f"CHATTRAIN_QUEUE_URL {redact_url(settings.queue_url)}: {missing}")
         from worker.redis_queue import create_redis_queue_storage
 
         return create_redis_queue_storage(settings, name)

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import Connection, Engine
 
 from shared.db.engine import BEGIN_MODE, create_sync_engine, is_unreachable, shown_url
@@ -140,7 +138,7 @@ class WorkerRuntime:
     def _outage_of(self, error: BaseException) -> Outage | None:
         if is_unreachable(error):
             return self.database_outage
-        if isinstance(error, (RedisConnectionError, RedisTimeoutError)):
+        if _is_redis_unreachable(error):
             from worker.huey_app import huey
 
             return getattr(huey.storage, "outage", None)
@@ -150,6 +148,16 @@ class WorkerRuntime:
         """Tell the web processes that new events are in the database (once per write
         transaction; shared/wakeups/channels.py folds them)."""
         self._web_announcer.announce()
+
+
+def _is_redis_unreachable(error: BaseException) -> bool:
+    # redis-py is the redis extra: on a SQLite-only install no error comes from Redis.
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:
+        return False
+    return isinstance(error, (RedisConnectionError, RedisTimeoutError))
 
 
 _runtime: WorkerRuntime | None = None

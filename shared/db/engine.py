@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from shared.db.write_lock import WriteLock, write_lock_for
+from shared.lib.extras import missing_driver
 
 # Connection execution option naming the SQLite BEGIN mode: "DEFERRED", "IMMEDIATE", or
 # IMMEDIATE_NOWAIT (take the write lock only if it is free now, else raise WriterBusy;
@@ -77,7 +78,7 @@ def connection_lost(conn: Connection, error: BaseException) -> bool:
 def _driver_errors() -> tuple[type[BaseException], ...]:
     try:
         import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency
+    except ImportError:  # a SQLite-only install (the postgresql extra): no driver, no such errors
         return ()
     return (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -131,6 +132,9 @@ def check_database(url: str) -> None:
         raise DatabaseUnavailable(
             f"CHATTRAIN_DATABASE_URL {shown}: use SQLite or PostgreSQL with psycopg (postgresql+psycopg://...)"
         )
+    missing = missing_driver("psycopg")
+    if missing is not None:
+        raise DatabaseUnavailable(f"CHATTRAIN_DATABASE_URL {shown}: {missing}")
     try:
         engine = create_sync_engine(url, pool_size=1)
     except (ArgumentError, NoSuchModuleError) as error:

@@ -22,6 +22,7 @@ on the database alone, or restore what they change in memory (worker/tasks.py)."
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -30,7 +31,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg import errors as pg_errors
 from sqlalchemy import Connection
 
 from shared.db import sessions as session_rows
@@ -44,13 +44,24 @@ log = logging.getLogger("chattrain.db")
 # How many times a group rolled back by a deadlock or a serialization failure runs; the
 # last failure goes to its writers (a reply job then retries as after a failed call).
 GROUP_ATTEMPTS = 5
-_RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+
+
+@functools.cache
+def _retryable_errors() -> tuple[type[BaseException], ...]:
+    # psycopg is the postgresql extra: a SQLite-only install has no driver, and SQLite
+    # aborts no transaction for a deadlock (one writer at a time), so nothing is retried.
+    try:
+        from psycopg import errors as pg_errors
+    except ImportError:
+        return ()
+    return (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 
 
 def is_retryable(error: BaseException | None) -> bool:
     """Whether the database aborted the transaction for a conflict with another one, so
     that running it again may succeed (SQLAlchemy wraps the driver's error in `orig`)."""
-    return isinstance(error, _RETRYABLE) or isinstance(getattr(error, "orig", None), _RETRYABLE)
+    retryable = _retryable_errors()
+    return isinstance(error, retryable) or isinstance(getattr(error, "orig", None), retryable)
 
 
 class _Conflict(Exception):
