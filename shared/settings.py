@@ -239,6 +239,48 @@ class Settings(BaseSettings):
     )
     sign_in_failure_window_seconds: int = Field(60, ge=1, description="The sign-in window.")
 
+    # OpenID Connect sign-in (web/blueprints/oidc.py, docs/security.md). Off while the issuer is empty.
+    oidc_issuer_url: str = Field(
+        "",
+        description="The OpenID Connect provider's issuer, e.g. `https://login.example.com/realms/staff`; its "
+        "`/.well-known/openid-configuration` names the endpoints and keys. Empty: no OIDC sign-in (its routes answer "
+        "404). Needs `CHATTRAIN_PUBLIC_BASE_URL` (the redirect URI is `<base>/api/oidc/callback`) and a client id; "
+        "https unless on a loopback address.",
+    )
+    oidc_provider_name: str = Field(
+        "your organisation", max_length=60, description="Shown on the sign-in page as `Sign in with <name>`."
+    )
+    oidc_client_id: str = Field("", description="The client (application) id registered with the provider.")
+    oidc_client_secret: str = Field(
+        "",
+        repr=False,
+        description="The client's secret, sent to the token endpoint with HTTP Basic authentication; empty (and no "
+        "file): a public client, which PKCE alone protects.",
+    )
+    oidc_client_secret_file: str = Field("", description="A file holding the client secret instead (the setting wins).")
+    oidc_scopes: str = Field(
+        "openid email profile", description="Scopes asked for, space-separated; must include `openid`."
+    )
+    oidc_user_id_claim: str = Field(
+        "email",
+        description="The ID token claim whose value is the ChatTrain user id (e.g. `email`, `preferred_username`, "
+        "`sub`); it must be a valid user id. With `email`, an `email_verified` of false is refused.",
+    )
+    oidc_role_claim: str = Field(
+        "groups", description="The ID token claim (a string or a list) that can make a trainer."
+    )
+    oidc_trainer_values: tuple[str, ...] = Field(
+        (),
+        description='JSON list of values of the role claim that make a trainer, e.g. `["chattrain-trainers"]`; '
+        "everyone else is a trainee, and the role is set again at each sign-in. Empty: the provider decides no role "
+        "(new people are trainees; existing ones keep theirs).",
+    )
+    oidc_create_users: bool = Field(
+        True,
+        description="Create a person unknown to ChatTrain at their first sign-in (as the role above says); `false`: "
+        "only people already created (`chattrain users create`) may sign in.",
+    )
+
     @field_validator("cors_allowed_origins")
     @classmethod
     def _no_wildcard_origin(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
@@ -321,6 +363,7 @@ SECTIONS = {
     "masking": "Masking",
     "log_level": "Logging",
     "auth_mode": "Auth and limits (0 turns a limit off)",
+    "oidc_issuer_url": "OpenID Connect sign-in (off unless an issuer is set)",
 }
 
 SETTINGS_DOC_INTRO = """# Settings

@@ -23,6 +23,7 @@ from web.blueprints import (
     chat,
     documents,
     health,
+    oidc,
     pages,
     reports,
     scenarios,
@@ -35,6 +36,7 @@ from web.cors import install_cors
 from web.database import Database
 from web.errors import register_error_handlers
 from web.json_body import JsonBodyRequest
+from web.oidc_client import OidcClient, oidc_config
 from web.openapi import ChatTrainOpenAPIProvider
 from web.reply_queue import ReplyQueue
 from web.revocation import CredentialWatch
@@ -53,6 +55,7 @@ def create_app(settings: Settings) -> Quart:
     if settings.auth_mode == "insecure-dev":
         log.warning("CHATTRAIN_AUTH_MODE=insecure-dev: requests without a token are trusted (loopback only)")
     masking_key = settings.masking_key  # refuses to start without a key (shared/settings.py)
+    oidc_settings = oidc_config(settings)  # None when OIDC sign-in is off; refuses a half-made one
     # No static folder: the API docs' assets (web/blueprints/apidocs.py) and the web app's
     # files (web/blueprints/pages.py) are served from folders of their own.
     app = Quart("chattrain", static_folder=None)
@@ -82,6 +85,8 @@ def create_app(settings: Settings) -> Quart:
     register_error_handlers(app)
     for module in (health, account, scenarios, sessions, reports, usage, documents, chat, apidocs, sign_in, pages):
         app.register_blueprint(module.blueprint)
+    if oidc_settings is not None:  # off: its addresses do not exist (404)
+        app.register_blueprint(oidc.blueprint)
 
     @app.before_serving
     async def start_services() -> None:
@@ -104,6 +109,7 @@ def create_app(settings: Settings) -> Quart:
         )
         app.checkpointer = checkpointer_for(settings)
         app.checkpointer.start()
+        app.oidc = OidcClient(oidc_settings) if oidc_settings is not None else None
         freeze_startup_objects()
 
     @app.after_serving
@@ -111,6 +117,8 @@ def create_app(settings: Settings) -> Quart:
         await app.tailer.stop()
         await app.credential_watch.stop()
         app.checkpointer.stop()
+        if app.oidc is not None:
+            await app.oidc.aclose()
         app.reply_queue.close()
         await app.db.close()
 

@@ -60,11 +60,11 @@ async def post_sign_in(data: SignInData):  # noqa: ANN201
         )
     user, secret = exchanged
     me = Me(id=user["id"], role=user["role"], display_name=user.get("display_name"), csrf_token=csrf_token_for(secret))
-    headers = {"Set-Cookie": _cookie(secret, settings.browser_session_ttl_seconds)}
+    headers = {"Set-Cookie": session_cookie_header(secret, settings.browser_session_ttl_seconds)}
     return me, 200, headers
 
 
-def _cookie(value: str, max_age: int) -> str:
+def session_cookie_header(value: str, max_age: int) -> str:
     """The Set-Cookie value: over HTTPS `__Host-` prefixed and Secure (web/auth.py reads
     the same name by the same rule), plain over http. Never a Domain."""
     secure = "; Secure" if served_over_https(request.scheme) else ""
@@ -84,4 +84,4 @@ async def post_sign_out():  # noqa: ANN201
         # This process's sockets opened with the cookie close now; other processes' at
         # their next sweep, which finds the session gone (web/revocation.py).
         current_app.credential_watch.end_browser_session(g.user["browser_session"])
-    return SignedOut(signed_out=True), 200, {"Set-Cookie": _cookie("", 0)}
+    return SignedOut(signed_out=True), 200, {"Set-Cookie": session_cookie_header("", 0)}

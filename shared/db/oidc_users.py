@@ -1,0 +1,74 @@
+"""Signing a person in after their OpenID Connect provider vouched for them: find (or
+create) the user the ID token names, set the role the provider says, and open a browser
+session for them, all in one write transaction.
+
+The browser session is the same kind a sign-in link opens (shared/db/browser_sessions.py):
+the same table, cookie, lifetime and revocation, so nothing downstream knows or cares
+how the person signed in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, update
+
+from shared.db.dbclock import now_for
+from shared.db.schema import browser_sessions, users
+from shared.db.users import hash_secret, insert_user, new_secret, select_user
+
+
+class SignInRefused(Exception):
+    """The provider vouched for someone ChatTrain will not sign in; `code` says why."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def sign_in_oidc_user(
+    conn: Connection,
+    user_id: str,
+    *,
+    role: str | None,
+    display_name: str | None,
+    create: bool,
+    now: float,
+    session_ttl_seconds: float,
+) -> tuple[dict[str, Any], str]:
+    """(the user, a new browser session's secret) for the person the provider named.
+
+    `role` is the provider's say (None: it has none, and an existing user keeps theirs; a
+    new one is a trainee). An unknown user is created when `create` allows it. Raises
+    SignInRefused for an unknown user that may not be created, and for a disabled one.
+    Run in a write transaction (BEGIN IMMEDIATE on SQLite): the read and the writes that
+    follow it must see the same row."""
+    user = select_user(conn, user_id)
+    if user is None:
+        if not create:
+            raise SignInRefused(
+                "oidc_user_unknown",
+                f"There is no ChatTrain user {user_id!r}, and new people are not created at sign-in here: "
+                "ask a trainer to add you.",
+            )
+        # The API token insert_user returns is never shown: this person signs in through
+        # the provider, and a trainer can rotate it (`chattrain users rotate-token`) when needed.
+        insert_user(conn, user_id=user_id, role=role or "trainee", display_name=display_name)
+        user = select_user(conn, user_id)
+    elif user["disabled"]:
+        raise SignInRefused("oidc_user_disabled", f"The ChatTrain user {user_id!r} is disabled: ask a trainer.")
+    elif role is not None and role != user["role"]:
+        conn.execute(update(users).where(users.c.id == user_id).values(role=role))
+        user["role"] = role
+    clock = now_for(conn, now)  # the database's clock on PostgreSQL (shared/db/dbclock.py)
+    conn.execute(delete(browser_sessions).where(browser_sessions.c.expires_at < clock))
+    secret = new_secret()
+    conn.execute(
+        browser_sessions.insert().values(
+            session_hash=hash_secret(secret),
+            user_id=user_id,
+            credentials_revision=user["credentials_revision"],
+            expires_at=clock + session_ttl_seconds,
+        )
+    )
+    return user, secret
