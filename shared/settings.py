@@ -142,8 +142,36 @@ class Settings(BaseSettings):
     # LLM
     llm_provider: Literal["mock", "openai"] = Field("mock", description="`mock` or `openai`.")
     llm_base_url: str = Field("https://api.openai.com/v1", description="OpenAI-compatible API root.")
-    llm_api_key: str = Field("", repr=False, description="Sent as `Authorization: Bearer …`.")
-    llm_model: str = Field("gpt-4o-mini", description="Default model (a scenario's `llm_config.model` wins).")
+    llm_api_key: str = Field(
+        "", repr=False, description="Sent as `Authorization: Bearer …` (or in `CHATTRAIN_LLM_AUTH_HEADER`)."
+    )
+    llm_auth_header: str = Field(
+        "Authorization",
+        pattern=r"^[A-Za-z0-9-]{1,64}$",
+        description="Header carrying the API key: `Authorization` sends `Bearer <key>`, any other name (Azure's "
+        "`api-key`) the key as it is.",
+    )
+    llm_model: str = Field(
+        "gpt-4o-mini",
+        description="Default model (a scenario's `llm_config.model` wins); it must exist on the server: a model the "
+        "server lacks fails replies with `llm_model_not_found` (Ollama: pull it first).",
+    )
+    llm_parameters: Literal["auto", "classic", "reasoning"] = Field(
+        "auto",
+        description="Sampling parameters sent: `classic` (`temperature`, `max_tokens`), `reasoning` "
+        "(`max_completion_tokens`, `reasoning_effort`, no temperature: OpenAI's o-series and gpt-5 family) or "
+        "`auto`, reasoning for model names starting `o<digit>` or `gpt-5` (after any `provider/` prefix) and "
+        "classic otherwise (docs/llm.md).",
+    )
+    llm_reasoning_allowance_tokens: int = Field(
+        2000,
+        ge=0,
+        description="Reasoning shape: added to a call's token limit, because `max_completion_tokens` also counts "
+        "the model's hidden reasoning (too little and the reply comes back empty).",
+    )
+    llm_reasoning_effort: Literal["", "none", "minimal", "low", "medium", "high"] = Field(
+        "low", description="Reasoning shape: `reasoning_effort` sent (empty: not sent, the model's default)."
+    )
     llm_request_timeout_seconds: float = Field(30.0, description="One request.")
     llm_total_timeout_seconds: float = Field(90.0, description="One model call, its own retries included.")
     llm_max_retries: int = Field(
@@ -216,13 +244,17 @@ class Settings(BaseSettings):
     )
     ws_ticket_ttl_seconds: int = Field(60, ge=1, le=600, description="Lifetime of a WebSocket ticket.")
     sign_in_link_ttl_seconds: int = Field(
-        900,
+        604800,
         ge=10,
-        le=86400,
-        description="Lifetime of a sign-in link's code (`chattrain users sign-in-link`); single use.",
+        le=2592000,
+        description="Lifetime of a sign-in link's code (the People view, `POST /api/people/...`, `chattrain users "
+        "sign-in-link`): 7 days, at most 30; single use either way (docs/security.md says why).",
     )
     browser_session_ttl_seconds: int = Field(
-        43200, ge=60, description="Lifetime of the web app's session cookie after signing in by link."
+        1209600,
+        ge=60,
+        description="Lifetime of the web app's session after signing in by link: 14 days from the sign-in, not "
+        "extended by use (docs/security.md says why).",
     )
     messages_per_window: int = Field(30, ge=0, description="Trainee messages per user per message window.")
     message_window_seconds: int = Field(60, ge=1, description="The message window.")

@@ -25,6 +25,7 @@ from web.blueprints import (
     health,
     oidc,
     pages,
+    people,
     reports,
     scenarios,
     sessions,
@@ -83,7 +84,20 @@ def create_app(settings: Settings) -> Quart:
     install_cors(app, settings)
     install_security_headers(app)
     register_error_handlers(app)
-    for module in (health, account, scenarios, sessions, reports, usage, documents, chat, apidocs, sign_in, pages):
+    for module in (
+        health,
+        account,
+        scenarios,
+        sessions,
+        reports,
+        usage,
+        people,
+        documents,
+        chat,
+        apidocs,
+        sign_in,
+        pages,
+    ):
         app.register_blueprint(module.blueprint)
     if oidc_settings is not None:  # off: its addresses do not exist (404)
         app.register_blueprint(oidc.blueprint)

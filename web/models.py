@@ -6,7 +6,7 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictStr, WithJsonSchema, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictStr, WithJsonSchema, field_validator
 
 from shared.db.schema import MAX_SQLITE_INTEGER
 
@@ -27,6 +27,11 @@ class ErrorBody(BaseModel):
     detail: str = Field(description="For people.")
     field: str | None = Field(default=None, description="The request field at fault, when one is.")
     retry_after_seconds: int | None = Field(default=None, description="With rate_limited: when to try again.")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="With invalid_csv and the people endpoints' refusals: each problem, as "
+        "{line, detail, field, user_id} (line only for a CSV file).",
+    )
 
 
 class DocumentInfo(BaseModel):
@@ -405,3 +410,89 @@ class LLMUsage(BaseModel):
     daily_token_budget_per_user: int | None = Field(
         description="CHATTRAIN_LLM_DAILY_TOKEN_BUDGET_PER_USER, or null when there is no budget."
     )
+
+
+# --- People (trainers manage users) -------------------------------------------------------
+
+
+class Person(BaseModel):
+    id: str
+    role: Literal["trainee", "trainer"]
+    display_name: str | None = None
+    disabled: bool
+    created_at: str
+    last_sign_in_at: str | None = Field(
+        default=None, description="When they last signed in to the web app by link; null if never (or not recorded)."
+    )
+
+
+class People(BaseModel):
+    people: list[Person] = Field(description="Everyone, oldest first.")
+
+
+class PersonData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$",
+        description="The user id: letters, digits or . _ @ + -, starting with a letter or digit. "
+        "Reuse an existing sessions.user_id to adopt its sessions.",
+    )
+    role: Literal["trainee", "trainer"]
+    display_name: str | None = Field(default=None, max_length=200, description="Shown instead of the id.")
+
+
+class PersonUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    disabled: StrictBool = Field(
+        description="true ends their token, sign-in links, browser sessions and open sockets at once; false lets "
+        "them back in (with a new sign-in link)."
+    )
+
+
+class SignInLink(BaseModel):
+    user_id: str
+    url: str = Field(description="Hand this to the person: it signs them in to the web app once.")
+    expires_at: str
+    expires_in_seconds: int
+
+
+class NewPerson(BaseModel):
+    person: Person
+    sign_in_link: SignInLink
+
+
+class SignInLinksData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_ids: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        min_length=1, max_length=500, description="Up to 500 enabled users; each one's earlier unused links end."
+    )
+
+
+class SignInLinks(BaseModel):
+    links: list[SignInLink]
+
+
+class ImportData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    csv: str = Field(
+        min_length=1,
+        description="The CSV file's text: a header row (user_id,display_name,role; display_name optional), then "
+        "one person per row, at most 500. The body as a whole is capped at CHATTRAIN_MAX_FRAME_BYTES.",
+    )
+
+
+class Imported(BaseModel):
+    created: list[NewPerson] = Field(description="Everyone added, in the file's order, each with a sign-in link.")
+
+
+class RowProblem(BaseModel):
+    line: int = Field(description="The CSV line at fault (1 is the header).")
+    detail: str
+    field: str | None = None
+    user_id: str | None = None

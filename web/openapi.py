@@ -37,6 +37,7 @@ ERROR_DESCRIPTIONS = {
     403: "Signed in, but not allowed to do this.",
     404: "Nothing at this address for you: an unknown id, or one you may not see.",
     405: "The method is not allowed here; `Allow` lists the methods that are.",
+    409: "It clashes with what is stored (a user id taken, a user disabled); nothing was changed.",
     413: "The request body is larger than CHATTRAIN_MAX_FRAME_BYTES.",
     415: "The body is not JSON in UTF-8.",
     429: "Over a limit: `retry_after_seconds` (and the Retry-After header) say when to try again, when waiting helps.",

@@ -16,16 +16,26 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 
 from shared.db.dbclock import now_for, select_now
 from shared.db.schema import browser_sessions, sign_in_codes, users
 from shared.db.users import hash_secret, new_secret, secret_on_file, select_user, use_up_secret
+from shared.lib.clock import utc_now_iso
+
+# Hashes or ids per statement: far below every driver's limit on bound parameters.
+_HASHES_PER_READ = _IDS_PER_STATEMENT = 500
 
 
 def csrf_token_for(session_secret: str) -> str:
     """The CSRF token of a browser session: public to its page, useless without the cookie."""
     return hashlib.sha256(b"chattrain-csrf:" + session_secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def sign_in_link_url(base_url: str, code: str) -> str:
+    """The link that carries a sign-in code, in the fragment, which browsers never send to
+    a server (the web app posts it to /api/sign-in)."""
+    return f"{base_url.rstrip('/')}/#sign-in={code}"
 
 
 def insert_sign_in_code(conn: Connection, user_id: str, *, now: float, ttl_seconds: float) -> str | None:
@@ -43,6 +53,35 @@ def insert_sign_in_code(conn: Connection, user_id: str, *, now: float, ttl_secon
     return code
 
 
+def insert_sign_in_codes(
+    conn: Connection, user_ids: list[str], *, now: float, ttl_seconds: float
+) -> dict[str, tuple[str, float]]:
+    """A new single-use sign-in code for each of these users that exists and is enabled:
+    user id -> (code, expires_at epoch). Each one's earlier unused codes are deleted, so
+    only the newest link handed out works (a lost link is ended by making another).
+    Expired codes are pruned once for the lot."""
+    wanted = list(dict.fromkeys(user_ids))
+    enabled: set[str] = set()
+    for start in range(0, len(wanted), _IDS_PER_STATEMENT):
+        chunk = wanted[start : start + _IDS_PER_STATEMENT]
+        rows = conn.execute(select(users.c.id).where(users.c.id.in_(chunk), users.c.disabled.is_(False)))
+        enabled.update(row.id for row in rows)
+        conn.execute(delete(sign_in_codes).where(sign_in_codes.c.user_id.in_(chunk)))
+    # One reading of the clock (the database's on PostgreSQL) for the whole batch.
+    clock = select_now(conn, now)
+    conn.execute(delete(sign_in_codes).where(sign_in_codes.c.expires_at < clock))
+    codes = {user_id: (new_secret(), clock + ttl_seconds) for user_id in wanted if user_id in enabled}
+    if codes:
+        conn.execute(
+            sign_in_codes.insert(),
+            [
+                {"code_hash": hash_secret(code), "user_id": user_id, "expires_at": expires_at}
+                for user_id, (code, expires_at) in codes.items()
+            ],
+        )
+    return codes
+
+
 def sign_in_code_exists(conn: Connection, code: str) -> bool:
     """Whether a sign-in code is on file (a read): a wrong one needs no write to refuse."""
     return secret_on_file(conn, sign_in_codes.c.code_hash, code)
@@ -57,6 +96,7 @@ def exchange_sign_in_code(
     user = use_up_secret(conn, sign_in_codes, sign_in_codes.c.code_hash, code, now=now)
     if user is None:
         return None
+    conn.execute(update(users).where(users.c.id == user["id"]).values(last_sign_in_at=utc_now_iso()))
     clock = now_for(conn, now)
     conn.execute(delete(browser_sessions).where(browser_sessions.c.expires_at < clock))
     secret = new_secret()
@@ -101,10 +141,6 @@ def delete_browser_session(conn: Connection, secret: str) -> bool:
         conn.execute(delete(browser_sessions).where(browser_sessions.c.session_hash == hash_secret(secret))).rowcount
         == 1
     )
-
-
-# Hashes per statement: far below every driver's limit on bound parameters.
-_HASHES_PER_READ = 500
 
 
 def select_browser_sessions_ended(conn: Connection, expiries: dict[str, float], *, now: float) -> dict[str, str]:

@@ -37,10 +37,22 @@ PUBLIC_STATUS = {"/api/sign-in": 400}  # a made-up sign-in code
 # Public paths that show more to a signed-in caller (and check a token that is sent).
 OPTIONAL_AUTH_PATHS = {"/api/health"}
 # A value for each URL argument the matrix may meet; a new argument name fails loudly.
-SAMPLE_ARGUMENTS = {"ident": "1", "scenario_id": "1", "filename": "billing_and_refund_policy.md"}
+SAMPLE_ARGUMENTS = {
+    "ident": "1",
+    "scenario_id": "1",
+    "filename": "billing_and_refund_policy.md",
+    "user_id": "trainee-2",
+}
 # Each asset route's sample file.
 SAMPLE_ASSETS = {"/apidocs/<path:asset>": "swagger-init.js", "/app/<path:asset>": "main.js"}
-SAMPLE_BODIES = {("POST", "/api/sessions"): {"scenario_id": 1}, ("POST", "/api/sign-in"): {"code": "not-a-code"}}
+SAMPLE_BODIES = {
+    ("POST", "/api/sessions"): {"scenario_id": 1},
+    ("POST", "/api/sign-in"): {"code": "not-a-code"},
+    ("POST", "/api/people"): {"id": "matrix-new", "role": "trainee"},
+    ("PATCH", "/api/people/<user_id>"): {"disabled": True},
+    ("POST", "/api/people/sign-in-links"): {"user_ids": ["trainee-2"]},
+    ("POST", "/api/people/import"): {"csv": "user_id,role\nmatrix-csv,trainee\n"},
+}
 WHO = ("anonymous", "own", "other", "trainer")
 
 
