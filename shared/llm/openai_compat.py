@@ -10,6 +10,11 @@ sleeping out a backoff would hold a model slot). Once text has been handed out a
 would duplicate it, so any later failure becomes a retryable "llm_stream_interrupted"
 and the worker starts the reply over.
 
+The sampling parameters follow the model's family (shared/llm/parameters.py). A 400 that
+names a parameter the model does not support (`temperature`, `max_tokens`, ...) is asked
+again at once without it, once per parameter, and the provider remembers that model's
+refusals for the life of the process, so only the first request pays for the lesson.
+
 Error codes (LLMError.code):
     llm_rate_limited        429 after the retries; retryable (retry_after_seconds set when the
                             server said how long to wait)
@@ -19,8 +24,13 @@ Error codes (LLMError.code):
                             the retries; retryable
     llm_stream_interrupted  any failure after part of the reply was streamed; retryable
     llm_auth_failed         401/403: wrong or missing API key; not retryable
-    llm_bad_request         400/404/422 and other 4xx (unknown model, bad URL, too long a
-                            prompt); not retryable
+    llm_model_not_found     the server does not have the model asked for (a 404 or 400
+                            whose error says so: OpenAI's `model_not_found`, Azure's
+                            `DeploymentNotFound`, Ollama's "not found, try pulling it",
+                            vLLM's "does not exist", LiteLLM's "Invalid model name");
+                            not retryable, and logged with the model and base URL
+    llm_bad_request         400/404/422 and other 4xx (bad URL, too long a prompt); not
+                            retryable
     llm_malformed_response  the server's answer is not OpenAI-shaped (bad JSON, unexpected
                             content type or structure); not retryable, because in practice it
                             means the base URL points at something that is not an
@@ -37,19 +47,24 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import logging
 import math
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
 
 from shared.llm.base import LLMError, ReplyRequest, ReplyStream, Usage
 from shared.llm.http_clients import HTTPClients, OneClient
+from shared.llm.parameters import rejected_parameter, sampling_parameters, shape_for
 from shared.llm.prompt import MESSAGE_OVERHEAD_TOKENS, REPLY_PRIMING_TOKENS, build_messages
 from shared.llm.tokens import count_tokens
 
@@ -61,6 +76,14 @@ BACKOFF_MAX_SECONDS = 8.0
 # Server-sent identifiers (error type/code) we are willing to quote in messages: short
 # tokens only, never free text, which may echo the prompt back.
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+# An error saying the model is not there. The free text is only matched, never quoted.
+_MODEL_MISSING_CODES = frozenset({"model_not_found", "deploymentnotfound"})
+_MODEL_MISSING_TEXT = re.compile(
+    r"\bmodel\b.{0,200}?(?:\bnot found\b|\bdoes not exist\b)|invalid model name", re.IGNORECASE | re.DOTALL
+)
+
+log = logging.getLogger("chattrain.llm")
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -140,13 +163,46 @@ def _server_identifiers(payload: Any) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def error_for_status(status: int, body: bytes, retry_after: float | None, *, where: str) -> LLMError:
-    """The LLMError for a non-2xx answer."""
+class ParameterRejected(LLMError):
+    """A 400 naming a sampling parameter the model does not support (`parameter`)."""
+
+    def __init__(self, message: str, parameter: str):
+        super().__init__("llm_bad_request", message, retryable=False)
+        self.parameter = parameter
+
+
+def _says_model_missing(payload: Any) -> bool:
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, str):  # some servers answer {"error": "model 'x' not found"}
+        return bool(_MODEL_MISSING_TEXT.search(error))
+    if not isinstance(error, dict):
+        return False
+    code = error.get("code")
+    if isinstance(code, str) and code.lower() in _MODEL_MISSING_CODES:
+        return True
+    message = error.get("message")
+    return isinstance(message, str) and bool(_MODEL_MISSING_TEXT.search(message))
+
+
+def error_for_status(
+    status: int, body: bytes, retry_after: float | None, *, where: str, model: str | None = None
+) -> LLMError:
+    """The LLMError for a non-2xx answer (`model`: the model that was asked for)."""
     try:
-        detail = _server_identifiers(json.loads(body))
+        payload: Any = json.loads(body)
     except ValueError:
-        detail = ""
+        payload = None
+    detail = _server_identifiers(payload)
     answered = f"the LLM server at {where} answered HTTP {status}{detail}"
+    if status in (400, 404) and model and _says_model_missing(payload):
+        return LLMError(
+            "llm_model_not_found",
+            f"the model {model!r} is not available: {answered}. Check CHATTRAIN_LLM_MODEL (or the scenario's "
+            "llm_config.model); a local server such as Ollama needs the model pulled first",
+            retryable=False,
+        )
+    if status == 400 and (parameter := rejected_parameter(payload)):
+        return ParameterRejected(f"{answered}: the model does not support {parameter!r}", parameter)
     if status in (401, 403):
         return LLMError("llm_auth_failed", f"{answered}: check CHATTRAIN_LLM_API_KEY", retryable=False)
     if status == 429:
@@ -159,6 +215,20 @@ def error_for_status(status: int, body: bytes, retry_after: float | None, *, whe
         return LLMError("llm_unavailable", answered, retryable=True, retry_after_seconds=retry_after)
     hint = ": check CHATTRAIN_LLM_BASE_URL and the model name" if status in (301, 302, 307, 308, 404) else ""
     return LLMError("llm_bad_request", f"{answered}{hint}", retryable=False)
+
+
+def display_url(url: str) -> str:
+    """`url` fit for logs and messages: without user:password@ or a query string, where
+    a gateway's credentials may sit."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:  # a port that is not a number: the request fails on its own
+        netloc = host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _malformed(what: str) -> LLMError:
@@ -182,6 +252,16 @@ def _text_of(part: Any) -> str:
     if not isinstance(part, dict) or not isinstance(part.get("content") or "", str):
         raise _malformed("a message 'content' is not text")
     return part.get("content") or ""
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One model call before its model's shape is applied: the body's fixed fields and
+    the sampling wishes (the scenario's llm_config, or the JSON calls' own)."""
+
+    fixed: dict[str, Any]
+    temperature: float | None
+    max_tokens: int | None
 
 
 class OpenAICompatibleProvider:
@@ -208,13 +288,25 @@ class OpenAICompatibleProvider:
         backoff_base_seconds: float = BACKOFF_BASE_SECONDS,
         reply_retries: int | None = None,
         max_connections: int = 100,
+        parameters: str = "auto",
+        reasoning_allowance_tokens: int = 0,
+        reasoning_effort: str = "",
+        auth_header: str = "Authorization",
     ):
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("the LLM base URL must start with http:// or https://")
         self._base_url = base_url.rstrip("/")
+        self._shown_url = display_url(self._base_url)
         self._url = f"{self._base_url}/chat/completions"
         self._api_key = api_key
+        self._auth_header = auth_header
         self._model = model
+        self._parameters = parameters
+        self._reasoning_allowance = reasoning_allowance_tokens
+        self._reasoning_effort = reasoning_effort
+        # Parameters each model has refused (a 400 naming them), left out from then on.
+        self._refused: dict[str, frozenset[str]] = {}
+        self._refused_lock = threading.Lock()
         self._request_timeout = request_timeout_seconds
         self._total_timeout = total_timeout_seconds
         self._max_retries = max(0, max_retries)
@@ -242,6 +334,10 @@ class OpenAICompatibleProvider:
             reply_retries=0,
             context_tokens=settings.llm_context_tokens,
             max_connections=settings.llm_max_concurrent_requests,
+            parameters=settings.llm_parameters,
+            reasoning_allowance_tokens=settings.llm_reasoning_allowance_tokens,
+            reasoning_effort=settings.llm_reasoning_effort,
+            auth_header=settings.llm_auth_header,
         )
 
     def close(self) -> None:
@@ -251,49 +347,76 @@ class OpenAICompatibleProvider:
     def stream_reply(self, request: ReplyRequest) -> ReplyStream:
         """Nothing is sent until the stream is iterated; errors surface there."""
         messages = build_messages(request, context_tokens=self._context_tokens, count_tokens=count_tokens)
-        body = self._request_body(request.scenario, messages)
-        usage = Usage(model=body["model"])
-        return ReplyStream(chunks=self._stream_with_retries(body, usage, self._reply_retries), usage=usage)
+        llm_config = getattr(request.scenario, "llm_config", None)
+        call = _Call(
+            fixed={
+                "model": getattr(llm_config, "model", None) or self._model,
+                "messages": messages,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            },
+            temperature=getattr(llm_config, "temperature", None),
+            max_tokens=getattr(llm_config, "max_tokens", None),
+        )
+        usage = Usage(model=call.fixed["model"])
+        return ReplyStream(chunks=self._stream_with_retries(call, usage, self._reply_retries), usage=usage)
 
     def complete_json(self, messages: list[dict[str, str]], *, max_tokens: int) -> tuple[str, Usage]:
         """A whole answer to `messages`, asked for as a JSON object (`response_format`),
         with the same retries, time budget and error codes as a reply. Used to grade a
         finished session, never to play the customer. Returns the text (unchecked: the
         caller validates it) and the usage."""
-        body: dict[str, Any] = {
-            "model": self._model,
-            "messages": messages,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "temperature": 0,
-            "max_tokens": max_tokens,
-            "response_format": {"type": "json_object"},
-        }
+        call = _Call(
+            fixed={
+                "model": self._model,
+                "messages": messages,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+                "response_format": {"type": "json_object"},
+            },
+            temperature=0,
+            max_tokens=max_tokens,
+        )
         usage = Usage(model=self._model)
-        text = "".join(self._stream_with_retries(body, usage, self._max_retries))
+        text = "".join(self._stream_with_retries(call, usage, self._max_retries))
         return text, usage
 
-    def _request_body(self, scenario: Any, messages: list[dict[str, str]]) -> dict[str, Any]:
-        """The JSON body: the scenario's llm_config overrides the configured model."""
-        llm_config = getattr(scenario, "llm_config", None)
-        body: dict[str, Any] = {
-            "model": getattr(llm_config, "model", None) or self._model,
-            "messages": messages,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
-        temperature = getattr(llm_config, "temperature", None)
-        if temperature is not None:
-            body["temperature"] = temperature
-        max_tokens = getattr(llm_config, "max_tokens", None)
-        if max_tokens:
-            body["max_tokens"] = max_tokens
-        return body
+    def _body(self, call: _Call) -> dict[str, Any]:
+        """The JSON body of `call` in its model's shape, less what that model refused."""
+        model = call.fixed["model"]
+        sampling = sampling_parameters(
+            shape_for(model, self._parameters),
+            temperature=call.temperature,
+            max_tokens=call.max_tokens,
+            reasoning_tokens=self._reasoning_allowance,
+            reasoning_effort=self._reasoning_effort,
+            rejected=self._refused.get(model, frozenset()),
+        )
+        return {**call.fixed, **sampling}
+
+    def _learn_refusal(self, model: str, parameter: str) -> bool:
+        """Remember that `model` refuses `parameter`; False when that was known already
+        (the server refuses something else about it, so asking again would not help)."""
+        with self._refused_lock:
+            known = self._refused.get(model, frozenset())
+            if parameter in known:
+                return False
+            self._refused[model] = known | {parameter}
+        log.warning(
+            "LLM model %r refused the parameter %r; it is sent without it from now on "
+            "(CHATTRAIN_LLM_PARAMETERS picks the shape up front)",
+            model,
+            parameter,
+        )
+        return True
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
         if self._api_key:  # local servers (Ollama, vLLM) often need none
-            headers["Authorization"] = f"Bearer {self._api_key}"
+            if self._auth_header.lower() == "authorization":
+                headers["Authorization"] = f"Bearer {self._api_key}"
+            else:  # Azure's `api-key`, a gateway's own header: the key as it is
+                headers[self._auth_header] = self._api_key
         return headers
 
     def _scrubbed(self, error: LLMError) -> LLMError:
@@ -308,15 +431,16 @@ class OpenAICompatibleProvider:
             retry_after_seconds=error.retry_after_seconds,
         )
 
-    def _stream_with_retries(self, body: dict[str, Any], usage: Usage, max_retries: int) -> Iterator[str]:
+    def _stream_with_retries(self, call: _Call, usage: Usage, max_retries: int) -> Iterator[str]:
         deadline = time.monotonic() + self._total_timeout
         failure: LLMError | None = None
-        attempts = 0
-        for retry_number in range(max_retries + 1):
+        attempts = retries = 0
+        while True:
             if failure is not None:
-                delay = backoff_delay(
-                    retry_number, base_seconds=self._backoff_base, retry_after=failure.retry_after_seconds
-                )
+                if retries >= max_retries:
+                    break
+                retries += 1
+                delay = backoff_delay(retries, base_seconds=self._backoff_base, retry_after=failure.retry_after_seconds)
                 if time.monotonic() + delay >= deadline:
                     break  # the wait alone would spend the budget
                 time.sleep(delay)
@@ -327,12 +451,18 @@ class OpenAICompatibleProvider:
             produced = False
             try:
                 with contextlib.closing(
-                    self._attempt(body, usage, deadline, min(self._request_timeout, remaining))
+                    self._attempt(self._body(call), usage, deadline, min(self._request_timeout, remaining))
                 ) as pieces:
                     for piece in pieces:
                         produced = True
                         yield piece
                 return
+            except ParameterRejected as error:
+                if not self._learn_refusal(call.fixed["model"], error.parameter):
+                    raise self._scrubbed(error) from error
+                # Asked again at once, reshaped: not one of the retries, since nothing failed
+                # that waiting cures, and bounded by the few parameters a model may refuse.
+                failure = None
             except LLMError as error:
                 if produced:
                     raise self._scrubbed(
@@ -371,7 +501,21 @@ class OpenAICompatibleProvider:
                 if not 200 <= response.status_code < 300:
                     response.read()
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
-                    raise error_for_status(response.status_code, response.content, retry_after, where=self._base_url)
+                    error = error_for_status(
+                        response.status_code,
+                        response.content,
+                        retry_after,
+                        where=self._shown_url,
+                        model=body["model"],
+                    )
+                    if error.code == "llm_model_not_found":
+                        log.error(
+                            "LLM model not found: model=%r base_url=%s status=%s",
+                            body["model"],
+                            self._shown_url,
+                            response.status_code,
+                        )
+                    raise error
                 content_type = response.headers.get("content-type", "")
                 if "event-stream" in content_type:
                     yield from self._read_event_stream(response, body, usage, deadline)
@@ -383,7 +527,7 @@ class OpenAICompatibleProvider:
         except httpx.TimeoutException as exc:
             raise LLMError(
                 "llm_timeout",
-                f"the LLM server at {self._base_url} did not answer within {timeout:.1f}s",
+                f"the LLM server at {self._shown_url} did not answer within {timeout:.1f}s",
                 retryable=True,
             ) from exc
         except httpx.UnsupportedProtocol as exc:
@@ -393,7 +537,7 @@ class OpenAICompatibleProvider:
         except httpx.TransportError as exc:  # refused, reset, or a body cut off mid-way
             raise LLMError(
                 "llm_unavailable",
-                f"connection to the LLM server at {self._base_url} failed ({type(exc).__name__})",
+                f"connection to the LLM server at {self._shown_url} failed ({type(exc).__name__})",
                 retryable=True,
             ) from exc
         except httpx.DecodingError as exc:

@@ -12,12 +12,20 @@ Queue entries take the fields of `Behaviour`; each is used by one request, in or
 and "json_answer" with "json_hang_seconds": what a request asking for a JSON object
 (`response_format`, as grading and judging do) is answered with, after that long, instead
 of the reply and the queue (null: like any request).
+
+Like the real servers, it refuses what they refuse, before any queued behaviour:
+- a model named like one of OpenAI's reasoning models (o1, o3-mini, o4-mini, gpt-5...)
+  sent `max_tokens`, or a `temperature`/`top_p` other than 1, gets OpenAI's 400
+  (`unsupported_parameter` / `unsupported_value`, naming the parameter in `param`);
+- with `models` set (`FakeOpenAIServer(models=[...])`, or "models" in /_control), any
+  other model gets Ollama's 404 (`model "x" not found, try pulling it first`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import threading
 import time
@@ -26,6 +34,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 DEFAULT_REPLY = "Hello, I have a problem with my order and I would like it sorted out today."
+
+# Written apart from shared/llm/parameters.py on purpose: the fake stands for OpenAI's API,
+# so a mistake in the provider's own detection shows as a 400 here.
+_REASONING_MODEL = re.compile(r"^(o[1-9]|gpt-5)", re.IGNORECASE)
 
 
 @dataclass
@@ -43,6 +55,34 @@ class Behaviour:
     no_usage: bool = False  # leave out the final usage chunk
 
 
+def refusal(body: dict[str, Any], models: tuple[str, ...] | None) -> tuple[int, dict[str, Any]] | None:
+    """The (status, error body) a real server would answer `body` with, if any."""
+    model = str(body.get("model", ""))
+    if models is not None and model not in models:
+        return 404, {
+            "error": {
+                "message": f'model "{model}" not found, try pulling it first',
+                "type": "not_found_error",
+                "param": None,
+                "code": None,
+            }
+        }
+    if not _REASONING_MODEL.match(model.rsplit("/", 1)[-1]):
+        return None
+    if "max_tokens" in body:
+        message = "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens'"
+        return 400, _openai_error(message + " instead.", "max_tokens", "unsupported_parameter")
+    for name in ("temperature", "top_p"):
+        if name in body and body[name] != 1:
+            message = f"Unsupported value: '{name}' does not support {body[name]} with this model."
+            return 400, _openai_error(message + " Only the default (1) value is supported.", name, "unsupported_value")
+    return None
+
+
+def _openai_error(message: str, param: str, code: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
+
+
 def count_words(messages: list[dict[str, Any]]) -> int:
     """The fake's 'prompt_tokens': words across all message contents."""
     return sum(len(str(message.get("content", "")).split()) for message in messages)
@@ -51,7 +91,8 @@ def count_words(messages: list[dict[str, Any]]) -> int:
 class _State:
     """Everything the handler threads share, behind one lock."""
 
-    def __init__(self, reply: str, chunk_chars: int):
+    def __init__(self, reply: str, chunk_chars: int, models: tuple[str, ...] | None = None):
+        self.models = models
         self.lock = threading.Lock()
         self.stopping = threading.Event()  # wakes hanging handlers when the server stops
         self.reply, self.chunk_chars = reply, chunk_chars
@@ -70,6 +111,8 @@ class _State:
             if "json_answer" in control:
                 self.json_answer = control["json_answer"]
                 self.json_hang_seconds = float(control.get("json_hang_seconds") or 0.0)
+            if "models" in control:
+                self.models = None if control["models"] is None else tuple(control["models"])
             self.reply = control.get("reply", self.reply)
             self.chunk_chars = int(control.get("chunk_chars", self.chunk_chars))
             for entry in control.get("queue", []):
@@ -137,6 +180,14 @@ class _Handler(BaseHTTPRequestHandler):
             "received_at": time.monotonic(),
             "client_port": self.client_address[1],
         }
+        with self.state.lock:
+            models = self.state.models
+        refused = refusal(body, models) if isinstance(body, dict) else None
+        if refused is not None:
+            with self.state.lock:
+                self.state.requests.append(record)
+            self._send_json(*refused)
+            return
         behaviour, reply, chunk_chars = self.state.take(record)
         try:
             self._answer(behaviour, body if isinstance(body, dict) else {}, reply, chunk_chars)
@@ -206,8 +257,10 @@ class FakeOpenAIServer:
     """The fake server in a background thread; a context manager, also usable with
     start()/stop(). `port=0` picks a free port."""
 
-    def __init__(self, *, reply: str = DEFAULT_REPLY, chunk_chars: int = 8, port: int = 0):
-        self._state = _State(reply, chunk_chars)
+    def __init__(
+        self, *, reply: str = DEFAULT_REPLY, chunk_chars: int = 8, port: int = 0, models: list[str] | None = None
+    ):
+        self._state = _State(reply, chunk_chars, None if models is None else tuple(models))
         handler = type("FakeOpenAIHandler", (_Handler,), {"state": self._state})
         self._httpd = _QuietServer(("127.0.0.1", port), handler)
         self._thread: threading.Thread | None = None
@@ -233,6 +286,10 @@ class FakeOpenAIServer:
 
     def set_reply(self, reply: str, *, chunk_chars: int | None = None) -> None:
         self._state.apply_control({"reply": reply, "chunk_chars": chunk_chars or self._state.chunk_chars})
+
+    def set_models(self, models: list[str] | None) -> None:
+        """Serve only these models (others get Ollama's 404); None: any model."""
+        self._state.apply_control({"models": models})
 
     def start(self) -> FakeOpenAIServer:
         # A short poll interval keeps stop() quick (shutdown waits for the next poll).
