@@ -12,19 +12,20 @@ ENV PATH=/opt/venv/bin:$PATH \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# The dependencies, read from pyproject.toml, in a layer of their own that a change to the
-# source reuses; the user the app runs as and its data folder too. Behind a proxy that
-# intercepts TLS, give pip its CA bundle as the build secret `ca-bundle`
+# The dependencies from the lock, requirements/server.txt (every version pinned, each
+# download checked against its hash; the PostgreSQL and Redis drivers included, since one
+# image serves both layouts), in a layer of their own that a change to the source reuses;
+# the user the app runs as and its data folder too. Behind a proxy that intercepts TLS,
+# give pip its CA bundle as the build secret `ca-bundle`
 # (`--secret id=ca-bundle,src=/path/to/ca.crt`): used for the install, not kept.
-COPY pyproject.toml /tmp/pyproject.toml
+COPY requirements/server.txt /tmp/requirements.txt
 RUN --mount=type=secret,id=ca-bundle \
     set -eu; \
     if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi; \
     python3 -m venv /opt/venv; \
-    /opt/venv/bin/python -c 'import tomllib; p = tomllib.load(open("/tmp/pyproject.toml", "rb")); print("\n".join(p["build-system"]["requires"] + p["project"]["dependencies"]))' > /tmp/requirements.txt; \
     /opt/venv/bin/pip install --quiet --upgrade pip; \
-    /opt/venv/bin/pip install --quiet -r /tmp/requirements.txt; \
-    rm /tmp/pyproject.toml /tmp/requirements.txt; \
+    /opt/venv/bin/pip install --quiet --require-hashes -r /tmp/requirements.txt; \
+    rm /tmp/requirements.txt; \
     groupadd --system --gid 10001 chattrain; \
     useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home chattrain; \
     mkdir -p /app/data; \

@@ -6,17 +6,39 @@ PORT ?= 8000
 
 SCALED_DIR ?= data/scaled
 
-.PHONY: run run-scaled server-deps test test-postgres test-container test-all soak bench eval install browser-deps screenshots clean
+.PHONY: run run-scaled server-deps test test-postgres test-container test-all soak bench eval install install-server install-test lock browser-deps screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+## The lock (requirements/, CONTRIBUTING.md): every package pinned with its hashes, pip
+## checking each download against them. run.txt is what running on SQLite needs (make run),
+## server.txt adds the PostgreSQL and Redis drivers (make run-scaled, the image), test.txt
+## adds the test tools (make test). The app itself is installed in place, without its
+## dependencies: the lock has them all.
+$(VENV)/.installed-%: requirements/%.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/$*.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed-run
+install-server: $(VENV)/.installed-server
+install-test: $(VENV)/.installed-test
+
+## Compile the lock from pyproject.toml after adding or changing a dependency there: what is
+## locked stays where it still fits; `make lock UPGRADE=1` takes the newest that fits. uv
+## compiles it for Python 3.11 and up on any platform (markers say where a package applies);
+## the test set first, then the others within it, so all three agree on every version.
+UV_VERSION = 0.13.9
+LOCK = $(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' | \
+	$(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command "make lock" pyproject.toml -
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(LOCK) $(if $(UPGRADE),--upgrade) --extra postgresql --extra redis --extra test -o requirements/test.txt
+	$(LOCK) -c requirements/test.txt --extra postgresql --extra redis -o requirements/server.txt
+	$(LOCK) -c requirements/test.txt -o requirements/run.txt
 
 ## Start web + worker on http://localhost:$(PORT) (this machine only), data under ./data.
 ## The masking key is generated into the data folder on first start (data/secret-key).
@@ -30,7 +52,7 @@ run: install
 ## workers, each process with its own folder under SCALED_DIR; nothing shared but the servers.
 ##   make run-scaled DATABASE_URL=postgresql+psycopg://USER:PASSWORD@HOST/DB QUEUE_URL=redis://HOST:6379/0
 ## (README.md, Operations: the same layout across two hosts.) The URLs are not echoed.
-run-scaled: install
+run-scaled: install-server
 	@[ -n "$(DATABASE_URL)" ] && [ -n "$(QUEUE_URL)" ] || \
 		{ echo "usage: make run-scaled DATABASE_URL=postgresql+psycopg://... QUEUE_URL=redis://... [PORT=8000]"; exit 2; }
 	@mkdir -p $(SCALED_DIR)
@@ -41,7 +63,7 @@ run-scaled: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.scaled start
 
 ## Install the test dependencies and run the whole suite (the soak and container runs are separate)
-test: install browser-deps server-deps
+test: install-test browser-deps server-deps
 	$(BIN)/python -m pytest -q
 
 ## The tests built on the app or the worker runtime again, each on a throwaway PostgreSQL
@@ -49,7 +71,7 @@ test: install browser-deps server-deps
 ## on loopback when it answers, else a private one (docs/postgresql.md, Tests). One part:
 ##   make test-postgres PG_TESTS=tests/web
 PG_TESTS ?= tests/web tests/worker tests/shared
-test-postgres: install server-deps
+test-postgres: install-test server-deps
 	CHATTRAIN_TEST_DATABASE=postgres $(BIN)/python -m pytest -q $(PG_TESTS)
 
 ## The e2e suite runs on SQLite and on PostgreSQL + Redis: the machine's servers on loopback
@@ -68,27 +90,27 @@ browser-deps:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 ## The README's screenshots, taken by the browser tests as they check each page
-screenshots: install browser-deps
+screenshots: install-test browser-deps
 	CHATTRAIN_SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser
 
 ## Build the container image and run it with podman (as root: installs podman, runc and
 ## debootstrap from Debian if missing; about 4 minutes the first time on a machine, 45 s after)
-test-container: install
+test-container: install-test
 	$(BIN)/python -m pytest -q -m container tests/container
 
 ## The recovery tests repeated 20 times (slow)
-soak: install server-deps
+soak: install-test server-deps
 	$(BIN)/python -m pytest -q -m soak
 
 ## The performance benchmark: realistic load on paced models (mock and OpenAI-compatible)
 ## and the guards, one table (about 15 minutes; `make bench ARGS=--quick` for a one-minute
 ## smoke run, `ARGS="--cases r1,a --models openai"` to select)
-bench: install
+bench: install-test
 	$(BIN)/python -m bench.bench_chat $(ARGS)
 
 ## How far per-reply feedback agrees with a trainer's scores on the labelled replies in
 ## eval/feedback (tuning part and held-back part), and what judging a reply costs
-eval: install
+eval: install-test
 	$(BIN)/python eval/feedback/run.py $(ARGS)
 
 clean:
