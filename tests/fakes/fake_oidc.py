@@ -1,4 +1,4 @@
-"""A minimal OpenID Connect provider on 127.0.0.1, for tests.
+"""A minimal OpenID Connect provider on a loopback address, for tests.
 
     with FakeOidcProvider(client_id="chattrain", client_secret="s3cret") as provider:
         ... provider.issuer ...
@@ -15,12 +15,17 @@ To misbehave on purpose, set before the sign-in:
   the published key's id);
 - `provider.authorize_error = "access_denied"`: send the browser back with that error.
 
+`provider.login_page = True` answers the authorize request with a page whose link
+("Continue as <name>") sends the browser back, as a real provider's sign-in form does:
+the way back is then a navigation started by the provider's page, another site's.
+
 `provider.token_requests` records each token request's form."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import secrets
 import threading
@@ -42,22 +47,26 @@ def s256(verifier: str) -> str:
 
 
 class FakeOidcProvider:
-    def __init__(self, *, client_id: str = "chattrain", client_secret: str = "s3cret"):
+    def __init__(self, *, client_id: str = "chattrain", client_secret: str = "s3cret", host: str = "127.0.0.1"):
         self.client_id, self.client_secret = client_id, client_secret
         self.key = RSAKey.generate_key(2048, parameters={"kid": KEY_ID, "use": "sig", "alg": "RS256"})
         self.user: dict[str, Any] = {"sub": "u-1", "email": "ada@example.com", "name": "Ada Lovelace"}
         self.token_changes: dict[str, Any] = {}
         self.sign_with_stranger = False
         self.authorize_error: str | None = None
+        self.login_page = False
+        self._pending: dict[str, str] = {}  # a login page's link -> where it sends the browser
         self.token_requests: list[dict[str, str]] = []
         self._codes: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        # Another loopback address (127.0.0.2) is another site to a browser than the app's 127.0.0.1.
+        self._server = ThreadingHTTPServer((host, 0), _handler_for(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def issuer(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
 
     def __enter__(self) -> FakeOidcProvider:
         self._thread.start()
@@ -97,6 +106,22 @@ class FakeOidcProvider:
                 "claims": dict(self.user),
             }
         return 302, f"{back}?{urlencode({'code': code, 'state': query.get('state', '')})}"
+
+    def login_page_for(self, where: str) -> str:
+        """A sign-in page whose one link continues to `where`."""
+        ticket = secrets.token_urlsafe(16)
+        with self._lock:
+            self._pending[ticket] = where
+        name = html.escape(str(self.user.get("name") or self.user.get("sub")))
+        return (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Fake provider</title></head>'
+            f'<body><main><h1>Fake provider</h1><a href="/continue?ticket={ticket}">Continue as {name}</a>'
+            "</main></body></html>"
+        )
+
+    def continue_to(self, ticket: str) -> str | None:
+        with self._lock:
+            return self._pending.pop(ticket, None)
 
     def token(self, form: dict[str, str], authorization: str) -> tuple[int, dict[str, Any]]:
         """(status, JSON body) for a token request."""
@@ -145,6 +170,20 @@ def _handler_for(provider: FakeOidcProvider) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _redirect(self, where: str) -> None:
+            self.send_response(302)
+            self.send_header("Location", where)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _html(self, page: str) -> None:
+            data = page.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
         def do_GET(self) -> None:  # noqa: N802
             url = urlsplit(self.path)
             if url.path == "/.well-known/openid-configuration":
@@ -154,13 +193,18 @@ def _handler_for(provider: FakeOidcProvider) -> type[BaseHTTPRequestHandler]:
             elif url.path == "/authorize":
                 query = {name: values[0] for name, values in parse_qs(url.query).items()}
                 status, where = provider.authorize(query)
-                if status == 302:
-                    self.send_response(302)
-                    self.send_header("Location", where)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                else:
+                if status != 302:
                     self._json(status, {"error": "invalid_request", "error_description": where})
+                elif provider.login_page:
+                    self._html(provider.login_page_for(where))
+                else:
+                    self._redirect(where)
+            elif url.path == "/continue":
+                where = provider.continue_to(parse_qs(url.query).get("ticket", [""])[0])
+                if where:
+                    self._redirect(where)
+                else:
+                    self._json(400, {"error": "unknown ticket"})
             else:
                 self._json(404, {"error": "not_found"})
 

@@ -109,7 +109,7 @@ async def test_signing_in_through_the_provider_opens_the_same_browser_session_as
     at_provider = await browser.get(start.headers["Location"])
     back = urlsplit(at_provider.headers["Location"])
     done = await client.get(f"{back.path}?{back.query}")
-    assert done.status_code == 302 and done.headers["Location"] == "/"
+    assert done.status_code == 302 and done.headers["Location"] == "/#/"
     cookies = done.headers.get_all("Set-Cookie")
     session = next(c for c in cookies if c.startswith(f"{SESSION_COOKIE}="))
     assert "HttpOnly" in session and "SameSite=Strict" in session

@@ -62,6 +62,18 @@ function confirmSwitch(current) {
   });
 }
 
+/** With OpenID Connect sign-in on (GET /api/oidc answers), a "Sign in with <provider>" link. */
+async function offerProviderSignIn() {
+  let provider;
+  try {
+    provider = await api("/api/oidc");
+  } catch (error) {
+    return; // off (404): sign-in links only
+  }
+  const link = h("a.button.primary#oidc-sign-in", { href: provider.login_url }, t("signInWith", { name: provider.provider_name }));
+  document.getElementById("main").append(h("p.actions", {}, link));
+}
+
 async function whoAmI() {
   try {
     me = await api("/api/me");
@@ -126,6 +138,7 @@ async function drawView() {
   if (!me) {
     setMain(h("h1", {}, t("signInTitle")), h("p", {}, t("signInHelp")));
     if (signInError) showError(signInError);
+    await offerProviderSignIn();
     return;
   }
   const [path, queryString] = (location.hash.replace(/^#/, "") || "/").split("?");

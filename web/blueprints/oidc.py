@@ -71,7 +71,8 @@ async def get_oidc_callback():  # noqa: ANN201
         user, secret = await _finish_sign_in()
     except OidcError as error:
         raise ApiError(error.status, error.code, error.detail, headers={"Set-Cookie": cleared}) from None
-    response = redirect("/")
+    # The app's home address, as a sign-in link leaves it (`#/`), not a bare `/`.
+    response = redirect("/#/")
     settings = current_app.config["CHATTRAIN_SETTINGS"]
     response.headers.add("Set-Cookie", session_cookie_header(secret, settings.browser_session_ttl_seconds))
     response.headers.add("Set-Cookie", cleared)
