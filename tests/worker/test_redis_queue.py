@@ -116,3 +116,21 @@ def test_a_process_given_a_bad_queue_url_exits_with_one_clear_line(tmp_path: Pat
         f"chattrain {process}: CHATTRAIN_QUEUE_URL: cannot use the Redis queue at redis://:***@127.0.0.1:1/0"
     )
     assert "hunter2secret" not in result.stderr + result.stdout
+
+
+def test_the_worker_counts_a_redis_it_cannot_reach_towards_the_queues_outage(runtime, monkeypatch) -> None:
+    """worker/runtime.py imports redis-py only when asked about an error (it is the redis
+    extra): a refused connection still counts towards the queue's outage, a few log lines
+    per outage, and an error of another kind does not."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from worker import huey_app
+
+    storage = RedisQueueStorage("outage-test", url="redis://127.0.0.1:1/0", read_timeout_seconds=1)
+    monkeypatch.setattr(huey_app.huey, "storage", storage)
+    runtime.note_failure(ValueError("not a server's error"), "a step")
+    assert not storage.outage.down
+    with pytest.raises(RedisConnectionError) as refused:
+        storage.conn.ping()  # nothing listens on port 1
+    runtime.note_failure(refused.value, "a step")
+    assert storage.outage.down
