@@ -283,6 +283,10 @@ from shared.cli.users import users  # noqa: E402  (the users group lives in its 
 
 main.add_command(users)
 
+from shared.cli.erase import erase  # noqa: E402  (erasing a trainee: shared/db/erasure.py)
+
+users.add_command(erase)
+
 from shared.cli.secret_key import secret_key  # noqa: E402
 
 main.add_command(secret_key)

@@ -92,7 +92,7 @@ def list_users() -> None:
         return
     click.echo(f"{'ID':<32} {'ROLE':<8} {'STATUS':<8} {'CREATED':<29} NAME")
     for user in rows:
-        status = "disabled" if user["disabled"] else "active"
+        status = "erased" if user.get("erased_at") else "disabled" if user["disabled"] else "active"
         click.echo(
             f"{user['id']:<32} {user['role']:<8} {status:<8} {user['created_at']:<29} {user['display_name'] or ''}"
         )

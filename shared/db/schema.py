@@ -162,6 +162,9 @@ users = Table(
     # When they last exchanged a sign-in link for a browser session (UTC ISO 8601); null
     # until then. Shown to trainers in the People list.
     Column("last_sign_in_at", Text),
+    # When `chattrain users erase` removed everything of theirs (UTC ISO 8601); the row
+    # stays as a tombstone without personal data (shared/db/erasure.py). Null: not erased.
+    Column("erased_at", Text),
     Index("ix_users_credentials_revision", "credentials_revision"),
 )
 

@@ -57,7 +57,10 @@ def insert_user(conn: Connection, *, user_id: str, role: str, display_name: str 
         raise UserError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if not USER_ID_PATTERN.fullmatch(user_id):
         raise UserError("user id: 1-128 letters, digits or . _ @ + -, starting with a letter or digit")
-    if select_user(conn, user_id) is not None:
+    existing = select_user(conn, user_id)
+    if existing is not None and existing.get("erased_at"):
+        raise UserError(f"the user {user_id!r} was erased; an erased user's id is not given again")
+    if existing is not None:
         raise UserError(f"a user with id {user_id!r} already exists")
     token = new_secret()
     conn.execute(
@@ -113,16 +116,21 @@ def _revoke_credentials(conn: Connection, user_id: str, **values: Any) -> bool:
 def update_user_disabled(conn: Connection, user_id: str, *, disabled: bool = True) -> bool:
     """Disable (or re-enable) a user. Disabling revokes their credentials: the token
     stops working at once, tickets and sign-in links are deleted, open sockets close.
-    False if unknown."""
+    False if unknown (or, to re-enable, erased)."""
     if disabled:
         return _revoke_credentials(conn, user_id, disabled=True)
-    return conn.execute(update(users).where(users.c.id == user_id).values(disabled=False)).rowcount == 1
+    # An erased user's tombstone stays disabled (shared/db/erasure.py).
+    enable = update(users).where(users.c.id == user_id, users.c.erased_at.is_(None)).values(disabled=False)
+    return conn.execute(enable).rowcount == 1
 
 
 def update_user_token(conn: Connection, user_id: str) -> str | None:
-    """Give a user a new token and return it; None if unknown. The old token's
+    """Give a user a new token and return it; None if unknown or erased. The old token's
     credentials are revoked: it stops working at once, tickets and sign-in links are
     deleted, open sockets close."""
+    user = select_user(conn, user_id)
+    if user is None or user.get("erased_at"):  # a tombstone gets no token anyone is shown
+        return None
     token = new_secret()
     return token if _revoke_credentials(conn, user_id, token_hash=hash_secret(token)) else None
 
