@@ -287,6 +287,10 @@ from shared.cli.erase import erase  # noqa: E402  (erasing a trainee: shared/db/
 
 users.add_command(erase)
 
+from shared.cli.export import export  # noqa: E402
+
+main.add_command(export)
+
 from shared.cli.secret_key import secret_key  # noqa: E402
 
 main.add_command(secret_key)
