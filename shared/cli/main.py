@@ -287,6 +287,10 @@ from shared.cli.erase import erase  # noqa: E402  (erasing a trainee: shared/db/
 
 users.add_command(erase)
 
+from shared.cli.backup import backup  # noqa: E402
+
+db.add_command(backup)
+
 from shared.cli.export import export  # noqa: E402
 
 main.add_command(export)
