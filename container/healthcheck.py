@@ -1,4 +1,10 @@
-"""The image's HEALTHCHECK: the web process answers GET /api/health.
+"""The image's HEALTHCHECK: the web process answers GET /livez.
+
+Liveness, not readiness (/readyz): a container is unhealthy when its own process stops
+answering, which restarting it can cure. A database that is away, or workers that are
+down, would make every web container fail /readyz at once, and an orchestrator
+restarting them all would cure nothing; a load balancer's /readyz keeps traffic away
+meanwhile (docs/monitoring.md).
 
 A container running another role (the worker alone, a migration, a command) has no web
 process to ask, and is as healthy as its process is running."""
@@ -27,7 +33,7 @@ def main() -> int:
         host = "127.0.0.1"
     elif ":" in host:
         host = f"[{host}]"
-    url = f"http://{host}:{os.environ.get('PORT', '8000')}/api/health"
+    url = f"http://{host}:{os.environ.get('PORT', '8000')}/livez"
     try:
         with urllib.request.urlopen(url, timeout=4) as response:
             response.read()

@@ -238,6 +238,14 @@ class Settings(BaseSettings):
         "stay at `INFO`).",
     )
 
+    # Monitoring
+    metrics_token: str = Field(
+        "",
+        repr=False,
+        description="Bearer token a Prometheus scraper sends to `GET /metrics` (at least 16 characters); it opens "
+        "the metrics and nothing else. Empty: `/metrics` answers 404 (docs/monitoring.md).",
+    )
+
     # Auth and limits. A limit of 0 turns that limit off.
     auth_mode: Literal["required", "insecure-dev"] = Field(
         "required", description="`insecure-dev` trusts requests without a token; loopback only."
@@ -328,6 +336,17 @@ class Settings(BaseSettings):
         # Compared with the Host header's name, lower-cased and without brackets or port.
         return tuple(host.strip().strip("[]").lower() for host in hosts if host.strip())
 
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_enough_metrics_token(cls, token: str) -> str:
+        # A short token is guessed by whoever can reach /metrics (it is checked in
+        # constant time, but not rate limited).
+        if token and len(token.strip()) < 16:
+            raise ValueError(
+                "use at least 16 characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return token.strip()
+
     @field_validator("log_level")
     @classmethod
     def _known_log_level(cls, level: str) -> str:
@@ -394,6 +413,7 @@ SECTIONS = {
     "llm_provider": "LLM",
     "masking": "Masking",
     "log_level": "Logging",
+    "metrics_token": "Monitoring",
     "auth_mode": "Auth and limits (0 turns a limit off)",
     "oidc_issuer_url": "OpenID Connect sign-in (off unless an issuer is set)",
 }

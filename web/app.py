@@ -11,6 +11,7 @@ from quart_schema import QuartSchema
 from shared.db.checkpoint import checkpointer_for
 from shared.db.limits import RateLimit
 from shared.db.migrate import upgrade_to_head
+from shared.db.workers import heartbeat_window_seconds
 from shared.lib.gc_tuning import freeze_startup_objects
 from shared.lib.logs import configure_logging
 from shared.masking.policy import MaskingPolicy
@@ -32,13 +33,17 @@ from web.blueprints import (
     sign_in,
     usage,
 )
+from web.blueprints.metrics import blueprint as metrics_blueprint
+from web.blueprints.probes import blueprint as probes_blueprint
 from web.catalog import load_catalog
 from web.cors import install_cors
 from web.database import Database
 from web.errors import register_error_handlers
 from web.json_body import JsonBodyRequest
+from web.metrics import MetricsGatherer
 from web.oidc_client import OidcClient, oidc_config
 from web.openapi import ChatTrainOpenAPIProvider
+from web.readiness import ReadinessProbe
 from web.reply_queue import ReplyQueue
 from web.revocation import CredentialWatch
 from web.security import install_security_headers
@@ -84,6 +89,9 @@ def create_app(settings: Settings) -> Quart:
     install_cors(app, settings)
     install_security_headers(app)
     register_error_handlers(app)
+    # For operators (docs/monitoring.md): the probes, and the metrics.
+    app.register_blueprint(probes_blueprint)
+    app.register_blueprint(metrics_blueprint)
     for module in (
         health,
         account,
@@ -121,6 +129,10 @@ def create_app(settings: Settings) -> Quart:
                 "wrong sign-in code", settings.sign_in_failures_per_window, settings.sign_in_failure_window_seconds
             )
         )
+        # Probes and metrics read the database and the queue, each call bounded in time.
+        app.readiness = ReadinessProbe(app.db, app.reply_queue, settings)
+        app.metrics = MetricsGatherer(app, heartbeat_window_seconds(settings.sweep_interval_seconds))
+        app.open_sockets = 0  # this process's chat sockets, for /metrics (web/blueprints/chat.py)
         app.checkpointer = checkpointer_for(settings)
         app.checkpointer.start()
         app.oidc = OidcClient(oidc_settings) if oidc_settings is not None else None

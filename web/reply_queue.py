@@ -99,6 +99,15 @@ class ReplyQueue:
         """`redis` or `sqlite`."""
         return "redis" if self._settings.queue_url else "sqlite"
 
+    def check(self) -> None:
+        """One cheap round trip to the queue, raising when it cannot be made: a PING on
+        Redis, a read of the queue file on SQLite. Blocks: call it on a thread."""
+        ping = getattr(self._storage, "ping_ms", None)
+        if ping is not None:
+            ping()
+        else:
+            self._storage.queue_size()
+
     def depth_and_latency(self) -> tuple[int, float]:
         """The queue's depth and the round trip that read it, in milliseconds."""
         started = time.perf_counter()

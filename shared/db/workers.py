@@ -1,12 +1,19 @@
-"""The workers table: heartbeats, so /api/health can say when a worker was last alive."""
+"""The workers table: heartbeats, so /api/health, /readyz and /metrics can say when a
+worker was last alive."""
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
 
-from shared.db.dbclock import now_for
+from shared.db.dbclock import now_for, select_now
 from shared.db.prepared import upsert_insert
 from shared.db.schema import workers
+
+
+def heartbeat_window_seconds(sweep_interval_seconds: float) -> float:
+    """How old a worker's last heartbeat may be while it counts as alive: it beats every
+    sweep interval, and three missed beats (plus slack for a slow sweep) mean it is gone."""
+    return sweep_interval_seconds * 3 + 5
 
 
 def upsert_worker_heartbeat(
@@ -60,3 +67,9 @@ def select_live_workers(conn: Connection, *, seen_since: float) -> tuple[int, in
         select(func.count(), func.count(func.distinct(workers.c.host))).where(workers.c.last_seen_at >= seen_since)
     ).one()
     return int(row[0]), int(row[1])
+
+
+def count_live_workers(conn: Connection, *, within_seconds: float, now: float) -> int:
+    """Workers that beat in the last `within_seconds`, by the database's clock on
+    PostgreSQL (where heartbeats are stamped by it) and by `now` on SQLite."""
+    return select_live_workers(conn, seen_since=select_now(conn, now) - within_seconds)[0]

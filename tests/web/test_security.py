@@ -240,7 +240,8 @@ async def test_no_get_endpoint_or_socket_frame_reveals_hidden_scenario_content(a
             for rule in get_rules:
                 url = rule.build({name: values[name] for name in rule.arguments}, append_unknown=False)[1]
                 response = await client.get(url, headers=user.headers)
-                assert response.status_code < 500, url
+                # /readyz's 503 is its verdict (no worker runs beside the test app), not a failure.
+                assert response.status_code < 500 or rule.rule == "/readyz", url
                 seen.append(await response.get_data(as_text=True))
         async with open_socket(client, f"/chat/{session_id}", users.trainee) as ws:
             await ws.send(json.dumps({"type": "session_start"}))

@@ -247,6 +247,7 @@ async def chat_socket(session_id: int) -> None:
     connection = ChatConnection(app, session, scenario, _frame_sender(ws), g.user)
     del session  # the connection keeps what it needs; an idle socket should hold no more
     unwatch = app.credential_watch.watch(g.user, partial(_revoke_socket, ws, connection))
+    app.open_sockets += 1
     try:
         await connection.announce()
         try:
@@ -258,6 +259,7 @@ async def chat_socket(session_id: int) -> None:
             await connection.subscribe(after)
         await _receive_loop(ws, connection, idle_seconds=float(scenario.idle_timeout_seconds))
     finally:
+        app.open_sockets -= 1
         unwatch()
         connection.close()
 

@@ -17,7 +17,12 @@ from shared.db.dbclock import select_now
 from shared.db.engine import is_sqlite
 from shared.db.jobs import count_open_reply_jobs, select_oldest_queued_at, select_queue_waits
 from shared.db.usage import select_provider_status
-from shared.db.workers import select_last_worker_seen, select_live_workers, select_model_calls
+from shared.db.workers import (
+    heartbeat_window_seconds,
+    select_last_worker_seen,
+    select_live_workers,
+    select_model_calls,
+)
 from shared.lib.clock import utc_now_iso
 from shared.llm.accounting import provider_health
 from web.auth import optional_user
@@ -40,8 +45,7 @@ async def get_health() -> Health | Liveness:
     reachable, open_replies, last_seen, provider_status = True, None, None, None
     oldest_queued_at, waits, model_calls = None, None, (None, None)
     now = time.time()
-    # A worker heartbeats every sweep interval; three missed beats means it is gone.
-    live_within = settings.sweep_interval_seconds * 3 + 5
+    live_within = heartbeat_window_seconds(settings.sweep_interval_seconds)
     live = (None, None)
     database_latency_ms = None
     try:
