@@ -15,6 +15,7 @@ from sqlalchemy import Connection, delete, update
 from shared.db.dbclock import now_for
 from shared.db.schema import browser_sessions, users
 from shared.db.users import hash_secret, insert_user, new_secret, select_user
+from shared.lib.clock import utc_now_iso
 
 
 class SignInRefused(Exception):
@@ -57,9 +58,10 @@ def sign_in_oidc_user(
         user = select_user(conn, user_id)
     elif user["disabled"]:
         raise SignInRefused("oidc_user_disabled", f"The ChatTrain user {user_id!r} is disabled: ask a trainer.")
-    elif role is not None and role != user["role"]:
-        conn.execute(update(users).where(users.c.id == user_id).values(role=role))
+    if role is not None:
         user["role"] = role
+    # The sign-in is recorded as a link's is: the People list shows who has never signed in.
+    conn.execute(update(users).where(users.c.id == user_id).values(role=user["role"], last_sign_in_at=utc_now_iso()))
     clock = now_for(conn, now)  # the database's clock on PostgreSQL (shared/db/dbclock.py)
     conn.execute(delete(browser_sessions).where(browser_sessions.c.expires_at < clock))
     secret = new_secret()

@@ -122,7 +122,7 @@ async def test_signing_in_through_the_provider_opens_the_same_browser_session_as
     assert me["id"] == "ada@example.com" and me["role"] == "trainee" and me["display_name"] == "Ada Lovelace"
     assert me["csrf_token"]  # a cookie session, like a link's
     user = await oidc_app.app.db.read(select_user, "ada@example.com")
-    assert user["role"] == "trainee" and not user["disabled"]
+    assert user["role"] == "trainee" and not user["disabled"] and user["last_sign_in_at"]
 
 
 async def test_the_trainer_group_makes_a_trainer_and_leaving_it_a_trainee(oidc_app, provider, browser):
@@ -166,10 +166,12 @@ async def test_unknown_users_are_refused_when_creation_is_off(make_app, provider
     assert refused.status_code == 403 and body["code"] == "oidc_user_unknown" and "ada@example.com" in body["detail"]
     assert await app.app.db.read(select_user, "ada@example.com") is None
     assert await _signed_in_as(client) is None
-    # Once a trainer has added them, the same person signs in.
+    # Once a trainer has added them, the same person signs in, and the People list shows when.
     await create_test_user(app, "trainee", "ada@example.com")
+    assert (await app.app.db.read(select_user, "ada@example.com"))["last_sign_in_at"] is None
     await _sign_in(client, browser)
     assert (await _signed_in_as(client))["id"] == "ada@example.com"
+    assert (await app.app.db.read(select_user, "ada@example.com"))["last_sign_in_at"]
 
 
 async def test_a_disabled_user_is_refused(oidc_app, provider, browser):
