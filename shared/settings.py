@@ -237,6 +237,12 @@ class Settings(BaseSettings):
         description="`DEBUG` adds a line per trainee message and per reply (ChatTrain's own loggers; libraries "
         "stay at `INFO`).",
     )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`json`: one JSON object per line (time, level, logger, message, and `request_id` and "
+        "`session_id` where known) from the web process and the worker alike, for a log collector; `text`: lines "
+        "for people (docs/monitoring.md).",
+    )
 
     # Monitoring
     metrics_token: str = Field(

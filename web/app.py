@@ -45,6 +45,7 @@ from web.oidc_client import OidcClient, oidc_config
 from web.openapi import ChatTrainOpenAPIProvider
 from web.readiness import ReadinessProbe
 from web.reply_queue import ReplyQueue
+from web.request_ids import install_request_ids
 from web.revocation import CredentialWatch
 from web.security import install_security_headers
 from web.tailer import EventTailer
@@ -56,7 +57,7 @@ log = logging.getLogger("chattrain.web")
 
 
 def create_app(settings: Settings) -> Quart:
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     check_auth_mode(settings)
     if settings.auth_mode == "insecure-dev":
         log.warning("CHATTRAIN_AUTH_MODE=insecure-dev: requests without a token are trusted (loopback only)")
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> Quart:
     )
     install_cors(app, settings)
     install_security_headers(app)
+    install_request_ids(app)
     register_error_handlers(app)
     # For operators (docs/monitoring.md): the probes, and the metrics.
     app.register_blueprint(probes_blueprint)

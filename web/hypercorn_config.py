@@ -3,6 +3,7 @@
 The app enforces its own, smaller frame limit (CHATTRAIN_MAX_FRAME_BYTES) with an error
 frame; this hard cap only stops a client from making the server buffer megabytes."""
 
+import logging
 import os
 
 from shared.settings import DEFAULT_HOST
@@ -17,6 +18,9 @@ worker_class = "uvloop"
 # Scale out by running more web processes.
 workers = 0
 accesslog = None
+# Hypercorn's own lines (start-up, errors) through ChatTrain's handler, in its format (text
+# or JSON: shared/lib/logs.py), rather than a handler of Hypercorn's own on stderr.
+errorlog = logging.getLogger("hypercorn.error")
 # On SIGTERM, in-flight HTTP requests (milliseconds each) get a second to finish; chat
 # sockets are cut and their clients resume with ?after=, losing nothing.
 graceful_timeout = 1

@@ -11,9 +11,15 @@ runs on threads).
 Importing this module registers the tasks (replies and evaluations) and the start-up
 hook that begins the heartbeat and the recovery sweep."""
 
+import warnings
+
 from gevent import monkey
 
-monkey.patch_all()
+# gevent warns here about modules huey_consumer imported first; the warning is held and
+# written once logging is configured, so that it takes the configured format (JSON too).
+with warnings.catch_warnings(record=True) as _patch_warnings:
+    warnings.simplefilter("always")
+    monkey.patch_all()
 
 # psycopg chooses how to wait for the server when it is imported, and huey_consumer has
 # imported it by now (huey.storage offers a PostgreSQL queue), before select was patched:
@@ -34,7 +40,7 @@ import threading  # noqa: E402
 
 from shared.lib.backend_urls import BackendUnavailable  # noqa: E402
 from shared.lib.gc_tuning import freeze_startup_objects  # noqa: E402
-from shared.lib.logs import configure_logging  # noqa: E402
+from shared.lib.logs import adopt_handlers, configure_logging  # noqa: E402
 from shared.llm.tokens import count_tokens  # noqa: E402
 from shared.settings import load_settings  # noqa: E402
 from shared.training.embedding import default_embedder  # noqa: E402
@@ -52,7 +58,9 @@ from worker.maintenance import start_maintenance  # noqa: E402
 from worker.runtime import get_runtime  # noqa: E402
 from worker.tasks import generate_reply, waiting_reply_ids  # noqa: E402
 
-configure_logging(settings.log_level)
+configure_logging(settings.log_level, settings.log_format)
+for _warning in _patch_warnings:
+    warnings.warn_explicit(_warning.message, _warning.category, _warning.filename, _warning.lineno)
 # Refuse to start without a masking key (shared/settings.py) rather than fail each reply.
 settings.masking_key  # noqa: B018
 # huey_consumer gives the "huey" logger a handler of its own; don't print its lines twice.
@@ -66,6 +74,9 @@ _started_up = threading.Lock()
 def begin_upkeep() -> None:
     """Runs in every worker as it starts; the first one does the process's part."""
     if _started_up.acquire(blocking=False):
+        # huey_consumer has given the "huey" logger its handler by now: in JSON mode its
+        # lines are JSON too.
+        adopt_handlers(logging.getLogger("huey"))
         runtime = get_runtime()
         start_maintenance(runtime, generate_reply, evaluate_session, waiting_reply_ids)
         # Loaded now rather than by the first replies: an import or a vocabulary load
