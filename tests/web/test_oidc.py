@@ -273,6 +273,9 @@ async def test_the_sign_in_page_learns_the_providers_name(oidc_app):
     response = await oidc_app.test_client().get("/api/oidc")
     assert response.status_code == 200
     assert await response.get_json() == {"provider_name": "Example SSO", "login_url": "/api/oidc/login"}
+    # It is part of the API; the login and callback are browser navigations (docs/api.md).
+    document = await (await oidc_app.test_client().get("/openapi.json")).get_json()
+    assert [path for path in document["paths"] if path.startswith("/api/oidc")] == ["/api/oidc"]
 
 
 async def test_over_https_the_sign_in_cookie_is_host_prefixed_and_secure(make_app):
