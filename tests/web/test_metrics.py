@@ -111,3 +111,39 @@ async def test_a_scrape_reports_a_queued_reply_and_an_open_socket(metrics_app):
     assert not [
         name for name, _ in after if name in ("chattrain_queue_wait_seconds", "chattrain_reply_latency_seconds")
     ]
+
+
+async def test_failed_replies_are_counted_by_their_model_error_code(metrics_app):
+    from shared.db.jobs import finish_reply_job
+    from tests.conftest import create_test_user
+
+    client = metrics_app.test_client()
+    trainee = await create_test_user(metrics_app, "trainee", "trainee-1")
+    created = await client.post("/api/sessions", json={"scenario_id": 1}, headers=trainee.headers)
+    session_id = (await created.get_json())["id"]
+    message_ids = []
+    async with open_socket(client, f"/chat/{session_id}", trainee) as ws:
+        await read_session_start(ws)
+        for index in range(3):
+            await ws.send(json.dumps({"type": "user_message", "content": f"Line number {index} for you."}))
+            message_ids.append(json.loads(await ws.receive())["message_id"])
+    # What a worker writes when the model fails a reply for good (worker/tasks.py).
+    for message_id, code in zip(message_ids, ["llm_timeout", "llm_timeout", "LLM Odd/Code"], strict=True):
+        await metrics_app.app.db.write(finish_reply_job, message_id, status="failed", last_error=code)
+
+    response = await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    values = samples(await response.get_data(as_text=True))
+    assert values[("chattrain_model_errors_total", (("code", "llm_timeout"),))] == 2
+    assert values[("chattrain_model_errors_total", (("code", "llm_odd_code"),))] == 1  # made a safe label
+    assert values[("chattrain_replies_finished_total", (("status", "failed"),))] == 3
+    assert values[("chattrain_open_replies", (("status", "queued"),))] == 0
+
+
+def test_error_codes_beyond_the_cap_are_counted_under_other():
+    from web.metrics import MOST_ERROR_CODES, _capped_codes
+
+    failures = {f"code_{index:02d}": 100 - index for index in range(MOST_ERROR_CODES + 5)}
+    capped = _capped_codes(failures)
+    assert len(capped) == MOST_ERROR_CODES + 1
+    assert capped["other"] == sum(100 - index for index in range(MOST_ERROR_CODES, MOST_ERROR_CODES + 5))
+    assert sum(capped.values()) == sum(failures.values())
