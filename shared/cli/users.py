@@ -3,8 +3,9 @@
 A token is printed once, when it is made, and only its hash is stored: keep it then, or
 rotate it later. `ensure-demo` gives a fresh local install its two demo users and keeps
 their tokens in `<data_dir>/demo-tokens.txt` (mode 0600) so a developer can find them,
-and prints a sign-in link for each. `sign-in-link` prints a single-use, short-lived link
-that signs a person in to the web app without handing them a token."""
+and prints a sign-in link for each. `sign-in-link` prints a single-use link (valid 7 days
+by default) that signs a person in to the web app without handing them a token; trainers
+make the same links in the web app's People view without a shell."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from shared.db.browser_sessions import insert_sign_in_code
+from shared.db.browser_sessions import insert_sign_in_code, sign_in_link_url
 from shared.db.engine import BEGIN_MODE, create_sync_engine
 from shared.db.migrate import upgrade_to_head
 from shared.db.users import (
@@ -135,7 +136,17 @@ def make_sign_in_link(user_id: str, base_url: str) -> str:
     code = _run(insert_sign_in_code, user_id, now=time.time(), ttl_seconds=ttl)
     if code is None:
         raise click.ClickException(f"no enabled user {user_id!r} (see `chattrain users list`)")
-    return f"{base_url.rstrip('/')}/#sign-in={code}"
+    return sign_in_link_url(base_url, code)
+
+
+def link_lifetime(seconds: int) -> str:
+    """A link's lifetime in words: "7 days", "36 hours", "15 minutes"."""
+    for unit, size in (("day", 86400), ("hour", 3600)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    minutes = max(1, seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 @users.command("sign-in-link")
@@ -145,12 +156,12 @@ def make_sign_in_link(user_id: str, base_url: str) -> str:
 )
 def sign_in_link(user_id: str, base_url: str | None) -> None:
     """Print a link that signs the user in to the web app once, within
-    CHATTRAIN_SIGN_IN_LINK_TTL_SECONDS (15 minutes by default)."""
+    CHATTRAIN_SIGN_IN_LINK_TTL_SECONDS (7 days by default)."""
     if base_url is not None and not base_url.startswith(("http://", "https://")):
         raise click.BadParameter("must start with http:// or https://", param_hint="--base-url")
-    minutes = max(1, load_settings().sign_in_link_ttl_seconds // 60)
+    lifetime = link_lifetime(load_settings().sign_in_link_ttl_seconds)
     link = make_sign_in_link(user_id, base_url or default_base_url())
-    click.echo(f"Sign-in link for {user_id} (works once, for {minutes} minutes):\n{link}")
+    click.echo(f"Sign-in link for {user_id} (works once, within {lifetime}):\n{link}")
 
 
 def _create_demo_users(conn) -> list[tuple[str, str, str]] | None:  # noqa: ANN001
@@ -194,8 +205,9 @@ def ensure_demo() -> None:
     click.echo("Created demo users (tokens shown once here, and kept in " + str(tokens_path) + "):")
     for line in lines:
         click.echo(f"  {line}")
+    lifetime = link_lifetime(settings.sign_in_link_ttl_seconds)
     click.echo(
-        "Open the web app with a sign-in link (each works once, for a few minutes; "
+        f"Open the web app with a sign-in link (each works once, within {lifetime}; "
         "`chattrain users sign-in-link demo-trainee` makes another):"
     )
     for user_id, _role, _token in created:

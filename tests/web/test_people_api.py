@@ -4,6 +4,7 @@ link made here signs its person in once, through the real /api/sign-in."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -101,10 +102,15 @@ async def test_a_trainer_adds_a_trainee_whose_link_signs_them_in_once(app, clien
     assert all("token_hash" not in p and "token" not in p for p in listing["people"])
 
 
-async def test_a_trainer_may_add_a_trainer(client, users):
+async def test_a_trainer_may_add_a_trainer_and_the_log_says_who_did(client, users, caplog):
+    caplog.set_level(logging.INFO, logger="chattrain.people")
     response = await client.post("/api/people", json={"id": "coach", "role": "trainer"}, headers=users.trainer.headers)
     assert response.status_code == 201
     assert (await response.get_json())["person"]["role"] == "trainer"
+    await client.post("/api/people/coach/sign-in-link", headers=users.trainer.headers)
+    lines = [record.getMessage() for record in caplog.records if record.name == "chattrain.people"]
+    assert lines == ["trainer-1 added trainer coach", "trainer-1 made a sign-in link for coach"]
+    assert "#sign-in=" not in caplog.text  # links are never logged
 
 
 async def test_the_links_use_the_public_base_url_when_set(tmp_path, database_url):

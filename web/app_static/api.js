@@ -10,6 +10,7 @@ export class ApiError extends Error {
     this.code = body.code || (status === 0 ? "network" : "generic");
     this.detail = body.detail;
     this.retry_after_seconds = body.retry_after_seconds;
+    this.errors = body.errors; // each problem, for a refused CSV import or list of people
   }
 }
 

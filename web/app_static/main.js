@@ -1,11 +1,12 @@
 // The web app's start: sign in (a #sign-in=<code> link, exchanged for a session cookie),
 // then route on the address's fragment: #/ (home), #/chat/<id>, #/session/<id>,
-// #/sessions?... (trainers), #/stats (trainers).
+// #/sessions?... (trainers), #/stats (trainers), #/people (trainers).
 import { api, setCsrfToken } from "./api.js";
 import { chatView } from "./chat_view.js";
 import { h, clear } from "./dom.js";
 import { lang, setLang, t, errorSentence } from "./i18n.js";
 import { statsView, trainerHome, traineeHome } from "./home_views.js";
+import { peopleView } from "./people_view.js";
 import { reviewView } from "./review_view.js";
 import { say, setMain, showError } from "./views_common.js";
 
@@ -98,7 +99,7 @@ function renderChrome() {
     return;
   }
   const links = me.role === "trainer"
-    ? [["#/sessions", t("navSessions")], ["#/stats", t("navStats")], ["#/practice", t("navPractice")]]
+    ? [["#/sessions", t("navSessions")], ["#/stats", t("navStats")], ["#/people", t("navPeople")], ["#/practice", t("navPractice")]]
     : [["#/", t("navPractice")]];
   let current = (location.hash || "#/").split("?")[0];
   if (me.role === "trainer" && current === "#/") current = "#/sessions"; // a trainer's home is the session list
@@ -149,6 +150,7 @@ async function drawView() {
     else if (parts[0] === "session" && /^\d+$/.test(parts[1] || "")) await reviewView(Number(parts[1]), me);
     else if (parts[0] === "sessions" && me.role === "trainer") await trainerHome(me, query);
     else if (parts[0] === "stats" && me.role === "trainer") await statsView();
+    else if (parts[0] === "people" && me.role === "trainer") await peopleView(me);
     else if (parts[0] === "practice") await traineeHome(me);
     else if (parts.length === 0) await (me.role === "trainer" ? trainerHome(me, query) : traineeHome(me));
     else setMain(h("h1", {}, t("notFound")));

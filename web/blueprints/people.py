@@ -11,6 +11,7 @@ at the address the trainer's request came to."""
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -38,6 +39,8 @@ from web.models import (
 from web.openapi import document_errors
 
 blueprint = Blueprint("people", __name__)
+# Who changed whom: each change is logged with the trainer's id (ids only, never links).
+log = logging.getLogger("chattrain.people")
 
 
 def _app_address() -> str:
@@ -103,6 +106,7 @@ async def post_person(data: PersonData) -> tuple[NewPerson, int]:
         (added,) = await _add([(data.id, data.role, name or None)])
     except PeopleTaken:
         raise ApiError(409, "user_exists", f"There is already a user {data.id!r}.", "id") from None
+    log.info("%s added %s %s", g.user["id"], data.role, data.id)
     return added, 201
 
 
@@ -116,6 +120,7 @@ async def patch_person(user_id: str, data: PersonUpdate) -> Person:
         raise ApiError(400, "cannot_disable_self", "You cannot disable yourself: ask another trainer.", "disabled")
     if not await current_app.db.write(update_user_disabled, user_id, disabled=data.disabled):
         raise ApiError(404, "user_not_found", f"No user {user_id!r}.")
+    log.info("%s %s %s", g.user["id"], "disabled" if data.disabled else "enabled", user_id)
     (row,) = await current_app.db.read(select_people, [user_id])
     return Person(**row)
 
@@ -128,6 +133,7 @@ async def post_sign_in_link(user_id: str) -> tuple[SignInLink, int]:
     """Make a sign-in link for someone; their earlier unused links stop working."""
     links = await _mint([user_id])
     if user_id in links:
+        log.info("%s made a sign-in link for %s", g.user["id"], user_id)
         return links[user_id], 201
     if await current_app.db.read(select_people, [user_id]):
         raise ApiError(409, "user_disabled", f"{user_id} is disabled: enable them first.")
@@ -157,6 +163,7 @@ async def post_sign_in_links(data: SignInLinksData) -> tuple[SignInLinks, int]:
             extra={"errors": refused},
         )
     links = await _mint(user_ids)
+    log.info("%s made sign-in links for %d people", g.user["id"], len(links))
     # Disabled between the read and the write: their links were not made.
     return SignInLinks(links=[links[user_id] for user_id in user_ids if user_id in links]), 201
 
@@ -183,6 +190,7 @@ async def post_import(data: ImportData) -> tuple[Imported, int]:
             RosterError(line_of[user_id], "user_id exists already", "user_id", user_id) for user_id in taken.user_ids
         ]
         raise _invalid_csv(errors) from None
+    log.info("%s imported %d people from a CSV file", g.user["id"], len(created))
     return Imported(created=created), 201
 
 

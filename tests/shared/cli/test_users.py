@@ -7,7 +7,7 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from shared.cli.users import users
+from shared.cli.users import link_lifetime, users
 from shared.db.engine import create_sync_engine
 from shared.db.users import select_user_by_token
 
@@ -152,7 +152,9 @@ def test_sign_in_link_prints_a_single_use_link_for_the_web_app(data_dir, monkeyp
     monkeypatch.delenv("CHATTRAIN_PUBLIC_BASE_URL", raising=False)
     monkeypatch.setenv("PORT", "8123")
     _run("create", "--role", "trainee", "--id", "alice")
-    link = _run("sign-in-link", "alice").strip().splitlines()[-1]
+    output = _run("sign-in-link", "alice").strip().splitlines()
+    assert output[0] == "Sign-in link for alice (works once, within 7 days):"
+    link = output[-1]
     assert link.startswith("http://localhost:8123/#sign-in=")
     user, _secret = _exchange(data_dir, link)
     assert user["id"] == "alice"
@@ -175,3 +177,18 @@ def test_ensure_demo_prints_a_sign_in_link_for_each_demo_user(data_dir):
     links = [line.split(": ", 1)[1] for line in output.splitlines() if "#sign-in=" in line]
     assert len(links) == 2
     assert {_exchange(data_dir, link)[0]["id"] for link in links} == {"demo-trainee", "demo-trainer"}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (604800, "7 days"),
+        (86400, "1 day"),
+        (129600, "36 hours"),
+        (900, "15 minutes"),
+        (90, "1 minute"),
+        (10, "1 minute"),
+    ],
+)
+def test_a_links_lifetime_is_said_in_words(seconds, words):
+    assert link_lifetime(seconds) == words
