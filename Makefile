@@ -93,8 +93,9 @@ browser-deps:
 screenshots: install-test browser-deps
 	CHATTRAIN_SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser
 
-## Build the container image and run it with podman (as root: installs podman, runc and
-## debootstrap from Debian if missing; about 4 minutes the first time on a machine, 45 s after)
+## Build the container image and run it with podman, and compose.yaml's two layouts with
+## podman-compose (as root: installs podman, runc, debootstrap and the CNI DNS plugin from
+## Debian if missing; about 8 minutes the first time on a machine, 3 minutes after)
 test-container: install-test
 	$(BIN)/python -m pytest -q -m container tests/container
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 import websockets
 
-from tests.container.podman import Podman, Unavailable, build_image, check_runs, find_podman, local_base_image
+from tests.container.podman import Podman
 from tests.support.client import ChatClient, bearer_headers, create_session
-from tests.support.stack import REPO_ROOT, free_port
+from tests.support.stack import free_port
 
 pytestmark = pytest.mark.container
 
@@ -28,24 +28,6 @@ ENV = {
 GOOD_FIRST_REPLY = "I'm so sorry about this, I understand how frustrating it is. Let me help you get back in."
 SECOND_MESSAGE = "Thank you. To verify the account, can you confirm the email address?"
 STOP_TIMEOUT_SECONDS = 20
-
-
-@pytest.fixture(name="podman", scope="module")
-def _podman(tmp_path_factory: pytest.TempPathFactory) -> Podman:
-    try:
-        return find_podman(tmp_path_factory.mktemp("podman"))
-    except Unavailable as reason:
-        pytest.skip(f"no container runtime can run here: {reason}")
-
-
-@pytest.fixture(name="image", scope="module")
-def _image(podman: Podman) -> str:
-    base = local_base_image(podman)
-    try:
-        check_runs(podman, base)
-    except Unavailable as reason:
-        pytest.skip(f"no container runtime can run here: {reason}")
-    return build_image(podman, REPO_ROOT, base=base, tag="localhost/chattrain-test:latest")
 
 
 @dataclass
