@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,9 @@ from shared.settings import Settings
 from worker.queue_storage import create_queue_storage
 
 log = logging.getLogger("chattrain.web")
+
+# The readiness check's read waits at most this long for a writer holding the queue file.
+CHECK_BUSY_SECONDS = 1.0
 
 
 class ReplyQueue:
@@ -101,12 +105,17 @@ class ReplyQueue:
 
     def check(self) -> None:
         """One cheap round trip to the queue, raising when it cannot be made: a PING on
-        Redis, a read of the queue file on SQLite. Blocks: call it on a thread."""
-        ping = getattr(self._storage, "ping_ms", None)
-        if ping is not None:
-            ping()
-        else:
-            self._storage.queue_size()
+        Redis; on SQLite, a read of the queue file through a connection of its own, opened
+        by name, so a file that was removed or cannot be opened fails the check (the
+        storage's open connection would go on reading a removed file). Blocks: call it on
+        a thread."""
+        queue_file = self._settings.queue_file
+        if queue_file is None:
+            self._storage.ping_ms()
+            return
+        uri = f"{queue_file.as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=CHECK_BUSY_SECONDS)) as conn:
+            conn.execute("select 1 from task limit 1").fetchall()
 
     def depth_and_latency(self) -> tuple[int, float]:
         """The queue's depth and the round trip that read it, in milliseconds."""

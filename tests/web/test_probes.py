@@ -134,3 +134,21 @@ async def test_a_database_that_hangs_fails_the_check_in_bounded_time_without_sta
         assert "secret-password" not in verdict.model_dump_json() and str(port) not in verdict.model_dump_json()
     assert first.checks["database"].detail == f"database: no answer within {readiness.CHECK_TIMEOUT_SECONDS:g} s"
     assert second.checks["database"].detail.startswith("database: the previous check has not answered")
+
+
+async def test_a_removed_queue_file_fails_the_queue_check(client, app, settings, monkeypatch):
+    monkeypatch.setattr(readiness, "CACHE_SECONDS", 0.0)
+    await _beat(app)
+    assert (await client.get("/readyz")).status_code == 200
+    queue_file = settings.queue_file
+    for path in (
+        queue_file,
+        queue_file.with_name(queue_file.name + "-wal"),
+        queue_file.with_name(queue_file.name + "-shm"),
+    ):
+        path.unlink(missing_ok=True)
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    body = await response.get_json()
+    assert body["failed"] == ["queue"] and body["checks"]["queue"]["detail"].startswith("queue: failed")
+    assert str(queue_file) not in await response.get_data(as_text=True)
