@@ -1,7 +1,8 @@
 """compose.yaml brought up for real with podman-compose (`make test-container`): the default
 layout (one container on SQLite, a masking key generated into its volume on first start)
-and the `scaled` profile (PostgreSQL, Redis, a migration, two web processes and two
-workers), each holding a conversation over the WebSocket on every web process.
+and the `scaled` profile (PostgreSQL, Redis, a migration that also generates the key, two
+web processes and two workers), each holding a conversation over the WebSocket on every
+web process.
 
 The scaled layout starts in the steps docs/operations.md gives for podman-compose, which
 are the order compose.yaml's `depends_on` conditions give Docker Compose: on Podman 4.3
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -26,7 +28,6 @@ from tests.support.stack import free_port
 pytestmark = pytest.mark.container
 
 GOOD_REPLY = "I'm so sorry about this, I understand how frustrating it is. Let me help you get back in."
-SCALED_SECRET_KEY = "compose-test-secret-key"
 SCALED_APPS = ["web-1", "web-2", "worker-1", "worker-2"]
 
 
@@ -53,7 +54,6 @@ def _scaled(podman: Podman, image: str, base_image: str):
     ensure_service_names_resolve(podman)
     variables = {
         **project_variables(image),
-        "CHATTRAIN_SECRET_KEY": SCALED_SECRET_KEY,
         "CHATTRAIN_POSTGRES_IMAGE": stand_in_image(podman, "postgres", base_image),
         "CHATTRAIN_REDIS_IMAGE": stand_in_image(podman, "redis", base_image),
     }
@@ -147,6 +147,12 @@ async def test_the_scaled_profile_serves_one_conversation_on_each_web_process_ov
     }
     for service in SCALED_APPS:
         assert config[service]["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
+    # A key given in the environment reaches every ChatTrain process of both layouts (the
+    # run below has none, so the migration generates one).
+    given = replace(scaled, variables={**scaled.variables, "CHATTRAIN_SECRET_KEY": "given-key"})
+    config = yaml.safe_load(given.run("config").stdout)["services"]
+    for service in ["chattrain", "migrate", *SCALED_APPS]:
+        assert config[service]["environment"]["CHATTRAIN_SECRET_KEY"] == "given-key", service
 
     scaled.up("postgres", "redis")
     scaled.wait_healthy(["postgres", "redis"])
@@ -156,13 +162,11 @@ async def test_the_scaled_profile_serves_one_conversation_on_each_web_process_ov
     assert set(scaled.containers()) == {"postgres", "redis", *SCALED_APPS}
     scaled.wait_healthy(SCALED_APPS)
 
-    # The key came from the environment: no key file was written.
-    assert (
-        scaled.podman.run(
-            "exec", scaled.container("web-1"), "test", "-e", "/app/data/secret-key", check=False
-        ).returncode
-        == 1
-    )
+    # No key was given: the migration wrote one into the shared volume, for the owner
+    # only, and every process reads that one (none starts without a key).
+    assert scaled.exec("web-1", "stat", "--format", "%a %U", "/app/data/secret-key").split() == ["600", "chattrain"]
+    keys = {scaled.exec(service, "cat", "/app/data/secret-key") for service in SCALED_APPS}
+    assert len(keys) == 1 and len(keys.pop().strip()) > 32
 
     token = create_trainee(scaled, "web-2")
     ports = [int(scaled.variables["CHATTRAIN_PORT"]), int(scaled.variables["CHATTRAIN_PORT_2"])]
