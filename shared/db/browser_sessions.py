@@ -96,8 +96,15 @@ def exchange_sign_in_code(
     user = use_up_secret(conn, sign_in_codes, sign_in_codes.c.code_hash, code, now=now)
     if user is None:
         return None
+    return user, open_browser_session(conn, user, now=now, session_ttl_seconds=session_ttl_seconds)
+
+
+def open_browser_session(conn: Connection, user: dict[str, Any], *, now: float, session_ttl_seconds: float) -> str:
+    """Sign `user` in on a browser (by a link or through the organisation's provider):
+    record the sign-in (the People list shows who never signed in), drop expired
+    sessions, and return the new session's secret, for the cookie."""
     conn.execute(update(users).where(users.c.id == user["id"]).values(last_sign_in_at=utc_now_iso()))
-    clock = now_for(conn, now)
+    clock = now_for(conn, now)  # the database's clock on PostgreSQL (shared/db/dbclock.py)
     conn.execute(delete(browser_sessions).where(browser_sessions.c.expires_at < clock))
     secret = new_secret()
     conn.execute(
@@ -108,7 +115,7 @@ def exchange_sign_in_code(
             expires_at=clock + session_ttl_seconds,
         )
     )
-    return user, secret
+    return secret
 
 
 def select_user_by_browser_session(conn: Connection, secret: str, *, now: float) -> dict[str, Any] | None:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, update
+from sqlalchemy import Connection, update
 
-from shared.db.dbclock import now_for
-from shared.db.schema import browser_sessions, users
-from shared.db.users import hash_secret, insert_user, new_secret, select_user
-from shared.lib.clock import utc_now_iso
+from shared.db.browser_sessions import open_browser_session
+from shared.db.schema import users
+from shared.db.users import insert_user, select_user
 
 
 class SignInRefused(Exception):
@@ -60,17 +59,5 @@ def sign_in_oidc_user(
         raise SignInRefused("oidc_user_disabled", f"The ChatTrain user {user_id!r} is disabled: ask a trainer.")
     if role is not None:
         user["role"] = role
-    # The sign-in is recorded as a link's is: the People list shows who has never signed in.
-    conn.execute(update(users).where(users.c.id == user_id).values(role=user["role"], last_sign_in_at=utc_now_iso()))
-    clock = now_for(conn, now)  # the database's clock on PostgreSQL (shared/db/dbclock.py)
-    conn.execute(delete(browser_sessions).where(browser_sessions.c.expires_at < clock))
-    secret = new_secret()
-    conn.execute(
-        browser_sessions.insert().values(
-            session_hash=hash_secret(secret),
-            user_id=user_id,
-            credentials_revision=user["credentials_revision"],
-            expires_at=clock + session_ttl_seconds,
-        )
-    )
-    return user, secret
+    conn.execute(update(users).where(users.c.id == user_id).values(role=user["role"]))
+    return user, open_browser_session(conn, user, now=now, session_ttl_seconds=session_ttl_seconds)
