@@ -441,7 +441,12 @@ class PersonData(BaseModel):
         "Reuse an existing sessions.user_id to adopt its sessions.",
     )
     role: Literal["trainee", "trainer"]
-    display_name: str | None = Field(default=None, max_length=200, description="Shown instead of the id.")
+    display_name: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=r"^[^\x00-\x1F\x7F-\x9F]*$",
+        description="Shown instead of the id; no control characters (a line break would garble lists).",
+    )
 
 
 class PersonUpdate(BaseModel):

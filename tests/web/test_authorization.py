@@ -58,8 +58,8 @@ SAMPLE_BODIES = {
     ("POST", "/api/sign-in"): {"code": "not-a-code"},
     ("POST", "/api/people"): {"id": "matrix-new", "role": "trainee"},
     ("PATCH", "/api/people/<user_id>"): {"disabled": True},
-    ("POST", "/api/people/sign-in-links"): {"user_ids": ["trainee-2"]},
-    ("POST", "/api/people/import"): {"csv": "user_id,role\nmatrix-csv,trainee\n"},
+    ("POST", "/api/sign-in-links"): {"user_ids": ["trainee-2"]},
+    ("POST", "/api/people-import"): {"csv": "user_id,role\nmatrix-csv,trainee\n"},
 }
 WHO = ("anonymous", "own", "other", "trainer")
 

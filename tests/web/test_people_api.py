@@ -32,7 +32,7 @@ async def _ids(app) -> list[str]:  # noqa: ANN001
 
 
 async def _import(client, users, text: str):  # noqa: ANN001, ANN202
-    return await client.post("/api/people/import", json={"csv": text}, headers=users.trainer.headers)
+    return await client.post("/api/people-import", json={"csv": text}, headers=users.trainer.headers)
 
 
 # Who may ---------------------------------------------------------------------------------
@@ -42,8 +42,8 @@ PEOPLE_CALLS = [
     ("POST", "/api/people", {"id": "new-1", "role": "trainee"}),
     ("PATCH", "/api/people/trainee-2", {"disabled": True}),
     ("POST", "/api/people/trainee-2/sign-in-link", None),
-    ("POST", "/api/people/sign-in-links", {"user_ids": ["trainee-2"]}),
-    ("POST", "/api/people/import", {"csv": HEADER + "new-2,,trainee\n"}),
+    ("POST", "/api/sign-in-links", {"user_ids": ["trainee-2"]}),
+    ("POST", "/api/people-import", {"csv": HEADER + "new-2,,trainee\n"}),
 ]
 
 
@@ -184,7 +184,7 @@ async def test_disabling_ends_the_token_and_links_and_enabling_lets_them_back_in
 async def test_a_trainer_cannot_disable_themselves(app, client, users):
     response = await client.patch("/api/people/trainer-1", json={"disabled": True}, headers=users.trainer.headers)
     error = await response.get_json()
-    assert response.status_code == 400 and error["code"] == "cannot_disable_self" and error["field"] == "disabled"
+    assert response.status_code == 409 and error["code"] == "cannot_disable_self" and error["field"] == "disabled"
     assert (await client.get("/api/me", headers=users.trainer.headers)).status_code == 200
 
 
@@ -217,7 +217,7 @@ async def test_a_new_link_ends_the_persons_earlier_unused_link(app, client, user
 
 async def test_links_for_many_people_at_once_each_sign_in(app, client, users):
     response = await client.post(
-        "/api/people/sign-in-links",
+        "/api/sign-in-links",
         json={"user_ids": ["trainee-1", "trainee-2", "trainee-1"]},
         headers=users.trainer.headers,
     )
@@ -233,23 +233,29 @@ async def test_links_for_many_are_all_or_nothing(app, client, users):
     before = await (await client.post("/api/people/trainee-1/sign-in-link", headers=users.trainer.headers)).get_json()
     await client.patch("/api/people/trainee-2", json={"disabled": True}, headers=users.trainer.headers)
     response = await client.post(
-        "/api/people/sign-in-links",
+        "/api/sign-in-links",
         json={"user_ids": ["trainee-1", "trainee-2", "ghost"]},
         headers=users.trainer.headers,
     )
     error = await response.get_json()
-    assert response.status_code == 400 and error["code"] == "users_not_enabled" and error["field"] == "user_ids"
+    assert response.status_code == 404 and error["code"] == "user_not_found" and error["field"] == "user_ids"
     assert {(e["user_id"], e["detail"]) for e in error["errors"]} == {
         ("trainee-2", "disabled"),
         ("ghost", "no such user"),
     }
+    only_disabled = await client.post(
+        "/api/sign-in-links", json={"user_ids": ["trainee-1", "trainee-2"]}, headers=users.trainer.headers
+    )
+    error = await only_disabled.get_json()
+    assert only_disabled.status_code == 409 and error["code"] == "user_disabled"
+    assert [(e["user_id"], e["detail"]) for e in error["errors"]] == [("trainee-2", "disabled")]
     # No new link was made for trainee-1, so the earlier one still works.
     assert (await _sign_in_with(app, before["url"])).status_code == 200
 
 
 @pytest.mark.parametrize("body", [{"user_ids": []}, {"user_ids": ["a"] * 501}, {"user_ids": [""]}, {}])
 async def test_a_bad_list_of_people_is_400(client, users, body):
-    response = await client.post("/api/people/sign-in-links", json=body, headers=users.trainer.headers)
+    response = await client.post("/api/sign-in-links", json=body, headers=users.trainer.headers)
     error = await response.get_json()
     assert response.status_code == 400 and error["code"] == "invalid_request" and error["field"].startswith("user_ids")
 
@@ -362,5 +368,5 @@ async def test_a_body_over_the_request_limit_is_413_and_nothing_is_added(app, cl
 
 async def test_a_body_that_is_not_an_object_with_csv_is_400(client, users):
     for body in ({"csv": 5}, {"csv": "x", "more": 1}, ["user_id,role"]):
-        response = await client.post("/api/people/import", json=body, headers=users.trainer.headers)
+        response = await client.post("/api/people-import", json=body, headers=users.trainer.headers)
         assert response.status_code == 400, body

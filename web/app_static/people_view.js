@@ -130,7 +130,7 @@ export async function peopleView(me) {
         const links = [];
         for (let start = 0; start < waiting.length; start += LINKS_PER_REQUEST) {
           const ids = waiting.slice(start, start + LINKS_PER_REQUEST).map((person) => person.id);
-          links.push(...(await api("/api/people/sign-in-links", { method: "POST", body: { user_ids: ids } })).links);
+          links.push(...(await api("/api/sign-in-links", { method: "POST", body: { user_ids: ids } })).links);
         }
         showLinkPanel(h("h2", {}, t("linksTitle")), linksBlock(links), h("p.meta", {}, t("linkReplaces")));
       } catch (error) {
@@ -187,7 +187,7 @@ export async function peopleView(me) {
     clear(importResult);
     say(t("importing"));
     try {
-      const answer = await api("/api/people/import", { method: "POST", body: { csv: await chosen.text() } });
+      const answer = await api("/api/people-import", { method: "POST", body: { csv: await chosen.text() } });
       say(t("importedSay", { n: answer.created.length }));
       importForm.reset();
       await refresh();

@@ -114,10 +114,11 @@ async def post_person(data: PersonData) -> tuple[NewPerson, int]:
 @require_trainer
 @validate_request(PersonUpdate)
 @validate_response(Person, 200)
+@document_errors(409)
 async def patch_person(user_id: str, data: PersonUpdate) -> Person:
     """Disable someone (everything they signed in with stops at once) or enable them again."""
     if data.disabled and user_id == g.user["id"]:
-        raise ApiError(400, "cannot_disable_self", "You cannot disable yourself: ask another trainer.", "disabled")
+        raise ApiError(409, "cannot_disable_self", "You cannot disable yourself: ask another trainer.", "disabled")
     if not await current_app.db.write(update_user_disabled, user_id, disabled=data.disabled):
         raise ApiError(404, "user_not_found", f"No user {user_id!r}.")
     log.info("%s %s %s", g.user["id"], "disabled" if data.disabled else "enabled", user_id)
@@ -140,10 +141,11 @@ async def post_sign_in_link(user_id: str) -> tuple[SignInLink, int]:
     raise ApiError(404, "user_not_found", f"No user {user_id!r}.")
 
 
-@blueprint.post("/api/people/sign-in-links")
+@blueprint.post("/api/sign-in-links")
 @require_trainer
 @validate_request(SignInLinksData)
 @validate_response(SignInLinks, 201)
+@document_errors(404, 409)
 async def post_sign_in_links(data: SignInLinksData) -> tuple[SignInLinks, int]:
     """Make sign-in links for many people at once (all of them, or none when any is
     unknown or disabled); each one's earlier unused links stop working."""
@@ -155,10 +157,12 @@ async def post_sign_in_links(data: SignInLinksData) -> tuple[SignInLinks, int]:
         if (row := known.get(user_id)) is None or row["disabled"]
     ]
     if refused:
+        # 404 when any of them does not exist, else 409: every one named in `errors`.
+        unknown = any(problem["detail"] == "no such user" for problem in refused)
         raise ApiError(
-            400,
-            "users_not_enabled",
-            f"No links were made: {len(refused)} of these users are unknown or disabled.",
+            404 if unknown else 409,
+            "user_not_found" if unknown else "user_disabled",
+            f"No links were made: {len(refused)} of these users are unknown or disabled (see `errors`).",
             "user_ids",
             extra={"errors": refused},
         )
@@ -168,7 +172,7 @@ async def post_sign_in_links(data: SignInLinksData) -> tuple[SignInLinks, int]:
     return SignInLinks(links=[links[user_id] for user_id in user_ids if user_id in links]), 201
 
 
-@blueprint.post("/api/people/import")
+@blueprint.post("/api/people-import")
 @require_trainer
 @validate_request(ImportData)
 @validate_response(Imported, 201)
