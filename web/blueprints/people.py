@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from quart import Blueprint, current_app, g, request
 from quart_schema import validate_request, validate_response
+from sqlalchemy.exc import IntegrityError
 
 from shared.db.browser_sessions import insert_sign_in_codes, sign_in_link_url
 from shared.db.people import PeopleTaken, insert_people, select_people
@@ -73,7 +74,17 @@ async def _mint(user_ids: list[str]) -> dict[str, SignInLink]:
 async def _add(people: list[tuple[str, str, str | None]]) -> list[NewPerson]:
     """Add these people in one transaction, each with a sign-in link (PeopleTaken: none added)."""
     ttl = current_app.config["CHATTRAIN_SETTINGS"].sign_in_link_ttl_seconds
-    codes = await current_app.db.write(insert_people, people, now=time.time(), link_ttl_seconds=ttl)
+    try:
+        codes = await current_app.db.write(insert_people, people, now=time.time(), link_ttl_seconds=ttl)
+    except IntegrityError:
+        # Someone else (another trainer, the CLI, a first sign-in by OpenID Connect) added
+        # one of these ids after the check, before the commit: PostgreSQL refuses the
+        # second insert and the whole transaction is undone.
+        raise ApiError(
+            409,
+            "user_exists",
+            "Someone added one of these people at the same moment, so nobody was added: try again.",
+        ) from None
     links = _links(codes)
     rows = await current_app.db.read(select_people, [user_id for user_id, _role, _name in people])
     return [NewPerson(person=Person(**row), sign_in_link=links[row["id"]]) for row in rows]
