@@ -57,7 +57,7 @@ function peopleTable(people, me, actions) {
   if (!people.length) return h("p", {}, t("noPeople"));
   return h("div.table-wrap", {},
     h("table.people", {},
-      h("thead", {}, h("tr", {}, [t("colUser"), t("colName"), t("colRole"), t("colStatus"), t("colLastSignIn"), t("colActions")].map((label) => h("th", { scope: "col" }, label)))),
+      h("thead", {}, h("tr", {}, [t("colUser"), t("colName"), t("colRole"), t("colStatus"), t("colLastSignIn"), t("colManage")].map((label) => h("th", { scope: "col" }, label)))),
       h("tbody", {}, people.map((person) => {
         const link = h("button", { type: "button", disabled: person.disabled, "aria-label": t("linkFor", { id: person.id }) }, t("signInLink"));
         link.addEventListener("click", () => actions.link(person, link));
