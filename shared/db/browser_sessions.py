@@ -1,9 +1,9 @@
 """Sign-in links and browser sessions: how a person signs in to the web app without ever
 handling an API token.
 
-`chattrain users sign-in-link` stores a single-use code (valid minutes) and prints a link
-holding it; the page exchanges the code for a browser session whose secret lives only in
-an HttpOnly cookie. Codes and session secrets are 256 random bits stored as SHA-256
+A trainer (in the People view, or with `chattrain users sign-in-link`) stores a
+single-use code (valid 7 days by default) and hands out a link holding it; the page
+exchanges the code for a browser session whose secret lives only in an HttpOnly cookie. Codes and session secrets are 256 random bits stored as SHA-256
 hashes, like tokens (shared/db/users.py says why a fast hash is enough).
 
 A browser session is valid while it has not expired, its user is enabled, and the user's
