@@ -173,6 +173,7 @@ def test_a_trainer_adds_one_person_hands_out_a_link_then_disables_and_enables_th
     expect(page.locator(f'tr[data-user="{person}"]').get_by_role("button", name=f"Enable {person}")).to_be_focused()
     learner.reload()
     expect(learner.locator("main h1")).to_have_text("Sign in")
+    expect(learner.get_by_role("button", name="Sign out")).to_be_hidden()  # nobody to sign out
     page.locator(f'tr[data-user="{person}"]').get_by_role("button", name=f"Enable {person}").click()
     expect(page.locator("#status")).to_have_text(f"{person} is enabled again. Give them a new sign-in link.")
     page.locator(f'tr[data-user="{person}"]').get_by_role("button", name=f"Sign-in link for {person}").click()
