@@ -424,6 +424,10 @@ class Person(BaseModel):
     last_sign_in_at: str | None = Field(
         default=None, description="When they last signed in to the web app by link; null if never (or not recorded)."
     )
+    erased_at: str | None = Field(
+        default=None,
+        description="When their data was erased (`chattrain users erase`): the account stays disabled for good.",
+    )
 
 
 class People(BaseModel):

@@ -87,6 +87,7 @@ async def test_a_trainer_adds_a_trainee_whose_link_signs_them_in_once(app, clien
         "disabled": False,
         "created_at": body["person"]["created_at"],
         "last_sign_in_at": None,
+        "erased_at": None,
     }
     link = body["sign_in_link"]
     assert link["user_id"] == "ana" and link["url"].startswith("http://localhost/#sign-in=")
@@ -370,3 +371,20 @@ async def test_a_body_that_is_not_an_object_with_csv_is_400(client, users):
     for body in ({"csv": 5}, {"csv": "x", "more": 1}, ["user_id,role"]):
         response = await client.post("/api/people-import", json=body, headers=users.trainer.headers)
         assert response.status_code == 400, body
+
+
+async def test_an_erased_person_is_listed_as_erased_and_cannot_be_enabled_or_given_a_link(app, client, users):
+    from shared.db.erasure import erase_user
+
+    await app.app.db.write(erase_user, "trainee-2")
+    listing = await (await client.get("/api/people", headers=users.trainer.headers)).get_json()
+    erased = next(person for person in listing["people"] if person["id"] == "trainee-2")
+    assert erased["disabled"] is True and erased["erased_at"] is not None
+    enable = await client.patch("/api/people/trainee-2", json={"disabled": False}, headers=users.trainer.headers)
+    assert enable.status_code == 409 and (await enable.get_json())["code"] == "user_erased"
+    link = await client.post("/api/people/trainee-2/sign-in-link", headers=users.trainer.headers)
+    assert link.status_code == 409 and (await link.get_json())["code"] == "user_disabled"
+    again = await client.post("/api/people", json={"id": "trainee-2", "role": "trainee"}, headers=users.trainer.headers)
+    assert again.status_code == 409 and (await again.get_json())["code"] == "user_exists"
+    listing = await (await client.get("/api/people", headers=users.trainer.headers)).get_json()
+    assert next(person for person in listing["people"] if person["id"] == "trainee-2")["disabled"] is True

@@ -59,10 +59,13 @@ function peopleTable(people, me, actions) {
     h("table.people", {},
       h("thead", {}, h("tr", {}, [t("colUser"), t("colName"), t("colRole"), t("colStatus"), t("colLastSignIn"), t("colManage")].map((label) => h("th", { scope: "col" }, label)))),
       h("tbody", {}, people.map((person) => {
-        const link = h("button", { type: "button", disabled: person.disabled, "aria-label": t("linkFor", { id: person.id }) }, t("signInLink"));
-        link.addEventListener("click", () => actions.link(person, link));
-        let toggle = null; // no one disables themselves
-        if (person.id !== me.id) {
+        let link = null;
+        if (!person.erased_at) {
+          link = h("button", { type: "button", disabled: person.disabled, "aria-label": t("linkFor", { id: person.id }) }, t("signInLink"));
+          link.addEventListener("click", () => actions.link(person, link));
+        }
+        let toggle = null; // no one disables themselves, and an erased account stays disabled
+        if (person.id !== me.id && !person.erased_at) {
           toggle = h("button", { type: "button", "aria-label": t(person.disabled ? "enableUser" : "disableUser", { id: person.id }) }, t(person.disabled ? "enable" : "disable"));
           toggle.addEventListener("click", () => actions.toggle(person, toggle));
         }
@@ -70,7 +73,7 @@ function peopleTable(people, me, actions) {
           h("th", { scope: "row" }, person.id),
           h("td", {}, person.display_name || "—"),
           h("td", {}, t(person.role)),
-          h("td", {}, person.disabled ? t("disabled") : t("enabled")),
+          h("td", {}, person.erased_at ? t("erased") : person.disabled ? t("disabled") : t("enabled")),
           h("td", {}, person.last_sign_in_at ? formatTime(person.last_sign_in_at) : t("never")),
           h("td.actions", {}, link, " ", toggle));
       }))));
@@ -121,7 +124,7 @@ export async function peopleView(me) {
   };
 
   function drawList() {
-    const waiting = people.filter((person) => !person.disabled && !person.last_sign_in_at && person.id !== me.id);
+    const waiting = people.filter((person) => !person.disabled && !person.erased_at && !person.last_sign_in_at && person.id !== me.id);
     const bulk = h("button", { type: "button", disabled: !waiting.length }, t("linksForWaiting", { n: waiting.length }));
     bulk.addEventListener("click", async () => {
       bulk.disabled = true;

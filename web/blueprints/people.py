@@ -131,6 +131,9 @@ async def patch_person(user_id: str, data: PersonUpdate) -> Person:
     if data.disabled and user_id == g.user["id"]:
         raise ApiError(409, "cannot_disable_self", "You cannot disable yourself: ask another trainer.", "disabled")
     if not await current_app.db.write(update_user_disabled, user_id, disabled=data.disabled):
+        found = await current_app.db.read(select_people, [user_id])
+        if found and found[0]["erased_at"]:
+            raise ApiError(409, "user_erased", f"{user_id}'s data was erased: the account cannot be enabled again.")
         raise ApiError(404, "user_not_found", f"No user {user_id!r}.")
     log.info("%s %s %s", g.user["id"], "disabled" if data.disabled else "enabled", user_id)
     (row,) = await current_app.db.read(select_people, [user_id])
