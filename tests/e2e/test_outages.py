@@ -14,16 +14,14 @@ import asyncio
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 from websockets.exceptions import InvalidStatus
 
 from tests.support.client import ChatClient, create_session
-from tests.support.forwarder import Forwarder
-from tests.support.servers import Backends, backends_for
+from tests.support.forwarder import routed_through_forwarders
+from tests.support.servers import backends_for
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -42,43 +40,18 @@ LINES = [
 ]
 
 
-def _through(url: str, port: int) -> str:
-    """`url` with its port replaced: the same server, reached through a forwarder."""
-    if url.startswith("redis"):
-        parts = urlsplit(url)
-        netloc = parts.netloc.rsplit("@", 1)
-        host = f"{netloc[-1].rsplit(':', 1)[0]}:{port}"
-        return urlunsplit(parts._replace(netloc="@".join([*netloc[:-1], host])))
-    return make_url(url).set(port=port).render_as_string(hide_password=False)
-
-
-def _address(url: str) -> tuple[str, int]:
-    if url.startswith("redis"):
-        parts = urlsplit(url)
-        return parts.hostname or "127.0.0.1", parts.port or 6379
-    parsed = make_url(url)
-    return parsed.host or "127.0.0.1", parsed.port or 5432
-
-
 @contextmanager
 def layout_through_forwarders(root: Path):
     """Two stacks (web + worker each) on one PostgreSQL database and one Redis prefix,
     both reached through forwarders; yields the stacks and the forwarders by server."""
     with ExitStack() as cleanup:
         backends = cleanup.enter_context(backends_for("postgresql+redis"))
-        database = cleanup.enter_context(Forwarder(_address(backends.database_url)))
-        queue = cleanup.enter_context(Forwarder(_address(backends.queue_url)))
-        routed = Backends(
-            backends.name,
-            database_url=_through(backends.database_url, database.port),
-            queue_url=_through(backends.queue_url, queue.port),
-            redis_key_prefix=backends.redis_key_prefix,
-        )
+        routed, forwarders = cleanup.enter_context(routed_through_forwarders(backends))
         stacks = [Stack(data_dir=root / name, backends=routed, extra_env=dict(LAYOUT_ENV)) for name in ("a", "b")]
         for stack in stacks:
             cleanup.callback(stack.stop_all)
             stack.start_all(timeout=60)
-        yield stacks, {"postgresql": database, "redis": queue}
+        yield stacks, forwarders
 
 
 def _log_lines(stacks: list[Stack]) -> dict[str, int]:

@@ -14,9 +14,8 @@ import httpx
 import pytest
 
 from shared.db.workers import heartbeat_window_seconds
-from tests.e2e.test_outages import _address, _through
-from tests.support.forwarder import Forwarder
-from tests.support.servers import Backends, backends_for
+from tests.support.forwarder import routed_through_forwarders
+from tests.support.servers import backends_for
 from tests.support.stack import Stack, started_stack
 
 pytestmark = pytest.mark.e2e
@@ -55,14 +54,8 @@ def wait_for_readyz(stack: Stack, status: int, within: float, failed: list[str] 
 def test_readyz_follows_the_database_the_queue_and_the_worker(tmp_path: Path):
     with ExitStack() as cleanup:
         backends = cleanup.enter_context(backends_for("postgresql+redis"))
-        database = cleanup.enter_context(Forwarder(_address(backends.database_url)))
-        queue = cleanup.enter_context(Forwarder(_address(backends.queue_url)))
-        routed = Backends(
-            backends.name,
-            database_url=_through(backends.database_url, database.port),
-            queue_url=_through(backends.queue_url, queue.port),
-            redis_key_prefix=backends.redis_key_prefix,
-        )
+        routed, forwarders = cleanup.enter_context(routed_through_forwarders(backends))
+        database, queue = forwarders["postgresql"], forwarders["redis"]
         stack = Stack(data_dir=tmp_path / "data", backends=routed, extra_env=dict(FAST))
         cleanup.callback(stack.stop_all)
         stack.start_all(timeout=60)

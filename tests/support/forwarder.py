@@ -8,7 +8,13 @@ from __future__ import annotations
 import selectors
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from urllib.parse import urlsplit, urlunsplit
 
+from sqlalchemy.engine import make_url
+
+from tests.support.servers import Backends
 from tests.support.stack import free_port
 
 _CHUNK = 65536
@@ -117,3 +123,40 @@ class Forwarder:
                         self._accept(sock)
                     elif sock in self._peers:
                         self._pump(sock)
+
+
+def address_of(url: str) -> tuple[str, int]:
+    """The host and port a PostgreSQL or Redis URL names."""
+    if url.startswith("redis"):
+        parts = urlsplit(url)
+        return parts.hostname or "127.0.0.1", parts.port or 6379
+    parsed = make_url(url)
+    return parsed.host or "127.0.0.1", parsed.port or 5432
+
+
+def through(url: str, port: int) -> str:
+    """`url` with its port replaced: the same server, reached through a forwarder."""
+    if url.startswith("redis"):
+        parts = urlsplit(url)
+        netloc = parts.netloc.rsplit("@", 1)
+        host = f"{netloc[-1].rsplit(':', 1)[0]}:{port}"
+        return urlunsplit(parts._replace(netloc="@".join([*netloc[:-1], host])))
+    return make_url(url).set(port=port).render_as_string(hide_password=False)
+
+
+@contextmanager
+def routed_through_forwarders(backends: Backends) -> Iterator[tuple[Backends, dict[str, Forwarder]]]:
+    """`backends` (PostgreSQL and Redis) reached through a forwarder each: the backends
+    to give the processes, and the forwarders by server (`postgresql`, `redis`)."""
+    with ExitStack() as cleanup:
+        database = cleanup.enter_context(Forwarder(address_of(backends.database_url)))
+        queue = cleanup.enter_context(Forwarder(address_of(backends.queue_url)))
+        yield (
+            Backends(
+                backends.name,
+                database_url=through(backends.database_url, database.port),
+                queue_url=through(backends.queue_url, queue.port),
+                redis_key_prefix=backends.redis_key_prefix,
+            ),
+            {"postgresql": database, "redis": queue},
+        )
