@@ -191,6 +191,7 @@ def session_start_frame(session_id: int, last_event_id: int, scenario: dict[str,
 def ack_frame(message_id: int, client_message_id: str | None, duplicate: bool) -> str:
     return frame_text(
         "message_ack",
+        content="Message received",
         message_id=message_id,
         client_message_id=client_message_id,
         duplicate=duplicate,

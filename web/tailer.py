@@ -33,8 +33,17 @@ class Subscriber:
     trainees connected, memory per socket is what limits a web process (docs/performance.md,
     Design measurements)."""
 
-    def __init__(self, session_id: int, send: Callable[[str], Awaitable[None]]):
+    def __init__(
+        self,
+        session_id: int,
+        send: Callable[[str], Awaitable[None]],
+        *,
+        event_types: frozenset[str] | None = None,
+    ):
         self.session_id = session_id
+        # The event types this socket is sent (None: all). A client of the original
+        # protocol gets its replies and errors only (see web/blueprints/chat.py).
+        self._event_types = event_types
         # The seq (the session's own event number, the event_id clients see) of the last
         # event sent; the tailer's position is the global id, never shown to a client.
         self.last_event_id = 0
@@ -50,7 +59,8 @@ class Subscriber:
             self._held.append(event)
         elif event.seq > self.last_event_id:
             self.last_event_id = event.seq
-            self._queue(event.frame_text())
+            if self._event_types is None or event.type in self._event_types:
+                self._queue(event.frame_text())
 
     def send_direct(self, text: str) -> None:
         """A frame that is not an event (acks, errors about a frame, pong)."""

@@ -45,8 +45,9 @@ def open_socket(
     """Open a chat socket on Quart's test client, offering `user`'s token the way a browser
     does. Quart's test client drops its own `subprotocols` argument (it never reaches the
     ASGI scope), so they go into the scope here, as a real server puts them."""
-    if subprotocols is None and user is not None:
-        subprotocols = user.subprotocols
+    if subprotocols is None:
+        # A client that offers none gets the original protocol (replies only).
+        subprotocols = user.subprotocols if user is not None else [SOCKET_SUBPROTOCOL]
     if subprotocols:
         kwargs["scope_base"] = {**kwargs.get("scope_base", {}), "subprotocols": subprotocols}
     return client.websocket(path, **kwargs)
@@ -93,8 +94,9 @@ class ChatClient:
     @classmethod
     async def connect(cls, url: str, *, token: str | None = None, **kwargs: Any) -> ChatClient:
         """Open the socket; with a token, authenticate the way a browser can (subprotocols)."""
-        if token is not None:
-            kwargs.setdefault("subprotocols", socket_subprotocols(token))
+        # Ours, offered like a browser (a client that offers none gets the original
+        # protocol: replies only, tests/e2e/test_seed_client.py).
+        kwargs.setdefault("subprotocols", socket_subprotocols(token) if token is not None else [SOCKET_SUBPROTOCOL])
         return cls(await websockets.connect(url, max_size=2**22, **kwargs))
 
     async def send(self, type: str, content: str = "", **metadata: Any) -> None:

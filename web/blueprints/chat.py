@@ -64,10 +64,19 @@ CLOSE_IDLE_TIMEOUT = 4408
 WRITE_FRAME_TYPES = ("user_message", "retry", "end_session")
 
 
+# What a client of the original protocol is sent from the session's events: it offers no
+# subprotocol, and reads a reply (and an acknowledgement, with `content`) per message it
+# sends, so typing, deltas and training frames would be read as the reply
+# (docs/protocol.md, "Clients of the original protocol").
+SEED_EVENT_TYPES = frozenset({"assistant_message", "error"})
+
+
 class ChatConnection:
     """One socket on one session."""
 
-    def __init__(self, app, session: dict, scenario, send, user: dict | None = None) -> None:  # noqa: ANN001
+    def __init__(
+        self, app, session: dict, scenario, send, user: dict | None = None, *, seed_protocol: bool = False
+    ) -> None:  # noqa: ANN001
         self.app = app
         self.settings = app.config["CHATTRAIN_SETTINGS"]
         self.session_id = session["id"]
@@ -77,7 +86,7 @@ class ChatConnection:
         )
         self.scenario = scenario
         self.started_at = session["created_at"]
-        self.subscriber = Subscriber(self.session_id, send)
+        self.subscriber = Subscriber(self.session_id, send, event_types=SEED_EVENT_TYPES if seed_protocol else None)
         self.subscribed = False
         # The last_event_id of the session_start sent on connect: a socket whose first
         # frame is not session_start receives every event after it (docs/protocol.md).
@@ -239,12 +248,13 @@ async def chat_socket(session_id: int) -> None:
     ws = websocket._get_current_object()
     session = await visible_session(session_id)  # None when missing or not the user's to see
     scenario = app.catalog.by_id.get(session["scenario_id"]) if session else None
-    await ws.accept(subprotocol=socket_subprotocol())
+    subprotocol = socket_subprotocol()
+    await ws.accept(subprotocol=subprotocol)
     if session is None or scenario is None:
         await ws.send(error_frame("session_not_found", f"No session {session_id}."))
         await ws.close(CLOSE_SESSION_NOT_FOUND, "session not found")
         return
-    connection = ChatConnection(app, session, scenario, _frame_sender(ws), g.user)
+    connection = ChatConnection(app, session, scenario, _frame_sender(ws), g.user, seed_protocol=subprotocol is None)
     del session  # the connection keeps what it needs; an idle socket should hold no more
     unwatch = app.credential_watch.watch(g.user, partial(_revoke_socket, ws, connection))
     app.open_sockets += 1
