@@ -12,7 +12,7 @@ import re
 import pytest
 
 from shared.lib.logs import JsonFormatter
-from tests.support.client import open_socket, read_session_start
+from tests.support.client import frames_until_pong, open_socket, read_session_start
 
 
 @pytest.fixture(name="json_lines")
@@ -60,6 +60,10 @@ async def test_json_lines_of_a_socket_carry_its_request_id_and_session_id(client
         await read_session_start(ws)
         await ws.send(json.dumps({"type": "user_message", "content": "Hello there, how can I help?"}))
         assert json.loads(await ws.receive())["type"] == "message_ack"
+        # Frames are handled one after another: once the ping is answered, the message's
+        # handler has finished, its log line included (on PostgreSQL the ack comes from
+        # the write thread, before the handler resumes).
+        assert await frames_until_pong(ws) == []
     stored = [line for line in json_lines() if line["message"].startswith("trainee message stored")]
     assert len(stored) == 1, json_lines()
     assert stored[0]["request_id"] == "socket-request-1"
