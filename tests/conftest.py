@@ -48,7 +48,11 @@ async def _app(settings: Settings):
     from web.app import create_app
 
     app = create_app(settings)
-    async with app.test_app() as test_app:
+    test_app = app.test_app()
+    # Stopping joins the wake-up listener's thread and drains the database threads; on a
+    # loaded 2-core machine that has taken longer than Quart's default 6 s on PostgreSQL.
+    test_app.shutdown_timeout = 30
+    async with test_app:
         yield test_app
 
 
