@@ -117,8 +117,6 @@ class EventTailer:
         self._task: asyncio.Task | None = None
         self.listener: Listener = create_listener(settings)
         self.last_event_id = 0
-        # SQLite's reads are local and never wait for a writer (see Database.read_inline).
-        self._inline = is_sqlite(settings.resolved_database_url)
 
     async def start(self) -> None:
         self.last_event_id = await self._read(select_max_event_id)
@@ -149,11 +147,7 @@ class EventTailer:
         self._wake.set()
 
     async def _read(self, fn, *args):  # noqa: ANN001, ANN002, ANN202
-        if self._inline:
-            return self._db.read_inline(fn, *args)
-        # A round trip to another host, and while the server is away a connection
-        # attempt: on a database thread, never on the event loop.
-        return await self._db.read(fn, *args)
+        return self._db.read_inline(fn, *args)
 
     async def _data_version(self) -> int | None:
         if not is_sqlite(self._settings.resolved_database_url):
