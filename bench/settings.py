@@ -31,9 +31,9 @@ OPENAI_ENV = {
     "CHATTRAIN_LLM_API_KEY": "bench",
     "CHATTRAIN_LLM_REQUEST_TIMEOUT_SECONDS": "60",
 }
-# Case r3's stalls: the mock stalls sessions whose id is a multiple of STALL_EVERY_NTH; the
-# fake server stalls requests whose last user message contains STALL_MARKER, which the
-# trainees on those sessions add to every message, so the same trainees stall in both rows.
+# Case r3's stalls, played by the fake server alone (the product's mock never stalls): it
+# stalls requests whose last user message contains STALL_MARKER, which the trainees on
+# sessions whose id is a multiple of STALL_EVERY_NTH add to every message.
 STALL_EVERY_NTH = 10
 STALL_MARKER = "zzstallzz"
 SCENARIO = "long-practice"

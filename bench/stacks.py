@@ -20,7 +20,7 @@ import httpx
 
 from bench.fake_llm import Pacing
 from bench.meter import StackMeter
-from bench.settings import BENCH_ENV, OPENAI_ENV, STALL_EVERY_NTH
+from bench.settings import BENCH_ENV, OPENAI_ENV
 from tests.support.servers import backends_for
 from tests.support.stack import REPO_ROOT, Stack, free_port
 
@@ -121,17 +121,14 @@ def wait_stopped() -> None:
 
 
 def mock_env(pacing: Pacing) -> dict[str, str]:
-    """The worker's mock LLM paced as `pacing` says (its stall falls on sessions whose id
-    is a multiple of STALL_EVERY_NTH)."""
+    """The worker's mock LLM paced as `pacing` says (it never stalls: case r3 runs on the
+    fake server, which does)."""
     env = {
         "CHATTRAIN_LLM_PROVIDER": "mock",
         "CHATTRAIN_MOCK_LLM_FIRST_CHUNK_MS": str(int(pacing.first_chunk_ms)),
         "CHATTRAIN_MOCK_LLM_CHUNKS_PER_SECOND": f"{pacing.chunks_per_second:g}",
         "CHATTRAIN_MOCK_LLM_CHUNK_CHARS": str(pacing.chunk_chars),
     }
-    if pacing.stall_ms:
-        env["CHATTRAIN_MOCK_LLM_STALL_MS"] = str(int(pacing.stall_ms))
-        env["CHATTRAIN_MOCK_LLM_STALL_EVERY_NTH_SESSION"] = str(STALL_EVERY_NTH)
     return env
 
 

@@ -206,13 +206,6 @@ class Settings(BaseSettings):
         0.0, description="Mock provider: streaming pace (0: the whole reply at once)."
     )
     mock_llm_chunk_chars: int = Field(12, description="Mock provider: chunk size.")
-    mock_llm_stall_ms: int = Field(
-        0,
-        ge=0,
-        description="Mock provider, a model that stalls now and then: replies in sessions whose id is a multiple of "
-        "`CHATTRAIN_MOCK_LLM_STALL_EVERY_NTH_SESSION` wait this much longer before their first chunk (0: never).",
-    )
-    mock_llm_stall_every_nth_session: int = Field(10, ge=1, description="Mock provider: see the stall above.")
 
     # Masking. The key keys the vault's digests of masked values: with a key anyone can
     # read, a digest of a short value (an SSN) is brute-forced in minutes, so with

@@ -20,6 +20,4 @@ def create_provider(settings: Settings) -> LLMProvider:
         first_chunk_ms=settings.mock_llm_first_chunk_ms,
         chunks_per_second=settings.mock_llm_chunks_per_second,
         chunk_chars=settings.mock_llm_chunk_chars,
-        stall_ms=settings.mock_llm_stall_ms,
-        stall_every_nth_session=settings.mock_llm_stall_every_nth_session,
     )

@@ -5,8 +5,8 @@ The mock customer follows the scenario's script: the reply to the trainee's k-th
 When the trainee's message misses most of the keywords expected for the turn it answers,
 the customer first complains about that, in character; once the script has run out, the
 customer wraps up. The same request always gives the same reply, so tests and demos can
-rely on it, and optional pacing imitates a streaming model (and, for rehearsing a bad
-day, one that stalls before answering some sessions).
+rely on it, and optional pacing imitates a streaming model. (A model that stalls for some
+trainees is the benchmark's fake server's to play: bench/fake_llm.py.)
 """
 
 from __future__ import annotations
@@ -62,8 +62,6 @@ class MockProvider:
         first_chunk_ms: int = 0,
         chunks_per_second: float = 0.0,
         chunk_chars: int = 12,
-        stall_ms: int = 0,
-        stall_every_nth_session: int = 10,
     ):
         if first_chunk_ms < 0:
             raise ValueError("first_chunk_ms must be >= 0")
@@ -71,13 +69,9 @@ class MockProvider:
             raise ValueError("chunks_per_second must be >= 0")
         if chunk_chars < 1:
             raise ValueError("chunk_chars must be >= 1")
-        if stall_ms < 0 or stall_every_nth_session < 1:
-            raise ValueError("stall_ms must be >= 0 and stall_every_nth_session >= 1")
         self.first_chunk_ms = first_chunk_ms
         self.chunks_per_second = chunks_per_second
         self.chunk_chars = chunk_chars
-        self.stall_ms = stall_ms
-        self.stall_every_nth_session = stall_every_nth_session
 
     def stream_reply(self, request: ReplyRequest) -> ReplyStream:
         """Compose the scripted reply and stream it in chunks, paced as configured."""
@@ -87,15 +81,13 @@ class MockProvider:
             completion_tokens=estimate_tokens(text),
             model=MOCK_MODEL_NAME,
         )
-        stalls = self.stall_ms > 0 and request.session_id % self.stall_every_nth_session == 0
-        first_chunk_ms = self.first_chunk_ms + (self.stall_ms if stalls else 0)
-        return ReplyStream(chunks=self._paced(split_into_chunks(text, self.chunk_chars), first_chunk_ms), usage=usage)
+        return ReplyStream(chunks=self._paced(split_into_chunks(text, self.chunk_chars)), usage=usage)
 
-    def _paced(self, chunks: list[str], first_chunk_ms: int) -> Iterator[str]:
+    def _paced(self, chunks: list[str]) -> Iterator[str]:
         for index, chunk in enumerate(chunks):
             if index == 0:
-                if first_chunk_ms > 0:
-                    time.sleep(first_chunk_ms / 1000)
+                if self.first_chunk_ms > 0:
+                    time.sleep(self.first_chunk_ms / 1000)
             elif self.chunks_per_second > 0:
                 time.sleep(1 / self.chunks_per_second)
             yield chunk
