@@ -13,8 +13,6 @@ from shared.db import sessions as session_rows
 from shared.db.dbclock import select_now
 from shared.db.scenario_rows import select_scenario_ids
 from shared.db.workers import select_model_calls
-from shared.llm import ChatTurn, ReplyRequest
-from shared.llm.mock import MockProvider
 from shared.masking.policy import MaskingPolicy
 from worker.maintenance import heartbeat, sweep
 from worker.model_slots import ModelSlots
@@ -99,22 +97,3 @@ def test_the_heartbeat_publishes_the_model_calls_for_health(runtime: WorkerRunti
     with runtime.reading() as conn:
         assert select_model_calls(conn, seen_since=time.time() - 60) == (3, 4)
         assert select_model_calls(conn, seen_since=time.time() + 60) == (0, 0)  # no live worker
-
-
-def test_the_mock_stalls_only_the_sessions_it_is_told_to(runtime: WorkerRuntime, monkeypatch) -> None:
-    scenario = runtime.scenarios["customer-service"]
-    provider = MockProvider(first_chunk_ms=800, stall_ms=30_000, stall_every_nth_session=10)
-    slept: list[float] = []
-    monkeypatch.setattr("shared.llm.mock.time.sleep", slept.append)
-
-    def wait_before_first_chunk(session_id: int) -> float:
-        slept.clear()
-        history = (ChatTurn("assistant", scenario.bot_messages[0].content), ChatTurn("user", "Sorry about that."))
-        stream = provider.stream_reply(
-            ReplyRequest(scenario=scenario, history=history, session_id=session_id, reply_to=1)
-        )
-        next(iter(stream))
-        return sum(slept)
-
-    assert wait_before_first_chunk(20) == 30.8
-    assert wait_before_first_chunk(21) == 0.8
