@@ -37,12 +37,12 @@ from typing import Any
 from quart import current_app, g, request, websocket
 from quart_schema import security_scheme
 
+from shared.conversation.frames import error_frame
 from shared.db.browser_sessions import csrf_token_for, select_user_by_browser_session
 from shared.db.sessions import select_session
 from shared.db.users import consume_ws_ticket, select_user_by_token, ws_ticket_exists
 from shared.settings import Settings
 from web.errors import ApiError
-from web.frames import error_frame
 from web.origins import origin_allowed, unvouched_refusal
 
 SOCKET_SUBPROTOCOL = "chattrain.v1"

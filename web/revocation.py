@@ -31,12 +31,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from shared.conversation.frames import error_frame
 from shared.db.browser_sessions import select_browser_sessions_ended
 from shared.db.engine import DatabaseUnavailable
 from shared.db.users import select_credentials_revoked_after, select_last_credentials_revision
 from web.auth import CLOSE_UNAUTHORIZED
 from web.database import Database
-from web.frames import error_frame
 
 log = logging.getLogger("chattrain.web")
 

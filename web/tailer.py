@@ -13,6 +13,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
+from shared.conversation.frames import event_text
 from shared.db.engine import DatabaseUnavailable, is_sqlite
 from shared.db.events import StoredEvent, select_data_version, select_events_after, select_max_event_id
 from shared.lib.outages import Backoff
@@ -60,7 +61,7 @@ class Subscriber:
         elif event.seq > self.last_event_id:
             self.last_event_id = event.seq
             if self._event_types is None or event.type in self._event_types:
-                self._queue(event.frame_text())
+                self._queue(event_text(event))
 
     def send_direct(self, text: str) -> None:
         """A frame that is not an event (acks, errors about a frame, pong)."""

@@ -16,6 +16,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+class Delta(NamedTuple):
+    """What one `assistant_delta` says (shared/conversation/frames.py builds the frame)."""
+
+    seq: int
+    content: str
+    restart: bool = False
 
 
 @dataclass
@@ -44,8 +53,8 @@ class DeltaBatcher:
     def restore(self, checkpoint: tuple[str, int, float]) -> None:
         self.emitted, self.next_seq, self._last_flush = checkpoint
 
-    def take_delta(self, mask: Callable[[str], str], *, final: bool = False) -> dict | None:
-        """The next delta payload (content, seq, restart), or None if there is nothing new
+    def take_delta(self, mask: Callable[[str], str], *, final: bool = False) -> Delta | None:
+        """The next delta, or None if there is nothing new
         (then the next chunk may flush at once: the interval counts from a delta sent)."""
         text = self.generated if final else safe_prefix(self.generated)
         masked = mask(text)
@@ -53,9 +62,9 @@ class DeltaBatcher:
             return None  # nothing new yet (or still catching up with an earlier run)
         self._last_flush = time.monotonic()
         if masked.startswith(self.emitted):
-            delta = {"seq": self.next_seq, "content": masked[len(self.emitted) :]}
+            delta = Delta(self.next_seq, masked[len(self.emitted) :])
         else:
-            delta = {"seq": self.next_seq, "content": masked, "restart": True}
+            delta = Delta(self.next_seq, masked, restart=True)
         self.emitted = masked
         self.next_seq += 1
         return delta

@@ -23,6 +23,7 @@ from typing import Any
 
 from huey.signals import SIGNAL_INTERRUPTED
 
+from shared.conversation import frames
 from shared.conversation.writes import write_customer_message, write_error_event
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
@@ -36,7 +37,7 @@ from worker.evaluation import evaluate_session
 from worker.huey_app import huey
 from worker.model_judging import start_model_judging
 from worker.runtime import WorkerRuntime, get_runtime
-from worker.streaming import DeltaBatcher
+from worker.streaming import Delta, DeltaBatcher
 
 log = logging.getLogger("chattrain.worker")
 
@@ -324,14 +325,9 @@ def _write_delta(
         runtime.ring_web()
 
 
-def _insert_delta(conn, session_id: int, message_id: int, delta: dict[str, Any]) -> None:  # noqa: ANN001
-    event_rows.insert_event(
-        conn,
-        session_id=session_id,
-        type="assistant_delta",
-        payload={"reply_to": message_id, **delta},
-        message_id=message_id,
-    )
+def _insert_delta(conn, session_id: int, message_id: int, delta: Delta) -> None:  # noqa: ANN001
+    event = frames.assistant_delta_event(message_id, delta.seq, delta.content, restart=delta.restart)
+    event_rows.insert_event(conn, session_id=session_id, frame=event, message_id=message_id)
 
 
 def _write_reply(runtime: WorkerRuntime, reply: _Generated, claimant: str) -> None:

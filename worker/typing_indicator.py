@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
+from shared.conversation.frames import typing_event
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 
@@ -53,9 +54,7 @@ def write_typing_if_pending(conn, session_id: int, message_id: int, *, claimant:
         return False
     if event_rows.select_streamed_deltas(conn, session_id, message_id)[1] > 0:
         return False
-    event_rows.insert_event(
-        conn, session_id=session_id, type="typing", payload={"reply_to": message_id}, message_id=message_id
-    )
+    event_rows.insert_event(conn, session_id=session_id, frame=typing_event(message_id), message_id=message_id)
     return True
 
 

@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from shared.conversation import frames
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
 from shared.db.limits import RateLimit, hit_rate_limit
-from shared.lib.clock import utc_now_iso
 from shared.masking.client_ids import client_message_key
 from shared.masking.policy import MaskedMessage, MaskingPolicy
 
@@ -28,7 +28,7 @@ SESSION_ENDED = "This session has ended; start a new one to keep practising."
 
 
 class ConversationError(Exception):
-    """A socket frame that cannot be done: malformed (web/frames.py) or not allowed in the
+    """A socket frame that cannot be done: malformed (web/client_frames.py) or not allowed in the
     conversation's state. `code` and `message` go to the client in an error frame."""
 
     def __init__(self, code: str, message: str):
@@ -145,21 +145,13 @@ def write_customer_message(
     message = message_rows.insert_message(
         conn, session_id=session_id, role="assistant", content=content, metadata=metadata, reply_to=reply_to
     )
-    frame_metadata: dict[str, Any] = {"tokens": tokens, "reply_to": reply_to}
-    if reply_to is None:
-        frame_metadata["opening"] = True
-    payload = {
-        "content": content,
-        "timestamp": message["timestamp"],
-        "message_id": message["id"],
-        "metadata": frame_metadata,
-    }
-    event_rows.insert_event(
-        conn, session_id=session_id, type="assistant_message", payload=payload, message_id=reply_to or message["id"]
+    event = frames.assistant_message_event(
+        message_id=message["id"], content=content, timestamp=message["timestamp"], reply_to=reply_to, tokens=tokens
     )
+    event_rows.insert_event(conn, session_id=session_id, frame=event, message_id=reply_to or message["id"])
     return message
 
 
 def write_error_event(conn: Connection, *, session_id: int, code: str, content: str, message_id: int | None) -> int:
-    payload = {"code": code, "content": content, "reply_to": message_id, "timestamp": utc_now_iso()}
-    return event_rows.insert_event(conn, session_id=session_id, type="error", payload=payload, message_id=message_id)
+    event = frames.reply_error_event(code, content, message_id)
+    return event_rows.insert_event(conn, session_id=session_id, frame=event, message_id=message_id)

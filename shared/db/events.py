@@ -35,15 +35,6 @@ class StoredEvent:
     payload_json: str
     seq: int
 
-    def frame_text(self) -> str:
-        """The WebSocket frame: the payload with its type and event_id, serialised once.
-
-        The payload is stored as a JSON object, so the frame is built by splicing text
-        rather than parsing and re-serialising it for every socket."""
-        body = self.payload_json[1:-1]
-        separator = "," if body else ""
-        return f'{{"type":"{self.type}","event_id":{self.seq}{separator}{body}}}'
-
 
 _EVENT_COLUMNS = (events.c.id, events.c.session_id, events.c.type, events.c.payload_json, events.c.seq)
 
@@ -92,9 +83,11 @@ _DELTAS = Prepared(
 
 
 def insert_event(
-    conn: Connection, *, session_id: int, type: str, payload: dict[str, Any], message_id: int | None = None
+    conn: Connection, *, session_id: int, frame: tuple[str, dict[str, Any]], message_id: int | None = None
 ) -> int:
-    """Append one event; returns its id."""
+    """Append one event, `frame` being its type and payload (an EventFrame built in
+    shared/conversation/frames.py); returns its id."""
+    type, payload = frame
     if conn.dialect.name == "postgresql" and not holds_session_lock(conn, session_id):
         _LOCK_SESSION.run(conn, {"b_session_id": session_id})
     return _INSERT.scalar(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-# "=" is not a character of a client_message_id (web/frames.py), so a stored digest can
+# "=" is not a character of a client_message_id (web/client_frames.py), so a stored digest can
 # never be mistaken for an id stored as given by an earlier version.
 DIGEST_PREFIX = "hmac="
 # 128 bits, as the masking vault keeps: two ids of one session never collide.

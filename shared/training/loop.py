@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from shared.conversation import frames
 from shared.conversation.writes import ConversationError
 from shared.db import events as event_rows
 from shared.db import messages as message_rows
@@ -26,9 +27,6 @@ from shared.llm.judging import ModelVerdict
 from shared.training.completion import TIME_UP, TRAINEE_ENDED, completion_reason, script_finished
 from shared.training.report import TraineeTurn, build_report
 from shared.training.scoring import ReplyFeedback, reply_feedback
-
-FEEDBACK_EVENT = "feedback"
-SESSION_COMPLETE_EVENT = "session_complete"
 
 
 def trainee_turns(messages: Sequence[dict[str, Any]]) -> list[TraineeTurn]:
@@ -71,9 +69,9 @@ def store_reply_feedback(
     (after the reply's assistant_message event). Returns the event's payload."""
     message_id = message["id"]
     message_rows.update_message_metadata(conn, message_id, {**message["metadata"], "feedback": feedback.to_json()})
-    payload = {"message_id": message_id, **feedback.to_json()}
-    event_rows.insert_event(conn, session_id=session_id, type=FEEDBACK_EVENT, payload=payload, message_id=message_id)
-    return payload
+    event = frames.feedback_event(message_id, feedback.to_json())
+    event_rows.insert_event(conn, session_id=session_id, frame=event, message_id=message_id)
+    return event.payload
 
 
 def time_is_up(scenario: Any, started_at: str, now: datetime | None = None) -> bool:
@@ -135,7 +133,5 @@ def write_report(
     report["llm_grading"] = llm_grading
     if not report_rows.insert_report(conn, session_id, report):
         return None
-    event_rows.insert_event(
-        conn, session_id=session_id, type=SESSION_COMPLETE_EVENT, payload={"session_id": session_id, "summary": report}
-    )
+    event_rows.insert_event(conn, session_id=session_id, frame=frames.session_complete_event(session_id, report))
     return report

@@ -26,7 +26,7 @@ def _read(engine, after_id: int) -> list[event_rows.StoredEvent]:
 
 
 def _insert(conn, session_id: int, n: int = 0) -> int:  # noqa: ANN001
-    return event_rows.insert_event(conn, session_id=session_id, type="typing", payload={"n": n})
+    return event_rows.insert_event(conn, session_id=session_id, frame=("typing", {"n": n}))
 
 
 def test_the_tailer_holds_at_an_event_whose_transaction_commits_later(engine):

@@ -62,13 +62,13 @@ def _crossing_groups(engine, *, name_sessions: bool) -> tuple[list, Counter]:  #
 
         def first(conn):  # noqa: ANN001, ANN202
             runs[(index, "first")] += 1
-            event_rows.insert_event(conn, session_id=order[0], type="typing", payload={"group": index})
+            event_rows.insert_event(conn, session_id=order[0], frame=("typing", {"group": index}))
             first_done[index].set()
             await_other(index)
 
         def second(conn):  # noqa: ANN001, ANN202
             runs[(index, "second")] += 1
-            event_rows.insert_event(conn, session_id=order[1], type="typing", payload={"group": index})
+            event_rows.insert_event(conn, session_id=order[1], frame=("typing", {"group": index}))
 
         with engine.connect() as conn:
             pids[index] = conn.connection.driver_connection.info.backend_pid
@@ -113,5 +113,5 @@ def test_sessions_locked_up_front_count_as_locked_for_that_transaction_only(engi
             assert session_rows.holds_session_lock(conn, first) and session_rows.holds_session_lock(conn, second)
         with conn.begin():  # the next transaction on the same connection locks again
             assert not session_rows.holds_session_lock(conn, first)
-            event_rows.insert_event(conn, session_id=first, type="typing", payload={})
+            event_rows.insert_event(conn, session_id=first, frame=("typing", {}))
     assert _seqs_by_session(engine) == {first: [1]}

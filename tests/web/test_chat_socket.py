@@ -214,7 +214,7 @@ async def test_reconnect_with_after_replays_only_newer_events(client, users):
 async def _write_event(app, session_id: int, content: str) -> None:  # noqa: ANN001
     """An event as the worker writes one, then a nudge so the tailer reads it now."""
     await app.app.db.write(
-        event_rows.insert_event, session_id=session_id, type="assistant_delta", payload={"content": content}
+        event_rows.insert_event, session_id=session_id, frame=("assistant_delta", {"content": content})
     )
     app.app.tailer.nudge()
 

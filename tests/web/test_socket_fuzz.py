@@ -18,7 +18,7 @@ from shared.db.messages import select_messages
 from shared.settings import Settings
 from tests.support.client import frames_until_pong, open_socket
 from tests.support.stack import REPO_ROOT
-from web.frames import CLIENT_TYPES
+from web.client_frames import CLIENT_TYPES
 
 MAX_MESSAGE_CHARS = 4000
 MAX_FRAME_BYTES = 65536

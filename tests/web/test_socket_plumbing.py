@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from shared.conversation.frames import event_text
 from shared.db.events import StoredEvent
 from web.tailer import Subscriber
 from web.ws_connection import ReceiveQueue
@@ -41,7 +42,7 @@ async def test_frames_go_out_in_order_and_no_task_is_left_when_idle() -> None:
     await subscriber.flush(timeout=5)
     subscriber.send_direct("later")  # queued after the first burst: a new sender runs
     await subscriber.flush(timeout=5)
-    assert socket.sent == ["ack", _event(5).frame_text(), _event(6).frame_text(), "later"]
+    assert socket.sent == ["ack", event_text(_event(5)), event_text(_event(6)), "later"]
     assert subscriber._sender is None
 
 
@@ -77,7 +78,7 @@ async def test_replayed_and_live_events_are_merged_without_duplicates() -> None:
     subscriber.deliver(_event(3))  # live, while the replay is being read
     subscriber.end_replay([_event(2), _event(3)])
     await subscriber.flush(timeout=5)
-    assert socket.sent == [_event(2).frame_text(), _event(3).frame_text()]
+    assert socket.sent == [event_text(_event(2)), event_text(_event(3))]
 
 
 async def test_receive_queue_hands_items_over_in_order() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.streaming import DeltaBatcher, safe_prefix
+from worker.streaming import Delta, DeltaBatcher, safe_prefix
 
 
 @pytest.mark.parametrize(
@@ -27,11 +27,11 @@ def test_deltas_add_up_to_the_masked_text_and_restart_when_masking_changes_the_p
     batcher = DeltaBatcher(batch_seconds=0.0)
     batcher.add("hello there friend ")
     first = batcher.take_delta(str)
-    assert first == {"seq": 0, "content": "hello there friend "}
+    assert first == Delta(0, "hello there friend ")
     batcher.add("and more")
     # Masking now rewrites text that was already sent: the delta restarts the reply.
     second = batcher.take_delta(lambda text: text.replace("friend", "[NAME_1]"), final=True)
-    assert second == {"seq": 1, "content": "hello there [NAME_1] and more", "restart": True}
+    assert second == Delta(1, "hello there [NAME_1] and more", restart=True)
 
 
 def test_a_fast_reply_is_not_flushed_before_its_batch_interval():
@@ -44,7 +44,7 @@ def test_a_rerun_catching_up_with_what_was_sent_emits_nothing_until_it_passes_it
     batcher.add("one two ")
     assert batcher.take_delta(str) is None
     batcher.add("three four five")
-    assert batcher.take_delta(str, final=True) == {"seq": 3, "content": "four five"}
+    assert batcher.take_delta(str, final=True) == Delta(3, "four five")
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_a_flush_that_had_nothing_to_send_lets_the_next_chunk_flush_at_once():
     batcher = DeltaBatcher(batch_seconds=60)
     batcher._last_flush -= 61  # the model's first chunk came after one interval
     assert batcher.add("Okay, I")
-    assert batcher.take_delta(lambda text: text) == {"seq": 0, "content": "Okay, "}
+    assert batcher.take_delta(lambda text: text) == Delta(0, "Okay, ")
     assert not batcher.add("'m ")  # within the interval of the delta just sent
     batcher._last_flush -= 61
     assert batcher.add("Jane")
@@ -70,9 +70,9 @@ def test_a_flush_that_had_nothing_to_send_lets_the_next_chunk_flush_at_once():
 def test_a_nul_from_the_model_is_dropped_before_it_reaches_a_delta_or_the_reply():
     batcher = DeltaBatcher(batch_seconds=0.0)
     batcher.add("hel\x00lo there ")
-    assert batcher.take_delta(str) == {"seq": 0, "content": "hello there "}
+    assert batcher.take_delta(str) == Delta(0, "hello there ")
     batcher.add("\x00friend")
-    assert batcher.take_delta(str, final=True) == {"seq": 1, "content": "friend"}
+    assert batcher.take_delta(str, final=True) == Delta(1, "friend")
     assert batcher.generated == "hello there friend"
 
 
@@ -83,4 +83,4 @@ def test_a_delta_taken_in_a_transaction_run_again_is_the_same_delta():
     taken = batcher.take_delta(lambda text: text)
     batcher.restore(start)  # the transaction was rolled back and runs again
 
-    assert batcher.take_delta(lambda text: text) == taken == {"seq": 0, "content": "Hello there, how "}
+    assert batcher.take_delta(lambda text: text) == taken == Delta(0, "Hello there, how ")

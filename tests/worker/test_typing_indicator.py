@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.conversation.frames import assistant_delta_event, event_text
 from shared.conversation.writes import accept_trainee_message, write_opening_line
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
@@ -77,7 +78,7 @@ def test_a_slow_reply_gets_typing_after_the_delay_and_its_run_holds_the_job(runt
         time.sleep(0.01)
     (typing,) = _typing_events(runtime, session_id)
     assert time.monotonic() - started >= DELAY
-    assert typing.frame_text().endswith(f'"reply_to":{message_id}}}')
+    assert event_text(typing).endswith(f'"reply_to":{message_id}}}')
     assert rings == [1]
     job = _job(runtime, message_id)
     assert (job["status"], job["worker_id"], job["attempts"]) == ("working", CLAIMANT, 1)
@@ -93,7 +94,7 @@ def test_a_reply_settled_within_the_delay_gets_no_typing(runtime: WorkerRuntime)
     indicator.started(session_id, other_id, "host:1:abc:run2")
     time.sleep(DELAY * 6)
     typing = _typing_events(runtime, session_id)
-    assert [e.frame_text().endswith(f'"reply_to":{other_id}}}') for e in typing] == [True]
+    assert [event_text(e).endswith(f'"reply_to":{other_id}}}') for e in typing] == [True]
     assert _job(runtime, message_id)["status"] == "queued"  # the fast one was never claimed
 
 
@@ -106,8 +107,7 @@ def test_no_typing_once_the_reply_moved_on(runtime: WorkerRuntime, state: str) -
             event_rows.insert_event(
                 conn,
                 session_id=session_id,
-                type="assistant_delta",
-                payload={"reply_to": message_id, "seq": 0, "content": "Fine"},
+                frame=assistant_delta_event(message_id, 0, "Fine"),
                 message_id=message_id,
             )
         elif state == "claimed by another run":

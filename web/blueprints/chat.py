@@ -21,6 +21,7 @@ from functools import partial
 
 from quart import Blueprint, current_app, g, websocket
 
+from shared.conversation.frames import ack_frame, error_frame, pong_frame, session_start_frame
 from shared.conversation.writes import (
     SESSION_ENDED,
     AcceptedMessage,
@@ -35,22 +36,18 @@ from shared.db.sessions import complete_session
 from shared.training.completion import TIME_UP, TRAINEE_ENDED
 from shared.training.loop import end_session, time_is_up
 from web.auth import require_socket_user, socket_subprotocol, visible_session
-from web.errors import UNAVAILABLE_DETAIL, UNAVAILABLE_RETRY_AFTER_SECONDS
-from web.frames import (
+from web.client_frames import (
     ClientFrame,
     RetryMetadata,
     SessionStartMetadata,
     UserMessageMetadata,
-    ack_frame,
     check_message_content,
-    error_frame,
     parse_after,
     parse_client_frame,
     parse_metadata,
-    pong_frame,
-    session_start_frame,
     without_nul,
 )
+from web.errors import UNAVAILABLE_DETAIL, UNAVAILABLE_RETRY_AFTER_SECONDS
 from web.revocation import SocketEnding, close_revoked_socket
 from web.tailer import Subscriber
 

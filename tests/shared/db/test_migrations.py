@@ -139,7 +139,7 @@ def test_events_stored_before_per_session_numbering_keep_their_event_id(tmp_path
         upgrade_to_head(url)
         with engine.connect() as conn:
             for session_id in (1, 3):
-                event_rows.insert_event(conn, session_id=session_id, type="t", payload={})
+                event_rows.insert_event(conn, session_id=session_id, frame=("t", {}))
             conn.commit()
             events = event_rows.select_events_after(conn, 0)
     finally:

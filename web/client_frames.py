@@ -1,21 +1,19 @@
-"""WebSocket frames: the client's frames as models, the server's direct frames as
-functions. Events (assistant_message, deltas, feedback...) are built by the worker and
-stored; see docs/protocol.md for every frame."""
+"""The frames a client sends on the chat socket: their models and the checks on what they
+carry (docs/protocol.md). The frames the server sends are built in
+shared/conversation/frames.py."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 from shared.conversation.writes import ConversationError
-from shared.db.jsoncol import dumps
 from shared.db.schema import MAX_SQLITE_INTEGER
-from shared.lib.clock import utc_now_iso
 
 CLIENT_TYPES = ("session_start", "user_message", "ping", "end_session", "retry")
 
@@ -167,40 +165,3 @@ def parse_after(value: str | None) -> int | None:
             f"The 'after' query parameter must be an event_id: 0 to {MAX_SQLITE_INTEGER} in ASCII digits.",
         )
     return int(value)
-
-
-def frame_text(type: str, **fields: Any) -> str:
-    return dumps({"type": type, **fields})
-
-
-def error_frame(code: str, content: str, **fields: Any) -> str:
-    return frame_text("error", code=code, content=content, timestamp=utc_now_iso(), **fields)
-
-
-def session_start_frame(session_id: int, last_event_id: int, scenario: dict[str, Any]) -> str:
-    return frame_text(
-        "session_start",
-        content="Session started successfully",
-        timestamp=utc_now_iso(),
-        session_id=session_id,
-        last_event_id=last_event_id,
-        scenario=scenario,
-    )
-
-
-def ack_frame(message_id: int, client_message_id: str | None, duplicate: bool) -> str:
-    return frame_text(
-        "message_ack",
-        content="Message received",
-        message_id=message_id,
-        client_message_id=client_message_id,
-        duplicate=duplicate,
-        timestamp=utc_now_iso(),
-    )
-
-
-def pong_frame() -> str:
-    return frame_text("pong", timestamp=utc_now_iso())
-
-
-FrameType = Literal["session_start", "user_message", "ping", "end_session", "retry"]
