@@ -89,7 +89,6 @@ class Trainee:
         self.compression: str | None = "deflate"
         self.sent = 0  # user_messages sent, less those refused because the session had ended
         self.rejected = 0
-        self.restarts = 0
         self.completed = False  # the server said the session has ended
         self._next_id = 0
         self.acked: list[int] = []
@@ -145,7 +144,6 @@ class Trainee:
         await self.close()
         (self.session_id,) = await create_sessions(stack, [self.user])
         self.session_ids.append(self.session_id)
-        self.restarts += 1
         self.completed = False
         await self.open(stack.ws_base, self.compression)
 

@@ -113,7 +113,10 @@ class MetricsGatherer:
 
     async def _queue_depth(self) -> int | None:
         try:
-            return await self._queue_call(lambda: asyncio.to_thread(self._app.reply_queue.pending_count))
+            depth, _latency_ms = await self._queue_call(
+                lambda: asyncio.to_thread(self._app.reply_queue.depth_and_latency)
+            )
+            return depth
         except CallFailed:
             return None
 

@@ -498,10 +498,3 @@ class ImportData(BaseModel):
 
 class Imported(BaseModel):
     created: list[NewPerson] = Field(description="Everyone added, in the file's order, each with a sign-in link.")
-
-
-class RowProblem(BaseModel):
-    line: int = Field(description="The CSV line at fault (1 is the header).")
-    detail: str
-    field: str | None = None
-    user_id: str | None = None

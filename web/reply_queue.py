@@ -95,9 +95,6 @@ class ReplyQueue:
     def close(self) -> None:
         self._waiting_enqueues.shutdown(wait=True)
 
-    def pending_count(self) -> int:
-        return self._storage.queue_size()
-
     @property
     def backend(self) -> str:
         """`redis` or `sqlite`."""
@@ -111,7 +108,7 @@ class ReplyQueue:
         a thread."""
         queue_file = self._settings.queue_file
         if queue_file is None:
-            self._storage.ping_ms()
+            self._storage.conn.ping()
             return
         uri = f"{queue_file.as_uri()}?mode=ro"
         with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=CHECK_BUSY_SECONDS)) as conn:

@@ -96,12 +96,6 @@ class RedisQueueStorage(RedisStorage):
     def close_doorbell(self) -> None:
         """Nothing to close: Redis is the wake-up (the SQLite storage closes its socket)."""
 
-    def ping_ms(self) -> float:
-        """One round trip to Redis, in milliseconds (raises when unreachable)."""
-        started = time.perf_counter()
-        self.conn.ping()
-        return (time.perf_counter() - started) * 1000
-
 
 def create_redis_queue_storage(settings: Settings, name: str) -> RedisQueueStorage:
     """The queue on the Redis server CHATTRAIN_QUEUE_URL names, checked with a PING so a

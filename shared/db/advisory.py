@@ -24,18 +24,6 @@ def lock_for_transaction(conn: Connection, key: int) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:namespace, :key)"), {"namespace": NAMESPACE, "key": key})
 
 
-def try_lock_for_transaction(conn: Connection, key: int) -> bool:
-    """Take ChatTrain's lock `key` until this transaction ends if nobody holds it; False
-    if someone does (PostgreSQL; always True on SQLite)."""
-    if conn.dialect.name != "postgresql":
-        return True
-    return bool(
-        conn.execute(
-            text("SELECT pg_try_advisory_xact_lock(:namespace, :key)"), {"namespace": NAMESPACE, "key": key}
-        ).scalar_one()
-    )
-
-
 def lock_user_for_transaction(conn: Connection, user_id: str) -> None:
     """Serialise one user's read-then-write on PostgreSQL (their open-sessions count),
     whether or not they have a users row (insecure-dev mode)."""

@@ -147,8 +147,6 @@ class GroupedWriter:
         self._turn = threading.Lock()
         self._queue: list[_Write] = []
         self._queue_lock = threading.Lock()
-        self.groups = 0  # transactions run, for tests
-        self.writes = 0
 
     def write(self, fn: WriteFn, *, lock_sessions: Iterable[int] = ()) -> Any:
         """Run `fn(conn)` in a group's transaction; `lock_sessions`: the sessions it writes
@@ -180,8 +178,6 @@ class GroupedWriter:
             outcomes = [(None, error)] * len(group)
         for pending, (result, error) in zip(group, outcomes, strict=True):
             pending.result, pending.error, pending.done = result, error, True
-        self.groups += 1
-        self.writes += len(group)
 
     def _discard(self) -> None:
         conn, self._conn = self._conn, None

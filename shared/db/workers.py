@@ -57,10 +57,6 @@ def select_last_worker_seen(conn: Connection) -> float | None:
     return conn.execute(select(func.max(workers.c.last_seen_at))).scalar_one()
 
 
-def delete_worker(conn: Connection, worker_id: str) -> None:
-    conn.execute(workers.delete().where(workers.c.worker_id == worker_id))
-
-
 def select_live_workers(conn: Connection, *, seen_since: float) -> tuple[int, int]:
     """How many workers beat since `seen_since` (epoch seconds), and on how many hosts."""
     row = conn.execute(

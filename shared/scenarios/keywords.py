@@ -11,7 +11,6 @@ apostrophe also matches a typographic one, so `don't` matches `don’t`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from functools import lru_cache
 
 ALTERNATIVE_SEPARATOR = "|"
@@ -57,8 +56,3 @@ def keyword_matches(text: str, keyword: str) -> bool:
     on word boundaries."""
     regex = keyword_regex(keyword)
     return regex is not None and regex.search(text) is not None
-
-
-def missed_keywords(text: str, keywords: Iterable[str]) -> list[str]:
-    """The keywords (as written, in order) that `text` does not contain."""
-    return [keyword for keyword in keywords if not keyword_matches(text, keyword)]

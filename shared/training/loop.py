@@ -41,19 +41,6 @@ def trainee_turns(messages: Sequence[dict[str, Any]]) -> list[TraineeTurn]:
     return turns
 
 
-def write_reply_feedback(conn: Connection, scenario: Any, *, session_id: int, message_id: int) -> dict[str, Any] | None:
-    """Score trainee message `message_id` (its stored, masked text) against the customer
-    line it answers; keep the feedback in the message's metadata and append a `feedback`
-    event. Call it after the reply's assistant_message event, so clients get it after the
-    reply. Returns the event's payload."""
-    message = message_rows.select_message(conn, message_id)
-    if message is None or message["role"] != "user":
-        return None
-    turn_index = message_rows.count_assistant_messages_before(conn, session_id, message_id) - 1
-    feedback = score_trainee_message(scenario, message["content"], turn_index)
-    return store_reply_feedback(conn, session_id=session_id, message=message, feedback=feedback)
-
-
 def score_trainee_message(
     scenario: Any, content: str, turn_index: int, verdict: ModelVerdict | None = None
 ) -> ReplyFeedback:

@@ -219,12 +219,8 @@ def _improvements(scenario: Any, answers: list[list[_Judged]], judged: list[_Jud
     return _unique_text(improvements)
 
 
-def trim_quote(text: str, limit: int = QUOTE_CHARS) -> str:
-    """`text` on one line, cut at a word boundary to at most `limit` chars with an ellipsis."""
-    return _trim(text, limit)
-
-
 def _trim(text: str, limit: int = QUOTE_CHARS) -> str:
+    """`text` on one line, cut at a word boundary to at most `limit` chars with an ellipsis."""
     flat = " ".join(text.split())
     if len(flat) <= limit:
         return flat

@@ -11,10 +11,11 @@ from datetime import timedelta
 
 import pytest
 
+from shared.db.messages import select_message
 from shared.db.schema import sessions as sessions_table
 from shared.db.sessions import select_session
 from shared.lib.clock import utc_now
-from shared.training.loop import write_reply_feedback, write_report
+from shared.training.loop import score_trainee_message, store_reply_feedback, write_report
 from tests.support.client import open_socket
 
 
@@ -42,6 +43,12 @@ async def _end(client, user, session_id: int) -> None:  # noqa: ANN001
         await _recv_type(ws, "pong")
 
 
+async def _queue_depth(client, user) -> int:  # noqa: ANN001
+    """The entries waiting in the queue, as /api/health reports them."""
+    health = await (await client.get("/api/health", headers=user.headers)).get_json()
+    return health["queue"]["depth"]
+
+
 async def _write_report_as_the_worker_would(app, session_id: int) -> dict:  # noqa: ANN001
     session = await app.app.db.read(select_session, session_id)
     scenario = app.app.catalog.by_id[session["scenario_id"]]
@@ -55,7 +62,7 @@ async def test_end_session_completes_the_session_and_queues_its_evaluation(clien
     assert session["status"] == "completed"
     assert session["completed_at"] is not None
     assert session["ended_by"] == "trainee_ended"
-    assert app.app.reply_queue.pending_count() == 1  # the evaluation job
+    assert await _queue_depth(client, users.trainee) == 1  # the evaluation job
 
 
 async def test_a_completed_session_refuses_messages_retries_and_a_second_end(client, users, app):
@@ -93,7 +100,7 @@ async def test_a_message_after_the_time_limit_completes_the_session_as_time_up(c
     assert "Time is up" in error["content"]
     session = await app.app.db.read(select_session, session_id)
     assert (session["status"], session["ended_by"]) == ("completed", "time_up")
-    assert app.app.reply_queue.pending_count() == 1  # the evaluation, and no reply job
+    assert await _queue_depth(client, users.trainee) == 1  # the evaluation, and no reply job
 
 
 async def test_end_session_after_the_time_limit_records_time_up(client, users, app):
@@ -146,8 +153,15 @@ async def _session_with_feedback(client, users, app) -> tuple[int, int]:  # noqa
         await _send(ws, "user_message", "I'm sorry about the *charge*, let me help with your account.")
         message_id = (await _recv_type(ws, "message_ack"))["message_id"]
     scenario = app.app.catalog.get("customer-service")[1]
-    await app.app.db.write(write_reply_feedback, scenario, session_id=session_id, message_id=message_id)
+    await app.app.db.write(_store_feedback_as_the_worker_would, scenario, session_id, message_id)
     return session_id, message_id
+
+
+def _store_feedback_as_the_worker_would(conn, scenario, session_id: int, message_id: int) -> None:  # noqa: ANN001
+    """The feedback on the trainee's first line, which answers the opening line."""
+    message = select_message(conn, message_id)
+    feedback = score_trainee_message(scenario, message["content"], 0)
+    store_reply_feedback(conn, session_id=session_id, message=message, feedback=feedback)
 
 
 async def test_transcript_as_json_has_the_messages_with_their_feedback(client, users, app):

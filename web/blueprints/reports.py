@@ -9,8 +9,8 @@ from quart_schema import validate_querystring, validate_response
 
 from shared.conversation.records import select_session_record, transcript_json, transcript_markdown
 from shared.db import reports as report_rows
-from web.auth import require_user
-from web.blueprints.sessions import load_session, session_view
+from web.auth import require_user, session_for_user
+from web.blueprints.sessions import session_view
 from web.errors import ApiError
 from web.models import Report, Transcript, TranscriptFilter
 from web.openapi import document_content
@@ -25,7 +25,7 @@ async def get_session_report(session_id: int) -> Report:
     """Show a completed session's report: overall score, criteria, strengths and improvements.
 
     404 report_not_ready while the session is active or its report is still being written."""
-    session = await load_session(session_id)
+    session = await session_for_user(session_id)
     if session["status"] == "active":
         raise ApiError(
             404,
@@ -53,7 +53,7 @@ async def get_session_transcript(session_id: int, query_args: TranscriptFilter) 
 
     `format=json` (the default) gives the document below; `format=markdown` gives the same
     transcript, with the report summary once written, as text/markdown."""
-    await load_session(session_id)  # 404 unless the caller may see it
+    await session_for_user(session_id)  # 404 unless the caller may see it
     record = await current_app.db.read(select_session_record, session_id)
     if record is None:
         raise ApiError(404, "session_not_found", f"No session {session_id}.")

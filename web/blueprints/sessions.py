@@ -105,11 +105,6 @@ async def post_session(data: SessionData) -> tuple[Session, int]:
     return Session(**session_view(session)), 201
 
 
-async def load_session(session_id: int) -> dict[str, Any]:
-    """The session if the signed-in user may see it, else 404 (web.auth.session_for_user)."""
-    return await session_for_user(session_id)
-
-
 @blueprint.get("/api/sessions/<int:session_id>")
 @require_user
 @validate_response(SessionWithTranscript, 200)

@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from shared.scenarios import Scenario, ScenarioError, ScenarioLoadError, load_scenario, load_scenarios
-from shared.scenarios.keywords import keyword_matches, missed_keywords
+from shared.scenarios.keywords import keyword_matches
 from tests.support.stack import REPO_ROOT
 
 SHIPPED_DIR = REPO_ROOT / "scenarios"
@@ -433,12 +433,6 @@ def test_scenario_is_immutable(shipped):
 )
 def test_keyword_matching_is_case_insensitive_whole_word_with_alternatives(text, keyword, expected):
     assert keyword_matches(text, keyword) is expected
-
-
-def test_missed_keywords_keeps_the_order_and_spelling_of_the_list():
-    missed = missed_keywords("We will refund you.", ["Sorry|apologize", "refund", "business days"])
-
-    assert missed == ["Sorry|apologize", "business days"]
 
 
 def test_a_point_or_pitfall_in_plain_words_gets_its_criterion_coaching_and_praise(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from shared.scenarios.model import BotMessage, Completion, Pitfall, Point, RubricCriterion, Scenario
 from shared.training.judge import RUDE_CAP, judge_reply
-from shared.training.report import TraineeTurn, build_report, trim_quote
+from shared.training.report import TraineeTurn, build_report
 
 STARTED = "2024-05-01T09:00:00Z"
 ENDED = "2024-05-01T09:04:30Z"
@@ -190,14 +190,10 @@ def test_report_facts_and_json(scenario):
     assert json.loads(json.dumps(report)) == report
 
 
-def test_long_lines_are_quoted_trimmed_with_an_ellipsis(scenario):
-    long_line = "Hello. " + "This sentence keeps going and going without a break " * 5 + "done."
+def test_long_lines_are_quoted_on_one_line_trimmed_with_an_ellipsis(scenario):
+    long_line = "Hello.\n  " + "This sentence keeps going and  going without a break " * 5 + "done."
     report = report_of(scenario, [TraineeTurn(31, long_line, "2024-05-01T09:01:00Z", 0)])
     quote = next(i for i in report["improvements"] if i["evidence"])["evidence"][0]["quote"]
     assert len(quote) <= 160
     assert quote.endswith("…")
-
-
-def test_trim_quote_flattens_whitespace_and_keeps_short_text_whole():
-    assert trim_quote("  one\n two   three ") == "one two three"
-    assert trim_quote("x" * 200) == "x" * 159 + "…"
+    assert quote.startswith("Hello. This sentence keeps going and going ")  # whitespace flattened
