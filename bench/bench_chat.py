@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
             + (
                 f"\nmock = the worker's mock LLM, openai = the OpenAI-compatible provider -> bench/fake_llm.py on loopback;"
                 f" both paced {FIRST_CHUNK_MS} ms to the first chunk, then {CHUNKS_PER_SECOND} chunks/s of {CHUNK_CHARS} chars"
-                f" (guards: the mock at zero delay)\nworker = {worker.split(' --')[0]} with{worker.split('worker.main.huey')[1]};"
+                f" (guards: the mock at zero delay)\nworker = {worker.split(' worker.main.huey')[0]} with{worker.split('worker.main.huey')[1]};"
                 f" web = Hypercorn serving in-process; run took {time.monotonic() - started:.0f} s"
             )
         )

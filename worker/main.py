@@ -1,12 +1,16 @@
-"""Consumer entry point: `huey_consumer worker.main.huey --worker-type greenlet`.
+"""Consumer entry point: the Procfile's `python -m gevent.monkey --module
+huey.bin.huey_consumer worker.main.huey --worker-type greenlet`.
 
 Each reply spends seconds waiting on the model, so the consumer runs its workers as
 greenlets: hundreds of replies in flight in one process, each holding far less memory
-than a thread would (docs/performance.md, Design measurements). gevent's
-patching must come before anything else here opens a socket, takes a lock or sleeps, so
-it is the first thing this module does; only the consumer imports this module (the web
-process and the tests import worker.tasks directly and run unpatched, where the same code
-runs on threads).
+than a thread would (docs/performance.md, Design measurements). gevent's patching must
+come before anything opens a socket, takes a lock or sleeps: `python -m gevent.monkey`
+patches before the consumer imports anything. Started as plain `huey_consumer
+worker.main.huey`, the consumer has imported ssl, redis and psycopg before this module
+runs, so this module patches as its first act (gevent then warns that it is late) and
+repairs what it can below. Only the consumer imports this module (the web process and the
+tests import worker.tasks directly and run unpatched, where the same code runs on
+threads).
 
 Importing this module registers the tasks (replies and evaluations) and the start-up
 hook that begins the heartbeat and the recovery sweep."""
@@ -15,16 +19,17 @@ import warnings
 
 from gevent import monkey
 
-# gevent warns here about modules huey_consumer imported first; the warning is held and
-# written once logging is configured, so that it takes the configured format (JSON too).
+# Already done under `python -m gevent.monkey` (then this does nothing). Under plain
+# huey_consumer gevent warns here about the modules imported first; the warning is held
+# and written once logging is configured, so that it takes the configured format.
 with warnings.catch_warnings(record=True) as _patch_warnings:
     warnings.simplefilter("always")
     monkey.patch_all()
 
-# psycopg chooses how to wait for the server when it is imported, and huey_consumer has
-# imported it by now (huey.storage offers a PostgreSQL queue), before select was patched:
-# it chose its C wait, which blocks the whole process, every greenlet, for each round trip
-# to PostgreSQL. The poll wait on gevent's patched select is what psycopg picks under
+# psycopg chooses how to wait for the server when it is imported. Under plain
+# huey_consumer it was imported before select was patched (huey.storage offers a
+# PostgreSQL queue): it chose its C wait, which blocks the whole process, every greenlet,
+# for each round trip to PostgreSQL. The poll wait on gevent's patched select is what psycopg picks under
 # gevent when imported after the patch: it lets the other greenlets run meanwhile.
 # (psycopg is the postgresql extra; without it the database is SQLite: nothing to patch.
 # `psycopg.waiting.wait` is psycopg's internal: pyproject.toml bounds psycopg's version.)

@@ -67,6 +67,11 @@ async def test_five_turn_conversation_gets_every_reply_through_the_worker(stack,
     # Both processes took their start-up objects out of the collector's full passes.
     for process in ("web", "worker"):
         assert "start-up objects for the garbage collector" in stack.log_text(process)
+    # A fresh start and a whole conversation warn of nothing: no Python warning (gevent's
+    # late-patching warning once came at every worker start) and no WARNING line.
+    for process in ("web", "worker"):
+        warnings = [line for line in stack.log_text(process).splitlines() if "Warning" in line or "WARNING" in line]
+        assert not warnings, f"{process}: {warnings}"
 
 
 async def test_health_is_healthy_with_a_live_worker_and_reports_each_backend(stack):
