@@ -9,8 +9,8 @@ process that answered, and carries its `pid`.
 Latencies are quantiles over the replies whose model call started in the last
 `WINDOW_SECONDS` (at most `WINDOW_REPLIES` of them), computed here, rather than a
 cumulative histogram: a histogram's buckets would have to count every reply ever stored
-on each scrape, a full read of the reply_jobs table (0.4 s at 500,000 replies on SQLite),
-where the window is read through an index."""
+on each scrape, a full read of the reply_jobs table that grows with every reply stored
+(docs/performance.md, Design measurements), where the window is read through an index."""
 
 from __future__ import annotations
 

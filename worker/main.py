@@ -90,7 +90,7 @@ def begin_upkeep() -> None:
         runtime.scenarios  # noqa: B018
         runtime.provider  # noqa: B018
         count_tokens("warm")
-        default_embedder().embed_cached("warm")  # the judge's vector table (0.4 s)
+        default_embedder().embed_cached("warm")  # the judge's vector table
         freeze_startup_objects()
 
 

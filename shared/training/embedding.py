@@ -3,7 +3,8 @@
 The model is WordLlama's `l2_supercat` 256-dimension token table (the `wordllama` package,
 MIT licence), loaded from the package's own files: no download, no network, CPU only. A
 text's vector is the mean of its tokens' vectors, normalised, so a sentence costs a table
-look-up and a sum (about 0.05 ms) and the same text always gets the same vector. Why this
+look-up and a sum, no model run (docs/performance.md, Design measurements), and the same
+text always gets the same vector. Why this
 model and the ones set aside: docs/training.md (Choosing the model).
 
 WordLlama's own loader looks for its tokenizer file in the wrong folder and then tries to
@@ -34,7 +35,8 @@ class StaticEmbedder:
     """Text -> unit vector (float32, 256 values) by mean-pooling a token table."""
 
     def __init__(self, table: np.ndarray, tokenizer: Tokenizer) -> None:
-        # Kept as shipped (float16, 16 MB); the few rows a text uses are summed in float32.
+        # Kept as shipped (float16: half the memory of float32); the few rows a text uses
+        # are summed in float32.
         self._table = table
         # Every mean-pooled vector shares the table's common direction, which makes any two
         # texts look alike (cosine 0.2 for unrelated sentences); taking the table's mean row
@@ -72,7 +74,9 @@ class StaticEmbedder:
 
 @lru_cache(maxsize=1)
 def default_embedder() -> StaticEmbedder:
-    """The process's embedder, loaded on first use (about 0.3 s, 17 MB of memory)."""
+    """The process's embedder, loaded on first use: a pause and a table held for the
+    process's life (docs/performance.md, Design measurements), so the worker loads it at
+    start-up rather than on its first reply."""
     package = resources.files("wordllama")
     with resources.as_file(package.joinpath(*_WEIGHTS)) as weights:
         table = load_file(str(weights))["embedding.weight"]
