@@ -7,12 +7,13 @@ generated from them (`chattrain settings-doc`, render_settings_doc below).
 from __future__ import annotations
 
 import logging
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 log = logging.getLogger("chattrain")
 
@@ -329,6 +330,13 @@ class Settings(BaseSettings):
             raise ValueError("'*' is not allowed: list the frontend's origins explicitly (credentials are allowed)")
         return origins
 
+    @field_validator("llm_base_url", "public_base_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return url
+
     @field_validator("allowed_hosts")
     @classmethod
     def _host_names(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
@@ -424,7 +432,9 @@ the descriptions there, not this file (a test fails when the two differ).
 
 Every setting is an environment variable prefixed `CHATTRAIN_`, read once at start-up by
 the web process, the worker and the `chattrain` command alike. Names carry their unit.
-Lists are JSON (`["https://a.example","https://b.example"]`).
+Lists are JSON (`["https://a.example","https://b.example"]`). A value that is wrong (not a
+number, not a URL, a key file that cannot be read) ends the process at start with one
+line on stderr naming the variable.
 """
 
 
@@ -480,14 +490,40 @@ def _read_key_file(path: Path) -> bytes:
 
 def load_settings() -> Settings:
     """Read settings from the environment, make sure the data folder exists and that the
-    database can be reached. A database that cannot ends the process with one line on
-    stderr (no traceback), whichever entry point called this."""
+    database can be reached. A setting that is wrong (a value of the wrong kind, a folder
+    that cannot be made, a database that cannot be reached) ends the process with one line
+    on stderr naming it, no traceback, whichever entry point called this."""
     from shared.db.engine import DatabaseUnavailable, check_database
 
-    settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise SystemExit(f"chattrain: {describe_invalid_settings(error)}") from None
+    except SettingsError as error:
+        # A list or another structured value that is not JSON.
+        name = re.search(r'field "(\w+)"', str(error))
+        setting = f"CHATTRAIN_{name.group(1).upper()}" if name else "a setting"
+        raise SystemExit(f'chattrain: {setting}: not valid JSON (lists are JSON: ["a","b"])') from None
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SystemExit(
+            f"chattrain: CHATTRAIN_DATA_DIR: cannot create {settings.data_dir} ({error.strerror})"
+        ) from None
     try:
         check_database(settings.resolved_database_url)
     except DatabaseUnavailable as error:
         raise SystemExit(f"chattrain: {error}") from None
     return settings
+
+
+def describe_invalid_settings(error: ValidationError) -> str:
+    """Each invalid setting by its variable's name and what is wrong with it, on one line.
+    The value itself is left out: it may be a secret."""
+    problems = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        name = f"CHATTRAIN_{field.upper()}" if field in Settings.model_fields else field
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}")
+    return "; ".join(problems)

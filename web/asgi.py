@@ -1,8 +1,9 @@
 """The ASGI application Hypercorn serves: `hypercorn web.asgi:app`."""
 
 from shared.lib.backend_urls import BackendUnavailable
-from shared.settings import load_settings
+from shared.settings import SecretKeyMissing, load_settings
 from web.app import create_app
+from web.oidc_client import OidcMisconfigured
 from web.ws_compression import disable_permessage_deflate
 
 settings = load_settings()
@@ -10,5 +11,5 @@ if not settings.ws_compression:
     disable_permessage_deflate()
 try:
     app = create_app(settings)
-except BackendUnavailable as error:  # one line, not a traceback
+except (BackendUnavailable, SecretKeyMissing, OidcMisconfigured) as error:  # one line, not a traceback
     raise SystemExit(f"chattrain web: {error}") from None

@@ -75,9 +75,13 @@ def _secure_or_loopback(url: str) -> bool:
     return parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname or ""))
 
 
+class OidcMisconfigured(RuntimeError):
+    """OIDC sign-in is on but its settings cannot work; the message names what to set."""
+
+
 def oidc_config(settings: Settings) -> OidcConfig | None:
     """The OIDC settings checked and put together, or None when OIDC sign-in is off. A
-    half-made configuration is a RuntimeError naming what to set, so the web process
+    half-made configuration is OidcMisconfigured naming what to set, so the web process
     refuses to start rather than offer a sign-in that cannot work."""
     issuer = settings.oidc_issuer_url.strip().rstrip("/")
     if not issuer:
@@ -99,7 +103,7 @@ def oidc_config(settings: Settings) -> OidcConfig | None:
         except OSError as error:
             problems.append(f"CHATTRAIN_OIDC_CLIENT_SECRET_FILE: cannot read {path} ({error.strerror})")
     if problems:
-        raise RuntimeError("OpenID Connect sign-in is misconfigured: " + "; ".join(problems) + ".")
+        raise OidcMisconfigured("OpenID Connect sign-in is misconfigured: " + "; ".join(problems) + ".")
     return OidcConfig(
         issuer=issuer,
         provider_name=settings.oidc_provider_name,

@@ -47,7 +47,7 @@ from shared.lib.backend_urls import BackendUnavailable  # noqa: E402
 from shared.lib.gc_tuning import freeze_startup_objects  # noqa: E402
 from shared.lib.logs import adopt_handlers, configure_logging  # noqa: E402
 from shared.llm.tokens import count_tokens  # noqa: E402
-from shared.settings import load_settings  # noqa: E402
+from shared.settings import SecretKeyMissing, load_settings  # noqa: E402
 from shared.training.embedding import default_embedder  # noqa: E402
 from worker.huey_app import configure_huey, huey  # noqa: E402
 
@@ -64,10 +64,13 @@ from worker.runtime import get_runtime  # noqa: E402
 from worker.tasks import generate_reply, waiting_reply_ids  # noqa: E402
 
 configure_logging(settings.log_level, settings.log_format)
+try:
+    # Refuse to start without a masking key (shared/settings.py) rather than fail each reply.
+    settings.masking_key  # noqa: B018
+except SecretKeyMissing as error:  # one line, not a traceback
+    raise SystemExit(f"chattrain worker: {error}") from None
 for _warning in _patch_warnings:
     warnings.warn_explicit(_warning.message, _warning.category, _warning.filename, _warning.lineno)
-# Refuse to start without a masking key (shared/settings.py) rather than fail each reply.
-settings.masking_key  # noqa: B018
 # huey_consumer gives the "huey" logger a handler of its own; don't print its lines twice.
 logging.getLogger("huey").propagate = False
 

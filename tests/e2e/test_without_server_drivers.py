@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.client import ChatClient, create_session
-from tests.support.stack import REPO_ROOT, procfile_commands, started_stack
+from tests.support.stack import procfile_commands, run_entry_point, started_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -98,28 +98,13 @@ async def test_the_sqlite_layout_serves_a_conversation_with_no_server_driver_ins
     assert any("chattrain" in line for line in command_lines), command_lines
 
 
-def _run_entry_point(command: str, tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {name: value for name, value in os.environ.items() if not name.startswith("CHATTRAIN_")}
-    base["PATH"] = str(Path(sys.executable).parent) + os.pathsep + base.get("PATH", "")
-    base.update(
-        CHATTRAIN_DATA_DIR=str(tmp_path / "data"),
-        CHATTRAIN_SCENARIOS_DIR=str(REPO_ROOT / "scenarios"),
-        CHATTRAIN_SECRET_KEY="test-only-secret-key",
-        PORT="1",  # never reached: start-up stops first
-        **env,
-    )
-    return subprocess.run(
-        ["/bin/sh", "-c", f"exec {command}"], cwd=REPO_ROOT, env=base, capture_output=True, text=True, timeout=60
-    )
-
-
 @pytest.mark.parametrize("entry_point", ["cli", "web", "worker"])
 def test_a_postgresql_url_without_its_driver_stops_start_up_with_one_line_naming_the_extra(
     tmp_path, without_drivers, entry_point
 ):
     command = "chattrain db upgrade" if entry_point == "cli" else procfile_commands()[entry_point]
     url = "postgresql+psycopg://chattrain:s3cret-pw@127.0.0.1:1/chattrain"
-    result = _run_entry_point(command, tmp_path, {**without_drivers, "CHATTRAIN_DATABASE_URL": url})
+    result = run_entry_point(command, tmp_path, {**without_drivers, "CHATTRAIN_DATABASE_URL": url})
     assert result.returncode != 0
     output = (result.stdout + result.stderr).strip()
     assert "Traceback" not in output and "s3cret-pw" not in output, output
@@ -133,7 +118,7 @@ def test_a_redis_url_without_its_driver_stops_start_up_with_one_line_naming_the_
     tmp_path, without_drivers, entry_point
 ):
     url = "redis://:s3cret-pw@127.0.0.1:1/0"
-    result = _run_entry_point(
+    result = run_entry_point(
         procfile_commands()[entry_point], tmp_path, {**without_drivers, "CHATTRAIN_QUEUE_URL": url}
     )
     assert result.returncode != 0

@@ -255,6 +255,23 @@ def started_stack(data_dir: Path, backends: Backends | None = None, **extra_env:
         stack.stop_all()
 
 
+def run_entry_point(command: str, tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run one entry point (a Procfile line, a `chattrain` command) to its end, as a shell
+    runs it, on a data folder under tmp_path, with these variables over a working set."""
+    base = {name: value for name, value in os.environ.items() if not name.startswith("CHATTRAIN_")}
+    base["PATH"] = str(Path(sys.executable).parent) + os.pathsep + base.get("PATH", "")
+    base.update(
+        CHATTRAIN_DATA_DIR=str(tmp_path / "data"),
+        CHATTRAIN_SCENARIOS_DIR=str(REPO_ROOT / "scenarios"),
+        CHATTRAIN_SECRET_KEY="test-only-secret-key",
+        PORT="1",  # never reached: start-up stops first
+    )
+    base.update(env)
+    return subprocess.run(
+        ["/bin/sh", "-c", f"exec {command}"], cwd=REPO_ROOT, env=base, capture_output=True, text=True, timeout=60
+    )
+
+
 def start_make_run(data_dir: Path, port: int, *, text: bool = False) -> subprocess.Popen:
     """`make run` as a newcomer types it, on this data folder and port and no other
     configuration, in its own process group; output on the process's stdout."""
