@@ -103,6 +103,9 @@ async def test_specific_declarations(document):
     assert "text/markdown" in paths["/api/sessions/{session_id}/transcript"]["get"]["responses"]["200"]["content"]
     usage = {p["name"]: p for p in paths["/api/usage"]["get"]["parameters"]}
     assert "Must not be after `to`" in usage["from"]["description"]
+    assert "at most 366 days" in usage["from"]["description"]
+    sign_in = paths["/api/sign-in"]["post"]
+    assert "400" in sign_in["responses"] and "`sign_in_link_invalid`" in sign_in["description"]
     session_id = paths["/api/sessions/{session_id}"]["get"]["parameters"][0]["schema"]
     assert session_id == {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 

@@ -40,7 +40,11 @@ class SignedOut(BaseModel):
 @validate_response(Me, 200)
 @document_errors(429)
 async def post_sign_in(data: SignInData):  # noqa: ANN201
-    """Exchange a sign-in link's code for a browser session (an HttpOnly cookie)."""
+    """Exchange a sign-in link's code for a browser session (an HttpOnly cookie).
+
+    A code is good once, within the link's lifetime: one already used, expired or unknown
+    is refused with 400 `sign_in_link_invalid` (field `code`), and too many refused codes
+    from one address with 429."""
     settings = current_app.config["CHATTRAIN_SETTINGS"]
     failures, address = current_app.sign_in_failures, request.remote_addr
     failures.check(address)  # 429 over the limit, before the database is asked anything
