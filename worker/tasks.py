@@ -91,7 +91,7 @@ def requeue_interrupted(signal, task, *args, **kwargs) -> None:  # noqa: ANN001,
 
 
 @dataclass
-class _Prepared:
+class _ReplyInputs:
     """What one reply job read before generating: its job row and the LLM's request."""
 
     message_id: int
@@ -118,7 +118,7 @@ class _ModelTiming:
 class _Generated:
     """A reply generated and scored, ready for its write transaction."""
 
-    prepared: _Prepared
+    inputs: _ReplyInputs
     batcher: DeltaBatcher
     usage: Any
     feedback: Any
@@ -143,25 +143,25 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
         if job is None or not job_rows.may_take(job, now):
             return
         expired = now > job["expires_at"]
-        prepared = None
+        inputs = None
         if not expired:
             try:
-                prepared = _prepare(runtime, conn, job)
+                inputs = _read_inputs(runtime, conn, job)
             except Exception as error:  # retried like a failed call, then the trainee is told
                 runtime.note_failure(error, "reading a reply job failed message_id=%s", message_id)
     if expired:
         _expire(runtime, message_id, job["session_id"], claimant)
-    elif prepared is None:
+    elif inputs is None:
         _handle_llm_error(
             runtime, job, LLMError("internal_error", "the job could not be read", retryable=True), claimant
         )
     else:
-        generated = _generate(runtime, prepared, claimant)
+        generated = _generate(runtime, inputs, claimant)
         if generated is not None:
             _write_reply(runtime, generated, claimant)
 
 
-def _prepare(runtime: WorkerRuntime, conn, job: dict[str, Any]) -> _Prepared:  # noqa: ANN001
+def _read_inputs(runtime: WorkerRuntime, conn, job: dict[str, Any]) -> _ReplyInputs:  # noqa: ANN001
     message_id, session_id = job["message_id"], job["session_id"]
     session = session_rows.select_session(conn, session_id)
     history = message_rows.select_recent_history(
@@ -177,7 +177,7 @@ def _prepare(runtime: WorkerRuntime, conn, job: dict[str, Any]) -> _Prepared:  #
         reply_to=message_id,
         assistant_turns=assistant_turns,
     )
-    return _Prepared(
+    return _ReplyInputs(
         message_id=message_id,
         job=job,
         scenario=scenario,
@@ -189,33 +189,33 @@ def _prepare(runtime: WorkerRuntime, conn, job: dict[str, Any]) -> _Prepared:  #
     )
 
 
-def _generate(runtime: WorkerRuntime, prepared: _Prepared, claimant: str) -> _Generated | None:
+def _generate(runtime: WorkerRuntime, inputs: _ReplyInputs, claimant: str) -> _Generated | None:
     """Stream the reply (writing deltas when it is slow) and score the trainee's line;
     None when the provider failed (the job is retried or the trainee told)."""
     settings = runtime.settings
-    session_id, message_id, scenario = prepared.request.session_id, prepared.message_id, prepared.scenario
+    session_id, message_id, scenario = inputs.request.session_id, inputs.message_id, inputs.scenario
     timing = _ModelTiming()
-    turn_index = prepared.request.assistant_turns - 1
+    turn_index = inputs.request.assistant_turns - 1
     pending_verdict = None
     try:
         llm_accounting.check_daily_budget(
-            runtime.engine, user_id=prepared.user_id, budget=settings.llm_daily_token_budget_per_user
+            runtime.engine, user_id=inputs.user_id, budget=settings.llm_daily_token_budget_per_user
         )
         # After the budget check: a trainee past the budget gets no judging call either.
         pending_verdict = start_model_judging(
-            runtime, scenario, prepared.trainee_message, turn_index, user_id=prepared.user_id
+            runtime, scenario, inputs.trainee_message, turn_index, user_id=inputs.user_id
         )
-        batcher, usage = _stream_reply(runtime, prepared, claimant, timing)
+        batcher, usage = _stream_reply(runtime, inputs, claimant, timing)
     except LLMError as error:
-        _handle_llm_error(runtime, prepared.job, error, claimant)
+        _handle_llm_error(runtime, inputs.job, error, claimant)
         return None
     except Exception as error:  # a bug must not lose the reply: retry, then tell the trainee
         runtime.note_failure(error, "reply job crashed session_id=%s message_id=%s", session_id, message_id)
         _handle_llm_error(
-            runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), claimant
+            runtime, inputs.job, LLMError("internal_error", type(error).__name__, retryable=True), claimant
         )
         return None
-    trainee_message = prepared.trainee_message
+    trainee_message = inputs.trainee_message
     verdict = pending_verdict.result() if pending_verdict is not None else None
     # Scored before the reply's transaction, so the write lock is not held for it.
     feedback = (
@@ -226,7 +226,7 @@ def _generate(runtime: WorkerRuntime, prepared: _Prepared, claimant: str) -> _Ge
     # Like scoring, the search for personal data in a reply that goes out whole runs
     # before the transaction; only the placeholders are put in with the lock held.
     found = runtime.masking.find(batcher.generated, scenario.masking_rules) if batcher.next_seq == 0 else None
-    return _Generated(prepared, batcher, usage, feedback, found, timing)
+    return _Generated(inputs, batcher, usage, feedback, found, timing)
 
 
 def _claim(runtime: WorkerRuntime, conn, message_id: int, claimant: str) -> dict[str, Any] | None:  # noqa: ANN001
@@ -276,17 +276,17 @@ def _session_masker(runtime: WorkerRuntime, conn, session_id: int, patterns: tup
     return mask
 
 
-def _stream_reply(runtime: WorkerRuntime, prepared: _Prepared, claimant: str, timing: _ModelTiming):  # noqa: ANN202
+def _stream_reply(runtime: WorkerRuntime, inputs: _ReplyInputs, claimant: str, timing: _ModelTiming):  # noqa: ANN202
     """Run the provider, writing batched deltas; returns (batcher, usage). Waits for one
     of the provider's slots (CHATTRAIN_LLM_MAX_CONCURRENT_REQUESTS) first, with the
     `typing` indicator already pending, so a wait for a slot shows as typing."""
-    request = prepared.request
-    session_id, message_id = request.session_id, prepared.message_id
+    request = inputs.request
+    session_id, message_id = request.session_id, inputs.message_id
     patterns = request.scenario.masking_rules
     batcher = DeltaBatcher(
         batch_seconds=runtime.settings.stream_batch_ms / 1000,
-        emitted=prepared.emitted,
-        next_seq=prepared.next_seq,
+        emitted=inputs.emitted,
+        next_seq=inputs.next_seq,
     )
     pending = runtime.typing.started(session_id, message_id, claimant)
     try:
@@ -333,8 +333,8 @@ def _insert_delta(conn, session_id: int, message_id: int, delta: Delta) -> None:
 def _write_reply(runtime: WorkerRuntime, reply: _Generated, claimant: str) -> None:
     """Store a generated reply in one write transaction. A reply that cannot be written
     (a bug in its write) is retried like a failed LLM call, then reported to the trainee."""
-    prepared = reply.prepared
-    session_id, message_id = prepared.request.session_id, prepared.message_id
+    inputs = reply.inputs
+    session_id, message_id = inputs.request.session_id, inputs.message_id
     start = reply.batcher.checkpoint()
 
     def store(conn):  # noqa: ANN001, ANN202
@@ -346,7 +346,7 @@ def _write_reply(runtime: WorkerRuntime, reply: _Generated, claimant: str) -> No
     except Exception as error:
         runtime.note_failure(error, "writing a reply failed session_id=%s message_id=%s", session_id, message_id)
         _handle_llm_error(
-            runtime, prepared.job, LLMError("internal_error", type(error).__name__, retryable=True), claimant
+            runtime, inputs.job, LLMError("internal_error", type(error).__name__, retryable=True), claimant
         )
         return
     if written:
@@ -370,8 +370,8 @@ def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, claimant: str)
     always add up to the stored reply. In the same transaction: the claim on the job and
     its end, the feedback on the trainee message the reply answers (after the reply's
     event), and the session's completion when its script is finished or its time is up."""
-    prepared, batcher, usage = reply.prepared, reply.batcher, reply.usage
-    session_id, message_id, scenario = prepared.request.session_id, prepared.message_id, prepared.scenario
+    inputs, batcher, usage = reply.inputs, reply.batcher, reply.usage
+    session_id, message_id, scenario = inputs.request.session_id, inputs.message_id, inputs.scenario
     if message_rows.select_reply(conn, message_id) is not None:
         job_rows.finish_reply_job(conn, message_id, status="done")
         return False, None  # another run finished first; its reply stands
@@ -405,7 +405,7 @@ def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, claimant: str)
 
     if reply.feedback is not None:
         training_loop.store_reply_feedback(
-            conn, session_id=session_id, message=prepared.trainee_message, feedback=reply.feedback
+            conn, session_id=session_id, message=inputs.trainee_message, feedback=reply.feedback
         )
     ended_by = training_loop.complete_if_due(conn, scenario, session_id)
     timing = reply.timing

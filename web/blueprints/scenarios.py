@@ -6,9 +6,9 @@ from __future__ import annotations
 from quart import Blueprint, current_app, url_for
 from quart_schema import validate_response
 
+from shared import scenarios
 from shared.conversation.records import outcomes_stats
 from shared.db import reports as report_rows
-from shared.scenarios import Scenario as ScenarioModel
 from web.auth import require_trainer, require_user
 from web.errors import ApiError
 from web.models import Scenario, ScenarioStats
@@ -16,7 +16,7 @@ from web.models import Scenario, ScenarioStats
 blueprint = Blueprint("scenarios", __name__)
 
 
-def scenario_view(scenario_id: int, scenario: ScenarioModel) -> Scenario:
+def scenario_view(scenario_id: int, scenario: scenarios.Scenario) -> Scenario:
     """The public view of a scenario: never the script, the keywords or the rubric."""
     public = scenario.public_view()
     public["documents"] = [
@@ -29,7 +29,7 @@ def scenario_view(scenario_id: int, scenario: ScenarioModel) -> Scenario:
     return Scenario(id=scenario_id, **public)
 
 
-def find_scenario(ident: int | str) -> tuple[int, ScenarioModel]:
+def find_scenario(ident: int | str) -> tuple[int, scenarios.Scenario]:
     found = current_app.catalog.get(ident)
     if found is None:
         raise ApiError(404, "scenario_not_found", f"No scenario with id or slug {ident!r}.")
