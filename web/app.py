@@ -14,7 +14,7 @@ from shared.db.migrate import upgrade_to_head
 from shared.db.workers import heartbeat_window_seconds
 from shared.lib.gc_tuning import freeze_startup_objects
 from shared.lib.logs import configure_logging
-from shared.masking.policy import MaskingPolicy
+from shared.masking.policy import masking_policy
 from shared.settings import Settings
 from web.address_limits import AddressFailures
 from web.auth import SECURITY_SCHEMES, check_auth_mode
@@ -61,7 +61,7 @@ def create_app(settings: Settings) -> Quart:
     check_auth_mode(settings)
     if settings.auth_mode == "insecure-dev":
         log.warning("CHATTRAIN_AUTH_MODE=insecure-dev: requests without a token are trusted (loopback only)")
-    masking_key = settings.masking_key  # refuses to start without a key (shared/settings.py)
+    masking = masking_policy(settings)  # refuses to start without a key (shared/settings.py)
     oidc_settings = oidc_config(settings)  # None when OIDC sign-in is off; refuses a half-made one
     # No static folder: the API docs' assets (web/blueprints/apidocs.py) and the web app's
     # files (web/blueprints/pages.py) are served from folders of their own.
@@ -117,7 +117,7 @@ def create_app(settings: Settings) -> Quart:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         upgrade_to_head(settings.resolved_database_url)
         app.db = Database(settings.resolved_database_url)
-        app.masking = MaskingPolicy(enabled=settings.masking == "on", secret=masking_key)
+        app.masking = masking
         app.catalog = await load_catalog(app.db, settings.scenarios_dir)
         app.reply_queue = ReplyQueue(settings)
         app.db.after_commit_scope = app.reply_queue.collecting

@@ -28,7 +28,7 @@ from shared.db.scenario_rows import select_scenario_ids
 from shared.lib.clock import utc_now_iso
 from shared.lib.outages import Outage
 from shared.llm import LLMProvider, create_provider
-from shared.masking.policy import MaskingPolicy
+from shared.masking.policy import MaskingPolicy, masking_policy
 from shared.scenarios import Scenario, load_scenarios
 from shared.settings import Settings
 from shared.wakeups.channels import create_announcer
@@ -83,7 +83,7 @@ class WorkerRuntime:
 
     @cached_property
     def masking(self) -> MaskingPolicy:
-        return MaskingPolicy(enabled=self.settings.masking == "on", secret=self.settings.masking_key)
+        return masking_policy(self.settings)
 
     @cached_property
     def write_engine(self) -> Engine:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.masking import PlaceholderVault, find_candidates, mask_candidates
 from shared.masking.fiction import without_fiction
 from shared.masking.split_cards import find_split_card
 from shared.masking.split_values import SplitMatches, find_split_values, may_be_split
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,13 @@ class MaskingPolicy:
             previous_text=previous.text if previous.findings else None,
             previous_findings=[finding.to_json() for finding in previous.findings],
         )
+
+
+def masking_policy(settings: Settings) -> MaskingPolicy:
+    """The deployment's policy, as both processes build it: on or off by CHATTRAIN_MASKING,
+    keyed by the secret key (raises SecretKeyMissing where masking needs one and none is
+    set, so that neither process starts)."""
+    return MaskingPolicy(enabled=settings.masking == "on", secret=settings.masking_key)
 
 
 def _joined(split: SplitMatches, card: SplitMatches) -> SplitMatches:
