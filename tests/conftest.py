@@ -109,6 +109,6 @@ def _runtime(tmp_path: Path, database_url: str):
     upgrade_to_head(settings.resolved_database_url)
     runtime = WorkerRuntime(settings)
     with runtime.write_engine.begin() as conn:
-        for scenario in runtime.scenarios.values():
+        for scenario in runtime.catalog.by_slug.values():
             upsert_scenario(conn, slug=scenario.slug, title=scenario.title, config={}, file_path=str(scenario.folder))
     return runtime

@@ -15,6 +15,7 @@ from shared.db.workers import heartbeat_window_seconds
 from shared.lib.gc_tuning import freeze_startup_objects
 from shared.lib.logs import configure_logging
 from shared.masking.policy import masking_policy
+from shared.scenarios.catalog import ScenarioCatalog, upsert_catalog
 from shared.settings import Settings
 from web.address_limits import AddressFailures
 from web.auth import SECURITY_SCHEMES, check_auth_mode
@@ -35,7 +36,6 @@ from web.blueprints import (
 )
 from web.blueprints.metrics import blueprint as metrics_blueprint
 from web.blueprints.probes import blueprint as probes_blueprint
-from web.catalog import load_catalog
 from web.cors import install_cors
 from web.database import Database
 from web.errors import register_error_handlers
@@ -118,7 +118,9 @@ def create_app(settings: Settings) -> Quart:
         upgrade_to_head(settings.resolved_database_url)
         app.db = Database(settings.resolved_database_url)
         app.masking = masking
-        app.catalog = await load_catalog(app.db, settings.scenarios_dir)
+        app.catalog = ScenarioCatalog.from_folder(settings.scenarios_dir)
+        await app.db.write(upsert_catalog, app.catalog)
+        log.info("loaded %d scenario(s), %d error(s)", len(app.catalog.by_id), len(app.catalog.errors))
         app.reply_queue = ReplyQueue(settings)
         app.db.after_commit_scope = app.reply_queue.collecting
         app.tailer = EventTailer(app.db, settings)

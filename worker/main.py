@@ -90,7 +90,7 @@ def begin_upkeep() -> None:
         # Loaded now rather than by the first replies: an import or a vocabulary load
         # blocks every greenlet of the process while it runs. (And loaded objects are
         # frozen with the rest.)
-        runtime.scenarios  # noqa: B018
+        runtime.catalog  # noqa: B018
         runtime.provider  # noqa: B018
         count_tokens("warm")
         default_embedder().embed_cached("warm")  # the judge's vector table

@@ -166,10 +166,10 @@ def complete_overdue_sessions(runtime: WorkerRuntime, enqueue_evaluation) -> int
     """Complete (ended_by "time_up") the active sessions whose scenario's duration has
     passed, and enqueue their evaluation; returns how many. One read of the active sessions
     older than the shortest duration; the write lock is taken only when one is overdue."""
-    if not runtime.scenarios:
+    if not runtime.catalog.by_slug:
         return 0
     now = utc_now()
-    shortest = min(scenario.duration_minutes for scenario in runtime.scenarios.values())
+    shortest = min(scenario.duration_minutes for scenario in runtime.catalog.by_slug.values())
     started_before = (now - timedelta(minutes=shortest)).isoformat(timespec="milliseconds")
     with runtime.engine.connect() as conn:
         candidates = session_rows.select_active_sessions_started_before(conn, started_before)

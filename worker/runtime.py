@@ -1,4 +1,4 @@
-"""What a worker process holds for its whole life: the engine, the scenarios, the LLM
+"""What a worker process holds for its whole life: the engine, the scenario catalog, the LLM
 provider and its slots, the announcer that wakes the web processes. Created once, on first use,
 by whichever worker (greenlet or thread) gets there first.
 
@@ -29,7 +29,8 @@ from shared.lib.clock import utc_now_iso
 from shared.lib.outages import Outage
 from shared.llm import LLMProvider, create_provider
 from shared.masking.policy import MaskingPolicy, masking_policy
-from shared.scenarios import Scenario, load_scenarios
+from shared.scenarios import Scenario
+from shared.scenarios.catalog import ScenarioCatalog
 from shared.settings import Settings
 from shared.wakeups.channels import create_announcer
 from worker.model_slots import ModelSlots
@@ -71,11 +72,9 @@ class WorkerRuntime:
         return create_sync_engine(self.settings.resolved_database_url, pool_size=16, max_overflow=32)
 
     @cached_property
-    def scenarios(self) -> dict[str, Scenario]:
-        loaded, errors = load_scenarios(self.settings.scenarios_dir)
-        for error in errors:
-            log.error("scenario not loaded: %s", error)
-        return {scenario.slug: scenario for scenario in loaded}
+    def catalog(self) -> ScenarioCatalog:
+        """The scenarios, numbered as the web process stored them (scenario_for)."""
+        return ScenarioCatalog.from_folder(self.settings.scenarios_dir)
 
     @cached_property
     def provider(self) -> LLMProvider:
@@ -113,17 +112,14 @@ class WorkerRuntime:
         with self.engine.connect() as conn:
             yield conn
 
-    @cached_property
-    def scenario_slugs(self) -> dict[int, str]:
-        with self.engine.connect() as conn:
-            return {scenario_id: slug for slug, scenario_id in select_scenario_ids(conn).items()}
-
     def scenario_for(self, scenario_id: int) -> Scenario:
-        slug = self.scenario_slugs.get(scenario_id)
-        if slug is None:  # a scenario added since this worker started
-            self.__dict__.pop("scenario_slugs", None)
-            slug = self.scenario_slugs[scenario_id]
-        return self.scenarios[slug]
+        """The scenario with this id (KeyError for one this process has no folder of)."""
+        scenario = self.catalog.by_id.get(scenario_id)
+        if scenario is None:  # numbered since this worker last read the ids (or never read)
+            with self.engine.connect() as conn:
+                self.catalog.number(select_scenario_ids(conn))
+            scenario = self.catalog.by_id[scenario_id]
+        return scenario
 
     def note_failure(self, error: BaseException, what: str, *args: object) -> None:
         """Log a step that failed (call from an `except` block): a database or queue that

@@ -69,7 +69,7 @@ def _runtime(settings: Settings):
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     runtime = WorkerRuntime(settings)
     with runtime.write_engine.begin() as conn:
-        for scenario in runtime.scenarios.values():
+        for scenario in runtime.catalog.by_slug.values():
             upsert_scenario(conn, slug=scenario.slug, title=scenario.title, config={}, file_path=str(scenario.folder))
     yield runtime
     runtime.engine.dispose()

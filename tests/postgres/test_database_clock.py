@@ -45,7 +45,7 @@ def _say(runtime, session_id: int) -> int:  # noqa: ANN001
 
 def test_a_reply_job_is_enqueued_and_expires_by_the_database_clock(runtime, monkeypatch):
     monkeypatch.setattr("shared.conversation.writes.time", _host_clock(AN_HOUR))  # a web host an hour fast
-    message_id = _say(runtime, _start(runtime, runtime.scenarios["customer-service"]))
+    message_id = _say(runtime, _start(runtime, runtime.catalog.by_slug["customer-service"]))
 
     with runtime.reading() as conn:
         job = job_rows.select_reply_job(conn, message_id)
@@ -55,7 +55,7 @@ def test_a_reply_job_is_enqueued_and_expires_by_the_database_clock(runtime, monk
 
 
 def test_a_retried_reply_job_gets_its_new_expiry_from_the_database_clock(runtime, monkeypatch):
-    session_id = _start(runtime, runtime.scenarios["customer-service"])
+    session_id = _start(runtime, runtime.catalog.by_slug["customer-service"])
     message_id = _say(runtime, session_id)
     with runtime.write_engine.begin() as conn:
         job_rows.finish_reply_job(conn, message_id, status="failed", last_error="llm_timeout")
@@ -71,7 +71,7 @@ def test_a_retried_reply_job_gets_its_new_expiry_from_the_database_clock(runtime
 
 
 def test_a_worker_whose_clock_runs_fast_answers_a_fresh_job_instead_of_expiring_it(runtime, monkeypatch):
-    message_id = _say(runtime, _start(runtime, runtime.scenarios["customer-service"]))
+    message_id = _say(runtime, _start(runtime, runtime.catalog.by_slug["customer-service"]))
     monkeypatch.setattr("worker.tasks.time", _host_clock(AN_HOUR))  # its host is an hour ahead
 
     run_reply_job(runtime, message_id)
@@ -81,7 +81,7 @@ def test_a_worker_whose_clock_runs_fast_answers_a_fresh_job_instead_of_expiring_
 
 
 def test_a_sweep_on_a_fast_host_leaves_a_freshly_queued_job_alone(runtime, monkeypatch):
-    _say(runtime, _start(runtime, runtime.scenarios["customer-service"]))
+    _say(runtime, _start(runtime, runtime.catalog.by_slug["customer-service"]))
     monkeypatch.setattr("worker.maintenance.time", _host_clock(AN_HOUR))
     enqueued: list[int] = []
 
@@ -90,7 +90,7 @@ def test_a_sweep_on_a_fast_host_leaves_a_freshly_queued_job_alone(runtime, monke
 
 
 def test_a_sweep_on_a_slow_host_recovers_a_job_queued_too_long_ago_by_the_database_clock(runtime, monkeypatch):
-    message_id = _say(runtime, _start(runtime, runtime.scenarios["customer-service"]))
+    message_id = _say(runtime, _start(runtime, runtime.catalog.by_slug["customer-service"]))
     with runtime.write_engine.begin() as conn:  # its queue entry was lost ten minutes ago
         conn.execute(update(reply_jobs).values(enqueued_at=text("extract(epoch from clock_timestamp()) - 600")))
     monkeypatch.setattr("worker.maintenance.time", _host_clock(-AN_HOUR))

@@ -39,7 +39,7 @@ def test_the_heartbeat_upserts_its_row_on_postgresql(runtime):
 
 
 def test_insert_report_says_true_once_then_false(runtime):
-    session_id = _start(runtime, runtime.scenarios["customer-service"])
+    session_id = _start(runtime, runtime.catalog.by_slug["customer-service"])
     with runtime.write_engine.begin() as conn:
         assert insert_report(conn, session_id, {"overall_score": 1}) is True
         assert insert_report(conn, session_id, {"overall_score": 2}) is False

@@ -9,6 +9,7 @@ import unicodedata
 from shared.conversation.writes import accept_trainee_message, write_customer_message, write_opening_line
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
+from shared.db.scenario_rows import select_scenario_ids
 from shared.masking.placeholders import PLACEHOLDER_RE
 from shared.masking.policy import MaskingPolicy
 from shared.masking.split_values import may_be_split
@@ -19,7 +20,7 @@ MASKING = MaskingPolicy(enabled=True, secret=b"split-secret")
 
 def _start(runtime: WorkerRuntime) -> int:
     with runtime.write_engine.begin() as conn:
-        scenario_id = next(iter(runtime.scenario_slugs))
+        scenario_id = next(iter(select_scenario_ids(conn).values()))
         session_id = session_rows.insert_session(conn, scenario_id=scenario_id, user_id="trainee-1")["id"]
         write_opening_line(conn, session_id=session_id, content="I was charged twice.")
     return session_id

@@ -16,6 +16,7 @@ from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
 from shared.db.jsoncol import loads
 from shared.db.reports import select_report, select_sessions_awaiting_report
+from shared.db.scenario_rows import select_scenario_ids
 from shared.db.schema import sessions as sessions_table
 from shared.lib.clock import utc_now
 from shared.training.loop import complete_if_due, end_session, trainee_turns, write_report
@@ -27,12 +28,12 @@ from worker.tasks import run_reply_job
 
 @pytest.fixture(name="scenario")
 def _scenario(runtime: WorkerRuntime):
-    return runtime.scenarios["customer-service"]
+    return runtime.catalog.by_slug["customer-service"]
 
 
 def _start(runtime: WorkerRuntime, scenario) -> int:  # noqa: ANN001
     with runtime.write_engine.begin() as conn:
-        scenario_id = {slug: sid for sid, slug in runtime.scenario_slugs.items()}[scenario.slug]
+        scenario_id = select_scenario_ids(conn)[scenario.slug]
         session = session_rows.insert_session(conn, scenario_id=scenario_id, user_id="trainee-1")
         write_opening_line(conn, session_id=session["id"], content=scenario.opening_line)
         return session["id"]
@@ -152,7 +153,7 @@ def test_write_report_ignores_an_active_session(runtime, scenario):
 
 def test_the_sweep_completes_only_overdue_sessions_and_queues_their_evaluation(runtime, scenario):
     overdue, fresh = _start(runtime, scenario), _start(runtime, scenario)
-    other = runtime.scenarios["technical-support"]  # 25 minutes
+    other = runtime.catalog.by_slug["technical-support"]  # 25 minutes
     not_yet = _start(runtime, other)
     _backdate(runtime, overdue, scenario.duration_minutes + 0.5)
     _backdate(runtime, not_yet, scenario.duration_minutes + 0.5)
