@@ -44,14 +44,13 @@ from web.metrics import MetricsGatherer
 from web.oidc_client import OidcClient, oidc_config
 from web.openapi import ChatTrainOpenAPIProvider
 from web.readiness import ReadinessProbe
-from web.reply_queue import ReplyQueue
+from web.reply_queue import ReplyQueue, configure_queue
 from web.request_ids import install_request_ids
 from web.revocation import CredentialWatch
 from web.security import install_security_headers
 from web.tailer import EventTailer
 from web.url_converters import RowIdConverter
 from web.ws_connection import LeanWebsocketConnection
-from worker.huey_app import configure_huey
 
 log = logging.getLogger("chattrain.web")
 
@@ -69,9 +68,7 @@ def create_app(settings: Settings) -> Quart:
     app.asgi_websocket_class = LeanWebsocketConnection
     app.request_class = JsonBodyRequest
     app.config["CHATTRAIN_SETTINGS"] = settings
-    # The queue the web side enqueues to is the one these settings name, not the
-    # environment's (web/reply_queue.py serialises through this instance).
-    configure_huey(settings)
+    configure_queue(settings)
     # Quart reads whole request bodies into memory: cap them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_frame_bytes
     # "//etc/passwd" must reach the document check (and 404), not redirect elsewhere.

@@ -1,5 +1,6 @@
-"""The web side of the queue: enqueue a reply job or a session's evaluation, read the
-queue's depth.
+"""The web side of the queue, and the web process's one seam with the worker: enqueue a
+reply job or a session's evaluation, read the queue's depth. Nothing else in web/ imports
+from worker/.
 
 Tasks are serialised by the consumer's Huey instance (`worker.tasks` and
 `worker.evaluation`, the same module paths the consumer imports, because Huey's registry
@@ -18,12 +19,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 from shared.lib.outages import Outage
 from shared.settings import Settings
+from worker.huey_app import configure_huey
 from worker.queue_storage import create_queue_storage
 
 log = logging.getLogger("chattrain.web")
 
 # The readiness check's read waits at most this long for a writer holding the queue file.
 CHECK_BUSY_SECONDS = 1.0
+
+
+def configure_queue(settings: Settings) -> None:
+    """Point the consumer's Huey instance, through which this process serialises its
+    tasks, at the queue these settings name rather than the environment's."""
+    configure_huey(settings)
 
 
 class ReplyQueue:

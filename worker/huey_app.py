@@ -2,8 +2,8 @@
 
 Tasks register on it at import (worker/tasks.py, worker/evaluation.py), so it exists from
 import on, but it reads no environment then: until `configure_huey(settings)` it has no
-queue, and enqueueing is an error. The web side configures it in `create_app(settings)`,
-the consumer in its target module, `worker.main`, which imports the tasks too (Huey's
+queue, and enqueueing is an error. The web side configures it in `create_app(settings)`
+(through web/reply_queue.py, its one way to the worker), the consumer in its target module, `worker.main`, which imports the tasks too (Huey's
 registry keys tasks by module and name, so the web side imports them through the same
 paths)."""
 
