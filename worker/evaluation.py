@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from shared.conversation.writes import write_report
 from shared.db import messages as message_rows
 from shared.db import reports as report_rows
 from shared.db import sessions as session_rows
 from shared.llm import LLMError
 from shared.llm import accounting as llm_accounting
 from shared.llm.grading import GradingOutcome, grade_session
-from shared.training import loop as training_loop
 from worker.huey_app import huey
 from worker.runtime import WorkerRuntime, get_runtime
 
@@ -44,7 +44,7 @@ def run_evaluation(runtime: WorkerRuntime, session_id: int) -> dict[str, Any] | 
         if session is None or session["status"] != "completed":
             return None
         scenario = runtime.scenario_for(session["scenario_id"])
-        report = training_loop.write_report(conn, scenario, session, llm_grading=graded.grading if graded else None)
+        report = write_report(conn, scenario, session, llm_grading=graded.grading if graded else None)
         if report is not None and graded is not None:
             llm_accounting.record_grading(
                 conn, user_id=session["user_id"], provider=runtime.provider.name, usage=graded.usage

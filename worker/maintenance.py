@@ -22,8 +22,7 @@ from shared.db.dbclock import select_now
 from shared.db.reports import select_sessions_awaiting_report
 from shared.db.workers import upsert_worker_heartbeat
 from shared.lib.clock import utc_now
-from shared.training.completion import TIME_UP
-from shared.training.loop import time_is_up
+from shared.training.completion import TIME_UP, time_is_up
 from worker.runtime import WorkerRuntime
 
 log = logging.getLogger("chattrain.worker")

@@ -24,7 +24,7 @@ from typing import Any
 from huey.signals import SIGNAL_INTERRUPTED
 
 from shared.conversation import frames
-from shared.conversation.writes import write_customer_message, write_error_event
+from shared.conversation.writes import complete_if_due, store_reply_feedback, write_customer_message, write_error_event
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db import messages as message_rows
@@ -32,7 +32,7 @@ from shared.db import sessions as session_rows
 from shared.db.dbclock import select_now
 from shared.llm import ChatTurn, LLMError, ReplyRequest
 from shared.llm import accounting as llm_accounting
-from shared.training import loop as training_loop
+from shared.training.scoring import reply_feedback
 from worker.evaluation import evaluate_session
 from worker.huey_app import huey
 from worker.model_judging import start_model_judging
@@ -219,7 +219,7 @@ def _generate(runtime: WorkerRuntime, inputs: _ReplyInputs, claimant: str) -> _G
     verdict = pending_verdict.result() if pending_verdict is not None else None
     # Scored before the reply's transaction, so the write lock is not held for it.
     feedback = (
-        training_loop.score_trainee_message(scenario, trainee_message["content"], turn_index, verdict)
+        reply_feedback(scenario, turn_index, trainee_message["content"], verdict)
         if scenario.per_reply_feedback and trainee_message is not None and trainee_message["role"] == "user"
         else None
     )
@@ -404,10 +404,8 @@ def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, claimant: str)
     llm_accounting.record_reply(conn, session_id=session_id, provider=runtime.provider.name, usage=usage)
 
     if reply.feedback is not None:
-        training_loop.store_reply_feedback(
-            conn, session_id=session_id, message=inputs.trainee_message, feedback=reply.feedback
-        )
-    ended_by = training_loop.complete_if_due(conn, scenario, session_id)
+        store_reply_feedback(conn, session_id=session_id, message=inputs.trainee_message, feedback=reply.feedback)
+    ended_by = complete_if_due(conn, scenario, session_id)
     timing = reply.timing
     job_rows.finish_answered_reply_job(
         conn,

@@ -1,15 +1,23 @@
-"""The conversation's write paths, each one short transaction's worth of work.
+"""A conversation's transactions, all of them: starting a session, a trainee's message
+and its reply job, a retry, the customer's lines, the feedback on each trainee reply,
+ending the session and writing its report. Each is one short transaction's worth of work;
+the scoring and the report's contents come from shared/training.
 
 Both processes call these with a connection already inside a write transaction
 (BEGIN IMMEDIATE on SQLite), so a read-then-write here cannot race another process. On
 PostgreSQL, which runs them at READ COMMITTED, each first reads the session with its row
-locked until commit (`select_session_for_update`), so writers to one session take turns.
+locked until commit (`select_session_for_update`), or the write is one conditional UPDATE
+or INSERT ... ON CONFLICT that another writer waits on, so writers to one session take
+turns. A session ends once: `complete_session` succeeds for exactly one caller, who then
+enqueues the evaluation job; the report and its `session_complete` event are written
+together, once.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -18,10 +26,15 @@ from shared.conversation import frames
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db import messages as message_rows
+from shared.db import reports as report_rows
 from shared.db import sessions as session_rows
-from shared.db.limits import RateLimit, hit_rate_limit
+from shared.db.limits import RateLimit, check_active_sessions, hit_rate_limit
+from shared.lib.clock import parse_iso, utc_now
 from shared.masking.client_ids import client_message_key
 from shared.masking.policy import MaskedMessage, MaskingPolicy
+from shared.training.completion import TRAINEE_ENDED, completion_reason, script_finished
+from shared.training.report import build_report, trainee_turns
+from shared.training.scoring import ReplyFeedback
 
 # What a trainee is told when they write to a session that has ended.
 SESSION_ENDED = "This session has ended; start a new one to keep practising."
@@ -41,6 +54,28 @@ class ConversationError(Exception):
 class AcceptedMessage:
     message_id: int
     duplicate: bool
+
+
+def create_session(
+    conn: Connection,
+    *,
+    scenario_id: int,
+    user_id: str,
+    opening_line: str | None,
+    max_active: int = 0,
+    rate_limit: RateLimit | None = None,
+) -> dict[str, Any]:
+    """Start a session on a scenario, with the customer's opening line when it has one.
+    Returns the session's row."""
+    # The limits are checked in the transaction that creates the session, so they hold
+    # across web processes, and a refused request neither creates nor counts.
+    check_active_sessions(conn, user_id=user_id, max_active=max_active)
+    if rate_limit is not None:
+        hit_rate_limit(conn, user_id=user_id, limit=rate_limit)
+    session = session_rows.insert_session(conn, scenario_id=scenario_id, user_id=user_id)
+    if opening_line:
+        write_opening_line(conn, session_id=session["id"], content=opening_line)
+    return session
 
 
 def accept_trainee_message(
@@ -155,3 +190,72 @@ def write_customer_message(
 def write_error_event(conn: Connection, *, session_id: int, code: str, content: str, message_id: int | None) -> int:
     event = frames.reply_error_event(code, content, message_id)
     return event_rows.insert_event(conn, session_id=session_id, frame=event, message_id=message_id)
+
+
+def store_reply_feedback(
+    conn: Connection, *, session_id: int, message: dict[str, Any], feedback: ReplyFeedback
+) -> dict[str, Any]:
+    """Keep `feedback` in the trainee message's metadata and append its `feedback` event
+    (after the reply's assistant_message event). Returns the event's payload."""
+    message_id = message["id"]
+    message_rows.update_message_metadata(conn, message_id, {**message["metadata"], "feedback": feedback.to_json()})
+    event = frames.feedback_event(message_id, feedback.to_json())
+    event_rows.insert_event(conn, session_id=session_id, frame=event, message_id=message_id)
+    return event.payload
+
+
+def complete_if_due(conn: Connection, scenario: Any, session_id: int, now: datetime | None = None) -> str | None:
+    """After a reply: complete the session when its script is finished or its time is up.
+    Returns the reason ("script_complete" or "time_up") when this call completed it; the
+    caller then enqueues the evaluation."""
+    session = session_rows.select_session_for_update(conn, session_id)
+    if session is None or session["status"] != "active":
+        return None
+    counts = message_rows.count_messages_by_role(conn, session_id)
+    customer_lines, trainee_lines = counts.get("assistant", 0), counts.get("user", 0)
+    reason = completion_reason(
+        scenario,
+        exchanges=trainee_lines,
+        elapsed_seconds=((now or utc_now()) - parse_iso(session["created_at"])).total_seconds(),
+        script_finished=script_finished(scenario, customer_lines, trainee_lines),
+    )
+    if reason is not None and session_rows.complete_session(conn, session_id, ended_by=reason):
+        return reason
+    return None
+
+
+def end_session(conn: Connection, *, session_id: int, ended_by: str = TRAINEE_ENDED) -> None:
+    """The trainee ends the session. Raises ConversationError("session_completed") when it
+    has already ended, so a second end_session never evaluates twice."""
+    if session_rows.select_session(conn, session_id) is None:
+        raise ConversationError("session_not_found", "This session does not exist.")
+    if not session_rows.complete_session(conn, session_id, ended_by=ended_by):
+        raise ConversationError(
+            "session_completed",
+            f"This session has already ended; its report is at /api/sessions/{session_id}/report.",
+        )
+
+
+def write_report(
+    conn: Connection, scenario: Any, session: dict[str, Any], *, llm_grading: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """Build a completed session's report from its stored transcript, store it, and
+    append the `session_complete` event, all once: returns None when the session is not
+    completed or already has its report. `llm_grading`, when the LLM graded the session
+    (worker/evaluation.py), is kept next to the deterministic scores, which stay the
+    report's own."""
+    session_id = session["id"]
+    if session["status"] != "completed" or report_rows.select_report(conn, session_id) is not None:
+        return None
+    report = build_report(
+        scenario,
+        trainee_turns(message_rows.select_messages(conn, session_id)),
+        started_at=session["created_at"],
+        ended_at=session["completed_at"],
+        ended_by=session["ended_by"] or TRAINEE_ENDED,
+    )
+    report["llm_grading"] = llm_grading
+    if not report_rows.insert_report(conn, session_id, report):
+        return None
+    event_rows.insert_event(conn, session_id=session_id, frame=frames.session_complete_event(session_id, report))
+    return report

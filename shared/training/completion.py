@@ -7,7 +7,10 @@ trainee's end_session frame and is handled by the web layer.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+from shared.lib.clock import parse_iso, utc_now
 
 SCRIPT_COMPLETE = "script_complete"
 TIME_UP = "time_up"
@@ -39,3 +42,9 @@ def completion_reason(scenario: Any, *, exchanges: int, elapsed_seconds: float, 
     if elapsed_seconds >= scenario.duration_minutes * 60:
         return TIME_UP
     return None
+
+
+def time_is_up(scenario: Any, started_at: str, now: datetime | None = None) -> bool:
+    """True once the scenario's duration_minutes have passed since `started_at`."""
+    elapsed = ((now or utc_now()) - parse_iso(started_at)).total_seconds()
+    return completion_reason(scenario, exchanges=0, elapsed_seconds=elapsed, script_finished=False) == TIME_UP

@@ -44,6 +44,18 @@ class TraineeTurn:
     customer_turn_index: int
 
 
+def trainee_turns(messages: Sequence[dict[str, Any]]) -> list[TraineeTurn]:
+    """A session's stored messages (in id order) as the trainee's turns: each answers the
+    customer line numbered by the assistant messages before it, minus one."""
+    turns, customer_lines = [], 0
+    for message in messages:
+        if message["role"] == "assistant":
+            customer_lines += 1
+        elif message["role"] == "user":
+            turns.append(TraineeTurn(message["id"], message["content"], message["timestamp"], customer_lines - 1))
+    return turns
+
+
 @dataclass(frozen=True)
 class _Judged:
     turn: TraineeTurn

@@ -1,4 +1,4 @@
-"""The worker's write paths on PostgreSQL: the training loop's tests (feedback, completion,
+"""The worker's write paths on PostgreSQL: the training transactions' tests (feedback, completion,
 one report and one `session_complete` however often evaluation runs) and the heartbeat's,
 run unchanged on a throwaway PostgreSQL database (tests/postgres/conftest.py gives them
 its `runtime`). Before, the heartbeat's SQLite-only upsert failed every maintenance pass,

@@ -11,11 +11,12 @@ from datetime import timedelta
 
 import pytest
 
+from shared.conversation.writes import store_reply_feedback, write_report
 from shared.db.messages import select_message
 from shared.db.schema import sessions as sessions_table
 from shared.db.sessions import select_session
 from shared.lib.clock import utc_now
-from shared.training.loop import score_trainee_message, store_reply_feedback, write_report
+from shared.training.scoring import reply_feedback
 from tests.support.client import open_socket
 
 
@@ -160,7 +161,7 @@ async def _session_with_feedback(client, users, app) -> tuple[int, int]:  # noqa
 def _store_feedback_as_the_worker_would(conn, scenario, session_id: int, message_id: int) -> None:  # noqa: ANN001
     """The feedback on the trainee's first line, which answers the opening line."""
     message = select_message(conn, message_id)
-    feedback = score_trainee_message(scenario, message["content"], 0)
+    feedback = reply_feedback(scenario, 0, message["content"])
     store_reply_feedback(conn, session_id=session_id, message=message, feedback=feedback)
 
 

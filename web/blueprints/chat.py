@@ -27,14 +27,14 @@ from shared.conversation.writes import (
     AcceptedMessage,
     ConversationError,
     accept_trainee_message,
+    end_session,
     retry_reply,
 )
 from shared.db.engine import DatabaseUnavailable
 from shared.db.events import select_session_last_seq, select_session_replay
 from shared.db.limits import LimitExceeded, RateLimit
 from shared.db.sessions import complete_session
-from shared.training.completion import TIME_UP, TRAINEE_ENDED
-from shared.training.loop import end_session, time_is_up
+from shared.training.completion import TIME_UP, TRAINEE_ENDED, time_is_up
 from web.auth import require_socket_user, socket_subprotocol, visible_session
 from web.client_frames import (
     ClientFrame,

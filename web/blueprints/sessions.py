@@ -8,10 +8,10 @@ from typing import Any
 from quart import Blueprint, current_app, g, request
 from quart_schema import validate_querystring, validate_request, validate_response
 
-from shared.conversation.writes import write_opening_line
+from shared.conversation.writes import create_session
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
-from shared.db.limits import RateLimit, check_active_sessions, hit_rate_limit
+from shared.db.limits import RateLimit
 from web.auth import require_user, session_for_user, sessions_user_filter
 from web.blueprints.scenarios import find_scenario
 from web.errors import ApiError
@@ -52,26 +52,6 @@ def session_view(session: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _create_session(
-    conn,  # noqa: ANN001
-    *,
-    scenario_id: int,
-    user_id: str,
-    opening_line: str | None,
-    max_active: int = 0,
-    rate_limit: RateLimit | None = None,
-) -> dict[str, Any]:
-    # The limits are checked in the transaction that creates the session, so they hold
-    # across web processes, and a refused request neither creates nor counts.
-    check_active_sessions(conn, user_id=user_id, max_active=max_active)
-    if rate_limit is not None:
-        hit_rate_limit(conn, user_id=user_id, limit=rate_limit)
-    session = session_rows.insert_session(conn, scenario_id=scenario_id, user_id=user_id)
-    if opening_line:
-        write_opening_line(conn, session_id=session["id"], content=opening_line)
-    return session
-
-
 def session_owner(data: SessionData) -> str:
     """Whose session this is: the token's user. The body's user_id, kept for older
     clients, must name that same user (trainers included: no sessions on behalf of
@@ -95,7 +75,7 @@ async def post_session(data: SessionData) -> tuple[Session, int]:
     scenario_id, scenario = find_scenario(data.scenario_id)
     settings = current_app.config["CHATTRAIN_SETTINGS"]
     session = await current_app.db.write(
-        _create_session,
+        create_session,
         scenario_id=scenario_id,
         user_id=user_id,
         opening_line=scenario.opening_line,

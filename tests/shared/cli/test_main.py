@@ -10,14 +10,14 @@ import pytest
 from click.testing import CliRunner
 
 from shared.cli.main import main
-from shared.conversation.writes import write_opening_line
+from shared.conversation.writes import end_session, store_reply_feedback, write_opening_line, write_report
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
 from shared.db.engine import BEGIN_MODE, create_sync_engine
 from shared.db.scenario_rows import upsert_scenario
 from shared.scenarios import load_scenario
 from shared.settings import Settings
-from shared.training.loop import end_session, score_trainee_message, store_reply_feedback, write_report
+from shared.training.scoring import reply_feedback
 from tests.support.stack import REPO_ROOT
 
 SCENARIOS = REPO_ROOT / "scenarios"
@@ -73,7 +73,7 @@ def _sessions(cli: CliRunner, tmp_path: Path) -> dict[str, int]:
             done = session_rows.insert_session(conn, scenario_id=scenario_id, user_id="trainee-1")["id"]
             write_opening_line(conn, session_id=done, content=scenario.opening_line)
             message = message_rows.insert_message(conn, session_id=done, role="user", content=TRAINEE_LINE)
-            feedback = score_trainee_message(scenario, TRAINEE_LINE, 0)  # answers the opening line
+            feedback = reply_feedback(scenario, 0, TRAINEE_LINE)  # answers the opening line
             store_reply_feedback(conn, session_id=done, message=message, feedback=feedback)
             end_session(conn, session_id=done)
             write_report(conn, scenario, session_rows.select_session(conn, done))

@@ -1,6 +1,6 @@
-"""The training loop's write paths (shared/training/loop.py), the feedback the worker's
-reply job writes, and its evaluation job and clock sweep, on a real SQLite file with the
-synchronous engine the worker uses."""
+"""A session's training transactions (shared/conversation/writes.py: the feedback the
+worker's reply job writes, completion, the report) and the worker's evaluation job and
+clock sweep, on a real SQLite file with the synchronous engine the worker uses."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from datetime import timedelta
 
 import pytest
 
-from shared.conversation.writes import ConversationError, write_opening_line
+from shared.conversation.writes import (
+    ConversationError,
+    complete_if_due,
+    end_session,
+    write_opening_line,
+    write_report,
+)
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db import messages as message_rows
@@ -19,7 +25,7 @@ from shared.db.reports import select_report, select_sessions_awaiting_report
 from shared.db.scenario_rows import select_scenario_ids
 from shared.db.schema import sessions as sessions_table
 from shared.lib.clock import utc_now
-from shared.training.loop import complete_if_due, end_session, trainee_turns, write_report
+from shared.training.report import trainee_turns
 from worker.evaluation import run_evaluation
 from worker.maintenance import complete_overdue_sessions, requeue_lost_evaluations
 from worker.runtime import WorkerRuntime
