@@ -3,26 +3,8 @@ module of web/ imports from worker/."""
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
-WEB = Path(__file__).resolve().parents[2] / "web"
-
-
-def _imported_modules(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-        elif isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-    return names
+from tests.support.imports import modules_importing
 
 
 def test_only_reply_queue_imports_from_the_worker():
-    importers = {
-        str(path.relative_to(WEB.parent))
-        for path in WEB.rglob("*.py")
-        if any(name == "worker" or name.startswith("worker.") for name in _imported_modules(path))
-    }
-    assert importers == {"web/reply_queue.py"}
+    assert modules_importing("web", "worker") == {"web/reply_queue.py"}
