@@ -96,7 +96,7 @@ class Settings(BaseSettings):
         description="Accept permessage-deflate (costs memory per socket: docs/performance.md, Design measurements).",
     )
     event_poll_interval_ms: int = Field(
-        1000, ge=10, description="The web tailer's fallback poll, when no doorbell rings."
+        1000, ge=10, description="The web tailer's fallback poll, when no wake-up comes."
     )
     wal_checkpoint_interval_ms: int = Field(
         200,
@@ -115,7 +115,7 @@ class Settings(BaseSettings):
 
     # Worker
     worker_poll_interval_ms: int = Field(
-        1000, ge=10, description="The worker's fallback poll of the queue, when no doorbell rings (a receive timeout)."
+        1000, ge=10, description="The worker's fallback poll of the queue, when no wake-up comes (a receive timeout)."
     )
     reply_claim_seconds: float = Field(
         10.0,

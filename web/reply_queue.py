@@ -51,7 +51,7 @@ class ReplyQueue:
         self.outage = Outage(log, "the queue")
 
     def enqueue(self, message_id: int) -> None:
-        """Prompt a worker to write the reply to this message (and ring its doorbell)."""
+        """Prompt a worker to write the reply to this message (and wake it)."""
         self._put(self._serialize(self._generate_reply.s(message_id)))
 
     def enqueue_evaluation(self, session_id: int) -> None:

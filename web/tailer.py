@@ -1,7 +1,7 @@
 """Step three of a message's path: one tailer per web process reads new events by id and
 hands each to the sockets of its session.
 
-It wakes when a worker announces new events (shared/wakeups/channels.py: a doorbell on one host,
+It wakes on a worker's wake-up after new events (shared/wakeups/channels.py: a doorbell on one host,
 LISTEN/NOTIFY or Redis pub/sub across hosts), when this process writes an event itself,
 or, as a fallback, on a slow timer (on SQLite gated by `PRAGMA data_version`, which
 changes only when another connection has committed). It never queries per session."""
@@ -18,7 +18,7 @@ from shared.db.engine import DatabaseUnavailable, is_sqlite
 from shared.db.events import StoredEvent, select_data_version, select_events_after, select_max_event_id
 from shared.lib.outages import Backoff
 from shared.settings import Settings
-from shared.wakeups.channels import Listener, create_listener
+from shared.wakeups.channels import WakeupReceiver, create_wakeup_receiver
 from web.database import Database
 
 log = logging.getLogger("chattrain.web")
@@ -116,16 +116,16 @@ class EventTailer:
         self._subscribers: dict[int, set[Subscriber]] = defaultdict(set)
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self.listener: Listener = create_listener(settings)
+        self.wakeups: WakeupReceiver = create_wakeup_receiver(settings)
         self.last_event_id = 0
 
     async def start(self) -> None:
         self.last_event_id = await self._read(select_max_event_id)
-        self.listener.start(asyncio.get_running_loop(), self._wake.set)
+        self.wakeups.start(asyncio.get_running_loop(), self._wake.set)
         self._task = asyncio.create_task(self._run(), name="event-tailer")
 
     async def stop(self) -> None:
-        await asyncio.to_thread(self.listener.stop)
+        await asyncio.to_thread(self.wakeups.stop)
         if self._task is not None:
             self._task.cancel()
             try:
@@ -143,7 +143,7 @@ class EventTailer:
             if not sockets:
                 del self._subscribers[subscriber.session_id]
 
-    def nudge(self) -> None:
+    def wake(self) -> None:
         """This process wrote an event: read it now."""
         self._wake.set()
 

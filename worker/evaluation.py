@@ -50,7 +50,7 @@ def run_evaluation(runtime: WorkerRuntime, session_id: int) -> dict[str, Any] | 
                 conn, user_id=session["user_id"], provider=runtime.provider.name, usage=graded.usage
             )
     if report is not None:
-        runtime.ring_web()
+        runtime.wake_web()
         log.info(
             "report written session_id=%s ended_by=%s overall_score=%s llm_score=%s",
             session_id,

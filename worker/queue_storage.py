@@ -1,7 +1,8 @@
 """Huey's SQLite queue, with a doorbell so an idle consumer wakes at once.
 
 Stock SqliteHuey polls with a growing back-off of up to ten seconds, so the first
-message after a quiet minute would wait. Here `enqueue` rings the workers' doorbells and
+message after a quiet minute would wait. Here `enqueue` wakes the workers through their
+doorbells and
 `dequeue` blocks on its doorbell (declaring `blocking = True`, which tells Huey's worker
 loop not to add its own sleep), with a slow poll as the fallback. The consumer runs
 hundreds of greenlets, all calling `dequeue`; they take turns (see there).
@@ -22,7 +23,7 @@ from shared.db.write_lock import write_lock_for
 from shared.lib.backend_urls import BackendUnavailable, redact_url
 from shared.lib.extras import missing_driver
 from shared.settings import Settings
-from shared.wakeups.doorbell import WORKER_ROLE, Doorbell, Ringer
+from shared.wakeups.doorbell import WORKER_ROLE, Doorbell, DoorbellWaker
 from worker.queue_entries import PlainDataSerializer, RefusedEntry
 
 log = logging.getLogger("chattrain.worker")
@@ -38,11 +39,11 @@ class DoorbellSqliteStorage(SqliteStorage):
     def __init__(self, *args, doorbell_dir: Path, poll_interval_seconds: float, **kwargs):  # noqa: ANN002, ANN003
         self._doorbell_dir = doorbell_dir
         self._poll_interval_seconds = poll_interval_seconds
-        self._ringer: Ringer | None = None
+        self._waker: DoorbellWaker | None = None
         self._doorbell: Doorbell | None = None
         self._setup_lock = threading.Lock()
         self._draining = False
-        self._turn = threading.Lock()  # held by the one dequeue that looks and listens
+        self._turn = threading.Lock()  # held by the one dequeue that looks and waits
         self._write_lock = write_lock_for(Path(kwargs["filename"]))
         super().__init__(*args, **kwargs)
 
@@ -88,21 +89,21 @@ class DoorbellSqliteStorage(SqliteStorage):
 
     def enqueue(self, data, priority=None):  # noqa: ANN001
         super().enqueue(data, priority)
-        self._ring_workers()
+        self._wake_workers()
 
     def enqueue_many(self, messages: list[bytes]) -> None:
-        """Enqueue several messages in one transaction, then ring once per message (each
-        ring wakes one idle worker thread)."""
+        """Enqueue several messages in one transaction, then wake the workers once per
+        message (each wake-up wakes one idle worker thread)."""
         with self.db(commit=True) as cursor:
             cursor.executemany(
                 "insert into task (queue, data, priority) values (?, ?, ?)",
                 [(self.name, self.to_blob(data), 0) for data in messages],
             )
         for _ in messages:
-            self._ring_workers()
+            self._wake_workers()
 
     def try_enqueue(self, data, priority=None) -> bool:  # noqa: ANN001
-        """Enqueue (and ring) only if no other writer holds the queue file this instant;
+        """Enqueue (and wake the workers) only if no other writer holds the queue file this instant;
         False, with nothing written, otherwise. For the web process's event loop, which
         must not wait for a worker's dequeue to commit."""
         if not self.lock.acquire(blocking=False):
@@ -126,13 +127,13 @@ class DoorbellSqliteStorage(SqliteStorage):
                 self._write_lock.release(conn)
         finally:
             self.lock.release()
-        self._ring_workers()
+        self._wake_workers()
         return True
 
-    def _ring_workers(self) -> None:
-        if self._ringer is None:
-            self._ringer = Ringer(self._doorbell_dir, WORKER_ROLE)
-        self._ringer.ring()
+    def _wake_workers(self) -> None:
+        if self._waker is None:
+            self._waker = DoorbellWaker(self._doorbell_dir, WORKER_ROLE)
+        self._waker.wake()
 
     def _sleeper(self) -> Doorbell:
         # Created on first dequeue, so only consumer processes own a doorbell socket.
@@ -148,11 +149,11 @@ class DoorbellSqliteStorage(SqliteStorage):
         back on the queue during shutdown waits for the next worker."""
         self._draining = True
 
-    def _take_next(self, *, rang: bool = False) -> bytes | None:
-        """The next task, removed from the queue. Unless a ring says a task was just
+    def _take_next(self, *, woken: bool = False) -> bytes | None:
+        """The next task, removed from the queue. Unless a wake-up says a task was just
         enqueued, a read first spares the write lock when the queue is empty (the common
         case of a fallback poll)."""
-        if not rang and not self.sql("select 1 from task where queue = ? limit 1", (self.name,), results=True):
+        if not woken and not self.sql("select 1 from task where queue = ? limit 1", (self.name,), results=True):
             return None
         with self.db(commit=True) as cursor:
             cursor.execute("select id, data from task where queue = ? order by priority desc, id limit 1", (self.name,))
@@ -165,10 +166,10 @@ class DoorbellSqliteStorage(SqliteStorage):
     def dequeue(self):
         """The next task, or None after the fallback poll interval.
 
-        Every idle worker calls this. One at a time holds the turn: it drains the rings
+        Every idle worker calls this. One at a time holds the turn: it drains the wake-ups
         (the look that follows answers them), looks at the queue and, finding it empty,
         waits on the doorbell; the others wait for the turn. So a burst of N tasks is
-        taken by N turns in a row, a ring wakes one waiter, and an idle consumer wakes
+        taken by N turns in a row, a wake-up wakes one waiter, and an idle consumer wakes
         once per poll interval however many workers it runs. The wait for the turn has a
         timeout only so a thread notices a graceful shutdown (greenlets are interrupted)."""
         if self._draining or not self._turn.acquire(timeout=TURN_WAIT_SECONDS):
@@ -179,8 +180,8 @@ class DoorbellSqliteStorage(SqliteStorage):
             doorbell = self._sleeper()
             doorbell.drain()
             data = self._take_next()
-            if data is None and doorbell.wait_for_ring() and not self._draining:
-                data = self._take_next(rang=True)
+            if data is None and doorbell.wait_for_wakeup() and not self._draining:
+                data = self._take_next(woken=True)
             return data
         finally:
             self._turn.release()

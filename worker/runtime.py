@@ -1,5 +1,5 @@
 """What a worker process holds for its whole life: the engine, the scenario catalog, the LLM
-provider and its slots, the announcer that wakes the web processes. Created once, on first use,
+provider and its slots, the waker that wakes the web processes. Created once, on first use,
 by whichever worker (greenlet or thread) gets there first.
 
 Connections come from the engine's pool rather than one per worker: the consumer runs
@@ -32,7 +32,7 @@ from shared.masking.policy import MaskingPolicy, masking_policy
 from shared.scenarios import Scenario
 from shared.scenarios.catalog import ScenarioCatalog
 from shared.settings import Settings
-from shared.wakeups.channels import create_announcer
+from shared.wakeups.channels import create_waker
 from worker.model_slots import ModelSlots
 from worker.typing_indicator import TypingIndicator
 
@@ -51,7 +51,7 @@ class WorkerRuntime:
         self.pid = os.getpid()
         self.worker_id = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
         self.started_at = utc_now_iso()
-        self._web_announcer = create_announcer(self.settings)
+        self._web_waker = create_waker(self.settings)
         self.model_slots = ModelSlots(self.settings.llm_max_concurrent_requests)
         self._writer = GroupedWriter(self._connect_writer)
         # Whether the database answers, as this process last found it: an outage is
@@ -59,7 +59,7 @@ class WorkerRuntime:
         self.database_outage = Outage(log, f"the database {shown_url(self.settings.resolved_database_url)}")
         self.typing = TypingIndicator(
             self.write,
-            self.ring_web,
+            self.wake_web,
             self.settings.stream_batch_ms / 1000,
             claim_seconds=self.settings.reply_claim_seconds,
             note_failure=self.note_failure,
@@ -140,10 +140,10 @@ class WorkerRuntime:
             return getattr(huey.storage, "outage", None)
         return None
 
-    def ring_web(self) -> None:
-        """Tell the web processes that new events are in the database (once per write
+    def wake_web(self) -> None:
+        """Wake the web processes: new events are in the database (once per write
         transaction; shared/wakeups/channels.py folds them)."""
-        self._web_announcer.announce()
+        self._web_waker.wake()
 
 
 def _is_redis_unreachable(error: BaseException) -> bool:

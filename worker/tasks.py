@@ -254,7 +254,7 @@ def _expire(runtime: WorkerRuntime, message_id: int, session_id: int, claimant: 
     job = runtime.write(expire, lock_sessions=(session_id,))
     if job is None:
         return
-    runtime.ring_web()
+    runtime.wake_web()
     log.info("reply job expired session_id=%s message_id=%s", job["session_id"], message_id)
 
 
@@ -322,7 +322,7 @@ def _write_delta(
         return True
 
     if runtime.write(write, lock_sessions=(session_id,)):
-        runtime.ring_web()
+        runtime.wake_web()
 
 
 def _insert_delta(conn, session_id: int, message_id: int, delta: Delta) -> None:  # noqa: ANN001
@@ -350,7 +350,7 @@ def _write_reply(runtime: WorkerRuntime, reply: _Generated, claimant: str) -> No
         )
         return
     if written:
-        runtime.ring_web()
+        runtime.wake_web()
         log.debug(
             "reply written session_id=%s message_id=%s tokens=%s llm_s=%.2f",
             session_id,
@@ -458,5 +458,5 @@ def _handle_llm_error(runtime: WorkerRuntime, job: dict[str, Any], error: LLMErr
             delay,
         )
     else:
-        runtime.ring_web()
+        runtime.wake_web()
         log.error("reply failed session_id=%s message_id=%s code=%s", session_id, message_id, error.code)

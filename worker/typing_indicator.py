@@ -62,7 +62,7 @@ class TypingIndicator:
     def __init__(
         self,
         write: Callable[..., bool],
-        ring_web: Callable[[], None],
+        wake_web: Callable[[], None],
         delay_seconds: float,
         *,
         claim_seconds: float = 10.0,
@@ -72,7 +72,7 @@ class TypingIndicator:
         self._write = write  # WorkerRuntime.write: typing commits with the replies' writes
         self._note_failure = note_failure  # WorkerRuntime.note_failure: an outage logs once
         self.idle_after_seconds = idle_after_seconds
-        self._ring_web = ring_web
+        self._wake_web = wake_web
         self.delay_seconds = delay_seconds
         self.claim_seconds = claim_seconds
         self._pending: list[PendingReply] = []
@@ -91,7 +91,7 @@ class TypingIndicator:
                 self._thread.start()
             # While replies keep coming the thread looks once per interval anyway, and
             # waking it here would put a thread switch on the path of every reply; only a
-            # thread asleep for good (no reply started for idle_after_seconds) needs the nudge.
+            # thread asleep for good (no reply started for idle_after_seconds) needs waking.
             self._pending.append(pending)
             self._last_started = time.monotonic()
             if self._asleep:
@@ -148,7 +148,7 @@ class TypingIndicator:
                         else False
                     )
                 if written:
-                    self._ring_web()
+                    self._wake_web()
             except Exception as error:
                 message_ids = [p.message_id for p in due]
                 if self._note_failure is not None:

@@ -2,7 +2,7 @@
 
 SQLite has one writer at a time, and every commit pays the same fixed costs: the write
 lock, `BEGIN IMMEDIATE`, the log pages of each table and index it touched, the commit
-itself and a ring to the web processes. Writes that are ready at the same moment share
+itself and a wake-up to the web processes. Writes that are ready at the same moment share
 them: each runs in its own savepoint inside one transaction, so one that raises is undone
 alone and its caller gets the error, while the others commit.
 

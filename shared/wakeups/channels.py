@@ -1,8 +1,9 @@
 """Wake-ups: "something changed, look again", across processes and hosts.
 
-The worker *announces* after each transaction that wrote events; each web process's
-tailer *listens* and reads the new events from the database. A wake-up carries no data,
-so a lost one costs at most the listener's fallback poll. Three carriers, chosen from
+The worker *wakes* the web processes after each transaction that wrote events; each
+web process's tailer, woken, reads the new events from the database. A wake-up carries no
+data, so a lost one costs at most the tailer's fallback poll. One word for it throughout:
+a waker sends wake-ups, a receiver takes them. Three carriers, chosen from
 the settings (`wakeup_backend`):
 
 - `postgresql` (the data is on PostgreSQL): NOTIFY on `<prefix>_events`, LISTENed to by
@@ -12,10 +13,10 @@ the settings (`wakeup_backend`):
 - `doorbell` (everything on one host): Unix datagram sockets in the data folder
   (shared/wakeups/doorbell.py).
 
-Announcements are folded: the worker announces once per write transaction, and those
-asked for while one is being sent become that one (FoldingRinger), so a busy worker sends
-far fewer than it writes. A listener that loses its server reconnects and wakes its
-tailer once connected again, since announcements made meanwhile are gone.
+Wake-ups are folded: the worker asks for one per write transaction, and those asked
+for while one is being sent become that one (FoldingWaker), so a busy worker sends far
+fewer than it writes. A receiver that loses its server reconnects and wakes its tailer
+once connected again, since wake-ups sent meanwhile are gone.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Protocol
 from shared.lib.backend_urls import redact_url
 from shared.lib.outages import Backoff, Outage
 from shared.settings import Settings
-from shared.wakeups.doorbell import WEB_ROLE, Doorbell, FoldingRinger, Ringer
+from shared.wakeups.doorbell import WEB_ROLE, Doorbell, DoorbellWaker, FoldingWaker
 
 log = logging.getLogger("chattrain.wakeups")
 
@@ -45,50 +46,39 @@ def wakeup_backend(settings: Settings) -> str:
     return "doorbell"
 
 
-class Announcer(Protocol):
-    def announce(self) -> None:
-        """Tell every listener to look again (returns at once; sent in the background)."""
+class Waker(Protocol):
+    def wake(self) -> None:
+        """Tell every receiver to look again (returns at once; sent in the background)."""
 
 
-class Listener(Protocol):
+class WakeupReceiver(Protocol):
     name: str
-    listening: bool
+    listening: bool  # connected to its carrier now (/api/health's wakeups.listening)
 
     def start(self, loop: asyncio.AbstractEventLoop, on_wake: Callable[[], None]) -> None:
-        """Call `on_wake` on `loop` whenever an announcement arrives."""
+        """Call `on_wake` on `loop` whenever a wake-up arrives."""
 
     def stop(self) -> None: ...
 
 
-class _Folded:
-    """An Announcer sending through `send` (one call per folded announcement)."""
-
-    def __init__(self, send: Callable[[], None]):
-        self.ring = send  # FoldingRinger calls ring()
-        self._folding = FoldingRinger(self)
-
-    def announce(self) -> None:
-        self._folding.ring()
-
-
-def create_announcer(settings: Settings) -> Announcer:
-    """The announcing side, for workers (and anything else that writes events)."""
+def create_waker(settings: Settings) -> Waker:
+    """The waking side, for workers (and anything else that writes events)."""
     backend = wakeup_backend(settings)
     if backend == "postgresql":
-        return _Folded(_PostgresNotify(settings).send)
+        return FoldingWaker(_PostgresNotify(settings).send)
     if backend == "redis":
-        return _Folded(_RedisPublish(settings).send)
-    return _Folded(Ringer(settings.doorbell_dir, WEB_ROLE).ring)
+        return FoldingWaker(_RedisPublish(settings).send)
+    return FoldingWaker(DoorbellWaker(settings.doorbell_dir, WEB_ROLE).wake)
 
 
-def create_listener(settings: Settings) -> Listener:
-    """The listening side, one per web process."""
+def create_wakeup_receiver(settings: Settings) -> WakeupReceiver:
+    """The receiving side, one per web process."""
     backend = wakeup_backend(settings)
     if backend == "postgresql":
-        return _PostgresListener(settings)
+        return _PostgresReceiver(settings)
     if backend == "redis":
-        return _RedisListener(settings)
-    return _DoorbellListener(settings)
+        return _RedisReceiver(settings)
+    return _DoorbellReceiver(settings)
 
 
 def notify_channel(settings: Settings) -> str:
@@ -106,7 +96,7 @@ def libpq_conninfo(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-class _DoorbellListener:
+class _DoorbellReceiver:
     name = "doorbell"
     listening = True  # a socket in the data folder: nothing to lose
 
@@ -119,11 +109,11 @@ class _DoorbellListener:
         self._doorbell = doorbell = Doorbell(self._folder, WEB_ROLE)
         self._loop = loop
 
-        def on_ring() -> None:
+        def on_wakeup() -> None:
             if doorbell.drain():
                 on_wake()
 
-        loop.add_reader(doorbell.fileno(), on_ring)
+        loop.add_reader(doorbell.fileno(), on_wakeup)
 
     def stop(self) -> None:
         if self._doorbell is not None and self._loop is not None:
@@ -132,9 +122,9 @@ class _DoorbellListener:
             self._doorbell = None
 
 
-class _ThreadListener:
-    """Listens on a thread of its own with a blocking client, reconnecting after a
-    failure; `_listen` returns when `_stopping` is set."""
+class _ThreadReceiver:
+    """Receives on a thread of its own with a blocking client, reconnecting after a
+    failure; `_receive` returns when `_stopping` is set."""
 
     name = ""
 
@@ -161,20 +151,20 @@ class _ThreadListener:
         backoff = Backoff(first=RECONNECT_SECONDS / 2, most=5.0)
         while not self._stopping.is_set():
             try:
-                self._listen(wake, outage, backoff)
+                self._receive(wake, outage, backoff)
             except Exception as error:
                 self.connected.clear()
                 outage.failed(error)
                 self._stopping.wait(backoff.delay())
 
     def _connected(self, wake: Callable[[], None], outage: Outage, backoff: Backoff) -> None:
-        """Listening (again): whatever was announced while not listening is unheard."""
+        """Connected (again): whatever was sent while not connected is lost."""
         self.connected.set()
         outage.succeeded()
         backoff.reset()
         wake()
 
-    def _listen(self, wake: Callable[[], None], outage: Outage, backoff: Backoff) -> None:
+    def _receive(self, wake: Callable[[], None], outage: Outage, backoff: Backoff) -> None:
         raise NotImplementedError
 
     def stop(self) -> None:
@@ -183,10 +173,10 @@ class _ThreadListener:
             self._thread.join(timeout=RECONNECT_SECONDS + 2)
 
 
-class _RedisListener(_ThreadListener):
+class _RedisReceiver(_ThreadReceiver):
     name = "redis"
 
-    def _listen(self, wake: Callable[[], None], outage: Outage, backoff: Backoff) -> None:
+    def _receive(self, wake: Callable[[], None], outage: Outage, backoff: Backoff) -> None:
         from redis import Redis
 
         client = Redis.from_url(
@@ -207,10 +197,10 @@ class _RedisListener(_ThreadListener):
             client.close()
 
 
-class _PostgresListener(_ThreadListener):
+class _PostgresReceiver(_ThreadReceiver):
     name = "postgresql"
 
-    def _listen(self, wake: Callable[[], None], outage: Outage, backoff: Backoff) -> None:
+    def _receive(self, wake: Callable[[], None], outage: Outage, backoff: Backoff) -> None:
         import psycopg
 
         with psycopg.connect(
@@ -231,7 +221,7 @@ class _RedisPublish:
 
         self._client = Redis.from_url(settings.queue_url, socket_connect_timeout=5, socket_timeout=5)
         self._channel = publish_channel(settings)
-        self._outage = Outage(log, f"wake-ups (PUBLISH to {redact_url(settings.queue_url)}; listeners poll meanwhile)")
+        self._outage = Outage(log, f"wake-ups (PUBLISH to {redact_url(settings.queue_url)}; receivers poll meanwhile)")
 
     def send(self) -> None:
         from redis.exceptions import RedisError
@@ -246,14 +236,14 @@ class _RedisPublish:
 
 class _PostgresNotify:
     """NOTIFY from a connection of its own, in autocommit (after the writing transaction
-    has committed: a listener woken earlier would not see its rows)."""
+    has committed: a receiver woken earlier would not see its rows)."""
 
     def __init__(self, settings: Settings):
         self._conninfo = libpq_conninfo(settings.resolved_database_url)
         self._where = redact_url(settings.resolved_database_url)
         self._channel = notify_channel(settings)
         self._conn = None
-        self._outage = Outage(log, f"wake-ups (NOTIFY on {self._where}; listeners poll meanwhile)")
+        self._outage = Outage(log, f"wake-ups (NOTIFY on {self._where}; receivers poll meanwhile)")
 
     def send(self) -> None:
         import psycopg

@@ -1,8 +1,9 @@
-"""Doorbells: wake a sleeping process on this machine instead of making it poll fast.
+"""Doorbells: the wake-up's carrier on one machine, so a sleeping process is woken
+instead of polling fast.
 
 A sleeper binds a Unix datagram socket named `<role>-<pid>-<nonce>.sock` in the doorbell
-folder; a ringer sends one byte to every socket of that role. A ring carries no data: it
-only says "look again", so a lost ring costs at most the sleeper's fallback poll
+folder; a waker sends one byte to every socket of that role. A wake-up carries no data:
+it only says "look again", so a lost one costs at most the sleeper's fallback poll
 interval. Several web processes and workers on the same data folder each get their own
 socket. (With Redis or PostgreSQL the same role is played by BRPOP or LISTEN/NOTIFY.)
 """
@@ -18,6 +19,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ class Doorbell:
     """A sleeper's socket. Not shared across forks.
 
     Two ways to sleep on it: an event loop watches `fileno()` and calls `drain()`; a
-    thread or greenlet calls `wait_for_ring()`, which needs `receive_timeout_seconds`
+    thread or greenlet calls `wait_for_wakeup()`, which needs `receive_timeout_seconds`
     (the fallback poll). One waiter at a time: gevent refuses two on one socket."""
 
     def __init__(self, folder: Path, role: str, *, receive_timeout_seconds: float | None = None):
@@ -65,18 +67,18 @@ class Doorbell:
         return self.socket.fileno()
 
     def drain(self) -> bool:
-        """Consume pending rings without waiting; True if there was at least one."""
-        rang = False
+        """Consume pending wake-ups without waiting; True if there was at least one."""
+        woken = False
         while True:
             try:
                 # On the descriptor: a gevent socket's recv would wait out its timeout.
                 os.read(self.socket.fileno(), 64)
-                rang = True
+                woken = True
             except (BlockingIOError, InterruptedError):
-                return rang
+                return woken
 
-    def wait_for_ring(self) -> bool:
-        """Block until one ring arrives (True, that ring consumed) or the receive timeout
+    def wait_for_wakeup(self) -> bool:
+        """Block until one wake-up arrives (True, that one consumed) or the receive timeout
         passes (False)."""
         try:
             self.socket.recv(64)
@@ -92,11 +94,11 @@ class Doorbell:
             pass
 
 
-class Ringer:
-    """Rings every sleeper of one role. Caches the folder listing and re-reads it only when
+class DoorbellWaker:
+    """Wakes every sleeper of one role. Caches the folder listing and re-reads it only when
     the folder changes (a sleeper came or went), looking at most every REFRESH_SECONDS: a
-    sleeper that has just started may miss a ring for that long, which its own fallback
-    poll covers, and a busy ringer saves a stat call per ring."""
+    sleeper that has just started may miss a wake-up for that long, which its own fallback
+    poll covers, and a busy waker saves a stat call per wake-up."""
 
     REFRESH_SECONDS = 0.25
 
@@ -124,8 +126,8 @@ class Ringer:
             with os.scandir(self.folder) as entries:
                 self._targets = [e.path for e in entries if e.name.startswith(self.prefix) and e.name.endswith(".sock")]
 
-    def ring(self) -> int:
-        """Send a ring to every sleeper; returns how many were reached."""
+    def wake(self) -> int:
+        """Send a wake-up to every sleeper; returns how many were reached."""
         self._refresh()
         reached = 0
         for target in self._targets:
@@ -133,16 +135,16 @@ class Ringer:
                 self._socket.sendto(b"\x01", target)
                 reached += 1
             except BlockingIOError:
-                reached += 1  # its buffer is full of rings already: it will wake
+                reached += 1  # its buffer is full of wake-ups already: it will wake
             except OSError as exc:
                 if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):
                     self._forget(target)
                 else:
-                    log.warning("doorbell ring to %s failed: %s", target, exc)
+                    log.warning("doorbell wake-up to %s failed: %s", target, exc)
         return reached
 
     def _forget(self, target: str) -> None:
-        # The sleeper died without cleaning up; remove its socket so nobody rings it again.
+        # The sleeper died without cleaning up; remove its socket so nobody wakes it again.
         try:
             os.unlink(target)
         except FileNotFoundError:
@@ -153,26 +155,26 @@ class Ringer:
         self._socket.close()
 
 
-class FoldingRinger:
-    """Rings for many writers, folding the rings asked for while one is pending into it.
+class FoldingWaker:
+    """Wakes for many writers, folding the wake-ups asked for while one is pending into it.
 
-    The worker rings the web processes after each write, hundreds of times a second
-    under load, and each ring wakes every web process for a look at the events. Here a
-    thread of its own (a greenlet in the consumer) sends them: a ring asked for before
-    it got to the last one costs nothing more. A ring is always sent after the last
+    The worker wakes the web processes after each write, hundreds of times a second
+    under load, and each wake-up sends every web process for a look at the events. Here a
+    thread of its own (a greenlet in the consumer) sends them: a wake-up asked for before
+    it got to the last one costs nothing more. One is always sent after the last
     request, and after its write committed, so no event waits for the fallback poll."""
 
-    def __init__(self, ringer: Ringer):
-        self._ringer = ringer
+    def __init__(self, send: Callable[[], object]):
+        self._send = send  # one wake-up's sending, e.g. DoorbellWaker.wake
         self._wanted = threading.Event()
         self._started = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def ring(self) -> None:
+    def wake(self) -> None:
         if self._thread is None:
             with self._started:
                 if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="chattrain-ringer", daemon=True)
+                    self._thread = threading.Thread(target=self._run, name="chattrain-waker", daemon=True)
                     self._thread.start()
         self._wanted.set()
 
@@ -181,6 +183,6 @@ class FoldingRinger:
             self._wanted.wait()
             self._wanted.clear()
             try:
-                self._ringer.ring()
+                self._send()
             except Exception:
-                log.exception("ringing the web processes failed")
+                log.exception("waking the web processes failed")

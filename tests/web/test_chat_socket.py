@@ -212,11 +212,11 @@ async def test_reconnect_with_after_replays_only_newer_events(client, users):
 
 
 async def _write_event(app, session_id: int, content: str) -> None:  # noqa: ANN001
-    """An event as the worker writes one, then a nudge so the tailer reads it now."""
+    """An event as the worker writes one, then a wake-up so the tailer reads it now."""
     await app.app.db.write(
         event_rows.insert_event, session_id=session_id, frame=("assistant_delta", {"content": content})
     )
-    app.app.tailer.nudge()
+    app.app.tailer.wake()
 
 
 async def test_event_ids_count_the_sessions_own_events_and_reveal_nothing_of_others(client, users, app):

@@ -28,12 +28,12 @@ def test_take_next_is_fifo(tmp_path: Path) -> None:
     storage.close_doorbell()
 
 
-def test_a_look_after_a_ring_goes_straight_to_the_write_and_a_poll_reads_first(tmp_path: Path) -> None:
+def test_a_look_after_a_wakeup_goes_straight_to_the_write_and_a_poll_reads_first(tmp_path: Path) -> None:
     storage = _storage(tmp_path)
     storage.enqueue(b"job")
     statements: list[str] = []
     storage.conn.set_trace_callback(statements.append)
-    assert storage._take_next(rang=True) == b"job"
+    assert storage._take_next(woken=True) == b"job"
     assert not [sql for sql in statements if sql.startswith("select 1")]
     statements.clear()
     assert storage._take_next() is None
@@ -62,7 +62,7 @@ def _consumer_threads(storage, count: int, busy_seconds: float, taken: list, sto
 
 @pytest.mark.parametrize("burst", [False, True])
 def test_jobs_enqueued_while_one_thread_is_busy_wake_the_idle_ones(tmp_path: Path, burst: bool) -> None:
-    """Each ring wakes an idle thread: a job must not wait for the fallback poll because
+    """Each wake-up wakes an idle thread: a job must not wait for the fallback poll because
     the thread that used to watch the doorbell is busy with an earlier job."""
     worker_side = _storage(tmp_path, poll_ms=10_000)
     web_side = _storage(tmp_path, poll_ms=10_000, create=False)
@@ -82,16 +82,16 @@ def test_jobs_enqueued_while_one_thread_is_busy_wake_the_idle_ones(tmp_path: Pat
     _wait_until(lambda: len(taken) == 4, timeout=5.0)
     stop.set()
     assert sorted(name for name, _ in taken) == [b"four", b"one", b"three", b"two"]
-    # Far below the 10 s poll: each was taken on its ring, while the earlier ones were busy.
+    # Far below the 10 s poll: each was taken on its wake-up, while the earlier ones were busy.
     assert max(at for _, at in taken) - enqueued_at < 2.0
     for thread in threads:
         thread.join(5)
     worker_side.close_doorbell()
 
 
-def test_a_job_queued_without_a_ring_is_taken_by_the_next_turn(tmp_path: Path) -> None:
-    """A lost ring costs at most one poll interval: the waiter's poll ends its turn, and
-    the next turn looks at the queue before it listens."""
+def test_a_job_queued_without_a_wakeup_is_taken_by_the_next_turn(tmp_path: Path) -> None:
+    """A lost wake-up costs at most one poll interval: the waiter's poll ends its turn, and
+    the next turn looks at the queue before it waits."""
     storage = _storage(tmp_path, poll_ms=200)
     taken: list = []
     stop = threading.Event()
@@ -99,7 +99,7 @@ def test_a_job_queued_without_a_ring_is_taken_by_the_next_turn(tmp_path: Path) -
     time.sleep(0.3)
     queued_at = time.monotonic()
     for name in (b"one", b"two"):
-        SqliteStorage.enqueue(storage, name)  # no ring
+        SqliteStorage.enqueue(storage, name)  # no wake-up
     _wait_until(lambda: len(taken) == 2, timeout=3.0)
     assert max(at for _, at in taken) - queued_at < 1.5
     stop.set()

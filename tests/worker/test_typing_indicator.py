@@ -63,14 +63,14 @@ def _typing_events(runtime: WorkerRuntime, session_id: int) -> list:
         return [e for e in event_rows.select_session_events_after(conn, session_id, 0) if e.type == "typing"]
 
 
-def _indicator(runtime: WorkerRuntime, rings: list) -> TypingIndicator:
-    return TypingIndicator(runtime.write, lambda: rings.append(1), DELAY)
+def _indicator(runtime: WorkerRuntime, wakeups: list) -> TypingIndicator:
+    return TypingIndicator(runtime.write, lambda: wakeups.append(1), DELAY)
 
 
 def test_a_slow_reply_gets_typing_after_the_delay_and_its_run_holds_the_job(runtime: WorkerRuntime) -> None:
     session_id, message_id = _queued_message(runtime)
-    rings: list = []
-    indicator = _indicator(runtime, rings)
+    wakeups: list = []
+    indicator = _indicator(runtime, wakeups)
     started = time.monotonic()
     indicator.started(session_id, message_id, CLAIMANT)
     deadline = started + 5
@@ -79,15 +79,15 @@ def test_a_slow_reply_gets_typing_after_the_delay_and_its_run_holds_the_job(runt
     (typing,) = _typing_events(runtime, session_id)
     assert time.monotonic() - started >= DELAY
     assert event_text(typing).endswith(f'"reply_to":{message_id}}}')
-    assert rings == [1]
+    assert wakeups == [1]
     job = _job(runtime, message_id)
     assert (job["status"], job["worker_id"], job["attempts"]) == ("working", CLAIMANT, 1)
 
 
 def test_a_reply_settled_within_the_delay_gets_no_typing(runtime: WorkerRuntime) -> None:
     session_id, message_id = _queued_message(runtime)
-    rings: list = []
-    indicator = _indicator(runtime, rings)
+    wakeups: list = []
+    indicator = _indicator(runtime, wakeups)
     indicator.settle(indicator.started(session_id, message_id, CLAIMANT))
     # A second, slow reply in the same session proves the thread ran past the first's due time.
     _, other_id = _queued_message(runtime)

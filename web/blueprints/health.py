@@ -103,7 +103,7 @@ async def get_health() -> Health | Liveness:
             "model_calls": model_calls[0],
             "model_calls_waiting": model_calls[1],
         },
-        wakeups={"backend": app.tailer.listener.name, "listening": app.tailer.listener.listening},
+        wakeups={"backend": app.tailer.wakeups.name, "listening": app.tailer.wakeups.listening},
         llm={"provider": settings.llm_provider, **llm},
         scenarios_loaded=len(app.catalog.by_id),
         scenario_errors=[str(error) for error in app.catalog.errors],

@@ -1,24 +1,24 @@
-"""The worker's rings to the web processes: folded while one is pending, never lost."""
+"""The worker's wake-ups to the web processes: folded while one is pending, never lost."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from shared.wakeups.doorbell import FoldingRinger
+from shared.wakeups.doorbell import FoldingWaker
 
 
-class _SlowRinger:
-    """Counts rings; each takes a while, as waking another process does under load."""
+class _SlowSender:
+    """Counts wake-ups sent; each takes a while, as waking another process does under load."""
 
     def __init__(self) -> None:
-        self.rings = 0
-        self.ringing = threading.Event()
+        self.sent = 0
+        self.sending = threading.Event()
 
-    def ring(self) -> int:
-        self.ringing.set()
+    def send(self) -> int:
+        self.sending.set()
         time.sleep(0.05)
-        self.rings += 1
+        self.sent += 1
         return 1
 
 
@@ -29,21 +29,21 @@ def _wait_until(condition, timeout: float = 5.0) -> None:  # noqa: ANN001
         time.sleep(0.005)
 
 
-def test_rings_asked_for_while_one_is_pending_are_folded_and_the_last_is_still_sent() -> None:
-    slow = _SlowRinger()
-    folding = FoldingRinger(slow)
-    folding.ring()
-    slow.ringing.wait(5)  # the first ring is under way
+def test_wakeups_asked_for_while_one_is_pending_are_folded_and_the_last_is_still_sent() -> None:
+    slow = _SlowSender()
+    folding = FoldingWaker(slow.send)
+    folding.wake()
+    slow.sending.wait(5)  # the first wake-up is under way
     for _ in range(100):  # a burst of writes meanwhile
-        folding.ring()
-    _wait_until(lambda: slow.rings == 2)
+        folding.wake()
+    _wait_until(lambda: slow.sent == 2)
     time.sleep(0.2)
-    assert slow.rings == 2  # the burst cost one more ring, sent after it
+    assert slow.sent == 2  # the burst cost one more wake-up, sent after it
 
 
-def test_a_ring_asked_for_after_the_last_one_was_sent_is_sent_too() -> None:
-    slow = _SlowRinger()
-    folding = FoldingRinger(slow)
+def test_a_wakeup_asked_for_after_the_last_one_was_sent_is_sent_too() -> None:
+    slow = _SlowSender()
+    folding = FoldingWaker(slow.send)
     for expected in (1, 2, 3):
-        folding.ring()
-        _wait_until(lambda expected=expected: slow.rings == expected)
+        folding.wake()
+        _wait_until(lambda expected=expected: slow.sent == expected)
