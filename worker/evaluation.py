@@ -39,7 +39,8 @@ def run_evaluation(runtime: WorkerRuntime, session_id: int) -> dict[str, Any] | 
     settings = runtime.settings
     llm_grading_on = settings.llm_grading == "on" and settings.llm_provider == "openai"
     graded = _grade_with_llm(runtime, session_id) if llm_grading_on else None
-    with runtime.write_engine.begin() as conn:
+
+    def write(conn):  # noqa: ANN001, ANN202
         session = session_rows.select_session(conn, session_id)
         if session is None or session["status"] != "completed":
             return None
@@ -49,6 +50,9 @@ def run_evaluation(runtime: WorkerRuntime, session_id: int) -> dict[str, Any] | 
             llm_accounting.record_grading(
                 conn, user_id=session["user_id"], provider=runtime.provider.name, usage=graded.usage
             )
+        return report
+
+    report = runtime.write(write, lock_sessions=(session_id,))
     if report is not None:
         runtime.wake_web()
         log.info(
@@ -78,8 +82,8 @@ def _grade_with_llm(runtime: WorkerRuntime, session_id: int) -> GradingOutcome |
         with runtime.model_slots.held():
             graded = grade_session(runtime.provider, scenario, messages)
     except LLMError as error:
-        with runtime.write_engine.begin() as conn:
-            llm_accounting.record_failure(conn, provider=runtime.provider.name, code=error.code)
+        code = error.code
+        runtime.write(lambda conn: llm_accounting.record_failure(conn, provider=runtime.provider.name, code=code))
         log.warning("LLM grading skipped session_id=%s code=%s", session_id, error.code)
         return None
     if graded is not None and graded.grading is None:

@@ -84,7 +84,8 @@ def heartbeat(runtime: WorkerRuntime) -> None:
     run renews its own claim only when it writes, and a model may stall for longer than
     a claim lasts before its first chunk)."""
     now = time.time()
-    with runtime.write_engine.begin() as conn:
+
+    def write(conn):  # noqa: ANN001, ANN202
         upsert_worker_heartbeat(
             conn,
             worker_id=runtime.worker_id,
@@ -98,6 +99,8 @@ def heartbeat(runtime: WorkerRuntime) -> None:
         job_rows.extend_claims(
             conn, worker_id=runtime.worker_id, now=now, claim_seconds=runtime.settings.reply_claim_seconds
         )
+
+    runtime.write(write)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -136,8 +139,9 @@ def sweep(
     read only when there is such a job. (Without it, every job queued that long is
     enqueued again; a second entry for a job is harmless, as its run finds it taken.)"""
     settings = runtime.settings
-    recovered: list[int] = []
-    with runtime.write_engine.begin() as conn:
+
+    def write(conn) -> list[int]:  # noqa: ANN001
+        recovered = []
         now = select_now(conn, time.time())  # claims run out by the database's clock on PostgreSQL
         candidates = job_rows.select_recoverable_jobs(conn, now=now, queued_seconds=settings.reply_claim_seconds)
         if waiting_replies is not None and any(job["status"] == "queued" for job in candidates):
@@ -154,6 +158,9 @@ def sweep(
         for job in candidates:
             if job_rows.requeue_reply_job(conn, job["message_id"], now=now, last_error="recovered by sweep"):
                 recovered.append(job["message_id"])
+        return recovered
+
+    recovered = runtime.write(write)
     for message_id in recovered:
         enqueue_reply(message_id)
     if recovered:
@@ -182,8 +189,10 @@ def complete_overdue_sessions(runtime: WorkerRuntime, enqueue_evaluation) -> int
             overdue.append(session["id"])
     if not overdue:
         return 0
-    with runtime.write_engine.begin() as conn:
-        completed = [sid for sid in overdue if session_rows.complete_session(conn, sid, ended_by=TIME_UP)]
+    completed = runtime.write(
+        lambda conn: [sid for sid in overdue if session_rows.complete_session(conn, sid, ended_by=TIME_UP)],
+        lock_sessions=overdue,
+    )
     for session_id in completed:
         enqueue_evaluation(session_id)
     if completed:

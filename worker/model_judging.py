@@ -60,8 +60,11 @@ class PendingVerdict:
         else:
             self._verdict = verdict
         if usage is not None:
-            with self._runtime.write_engine.begin() as conn:
-                llm_accounting.record_grading(conn, user_id=self._user_id, provider=provider.name, usage=usage)
+            self._runtime.write(
+                lambda conn: llm_accounting.record_grading(
+                    conn, user_id=self._user_id, provider=provider.name, usage=usage
+                )
+            )
 
     def result(self) -> ModelVerdict | None:
         """The verdict, or None when there is none by the deadline."""

@@ -86,12 +86,14 @@ class WorkerRuntime:
 
     @cached_property
     def write_engine(self) -> Engine:
-        """The engine with BEGIN IMMEDIATE: use for every read-then-write transaction."""
+        """The engine with BEGIN IMMEDIATE, for a transaction outside the worker's own
+        writes (a test seeding its data); the worker writes through write()."""
         return self.engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
 
     def write(self, fn: Callable[[Connection], T], *, lock_sessions: Iterable[int] = ()) -> T:
         """Run `fn(conn)` in a write transaction (BEGIN IMMEDIATE) and return its result
-        once committed. The process's writers share one connection and commit together
+        once committed: the one way the worker writes (replies, typing, reports,
+        maintenance, usage records). The process's writers share one connection and commit together
         when several are ready at once (shared/db/grouped_writes.py): under load a reply's
         deltas were each a transaction of their own, and waiting writers each held a
         pooled connection, so the pool kept opening and closing overflow connections, at a

@@ -6,8 +6,9 @@ itself and a wake-up to the web processes. Writes that are ready at the same mom
 them: each runs in its own savepoint inside one transaction, so one that raises is undone
 alone and its caller gets the error, while the others commit.
 
-The web process groups the writes queued for its write thread (web/database.py); the
-worker groups the writes of its reply greenlets with `GroupedWriter`.
+The web process groups the writes queued for its write thread (web/database.py); every
+write of the worker goes through one `GroupedWriter` (WorkerRuntime.write), which groups
+those of its greenlets that are ready together.
 
 On PostgreSQL several processes run such groups at once, and a group that locked session
 A then waits for B while another locked B then waits for A is a deadlock: the server
