@@ -117,10 +117,14 @@ class WorkerRuntime:
     def scenario_for(self, scenario_id: int) -> Scenario:
         """The scenario with this id (KeyError for one this process has no folder of)."""
         scenario = self.catalog.by_id.get(scenario_id)
-        if scenario is None:  # numbered since this worker last read the ids (or never read)
+        if scenario is None and scenario_id not in self.catalog.stored_ids:
+            # Stored since this worker last read the ids (or it never read them); an id
+            # it has read but has no folder of is not read again at every call.
             with self.engine.connect() as conn:
                 self.catalog.number(select_scenario_ids(conn))
-            scenario = self.catalog.by_id[scenario_id]
+            scenario = self.catalog.by_id.get(scenario_id)
+        if scenario is None:
+            raise KeyError(scenario_id)
         return scenario
 
     def note_failure(self, error: BaseException, what: str, *args: object) -> None:

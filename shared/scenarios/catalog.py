@@ -25,6 +25,8 @@ class ScenarioCatalog:
     by_id: dict[int, Scenario] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)
     errors: list[ScenarioError] = field(default_factory=list)
+    # Every id numbered from the table, this process's folder or not.
+    stored_ids: set[int] = field(default_factory=set)
 
     @classmethod
     def from_folder(cls, scenarios_dir: Path) -> ScenarioCatalog:
@@ -39,6 +41,7 @@ class ScenarioCatalog:
         """Give the loaded scenarios their ids (slug to id, as the scenarios table holds
         them); slugs this process did not load are left out."""
         for slug, scenario_id in ids.items():
+            self.stored_ids.add(scenario_id)
             scenario = self.by_slug.get(slug)
             if scenario is not None:
                 self.by_id[scenario_id] = scenario
