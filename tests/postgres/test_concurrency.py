@@ -26,6 +26,7 @@ from shared.db.users import (
 )
 from shared.masking.policy import MaskingPolicy
 from worker.maintenance import sweep
+from worker.runtime import WorkerRuntime
 
 WRITERS = 8
 
@@ -104,14 +105,21 @@ def test_overlapping_sweeps_re_enqueue_each_lost_job_once(runtime):
         with lock:
             enqueued.append(message_id)
 
+    # Four worker processes' sweeps: each runtime has its own writer and connection, as each
+    # process does (one runtime's writes take turns on its one connection and never overlap).
+    workers = [WorkerRuntime(runtime.settings) for _ in range(4)]
     barrier = threading.Barrier(4)
 
-    def one_sweep(_index: int) -> int:
+    def one_sweep(index: int) -> int:
         barrier.wait()
-        return sweep(runtime, enqueue)
+        return sweep(workers[index], enqueue)
 
-    with ThreadPoolExecutor(4) as pool:
-        counts = list(pool.map(one_sweep, range(4)))
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            counts = list(pool.map(one_sweep, range(4)))
+    finally:
+        for worker in workers:
+            worker.engine.dispose()
     assert sum(counts) == 20
     assert len(enqueued) == len(set(enqueued)) == 20
 
