@@ -139,13 +139,21 @@ def sweep(
     read only when there is such a job. (Without it, every job queued that long is
     enqueued again; a second entry for a job is harmless, as its run finds it taken.)"""
     settings = runtime.settings
+    # The queue's waiting entries are read before the write, not inside it: the worker's
+    # writes share one writer, and a backlog's read (a Redis round trip) would hold up every
+    # reply's. A job enqueued or taken meanwhile is judged by the next sweep.
+    waiting: set[int] | None = None
+    if waiting_replies is not None:
+        with runtime.reading() as conn:
+            now = select_now(conn, time.time())
+            backlog = job_rows.has_long_queued_jobs(conn, now=now, queued_seconds=settings.reply_claim_seconds)
+        waiting = waiting_replies() if backlog else set()
 
     def write(conn) -> list[int]:  # noqa: ANN001
         recovered = []
         now = select_now(conn, time.time())  # claims run out by the database's clock on PostgreSQL
         candidates = job_rows.select_recoverable_jobs(conn, now=now, queued_seconds=settings.reply_claim_seconds)
-        if waiting_replies is not None and any(job["status"] == "queued" for job in candidates):
-            waiting = waiting_replies()
+        if waiting is not None:
             candidates = [job for job in candidates if job["status"] != "queued" or job["message_id"] not in waiting]
         if reclaim_dead_local:
             candidates += [

@@ -203,6 +203,18 @@ def requeue_reply_job(
     return result.rowcount == 1
 
 
+def has_long_queued_jobs(conn: Connection, *, now: float, queued_seconds: float) -> bool:
+    """Whether a job has been queued for more than `queued_seconds` (a plain read: the
+    sweep's cue to list the queue's waiting entries before its write)."""
+    queued_before = now_for(conn, now) - queued_seconds
+    found = conn.execute(
+        select(reply_jobs.c.message_id)
+        .where(reply_jobs.c.status == "queued", reply_jobs.c.enqueued_at < queued_before)
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 def select_recoverable_jobs(
     conn: Connection, *, now: float, queued_seconds: float, limit: int = 500
 ) -> list[dict[str, Any]]:

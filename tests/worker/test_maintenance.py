@@ -1,6 +1,7 @@
 """What keeps a slow model's reply safe and bounded in the worker: the heartbeat extends
 the claims on the replies this process is generating, the model's slots bound the calls
-at once and count who waits, and the mock can stall like a real model on a bad day."""
+at once and count who waits, and the sweep re-enqueues only the jobs that lost their worker
+or their queue entry."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from shared.db import jobs as job_rows
 from shared.db import sessions as session_rows
 from shared.db.dbclock import select_now
 from shared.db.scenario_rows import select_scenario_ids
+from shared.db.schema import reply_jobs
 from shared.db.workers import select_model_calls
 from shared.masking.policy import MaskingPolicy
 from worker.maintenance import heartbeat, sweep
@@ -97,3 +99,26 @@ def test_the_heartbeat_publishes_the_model_calls_for_health(runtime: WorkerRunti
     with runtime.reading() as conn:
         assert select_model_calls(conn, seen_since=time.time() - 60) == (3, 4)
         assert select_model_calls(conn, seen_since=time.time() + 60) == (0, 0)  # no live worker
+
+
+def test_a_long_queued_job_is_enqueued_again_only_when_its_entry_left_the_queue(runtime: WorkerRuntime) -> None:
+    waiting, lost = _queued_message(runtime), _queued_message(runtime)
+    with runtime.write_engine.begin() as conn:  # both queued longer than a claim's time
+        old = select_now(conn, time.time()) - runtime.settings.reply_claim_seconds - 5
+        conn.execute(reply_jobs.update().where(reply_jobs.c.message_id.in_([waiting, lost])).values(enqueued_at=old))
+    asked: list[bool] = []
+
+    def waiting_replies() -> set[int]:
+        asked.append(True)
+        return {waiting}
+
+    enqueued: list[int] = []
+    assert sweep(runtime, enqueued.append, waiting_replies=waiting_replies) == 1
+    assert enqueued == [lost] and asked == [True]
+    # Nothing queued that long now (the lost one was enqueued again just now): the queue's
+    # entries are not read at all.
+    asked.clear()
+    with runtime.write_engine.begin() as conn:
+        conn.execute(reply_jobs.update().where(reply_jobs.c.message_id == waiting).values(status="done"))
+    assert sweep(runtime, enqueued.append, waiting_replies=waiting_replies) == 0
+    assert asked == []
