@@ -49,7 +49,7 @@ async def _app(settings: Settings):
 
     app = create_app(settings)
     test_app = app.test_app()
-    # Stopping joins the wake-up listener's thread and drains the database threads; on a
+    # Stopping joins the wake-up receiver's thread and drains the database threads; on a
     # loaded 2-core machine that has taken longer than Quart's default 6 s on PostgreSQL.
     test_app.shutdown_timeout = 30
     async with test_app:

@@ -18,7 +18,7 @@ def _setting_error(message: str) -> SystemExit:
 
 # Loopback unless CHATTRAIN_HOST says otherwise (0.0.0.0 or :: to listen on every interface).
 _host, _port = os.environ.get("CHATTRAIN_HOST", DEFAULT_HOST), os.environ.get("PORT", "8000")
-if not (_port.isdigit() and 0 < int(_port) < 65536):
+if not (_port.isascii() and _port.isdigit() and 0 < int(_port) < 65536):
     raise _setting_error(f"PORT: {_port!r} is not a port number (1-65535)")
 try:
     socket.getaddrinfo(_host.strip("[]"), int(_port), type=socket.SOCK_STREAM)

@@ -6,8 +6,8 @@ after the start. Without a usable answer by then the offline judge's verdict sta
 
 The call runs on a thread of its own, a greenlet under the consumer's gevent, and takes no
 model slot: a reply never waits for a judgement to start streaming. The thread records
-what the call cost in the trainee's usage when it ends, in a transaction of its own, so a
-late answer or a reply that failed meanwhile is still counted.
+what the call cost in the trainee's usage when it ends, through the worker's writer
+(`WorkerRuntime.write`), so a late answer or a reply that failed meanwhile is still counted.
 """
 
 from __future__ import annotations

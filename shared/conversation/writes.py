@@ -1,6 +1,7 @@
-"""A conversation's transactions, all of them: starting a session, a trainee's message
-and its reply job, a retry, the customer's lines, the feedback on each trainee reply,
-ending the session and writing its report. Each is one short transaction's worth of work;
+"""A conversation's shared transactions: starting a session, a trainee's message and its
+reply job, a retry, the customer's lines, the feedback on each trainee reply, ending the
+session and writing its report. (The reply job's own steps, its claim, deltas, expiry and
+failure, are in worker/tasks.py; the sweeps' in worker/maintenance.py.) Each is one short transaction's worth of work;
 the scoring and the report's contents come from shared/training.
 
 Both processes call these with a connection already inside a write transaction

@@ -148,7 +148,7 @@ def extend_claims(conn: Connection, *, worker_id: str, now: float, claim_seconds
     worker to the sweep. Returns how many.
 
     A job whose row another transaction holds (on PostgreSQL) is skipped, not waited for:
-    that is this worker's own write to it, which extends the claim itself. Waiting made
+    that is another process's transaction, and the next beat extends it. Waiting made
     this update, taking rows in the table's order, deadlock with the worker's grouped
     writes taking them in their own order, and the failed pass let the claims run out."""
     now = now_for(conn, now)
