@@ -27,7 +27,9 @@ def _hold_an_insert_until_someone_waits_on_it(url: str, user_id: str, started: t
             with engine.connect() as watcher:
                 while time.monotonic() < deadline:
                     waiting = watcher.execute(
-                        text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                        )
                     ).scalar_one()
                     if waiting:
                         seen.append("import waited")
