@@ -5,6 +5,8 @@ the end-to-end tests start the real processes (see tests/e2e)."""
 from __future__ import annotations
 
 import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -43,10 +45,36 @@ def _settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", database_url=database_url)
 
 
+@pytest.fixture(name="migrated_sqlite", scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the newest schema, migrated once per run (per xdist worker)."""
+    from shared.db.migrate import upgrade_to_head
+
+    path = tmp_path_factory.mktemp("migrated") / "chattrain.db"
+    upgrade_to_head(f"sqlite:///{path}")
+    return path
+
+
+def start_on_a_migrated_copy(settings: Settings, migrated_sqlite: Path) -> None:
+    """Put a copy of the migrated file where `settings` keeps its SQLite database, unless
+    something is there already (or the database is PostgreSQL, whose fixture copies a
+    migrated template database itself): start-up then finds nothing to migrate, as at a
+    restart, which saves most of a second per test. Migrating an empty file is tested in
+    tests/shared/db/test_migrations.py and by every process the e2e tests start."""
+    target = settings.data_dir / "chattrain.db"
+    if settings.database_url or target.exists():
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # SQLite's backup copies the pages a WAL file may still hold, which a file copy would miss.
+    with closing(sqlite3.connect(migrated_sqlite)) as source, closing(sqlite3.connect(target)) as copy:
+        source.backup(copy)
+
+
 @pytest.fixture(name="app")
-async def _app(settings: Settings):
+async def _app(settings: Settings, migrated_sqlite: Path):
     from web.app import create_app
 
+    start_on_a_migrated_copy(settings, migrated_sqlite)
     app = create_app(settings)
     test_app = app.test_app()
     # Stopping joins the wake-up receiver's thread and drains the database threads; on a
@@ -96,17 +124,16 @@ def _stack(tmp_path: Path, backends):
 
 
 @pytest.fixture(name="runtime")
-def _runtime(tmp_path: Path, database_url: str):
+def _runtime(tmp_path: Path, database_url: str, migrated_sqlite: Path):
     """A worker runtime (the worker's code, in process) on a migrated SQLite file of its
     own (or a throwaway PostgreSQL database), with the shipped scenarios in the scenarios
     table (as the web process puts them there at start-up)."""
-    from shared.db.migrate import upgrade_to_head
     from shared.db.scenario_rows import upsert_scenario
     from worker.runtime import WorkerRuntime
 
     settings = Settings(data_dir=tmp_path / "data", scenarios_dir=REPO_ROOT / "scenarios", database_url=database_url)
     settings.data_dir.mkdir(parents=True)
-    upgrade_to_head(settings.resolved_database_url)
+    start_on_a_migrated_copy(settings, migrated_sqlite)  # (a PostgreSQL database_url is migrated already)
     runtime = WorkerRuntime(settings)
     with runtime.write_engine.begin() as conn:
         for scenario in runtime.catalog.by_slug.values():
