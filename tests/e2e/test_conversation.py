@@ -7,8 +7,26 @@ import httpx
 import pytest
 
 from tests.support.client import ChatClient, create_session
+from tests.support.servers import CONFIGURATIONS, backends_for
+from tests.support.stack import started_stack
 
 pytestmark = pytest.mark.e2e
+
+
+# One stack per configuration for the file rather than one per test (tests/conftest.py's
+# `stack`): each test opens sessions of its own, and none stops or reconfigures a process.
+@pytest.fixture(name="backends", scope="module", params=CONFIGURATIONS)
+def _backends(request):
+    with backends_for(request.param) as backends:
+        yield backends
+
+
+@pytest.fixture(name="stack", scope="module")
+def _stack(tmp_path_factory, backends):
+    data_dir = tmp_path_factory.mktemp("conversation") / "data"
+    with started_stack(data_dir, backends=backends, CHATTRAIN_LOG_LEVEL="DEBUG") as stack:
+        yield stack
+
 
 TRAINEE_LINES = {
     "customer-service": [

@@ -25,11 +25,11 @@ pytestmark = pytest.mark.e2e
 LINES = ("Hello, I need help with a customer service issue.", "I'm having trouble with my order delivery.")
 
 
-@pytest.fixture(name="insecure_stack")
-def _insecure_stack(tmp_path):
+@pytest.fixture(name="insecure_stack", scope="module")  # each test opens a session of its own
+def _insecure_stack(tmp_path_factory):
     # A model that streams for about a second: typing and deltas exist to be held back.
     with started_stack(
-        tmp_path / "data",
+        tmp_path_factory.mktemp("seed") / "data",
         CHATTRAIN_AUTH_MODE="insecure-dev",
         CHATTRAIN_MOCK_LLM_FIRST_CHUNK_MS="300",
         CHATTRAIN_MOCK_LLM_CHUNKS_PER_SECOND="20",
