@@ -6,7 +6,7 @@ PORT ?= 8000
 
 SCALED_DIR ?= data/scaled
 
-.PHONY: run run-scaled server-deps test test-postgres test-container test-all soak bench eval install install-server install-test lock browser-deps screenshots clean
+.PHONY: run run-scaled server-deps test test-e2e test-postgres test-container soak bench eval install install-server install-test lock browser-deps screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,17 +62,36 @@ run-scaled: install-server
 	SCALED_DIR="$(abspath $(SCALED_DIR))" WEB1_PORT=$(PORT) WEB2_PORT=$$(($(PORT) + 1)) \
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.scaled start
 
-## Install the test dependencies and run the whole suite (the soak and container runs are separate)
-test: install-test browser-deps server-deps
-	$(BIN)/python -m pytest -q
+## Install the test dependencies and run the suite but for its slow end-to-end tests: the
+## unit, API, worker and PostgreSQL tests and a representative few that start the real
+## processes (tests/conftest.py names them), on TEST_WORKERS pytest-xdist workers. Each test
+## has its own ports, folders, databases and Redis key prefix, so they run side by side; a
+## file's tests stay on one worker, as its shared fixtures (a module's stack, a browser)
+## start once. `make run` (the quick start test) finds its installs done rather than racing
+## another worker to do them.
+## `make test-e2e` runs the rest; CI runs both, and the soak and container runs are separate.
+## More pytest options for any of the three: `make test ARGS="--durations=30 -x"`.
+TEST_WORKERS ?= 2
+NOT_SEPARATE = not soak and not container
+test: install install-server install-test browser-deps server-deps
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow and $(NOT_SEPARATE)" $(ARGS)
+
+## The end-to-end tests `make test` leaves out (marked `slow`): the outage, killed-worker,
+## recovery and scaled-layout runs, the model and masking runs, schemathesis, the browser
+## suite and the rest of tests/e2e. One at a time: several of them time
+## what the processes do (a socket closed within a second) and stop servers on purpose.
+test-e2e: install install-server install-test browser-deps server-deps
+	$(BIN)/python -m pytest -q -m "slow and $(NOT_SEPARATE)" $(ARGS)
 
 ## The tests built on the app or the worker runtime again, each on a throwaway PostgreSQL
-## database instead of a SQLite file (what CI runs after `make test`); the machine's server
-## on loopback when it answers, else a private one (docs/postgresql.md, Tests). One part:
+## database instead of a SQLite file (what CI runs after `make test`), on TEST_WORKERS
+## workers as `make test` (each worker migrates a template database of its own); the
+## machine's server on loopback when it answers, else a private one (docs/postgresql.md,
+## Tests). One part:
 ##   make test-postgres PG_TESTS=tests/web
 PG_TESTS ?= tests/web tests/worker tests/shared
 test-postgres: install-test server-deps
-	CHATTRAIN_TEST_DATABASE=postgres $(BIN)/python -m pytest -q $(PG_TESTS)
+	CHATTRAIN_TEST_DATABASE=postgres $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PG_TESTS) $(ARGS)
 
 ## The e2e suite runs on SQLite and on PostgreSQL + Redis: the machine's servers on loopback
 ## when they answer, else private ones the tests start from Debian's binaries (installed

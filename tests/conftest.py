@@ -22,6 +22,27 @@ from tests.support.client import AuthUser  # noqa: E402
 from tests.support.servers import CONFIGURATIONS, backends_for  # noqa: E402
 from tests.support.stack import REPO_ROOT, started_stack  # noqa: E402
 
+# What `make test` keeps of the real-process tests, so that a newcomer's run still starts
+# the real thing: the quick start through `make run` and the Procfile, a conversation over
+# a real socket on each configuration, a client of the original protocol, and web app
+# pages in Chromium. The rest of tests/e2e and tests/browser (the outage, recovery and
+# scaled-layout matrices, the model and masking runs, schemathesis, the browser suite) is
+# marked `slow`: `make test-e2e` runs it, and CI runs both.
+REPRESENTATIVE = (
+    "tests/e2e/test_quick_start.py",
+    "tests/e2e/test_conversation.py",
+    "tests/e2e/test_seed_client.py",
+    "tests/browser/test_rendering.py",
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items) -> None:  # noqa: ANN001
+    for item in items:
+        path = item.path.relative_to(REPO_ROOT).as_posix()
+        if path.startswith(("tests/e2e/", "tests/browser/")) and path not in REPRESENTATIVE:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(name="database_url")
 def _database_url():
