@@ -68,19 +68,20 @@ run-scaled: install-server
 ## has its own ports, folders, databases and Redis key prefix, so they run side by side; a
 ## file's tests stay on one worker, as its shared fixtures (a module's stack, a browser)
 ## start once. `make run` (the quick start test) finds its installs done rather than racing
-## another worker to do them.
+## another worker to do them (the test set first: it holds the other two, which then find
+## everything in place).
 ## `make test-e2e` runs the rest; CI runs both, and the soak and container runs are separate.
 ## More pytest options for any of the three: `make test ARGS="--durations=30 -x"`.
 TEST_WORKERS ?= 2
 NOT_SEPARATE = not soak and not container
-test: install install-server install-test browser-deps server-deps
+test: install-test install-server install browser-deps server-deps
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow and $(NOT_SEPARATE)" $(ARGS)
 
 ## The end-to-end tests `make test` leaves out (marked `slow`): the outage, killed-worker,
 ## recovery and scaled-layout runs, the model and masking runs, schemathesis, the browser
 ## suite and the rest of tests/e2e. One at a time: several of them time
 ## what the processes do (a socket closed within a second) and stop servers on purpose.
-test-e2e: install install-server install-test browser-deps server-deps
+test-e2e: install-test install-server install browser-deps server-deps
 	$(BIN)/python -m pytest -q -m "slow and $(NOT_SEPARATE)" $(ARGS)
 
 ## The tests built on the app or the worker runtime again, each on a throwaway PostgreSQL
