@@ -80,8 +80,9 @@ test: install-test install-server install browser-deps server-deps
 
 ## The end-to-end tests `make test` leaves out (marked `slow`): the outage, killed-worker,
 ## recovery and scaled-layout runs, the model and masking runs, schemathesis, the browser
-## suite and the rest of tests/e2e (about 19 minutes on a 2-core machine). One at a time: several of them time
-## what the processes do (a socket closed within a second) and stop servers on purpose.
+## suite and the rest of tests/e2e (about 19 minutes on a 2-core machine). One at a time:
+## several of them time what the processes do (a socket closed within a second) and stop
+## servers on purpose.
 test-e2e: install-test install-server install browser-deps server-deps
 	$(BIN)/python -m pytest -q -m "slow and $(NOT_SEPARATE)" $(ARGS)
 
