@@ -1,4 +1,7 @@
-"""Turning an LLM's chunk stream into batched, masked `assistant_delta` events.
+"""The model call of a reply job (step two of a message's path, called from
+worker/tasks.py): wait for one of the model's slots, stream the customer's reply from the
+LLM provider, and write it as batched, masked `assistant_delta` events while it comes
+(with `typing` first when the reply is slow, worker/typing_indicator.py).
 
 Each delta carries only new text. Every flush masks the whole text so far (PII split
 across chunks is still found) and holds back the tail that could be the start of a value
@@ -16,7 +19,104 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from shared.conversation import frames
+from shared.db import events as event_rows
+from shared.db import jobs as job_rows
+from shared.db import sessions as session_rows
+from shared.llm import LLMError, ReplyRequest
+
+if TYPE_CHECKING:
+    from worker.runtime import WorkerRuntime
+
+
+@dataclass
+class ModelTiming:
+    """When the model was asked for the reply and when its first and last chunks came
+    (epoch seconds, stored with the job for the queue wait in /api/health)."""
+
+    requested_at: float = 0.0
+    first_chunk_at: float = 0.0
+    last_chunk_at: float = 0.0
+
+
+def stream_reply(
+    runtime: WorkerRuntime,
+    request: ReplyRequest,
+    *,
+    emitted: str,
+    next_seq: int,
+    claimant: str,
+    timing: ModelTiming,
+) -> tuple[DeltaBatcher, Any]:
+    """Run the provider, writing batched deltas; returns (batcher, usage). `emitted` and
+    `next_seq` are what an earlier run of the job already sent. Waits for one of the
+    provider's slots (CHATTRAIN_LLM_MAX_CONCURRENT_REQUESTS) first, with the `typing`
+    indicator already pending, so a wait for a slot shows as typing."""
+    session_id, message_id = request.session_id, request.reply_to
+    batcher = DeltaBatcher(batch_seconds=runtime.settings.stream_batch_ms / 1000, emitted=emitted, next_seq=next_seq)
+    pending = runtime.typing.started(session_id, message_id, claimant)
+    try:
+        with runtime.model_slots.held():
+            timing.requested_at = time.time()
+            stream = runtime.provider.stream_reply(request)
+            for chunk in stream:
+                timing.last_chunk_at = time.time()
+                timing.first_chunk_at = timing.first_chunk_at or timing.last_chunk_at
+                if batcher.add(chunk):
+                    runtime.typing.settle(pending)
+                    _write_delta(runtime, request, batcher, claimant)
+    finally:
+        runtime.typing.settle(pending)
+    if not batcher.generated.strip():
+        raise LLMError("llm_empty_reply", "The model returned an empty reply.", retryable=True)
+    return batcher, stream.usage
+
+
+def _write_delta(runtime: WorkerRuntime, request: ReplyRequest, batcher: DeltaBatcher, claimant: str) -> None:
+    """One delta in its own write transaction, which also claims the job for this run."""
+    session_id, message_id = request.session_id, request.reply_to
+    start = batcher.checkpoint()
+
+    def write(conn) -> bool:  # noqa: ANN001
+        batcher.restore(start)  # a group run again (shared/db/grouped_writes.py) takes the same delta
+        delta = batcher.take_delta(session_masker(runtime, conn, session_id, request.scenario.masking_rules))
+        if delta is None:
+            return False
+        claimed = job_rows.claim_reply_job(
+            conn, message_id, claimant=claimant, now=time.time(), claim_seconds=runtime.settings.reply_claim_seconds
+        )
+        if claimed is None:
+            raise LLMError("claim_lost", "Another worker took this reply over.", retryable=False)
+        insert_delta(conn, session_id, message_id, delta)
+        return True
+
+    if runtime.write(write, lock_sessions=(session_id,)):
+        runtime.wake_web()
+
+
+def insert_delta(conn, session_id: int, message_id: int, delta: Delta) -> None:  # noqa: ANN001
+    event = frames.assistant_delta_event(message_id, delta.seq, delta.content, restart=delta.restart)
+    event_rows.insert_event(conn, session_id=session_id, frame=event, message_id=message_id)
+
+
+def session_masker(runtime: WorkerRuntime, conn, session_id: int, patterns: tuple) -> Callable[..., str]:  # noqa: ANN001
+    """A mask function bound to this transaction: it keeps the session's vault current."""
+
+    def mask(text: str, found: list | None = None) -> str:
+        session_data: dict = {}
+
+        def load_session_data() -> dict:
+            session_data.update(session_rows.select_session_for_update(conn, session_id)["data"])
+            return session_data
+
+        masked, findings = runtime.masking.apply_loading(text, load_session_data, patterns, found=found)
+        if findings:
+            session_rows.update_session_data(conn, session_id, session_data)
+        return masked
+
+    return mask
 
 
 class Delta(NamedTuple):

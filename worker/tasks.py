@@ -1,12 +1,13 @@
 """The reply job: step two of a message's path.
 
 The web process stored the trainee's message and a reply_jobs row, then enqueued
-`generate_reply(message_id)`. Here a worker claims that row (so a duplicate or stale
-queue entry does nothing), waits for one of the model's slots (worker/model_slots.py),
-streams the customer's reply from the LLM provider into `assistant_delta` events (with
-`typing` first when the reply is slow, worker/typing_indicator.py), and writes the reply, keyed by
-the message it answers, with its `assistant_message` event. The database is the source of
-truth; the queue entry only prompts the work, so running a job twice is harmless.
+`generate_reply(message_id)`. Here a worker reads that row (a duplicate or stale queue
+entry does nothing), has the model stream the customer's reply into `assistant_delta`
+events (worker/streaming.py: the model's slot, `typing`, the deltas), scores the
+trainee's line, and writes the reply, keyed by the message it answers, with its
+`assistant_message` event, in one transaction that claims the job and ends it. The
+database is the source of truth; the queue entry only prompts the work, so running a
+job twice is harmless.
 
 Each run is one greenlet of the consumer (a thread in tests): while it waits on the model
 it holds no thread, so one worker process carries hundreds of replies at once.
@@ -23,7 +24,6 @@ from typing import Any
 
 from huey.signals import SIGNAL_INTERRUPTED
 
-from shared.conversation import frames
 from shared.conversation.writes import complete_if_due, store_reply_feedback, write_customer_message, write_error_event
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
@@ -37,7 +37,7 @@ from worker.evaluation import evaluate_session
 from worker.huey_app import huey
 from worker.model_judging import start_model_judging
 from worker.runtime import WorkerRuntime, get_runtime
-from worker.streaming import Delta, DeltaBatcher
+from worker.streaming import DeltaBatcher, ModelTiming, insert_delta, session_masker, stream_reply
 
 log = logging.getLogger("chattrain.worker")
 
@@ -105,16 +105,6 @@ class _ReplyInputs:
 
 
 @dataclass
-class _ModelTiming:
-    """When the model was asked for the reply and when its first and last chunks came
-    (epoch seconds, stored with the job for the queue wait in /api/health)."""
-
-    requested_at: float = 0.0
-    first_chunk_at: float = 0.0
-    last_chunk_at: float = 0.0
-
-
-@dataclass
 class _Generated:
     """A reply generated and scored, ready for its write transaction."""
 
@@ -123,15 +113,15 @@ class _Generated:
     usage: Any
     feedback: Any
     found: list | None
-    timing: _ModelTiming
+    timing: ModelTiming
 
 
 def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
     """One run of a reply job.
 
     The job is read, not claimed, at the start: the run claims it with its `typing`
-    event (worker/typing_indicator.py) or its first delta, and a reply generated within one batch
-    interval is written in a single transaction that claims the job, stores the reply and
+    event (worker/typing_indicator.py) or its first delta (worker/streaming.py), and a
+    reply generated within one batch interval is written in a single transaction that claims the job, stores the reply and
     finishes the job together. Two runs of one job (a duplicate queue entry) can both
     generate, but only the claimant of the claim writes anything, and a reply is stored
     once (messages.reply_to is unique)."""
@@ -194,7 +184,7 @@ def _generate(runtime: WorkerRuntime, inputs: _ReplyInputs, claimant: str) -> _G
     None when the provider failed (the job is retried or the trainee told)."""
     settings = runtime.settings
     session_id, message_id, scenario = inputs.request.session_id, inputs.message_id, inputs.scenario
-    timing = _ModelTiming()
+    timing = ModelTiming()
     turn_index = inputs.request.assistant_turns - 1
     pending_verdict = None
     try:
@@ -205,7 +195,9 @@ def _generate(runtime: WorkerRuntime, inputs: _ReplyInputs, claimant: str) -> _G
         pending_verdict = start_model_judging(
             runtime, scenario, inputs.trainee_message, turn_index, user_id=inputs.user_id
         )
-        batcher, usage = _stream_reply(runtime, inputs, claimant, timing)
+        batcher, usage = stream_reply(
+            runtime, inputs.request, emitted=inputs.emitted, next_seq=inputs.next_seq, claimant=claimant, timing=timing
+        )
     except LLMError as error:
         _handle_llm_error(runtime, inputs.job, error, claimant)
         return None
@@ -258,78 +250,6 @@ def _expire(runtime: WorkerRuntime, message_id: int, session_id: int, claimant: 
     log.info("reply job expired session_id=%s message_id=%s", job["session_id"], message_id)
 
 
-def _session_masker(runtime: WorkerRuntime, conn, session_id: int, patterns: tuple):  # noqa: ANN001, ANN202
-    """A mask function bound to this transaction: it keeps the session's vault current."""
-
-    def mask(text: str, found: list | None = None) -> str:
-        session_data: dict = {}
-
-        def load_session_data() -> dict:
-            session_data.update(session_rows.select_session_for_update(conn, session_id)["data"])
-            return session_data
-
-        masked, findings = runtime.masking.apply_loading(text, load_session_data, patterns, found=found)
-        if findings:
-            session_rows.update_session_data(conn, session_id, session_data)
-        return masked
-
-    return mask
-
-
-def _stream_reply(runtime: WorkerRuntime, inputs: _ReplyInputs, claimant: str, timing: _ModelTiming):  # noqa: ANN202
-    """Run the provider, writing batched deltas; returns (batcher, usage). Waits for one
-    of the provider's slots (CHATTRAIN_LLM_MAX_CONCURRENT_REQUESTS) first, with the
-    `typing` indicator already pending, so a wait for a slot shows as typing."""
-    request = inputs.request
-    session_id, message_id = request.session_id, inputs.message_id
-    patterns = request.scenario.masking_rules
-    batcher = DeltaBatcher(
-        batch_seconds=runtime.settings.stream_batch_ms / 1000,
-        emitted=inputs.emitted,
-        next_seq=inputs.next_seq,
-    )
-    pending = runtime.typing.started(session_id, message_id, claimant)
-    try:
-        with runtime.model_slots.held():
-            timing.requested_at = time.time()
-            stream = runtime.provider.stream_reply(request)
-            for chunk in stream:
-                timing.last_chunk_at = time.time()
-                timing.first_chunk_at = timing.first_chunk_at or timing.last_chunk_at
-                if batcher.add(chunk):
-                    runtime.typing.settle(pending)
-                    _write_delta(runtime, session_id, message_id, batcher, patterns, claimant)
-    finally:
-        runtime.typing.settle(pending)
-    if not batcher.generated.strip():
-        raise LLMError("llm_empty_reply", "The model returned an empty reply.", retryable=True)
-    return batcher, stream.usage
-
-
-def _write_delta(
-    runtime: WorkerRuntime, session_id: int, message_id: int, batcher: DeltaBatcher, patterns, claimant: str
-) -> None:  # noqa: ANN001
-    start = batcher.checkpoint()
-
-    def write(conn) -> bool:  # noqa: ANN001
-        batcher.restore(start)  # a group run again (shared/db/grouped_writes.py) takes the same delta
-        delta = batcher.take_delta(_session_masker(runtime, conn, session_id, patterns))
-        if delta is None:
-            return False
-        if _claim(runtime, conn, message_id, claimant) is None:
-            raise LLMError("claim_lost", "Another worker took this reply over.", retryable=False)
-        _insert_delta(conn, session_id, message_id, delta)
-        return True
-
-    if runtime.write(write, lock_sessions=(session_id,)):
-        runtime.wake_web()
-
-
-def _insert_delta(conn, session_id: int, message_id: int, delta: Delta) -> None:  # noqa: ANN001
-    event = frames.assistant_delta_event(message_id, delta.seq, delta.content, restart=delta.restart)
-    event_rows.insert_event(conn, session_id=session_id, frame=event, message_id=message_id)
-
-
 def _write_reply(runtime: WorkerRuntime, reply: _Generated, claimant: str) -> None:
     """Store a generated reply in one write transaction. A reply that cannot be written
     (a bug in its write) is retried like a failed LLM call, then reported to the trainee."""
@@ -378,11 +298,11 @@ def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, claimant: str)
     if _claim(runtime, conn, message_id, claimant) is None:
         log.info("reply dropped, another run has claimed the job message_id=%s", message_id)
         return False, None
-    mask = _session_masker(runtime, conn, session_id, scenario.masking_rules)
+    mask = session_masker(runtime, conn, session_id, scenario.masking_rules)
     if batcher.next_seq > 0:
         delta = batcher.take_delta(mask, final=True)
         if delta is not None:
-            _insert_delta(conn, session_id, message_id, delta)
+            insert_delta(conn, session_id, message_id, delta)
         text = batcher.emitted
     else:
         text = mask(batcher.generated, reply.found)
