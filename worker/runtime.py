@@ -33,7 +33,7 @@ from shared.scenarios import Scenario
 from shared.scenarios.catalog import ScenarioCatalog
 from shared.settings import Settings
 from shared.wakeups.channels import create_waker
-from worker.model_slots import ModelSlots
+from worker.streaming import ModelSlots
 from worker.typing_indicator import TypingIndicator
 
 log = logging.getLogger("chattrain.worker")

@@ -17,8 +17,8 @@ from shared.db.schema import reply_jobs
 from shared.db.workers import select_model_calls
 from shared.masking.policy import MaskingPolicy
 from worker.maintenance import heartbeat, sweep
-from worker.model_slots import ModelSlots
 from worker.runtime import WorkerRuntime
+from worker.streaming import ModelSlots
 
 
 def _queued_message(runtime: WorkerRuntime) -> int:
