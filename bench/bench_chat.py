@@ -5,7 +5,7 @@ uvloop) that speaks the public protocol. Prints one table; `--json` also writes 
     python -m bench.bench_chat                    # the full run, about 15 minutes
     python -m bench.bench_chat --quick            # a smoke run, about a minute
     python -m bench.bench_chat --cases r1,a --models openai --json out.json
-    python -m bench.bench_chat --cases a,c --profile prof/  # py-spy both processes in (a) and (c)
+    python -m bench.bench_chat --cases a,c --profile prof/  # py-spy the processes in (a) and (c)
 
 Realistic cases r1-r3 run on two layouts, side by side in the table: the Procfile's web +
 worker on SQLite, and `scaled` (model column "…, scaled"): two web processes and two
@@ -87,7 +87,7 @@ async def run(
                 if case == "m":
                     rows.append(await case_m(root, scale, model))
                 else:
-                    rows.extend(await case_r(root, scale, case, model, layout))
+                    rows.extend(await case_r(root, scale, case, model, layout, profile_dir))
                 timed(f"{case} {model} {layout}", began)
     if cases & {"floor", "a", "c", "idle"}:
         began = time.monotonic()
@@ -126,7 +126,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--idle-seconds", type=float, help="the idle guard's period (default 30, quick 2)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every number here")
-    parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the web and worker during cases a and c")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="py-spy the web and worker during the realistic cases and cases a and c",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data folders (databases, logs)")
     args = parser.parse_args(argv)
     args.cases = {c.strip() for c in args.cases.split(",") if c.strip()}

@@ -22,6 +22,7 @@ from pathlib import Path
 from bench.database import delivery_check, overheads, read_stamps
 from bench.fake_llm import Pacing
 from bench.meter import LoopLag, latency_stats
+from bench.profiling import start_profilers, stop_profilers
 from bench.settings import CHUNK_CHARS, CHUNKS_PER_SECOND, FIRST_CHUNK_MS, STALL_EVERY_NTH, STALL_MARKER, Scale
 from bench.stacks import ModelStack, model_stack
 from bench.trainees import Trainee, close_all, connect_all, make_trainees, poisson_loop
@@ -82,7 +83,9 @@ def _replies_row(case: str, model: str, what: str, trainees: list[Trainee], stam
     }
 
 
-async def case_r(root: Path, scale: Scale, case: str, model: str, layout: str = "sqlite") -> list[dict]:
+async def case_r(
+    root: Path, scale: Scale, case: str, model: str, layout: str = "sqlite", profile_dir: Path | None = None
+) -> list[dict]:
     n = {"r1": scale.r1_trainees, "r2": scale.r2_trainees, "r3": scale.r3_trainees}[case]
     stalls = case == "r3"
     pacing = _pacing(stall_ms=scale.stall_ms if stalls else 0)
@@ -95,6 +98,7 @@ async def case_r(root: Path, scale: Scale, case: str, model: str, layout: str = 
         start = time.perf_counter() + 0.2
         until = start + scale.load_seconds
         before = ms.meter.snapshot()
+        profilers = start_profilers(ms.meter, profile_dir, f"{case}-{model}-{layout}") if profile_dir else []
         with LoopLag() as lag:
             # Each schedule is seeded with its session id: a fresh stack numbers its sessions
             # alike, so both rows of a case send the same messages at the same moments.
@@ -115,6 +119,7 @@ async def case_r(root: Path, scale: Scale, case: str, model: str, layout: str = 
             if outstanding:
                 await asyncio.wait(outstanding, timeout=scale.drain_seconds)
         cpu = ms.meter.cpu_since(before)
+        stop_profilers(profilers)
         delivered = sum(len(t.latencies) for t in trainees)
         cost = _cost(ms, cpu, delivered)
         await asyncio.sleep(0.3)  # let any duplicate frame arrive before counting
