@@ -119,7 +119,6 @@ def create_app(settings: Settings) -> Quart:
         await app.db.write(upsert_catalog, app.catalog)
         log.info("loaded %d scenario(s), %d error(s)", len(app.catalog.by_id), len(app.catalog.errors))
         app.reply_queue = ReplyQueue(settings)
-        app.db.after_commit_scope = app.reply_queue.collecting
         app.tailer = EventTailer(app.db, settings)
         await app.tailer.start()
         app.credential_watch = CredentialWatch(app.db)

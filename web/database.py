@@ -55,7 +55,6 @@ class _PendingWrite:
     fn: Callable[..., Any]
     args: tuple
     kwargs: dict
-    after_commit: Callable[[Any], Any] | None
     future: asyncio.Future
     session_ids: tuple[int, ...]
 
@@ -92,9 +91,6 @@ class Database:
         self._inline_writer: Connection | None = None
         self._pending: list[_PendingWrite] = []  # writes waiting for the write thread
         self._pending_lock = threading.Lock()
-        # Wraps the after_commit calls of a group of writes (the app sets one that
-        # enqueues their reply jobs together, see ReplyQueue.collecting).
-        self.after_commit_scope: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
 
     def _connection(self, begin_mode: str) -> Connection:
         conn = getattr(self._local, "conn", None)
@@ -166,7 +162,6 @@ class Database:
         self,
         fn: Callable[..., T],
         *args: Any,
-        after_commit: Callable[[T], Any] | None = None,
         lock_sessions: Iterable[int] = (),
         **kwargs: Any,
     ) -> T:
@@ -175,22 +170,16 @@ class Database:
         `lock_sessions`: the sessions it writes to, locked with the rest of its group's in
         id order before any write runs (PostgreSQL; see shared/db/grouped_writes.py). The
         function may run more than once (a group rolled back by a deadlock runs again), so
-        it must act on the database alone.
-
-        `after_commit(result)` runs right after the commit, on the thread that ran the
-        transaction: the place for follow-up work such as enqueueing a job for what was
-        just stored, without a second hop. It must not block when it runs on the event
-        loop (see `reply_queue.ReplyQueue.enqueue`). On the write thread it runs inside
-        `after_commit_scope`, once per group of writes (see `_run_group`)."""
+        it must act on the database alone."""
         # Inline only while no write is queued on the thread: under contention the loop
         # would mostly fail to get the lock, and has better things to do than retry.
         if self.inline_writes and not self._thread_writes:
             try:
-                return self._write_inline(fn, args, kwargs, after_commit)
+                return self._write_inline(fn, args, kwargs)
             except WriterBusy:
                 pass  # someone is writing: queue on the write thread, which may wait
         loop = asyncio.get_running_loop()
-        pending = _PendingWrite(fn, args, kwargs, after_commit, loop.create_future(), tuple(lock_sessions))
+        pending = _PendingWrite(fn, args, kwargs, loop.create_future(), tuple(lock_sessions))
         with self._pending_lock:
             self._pending.append(pending)
             first = len(self._pending) == 1
@@ -230,25 +219,9 @@ class Database:
             loop.call_soon_threadsafe(_settle, [(pending, None, error) for pending in group])
             return
         self.outage.succeeded()
-        with self.after_commit_scope():
-            for index, (pending, result, error) in enumerate(outcomes):
-                if error is None and pending.after_commit is not None:
-                    try:
-                        pending.after_commit(result)
-                    except Exception as after_error:
-                        outcomes[index] = (pending, None, after_error)
         loop.call_soon_threadsafe(_settle, outcomes)
 
-    @staticmethod
-    def on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
-        try:
-            return asyncio.get_running_loop() is loop
-        except RuntimeError:
-            return False
-
-    def _write_inline(
-        self, fn: Callable[..., T], args: tuple, kwargs: dict, after_commit: Callable[[T], Any] | None
-    ) -> T:
+    def _write_inline(self, fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
         """The transaction on the event loop's own thread, when the write lock is free this
         instant (WriterBusy otherwise, before anything ran). A message's transaction is
         short (docs/performance.md, Design measurements); handing it to the write thread
@@ -261,10 +234,7 @@ class Database:
             with self._connections_lock:
                 self._connections.append(conn)
         with conn.begin():
-            result = fn(conn, *args, **kwargs)
-        if after_commit is not None:
-            after_commit(result)
-        return result
+            return fn(conn, *args, **kwargs)
 
     async def close(self) -> None:
         self._writer.shutdown(wait=True)

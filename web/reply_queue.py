@@ -14,7 +14,6 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from shared.lib.outages import Outage
@@ -45,9 +44,11 @@ class ReplyQueue:
         self._generate_reply = generate_reply
         self._evaluate_session = evaluate_session
         self._storage = create_queue_storage(settings, huey.name)
-        # Enqueues that would have to wait, handed off from the event loop, in order.
+        # Enqueues that would have to wait, handed off from the event loop to a thread,
+        # which writes all those waiting in one queue transaction.
         self._waiting_enqueues = ThreadPoolExecutor(1, thread_name_prefix="queue-write")
-        self._local = threading.local()
+        self._handed_off: list[bytes] = []
+        self._handed_off_lock = threading.Lock()
         self.outage = Outage(log, "the queue")
 
     def enqueue(self, message_id: int) -> None:
@@ -58,36 +59,36 @@ class ReplyQueue:
         """Prompt a worker to write the report of this completed session."""
         self._put(self._serialize(self._evaluate_session.s(session_id)))
 
-    @contextlib.contextmanager
-    def collecting(self) -> Iterator[None]:
-        """On a thread: hold this thread's enqueues and write them together on exit, in one
-        queue transaction (for a group of writes, see Database._run_group)."""
-        self._local.collected = collected = []
-        try:
-            yield
-        finally:
-            self._local.collected = None
-            if collected:
-                self._enqueue_noting_outage(self._storage.enqueue_many, collected)
-
     def _put(self, data: bytes) -> None:
-        """Inside `collecting`, hold the job. On a thread, enqueue (waiting for the queue file if a worker is writing it). On
-        the event loop, enqueue only if the file is free this instant, else hand the write
-        to a thread: the loop never waits for another process's lock."""
-        collected = getattr(self._local, "collected", None)
-        if collected is not None:
-            collected.append(data)
-            return
+        """Off the event loop, enqueue (waiting for the queue file if a worker is writing
+        it). On the event loop, enqueue only if the file is free this instant and no
+        enqueue is waiting already, else hand it to the queue thread, which writes every
+        one waiting together: the loop never waits for another process's lock, and under
+        load the jobs of many messages go in one queue transaction. A failed enqueue loses
+        nothing (see _enqueue_noting_outage)."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             self._storage.enqueue(data)
             return
-        if not self._storage.try_enqueue(data):
-            self._waiting_enqueues.submit(self._put_logged, data)
+        if not self._handed_off:
+            try:
+                if self._storage.try_enqueue(data):
+                    self.outage.succeeded()
+                    return
+            except Exception as error:
+                self.outage.failed(error)
+                return
+        with self._handed_off_lock:
+            self._handed_off.append(data)
+            first = len(self._handed_off) == 1
+        if first:
+            self._waiting_enqueues.submit(self._write_handed_off)
 
-    def _put_logged(self, data: bytes) -> None:
-        self._enqueue_noting_outage(self._storage.enqueue, data)
+    def _write_handed_off(self) -> None:
+        with self._handed_off_lock:
+            waiting, self._handed_off = self._handed_off, []
+        self._enqueue_noting_outage(self._storage.enqueue_many, waiting)
 
     def _enqueue_noting_outage(self, enqueue, data) -> None:  # noqa: ANN001
         """Enqueue on a thread. A failure loses nothing: the job rows are stored, and the

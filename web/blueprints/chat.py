@@ -24,7 +24,6 @@ from quart import Blueprint, current_app, g, websocket
 from shared.conversation.frames import ack_frame, error_frame, pong_frame, session_start_frame
 from shared.conversation.writes import (
     SESSION_ENDED,
-    AcceptedMessage,
     ConversationError,
     accept_trainee_message,
     end_session,
@@ -163,31 +162,19 @@ class ChatConnection:
             found=self.app.masking.find(content, patterns),
             reply_expiry_seconds=self.settings.reply_expiry_seconds,
             rate_limit=self.message_limit,
-            after_commit=partial(
-                self._acknowledge_then_enqueue, asyncio.get_running_loop(), metadata.client_message_id
-            ),
             lock_sessions=(self.session_id,),
         )
+        # The ack is queued for the socket before the job is enqueued, so it comes before
+        # any frame of the reply: a trainee always sees message_ack first.
+        self.send(ack_frame(accepted.message_id, metadata.client_message_id, accepted.duplicate))
+        if not accepted.duplicate:
+            self.app.reply_queue.enqueue(accepted.message_id)
         log.debug(
             "trainee message stored session_id=%s message_id=%s duplicate=%s",
             self.session_id,
             accepted.message_id,
             accepted.duplicate,
         )
-
-    def _acknowledge_then_enqueue(self, loop, client_message_id: str | None, accepted: AcceptedMessage) -> None:  # noqa: ANN001
-        """Runs right after the commit, on the event loop or on the write thread (see
-        Database.write).
-
-        The ack is queued for the socket before the job is enqueued, so it comes before
-        any frame of the reply: a trainee always sees message_ack first."""
-        ack = ack_frame(accepted.message_id, client_message_id, accepted.duplicate)
-        if self.app.db.on_loop_thread(loop):
-            self.send(ack)
-        else:
-            loop.call_soon_threadsafe(self.send, ack)
-        if not accepted.duplicate:
-            self.app.reply_queue.enqueue(accepted.message_id)
 
     async def on_retry(self, frame: ClientFrame) -> None:
         metadata = parse_metadata(RetryMetadata, frame.metadata)
