@@ -23,10 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from shared.conversation import frames
-from shared.db import events as event_rows
+from shared.conversation.writes import session_masker, write_reply_delta
 from shared.db import jobs as job_rows
-from shared.db import sessions as session_rows
 from shared.llm import LLMError, ReplyRequest
 
 if TYPE_CHECKING:
@@ -83,7 +81,7 @@ def _write_delta(runtime: WorkerRuntime, request: ReplyRequest, batcher: DeltaBa
 
     def write(conn) -> bool:  # noqa: ANN001
         batcher.restore(start)  # a group run again (shared/db/grouped_writes.py) takes the same delta
-        delta = batcher.take_delta(session_masker(runtime, conn, session_id, request.scenario.masking_rules))
+        delta = batcher.take_delta(session_masker(conn, runtime.masking, session_id, request.scenario.masking_rules))
         if delta is None:
             return False
         claimed = job_rows.claim_reply_job(
@@ -91,34 +89,11 @@ def _write_delta(runtime: WorkerRuntime, request: ReplyRequest, batcher: DeltaBa
         )
         if claimed is None:
             raise LLMError("claim_lost", "Another worker took this reply over.", retryable=False)
-        insert_delta(conn, session_id, message_id, delta)
+        write_reply_delta(conn, session_id=session_id, message_id=message_id, delta=delta)
         return True
 
     if runtime.write(write, lock_sessions=(session_id,)):
         runtime.wake_web()
-
-
-def insert_delta(conn, session_id: int, message_id: int, delta: Delta) -> None:  # noqa: ANN001
-    event = frames.assistant_delta_event(message_id, delta.seq, delta.content, restart=delta.restart)
-    event_rows.insert_event(conn, session_id=session_id, frame=event, message_id=message_id)
-
-
-def session_masker(runtime: WorkerRuntime, conn, session_id: int, patterns: tuple) -> Callable[..., str]:  # noqa: ANN001
-    """A mask function bound to this transaction: it keeps the session's vault current."""
-
-    def mask(text: str, found: list | None = None) -> str:
-        session_data: dict = {}
-
-        def load_session_data() -> dict:
-            session_data.update(session_rows.select_session_for_update(conn, session_id)["data"])
-            return session_data
-
-        masked, findings = runtime.masking.apply_loading(text, load_session_data, patterns, found=found)
-        if findings:
-            session_rows.update_session_data(conn, session_id, session_data)
-        return masked
-
-    return mask
 
 
 class ModelSlots:

@@ -24,7 +24,14 @@ from typing import Any
 
 from huey.signals import SIGNAL_INTERRUPTED
 
-from shared.conversation.writes import complete_if_due, store_reply_feedback, write_customer_message, write_error_event
+from shared.conversation.writes import (
+    complete_if_due,
+    session_masker,
+    store_reply_feedback,
+    write_customer_message,
+    write_error_event,
+    write_reply_delta,
+)
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db import messages as message_rows
@@ -37,7 +44,7 @@ from worker.evaluation import evaluate_session
 from worker.huey_app import huey
 from worker.model_judging import start_model_judging
 from worker.runtime import WorkerRuntime, get_runtime
-from worker.streaming import DeltaBatcher, ModelTiming, insert_delta, session_masker, stream_reply
+from worker.streaming import DeltaBatcher, ModelTiming, stream_reply
 
 log = logging.getLogger("chattrain.worker")
 
@@ -298,11 +305,11 @@ def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, claimant: str)
     if _claim(runtime, conn, message_id, claimant) is None:
         log.info("reply dropped, another run has claimed the job message_id=%s", message_id)
         return False, None
-    mask = session_masker(runtime, conn, session_id, scenario.masking_rules)
+    mask = session_masker(conn, runtime.masking, session_id, scenario.masking_rules)
     if batcher.next_seq > 0:
         delta = batcher.take_delta(mask, final=True)
         if delta is not None:
-            insert_delta(conn, session_id, message_id, delta)
+            write_reply_delta(conn, session_id=session_id, message_id=message_id, delta=delta)
         text = batcher.emitted
     else:
         text = mask(batcher.generated, reply.found)

@@ -1,8 +1,9 @@
 """A conversation's shared transactions: starting a session, a trainee's message and its
-reply job, a retry, the customer's lines, the feedback on each trainee reply, ending the
-session and writing its report. (The reply job's own steps, its claim, deltas, expiry and
-failure, are in worker/tasks.py; the sweeps' in worker/maintenance.py.) Each is one short transaction's worth of work;
-the scoring and the report's contents come from shared/training.
+reply job, a retry, the customer's lines and the reply's deltas (with the session's
+masking vault kept current), the feedback on each trainee reply, ending the session and
+writing its report. (How a reply job claims, retries and expires its job is in
+worker/tasks.py; the sweeps' in worker/maintenance.py.) Each is one short transaction's
+worth of work; the scoring and the report's contents come from shared/training.
 
 Both processes call these with a connection already inside a write transaction
 (BEGIN IMMEDIATE on SQLite), so a read-then-write here cannot race another process. On
@@ -17,6 +18,7 @@ together, once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -186,6 +188,33 @@ def write_customer_message(
     )
     event_rows.insert_event(conn, session_id=session_id, frame=event, message_id=reply_to or message["id"])
     return message
+
+
+def write_reply_delta(conn: Connection, *, session_id: int, message_id: int, delta: Any) -> int:
+    """Append an `assistant_delta` event of the reply to `message_id`; `delta` has the
+    `seq`, `content` and `restart` the worker's batcher decided (worker/streaming.py)."""
+    event = frames.assistant_delta_event(message_id, delta.seq, delta.content, restart=delta.restart)
+    return event_rows.insert_event(conn, session_id=session_id, frame=event, message_id=message_id)
+
+
+def session_masker(conn: Connection, masking: MaskingPolicy, session_id: int, patterns: tuple) -> Callable[..., str]:
+    """A mask function for the customer's reply, bound to this write transaction: the
+    session's vault (its stored placeholders) is read with the row locked only when the
+    text holds something to mask, and kept current."""
+
+    def mask(text: str, found: list | None = None) -> str:
+        session_data: dict = {}
+
+        def load_session_data() -> dict:
+            session_data.update(session_rows.select_session_for_update(conn, session_id)["data"])
+            return session_data
+
+        masked, findings = masking.apply_loading(text, load_session_data, patterns, found=found)
+        if findings:
+            session_rows.update_session_data(conn, session_id, session_data)
+        return masked
+
+    return mask
 
 
 def write_error_event(conn: Connection, *, session_id: int, code: str, content: str, message_id: int | None) -> int:
