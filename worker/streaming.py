@@ -56,6 +56,7 @@ def stream_reply(
     indicator already pending, so a wait for a slot shows as typing."""
     session_id, message_id = request.session_id, request.reply_to
     batcher = DeltaBatcher(batch_seconds=runtime.settings.stream_batch_ms / 1000, emitted=emitted, next_seq=next_seq)
+    claim = _RunClaim(claimant)
     pending = runtime.typing.started(session_id, message_id, claimant)
     try:
         with runtime.model_slots.held():
@@ -66,7 +67,7 @@ def stream_reply(
                 timing.first_chunk_at = timing.first_chunk_at or timing.last_chunk_at
                 if batcher.add(chunk):
                     runtime.typing.settle(pending)
-                    _write_delta(runtime, request, batcher, claimant)
+                    _write_delta(runtime, request, batcher, claim)
     finally:
         runtime.typing.settle(pending)
     if not batcher.generated.strip():
@@ -74,25 +75,54 @@ def stream_reply(
     return batcher, stream.usage
 
 
-def _write_delta(runtime: WorkerRuntime, request: ReplyRequest, batcher: DeltaBatcher, claimant: str) -> None:
-    """One delta in its own write transaction, which also claims the job for this run."""
+@dataclass
+class _RunClaim:
+    """This run's claim on its job, as its delta writes last renewed it.
+
+    Another run can take the job only once the claim has run out (shared/db/jobs.py), and
+    the worker's heartbeat extends it meanwhile. So a delta within half a claim's length
+    of the transaction that last claimed, timed from before that transaction began, needs
+    no claim of its own: the job cannot have been taken over. Claiming with every delta was
+    a statement per delta, about a tenth of the worker's CPU on PostgreSQL at r2
+    (docs/performance.md)."""
+
+    claimant: str
+    fresh_until: float = 0.0  # time.monotonic(); before it, the claim cannot have run out
+
+    def needs_renewal(self) -> bool:
+        return time.monotonic() >= self.fresh_until
+
+
+def _write_delta(runtime: WorkerRuntime, request: ReplyRequest, batcher: DeltaBatcher, claim: _RunClaim) -> None:
+    """One delta in its own write transaction, which also claims the job for this run when
+    its claim is not fresh (the first delta always claims)."""
     session_id, message_id = request.session_id, request.reply_to
     start = batcher.checkpoint()
+    began = time.monotonic()
+    renew = claim.needs_renewal()
 
     def write(conn) -> bool:  # noqa: ANN001
         batcher.restore(start)  # a group run again (shared/db/grouped_writes.py) takes the same delta
         delta = batcher.take_delta(session_masker(conn, runtime.masking, session_id, request.scenario.masking_rules))
         if delta is None:
             return False
-        claimed = job_rows.claim_reply_job(
-            conn, message_id, claimant=claimant, now=time.time(), claim_seconds=runtime.settings.reply_claim_seconds
-        )
-        if claimed is None:
+        if renew and (
+            job_rows.claim_reply_job(
+                conn,
+                message_id,
+                claimant=claim.claimant,
+                now=time.time(),
+                claim_seconds=runtime.settings.reply_claim_seconds,
+            )
+            is None
+        ):
             raise LLMError("claim_lost", "Another worker took this reply over.", retryable=False)
         write_reply_delta(conn, session_id=session_id, message_id=message_id, delta=delta)
         return True
 
     if runtime.write(write, lock_sessions=(session_id,)):
+        if renew:
+            claim.fresh_until = began + runtime.settings.reply_claim_seconds / 2
         runtime.wake_web()
 
 

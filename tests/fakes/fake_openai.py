@@ -51,6 +51,8 @@ class Behaviour:
     malformed: bool = False  # stream an event whose data is not valid JSON
     cut_after_chunks: int | None = None  # drop the connection after this many content chunks
     chunk_delay_seconds: float = 0.0  # pause before each content chunk (a slow model)
+    stall_after_chunks: int | None = None  # after this many content chunks, pause `stall_seconds`
+    stall_seconds: float = 0.0
     json_reply: bool = False  # whole JSON completion even though a stream was asked for
     no_usage: bool = False  # leave out the final usage chunk
 
@@ -234,6 +236,8 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True  # no closing chunk: the client sees a broken body
                     return
                 self.state.stopping.wait(behaviour.chunk_delay_seconds)
+                if sent == behaviour.stall_after_chunks:
+                    self.state.stopping.wait(behaviour.stall_seconds)
                 self._write_event(chunk({"content": piece}))
             self._write_event(chunk({}, "stop"))
             if (body.get("stream_options") or {}).get("include_usage") and not behaviour.no_usage:
