@@ -36,7 +36,6 @@ from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db import messages as message_rows
 from shared.db import sessions as session_rows
-from shared.db.dbclock import select_now
 from shared.llm import ChatTurn, LLMError, ReplyRequest
 from shared.llm import accounting as llm_accounting
 from shared.training.scoring import reply_feedback
@@ -134,9 +133,7 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
     once (messages.reply_to is unique)."""
     claimant = f"{runtime.worker_id}:{secrets.token_hex(3)}"
     with runtime.reading() as conn:
-        job = job_rows.select_reply_job(conn, message_id)
-        # Its claim and expiry were stamped by the database's clock on PostgreSQL.
-        now = select_now(conn, time.time()) if job is not None else 0.0
+        job, now = job_rows.select_reply_job_and_now(conn, message_id, time.time())
         if job is None or not job_rows.may_take(job, now):
             return
         expired = now > job["expires_at"]

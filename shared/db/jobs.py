@@ -106,6 +106,25 @@ def select_reply_job(conn: Connection, message_id: int) -> dict[str, Any] | None
     return _BY_ID.one(conn, {"b_message_id": message_id})
 
 
+def _build_by_id_at_now(dialect_name: str):  # noqa: ANN202
+    return select(reply_jobs, now_param(dialect_name).label("db_now")).where(
+        reply_jobs.c.message_id == bindparam("b_message_id")
+    )
+
+
+_BY_ID_AT_NOW = Prepared(_build_by_id_at_now)
+
+
+def select_reply_job_and_now(conn: Connection, message_id: int, now: float) -> tuple[dict[str, Any] | None, float]:
+    """The job, and the time to compare its claim and expiry with, in one statement: `now`
+    on SQLite, the database's clock on PostgreSQL (shared/db/dbclock.py), which stamped
+    them."""
+    job = _BY_ID_AT_NOW.one(conn, {"b_message_id": message_id, "b_now": now})
+    if job is None:
+        return None, now
+    return job, job.pop("db_now")
+
+
 def may_take(job: dict[str, Any], now: float) -> bool:
     """Whether a worker may start on this job: queued, or its claim ran out."""
     return job["status"] == "queued" or (job["status"] == "working" and (job["claim_expires_at"] or 0) < now)
