@@ -9,16 +9,13 @@ import threading
 import time
 from pathlib import Path
 
-from shared.conversation.writes import accept_trainee_message, write_opening_line
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db import messages as message_rows
-from shared.db import sessions as session_rows
-from shared.db.scenario_rows import upsert_scenario
-from shared.masking.policy import MaskingPolicy
 from shared.settings import Settings
 from tests.conftest import start_on_a_migrated_copy
 from tests.fakes.fake_openai import FakeOpenAIServer
+from tests.support.replies import queued_message
 from tests.support.stack import REPO_ROOT
 from worker.runtime import WorkerRuntime
 from worker.tasks import run_reply_job
@@ -42,23 +39,6 @@ def _runtime(tmp_path: Path, migrated_sqlite: Path, base_url: str) -> WorkerRunt
     return WorkerRuntime(settings)
 
 
-def _queued_message(runtime: WorkerRuntime) -> tuple[int, int]:
-    with runtime.write_engine.begin() as conn:
-        scenario = runtime.catalog.by_slug["customer-service"]
-        scenario_id = upsert_scenario(conn, slug=scenario.slug, title=scenario.title, config={}, file_path="x")
-        session_id = session_rows.insert_session(conn, scenario_id=scenario_id, user_id="trainee-1")["id"]
-        write_opening_line(conn, session_id=session_id, content=scenario.opening_line)
-        accepted = accept_trainee_message(
-            conn,
-            session_id=session_id,
-            content="Sorry to hear that, let me check your account.",
-            client_message_id=None,
-            masking=MaskingPolicy(enabled=False, secret=b"k"),
-            reply_expiry_seconds=60,
-        )
-    return session_id, accepted.message_id
-
-
 def _deltas(runtime: WorkerRuntime, session_id: int) -> int:
     with runtime.engine.connect() as conn:
         return sum(
@@ -73,7 +53,7 @@ def test_a_run_whose_model_stalls_past_its_claim_stops_at_its_next_delta_once_ta
         # Three chunks go out as deltas, then the model stalls well past the claim.
         server.queue(chunk_delay_seconds=0.02, stall_after_chunks=3, stall_seconds=3 * CLAIM_SECONDS)
         runtime = _runtime(tmp_path, migrated_sqlite, server.base_url)
-        session_id, message_id = _queued_message(runtime)
+        session_id, message_id = queued_message(runtime, "Sorry to hear that, let me check your account.")
         run = threading.Thread(target=run_reply_job, args=(runtime, message_id))
         run.start()
         deadline = time.monotonic() + 10
@@ -102,7 +82,7 @@ def test_a_run_streaming_steadily_delivers_the_whole_reply_once(tmp_path: Path, 
     with FakeOpenAIServer(reply=REPLY, chunk_chars=4) as server:
         server.queue(chunk_delay_seconds=CLAIM_SECONDS * 2 / (len(REPLY) / 4))
         runtime = _runtime(tmp_path, migrated_sqlite, server.base_url)
-        session_id, message_id = _queued_message(runtime)
+        session_id, message_id = queued_message(runtime, "Sorry to hear that, let me check your account.")
         run_reply_job(runtime, message_id)
     with runtime.engine.connect() as conn:
         reply = message_rows.select_reply(conn, message_id)

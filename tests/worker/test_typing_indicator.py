@@ -10,14 +10,11 @@ from pathlib import Path
 import pytest
 
 from shared.conversation.frames import assistant_delta_event, event_text
-from shared.conversation.writes import accept_trainee_message, write_opening_line
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
-from shared.db import sessions as session_rows
 from shared.db.migrate import upgrade_to_head
-from shared.db.scenario_rows import upsert_scenario
-from shared.masking.policy import MaskingPolicy
 from shared.settings import Settings
+from tests.support.replies import queued_message
 from tests.support.stack import REPO_ROOT
 from worker.runtime import WorkerRuntime
 from worker.typing_indicator import TypingIndicator, write_typing_if_pending
@@ -36,23 +33,6 @@ def _runtime(tmp_path: Path) -> WorkerRuntime:
 CLAIMANT = "host:1:abc:run1"
 
 
-def _queued_message(runtime: WorkerRuntime) -> tuple[int, int]:
-    """A session with one trainee message whose reply job is queued."""
-    with runtime.write_engine.begin() as conn:
-        scenario_id = upsert_scenario(conn, slug="customer-service", title="t", config={}, file_path="x")
-        session_id = session_rows.insert_session(conn, scenario_id=scenario_id, user_id="trainee-1")["id"]
-        write_opening_line(conn, session_id=session_id, content="I can't log in.")
-        accepted = accept_trainee_message(
-            conn,
-            session_id=session_id,
-            content="Sorry to hear that.",
-            client_message_id=None,
-            masking=MaskingPolicy(enabled=False, secret=b"k"),
-            reply_expiry_seconds=60,
-        )
-    return session_id, accepted.message_id
-
-
 def _job(runtime: WorkerRuntime, message_id: int) -> dict:
     with runtime.engine.connect() as conn:
         return job_rows.select_reply_job(conn, message_id)
@@ -68,7 +48,7 @@ def _indicator(runtime: WorkerRuntime, wakeups: list) -> TypingIndicator:
 
 
 def test_a_slow_reply_gets_typing_after_the_delay_and_its_run_holds_the_job(runtime: WorkerRuntime) -> None:
-    session_id, message_id = _queued_message(runtime)
+    session_id, message_id = queued_message(runtime)
     wakeups: list = []
     indicator = _indicator(runtime, wakeups)
     started = time.monotonic()
@@ -86,12 +66,12 @@ def test_a_slow_reply_gets_typing_after_the_delay_and_its_run_holds_the_job(runt
 
 
 def test_a_reply_settled_within_the_delay_gets_no_typing(runtime: WorkerRuntime) -> None:
-    session_id, message_id = _queued_message(runtime)
+    session_id, message_id = queued_message(runtime)
     wakeups: list = []
     indicator = _indicator(runtime, wakeups)
     indicator.settle(indicator.started(session_id, message_id, CLAIMANT))
     # A second, slow reply in the same session proves the thread ran past the first's due time.
-    _, other_id = _queued_message(runtime)
+    _, other_id = queued_message(runtime)
     indicator.started(session_id, other_id, "host:1:abc:run2")
     time.sleep(DELAY * 6)
     typing = _typing_events(runtime, session_id)
@@ -101,7 +81,7 @@ def test_a_reply_settled_within_the_delay_gets_no_typing(runtime: WorkerRuntime)
 
 @pytest.mark.parametrize("state", ["done", "failed", "claimed by another run", "delta sent"])
 def test_no_typing_once_the_reply_moved_on(runtime: WorkerRuntime, state: str) -> None:
-    session_id, message_id = _queued_message(runtime)
+    session_id, message_id = queued_message(runtime)
     with runtime.write_engine.begin() as conn:
         if state == "delta sent":
             job_rows.claim_reply_job(conn, message_id, claimant=CLAIMANT, now=time.time(), claim_seconds=10)
@@ -120,7 +100,7 @@ def test_no_typing_once_the_reply_moved_on(runtime: WorkerRuntime, state: str) -
 
 
 def test_claiming_a_job_counts_a_run_once_and_respects_a_live_claim(runtime: WorkerRuntime) -> None:
-    _, message_id = _queued_message(runtime)
+    _, message_id = queued_message(runtime)
     now = time.time()
     with runtime.write_engine.begin() as conn:
         first = job_rows.claim_reply_job(conn, message_id, claimant=CLAIMANT, now=now, claim_seconds=10)
@@ -139,7 +119,7 @@ def test_the_thread_stays_awake_while_fast_replies_keep_starting(runtime: Worker
     """It sleeps for good only after a second in which no reply started; waking it for
     every fast reply would put a thread switch on each one's path."""
     idle_after = 1.0
-    session_id, message_id = _queued_message(runtime)
+    session_id, message_id = queued_message(runtime)
     indicator = TypingIndicator(runtime.write, lambda: None, DELAY, idle_after_seconds=idle_after)
     asleep_at_start = []  # a reply starting while the thread sleeps for good must wake it
     for _ in range(int(idle_after * 1.5 / DELAY)):
