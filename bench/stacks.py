@@ -22,7 +22,7 @@ from bench.fake_llm import Pacing
 from bench.meter import StackMeter
 from bench.settings import BENCH_ENV, OPENAI_ENV
 from tests.support.servers import backends_for
-from tests.support.stack import REPO_ROOT, Stack, free_port
+from tests.support.stack import REPO_ROOT, Stack, free_port, stop_group
 
 _stopping: list[threading.Thread] = []
 
@@ -31,6 +31,8 @@ _stopping: list[threading.Thread] = []
 # folder; `scaled`, two web processes and two workers, each with its own folder, sharing
 # PostgreSQL and Redis (a throwaway database and key prefix on the servers the tests use).
 LAYOUTS = ("sqlite", "scaled")
+# Not a layout of ours: bench/reference_server.py, the yardstick rows r4 and c run beside.
+REFERENCE = "reference"
 
 
 class ScaledStack:
@@ -79,15 +81,97 @@ class ScaledStack:
         return "\n".join(part.all_logs() for part in self.parts)
 
 
+class ReferenceStack:
+    """bench/reference_server.py as a stack: one process, metered as `web`, on its own
+    SQLite folder, its model the mock's pure functions paced as `pacing` says."""
+
+    def __init__(self, data_dir: Path, pacing: Pacing):
+        self.data_dir = data_dir
+        self.pacing = pacing
+        self.port = free_port()
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_base(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{(self.data_dir / 'chattrain.db').resolve()}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "reference.log"
+
+    def start_all(self, timeout: float) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        pacing = self.pacing
+        with open(self.log_path, "ab") as log:
+            self.processes["web"] = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.reference_server",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--first-chunk-ms",
+                    f"{pacing.first_chunk_ms:g}",
+                    "--chunks-per-second",
+                    f"{pacing.chunks_per_second:g}",
+                    "--chunk-chars",
+                    str(pacing.chunk_chars),
+                ],
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _wait_listening(self.processes["web"], self.port, timeout, self.log_path)
+
+    def send_signal(self, name: str, signum: int) -> None:
+        self.processes[name].send_signal(signum)
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                stop_group(process, 10)
+
+    def all_logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _wait_listening(process: subprocess.Popen, port: int, timeout: float, log_path: Path) -> None:
+    """Until `process` accepts connections on `port` (it has migrated its database by then)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{log_path.stem} exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{log_path.stem} not listening after {timeout:g} s")
+
+
 @contextlib.contextmanager
-def running_stack(root: Path, name: str, env: dict[str, str], layout: str = "sqlite") -> Iterator[Stack]:
+def running_stack(
+    root: Path, name: str, env: dict[str, str], layout: str = "sqlite", pacing: Pacing | None = None
+) -> Iterator[Stack]:
     """A stack started for one row. On the way out its processes are told to stop at once,
     and waited for in the background (Hypercorn takes a second to shut down) while the
-    next row's stack starts; that one is yielded once they are gone."""
+    next row's stack starts; that one is yielded once they are gone. `pacing` is the
+    reference's model (the others' is in `env`); None, unpaced."""
     with contextlib.ExitStack() as backends_scope:
         if layout == "scaled":
             backends = backends_scope.enter_context(backends_for("postgresql+redis"))
             stack = ScaledStack(root / name, {**BENCH_ENV, **env}, backends)
+        elif layout == REFERENCE:
+            stack = ReferenceStack(root / name, pacing or Pacing(0, 0, 12))
         else:
             stack = Stack(data_dir=root / name, extra_env={**BENCH_ENV, **env})
         with _started(stack, name) as started:
@@ -162,22 +246,15 @@ class FakeLLMProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        self._wait_listening(log_path)
+        try:
+            _wait_listening(self.process, self.port, 15.0, log_path)
+        except TimeoutError:
+            self.stop()
+            raise
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
-
-    def _wait_listening(self, log_path: Path, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"fake LLM exited with {self.process.returncode}:\n{log_path.read_text()[-3000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise TimeoutError(f"fake LLM not listening after {timeout:g} s")
 
     def stats(self) -> dict[str, int]:
         return httpx.get(f"http://127.0.0.1:{self.port}/_stats", timeout=10).json()
@@ -216,7 +293,7 @@ def model_stack(
     else:
         env.update(mock_env(pacing))
     try:
-        with running_stack(root, name, env, layout) as stack:
+        with running_stack(root, name, env, layout, pacing) as stack:
             yield ModelStack(stack, StackMeter(stack, fake.process.pid if fake else None), model, fake)
     finally:
         if fake is not None:
