@@ -18,9 +18,17 @@ the same (`openai`; its own CPU and RSS are the `llm` column):
 r1 (200 trainees, a message every 10 s each on average, Poisson arrivals, open loop, 60 s,
 then a drain), r2 (1,000 trainees, the same), r3 (as r1, but the model stalls 30 s before
 its first chunk for one trainee in ten: the others against r1's bounds, the stalled ones on
-a row of their own; the fake server plays the stalling model, so r3 runs as `openai` only), m (500 trainees send one message at once to a model 20 s from its
+a row of their own; the fake server plays the stalling model, so r3 runs as `openai` only), r4 (2,000
+trainees, as r2: on one box, the Procfile's layout beside the in-process reference, mock
+only, whatever --layouts says), m (500 trainees send one message at once to a model 20 s from its
 first chunk: are they all in flight in the one worker process, and the worker's memory per
 reply in flight).
+
+The in-process reference (bench/reference_server.py; model column "mock, reference" in r4,
+"reference" in c): one Quart
+process on Hypercorn with our schema, no queue, no worker, deltas straight to the socket,
+each reply stored once; the yardstick for r4 and for case c, which also runs on it (unpaced),
+with our replies/s over the reference's printed under the table.
 
 Guards, on the mock at zero delay: floor (ping -> pong, never touches the queue), a (one
 trainee, closed loop), c (200 trainees, closed loop: saturation, and every reply delivered
@@ -56,8 +64,8 @@ from bench.load_cases import case_m, case_r
 from bench.meter import StackMeter
 from bench.profiling import summarise_profile
 from bench.settings import ALL_CASES, CHUNK_CHARS, CHUNKS_PER_SECOND, FIRST_CHUNK_MS, LOAD_CASES, MODELS, QUICK, Scale
-from bench.stacks import LAYOUTS, running_stack, wait_stopped
-from bench.table import machine_line, render
+from bench.stacks import LAYOUTS, REFERENCE, running_stack, wait_stopped
+from bench.table import machine_line, reference_line, render
 from tests.support.stack import procfile_commands
 
 # --- main ------------------------------------------------------------------------------------
@@ -79,10 +87,8 @@ async def run(
         print(f"{label}: {info['seconds'][label]:.0f} s", file=sys.stderr, flush=True)
 
     for case in LOAD_CASES:
-        # m measures one worker process, so it runs on the Procfile's layout only.
-        for layout in layouts if case != "m" else ("sqlite",):
-            # r3's stalling model is played by the fake server alone (bench/fake_llm.py).
-            for model in (models if case != "r3" else ["openai"]) if case in cases else ():
+        for layout in _layouts_of(case, layouts):
+            for model in _models_of(case, models) if case in cases else ():
                 began = time.monotonic()
                 if case == "m":
                     rows.append(await case_m(root, scale, model))
@@ -100,15 +106,43 @@ async def run(
                 rows.append(await case_a(stack, meter, scale, profile_dir))
             if "c" in cases:
                 rows.append(await case_c(stack, meter, scale, profile_dir))
+                ours = rows[-1]
             if "idle" in cases:
                 rows.append(await case_idle(stack, meter, scale))
         timed("guards", began)
+    if "c" in cases:
+        began = time.monotonic()
+        rows.append(await _case_c_on_the_reference(root, scale))
+        if rows[-1]["replies_per_second"]:
+            ours["reference_ratio"] = ours["replies_per_second"] / rows[-1]["replies_per_second"]
+        timed("c reference", began)
     if "e" in cases:
         began = time.monotonic()
         rows.append(await case_e(root, scale, "deflate", idle_cpu=True))
         rows.append(await case_e(root, scale, None, idle_cpu=False))
         timed("e", began)
     return rows, info
+
+
+def _layouts_of(case: str, layouts: tuple[str, ...]) -> tuple[str, ...]:
+    """m measures one worker process, so it runs on the Procfile's layout only; r4 is the
+    one-box case, on the Procfile's layout and on the in-process reference, whatever
+    --layouts says."""
+    return {"m": ("sqlite",), "r4": ("sqlite", REFERENCE)}.get(case, layouts)
+
+
+def _models_of(case: str, models: list[str]) -> list[str]:
+    """r3's stalling model is played by the fake server alone (bench/fake_llm.py); r4's by
+    the mock, the one model the reference has."""
+    return {"r3": ["openai"], "r4": ["mock"]}.get(case, models)
+
+
+async def _case_c_on_the_reference(root: Path, scale: Scale) -> dict:
+    """Case c on the in-process reference, unpaced like the guards' mock: the rate ours is
+    set against."""
+    with running_stack(root, "c-reference", {}, REFERENCE) as stack:
+        row = await case_c(stack, StackMeter(stack), scale, None)
+    return {**row, "model": REFERENCE}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -152,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     scale = QUICK if args.quick else Scale()
     if args.idle_seconds is not None:
         scale = replace(scale, idle_seconds=args.idle_seconds)
-    raise_fd_limit(max(scale.e_sockets, scale.r2_trainees, scale.m_trainees, scale.c_trainees) * 2)
+    raise_fd_limit(max(scale.e_sockets, scale.r2_trainees, scale.r4_trainees, scale.m_trainees, scale.c_trainees) * 2)
     root = Path(tempfile.mkdtemp(prefix="chattrain-bench-"))
     try:
         started = time.monotonic()
@@ -171,9 +205,17 @@ def main(argv: list[str] | None = None) -> None:
                 f" both paced {FIRST_CHUNK_MS} ms to the first chunk, then {CHUNKS_PER_SECOND} chunks/s of {CHUNK_CHARS} chars"
                 f" (guards: the mock at zero delay)\nworker = {worker.split(' worker.main.huey')[0]} with{worker.split('worker.main.huey')[1]};"
                 f" web = Hypercorn serving in-process; run took {time.monotonic() - started:.0f} s"
+                + (
+                    "\nreference = bench/reference_server.py: one process, metered as web; the mock's text, paced by"
+                    " asyncio.sleep, deltas straight to the socket, the reply stored once"
+                    if any(REFERENCE in r.get("model", "") for r in rows)
+                    else ""
+                )
             )
         )
         print(render(rows, header))
+        if reference_line(rows):
+            print(reference_line(rows))
         if args.profile:
             for path in sorted(args.profile.glob("*.txt")):
                 if path.stat().st_size:

@@ -26,7 +26,7 @@ def work_row(case: str, what: str, meter: StackMeter, before: dict, trainees: li
     errors = Counter()
     for t in trainees:
         errors.update(t.errors)
-    per_reply = {name: cpu[name] / replies * 1000 for name in ("web", "worker")} if replies else {}
+    per_reply = {name: cpu[name] / replies * 1000 for name in meter.procs} if replies else {}
     return {
         "case": case,
         "model": "mock",

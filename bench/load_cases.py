@@ -6,6 +6,8 @@ r1, r2  trainees each sending a message every `mean_interval` on average (Poisso
         arrivals, open loop) for `load_seconds`, then a drain
 r3      like r1, but the model stalls before its first chunk for the trainees whose
         session id is a multiple of ten; they get a row of their own
+r4      like r2 with twice the trainees, on the Procfile's layout and on the in-process
+        reference (bench/reference_server.py), mock only, side by side
 m       every trainee sends one message at once to a model that takes `m_first_chunk_ms`
         to its first chunk: are they all in flight at once, and what does one cost the
         worker in memory
@@ -86,7 +88,7 @@ def _replies_row(case: str, model: str, what: str, trainees: list[Trainee], stam
 async def case_r(
     root: Path, scale: Scale, case: str, model: str, layout: str = "sqlite", profile_dir: Path | None = None
 ) -> list[dict]:
-    n = {"r1": scale.r1_trainees, "r2": scale.r2_trainees, "r3": scale.r3_trainees}[case]
+    n = {"r1": scale.r1_trainees, "r2": scale.r2_trainees, "r3": scale.r3_trainees, "r4": scale.r4_trainees}[case]
     stalls = case == "r3"
     pacing = _pacing(stall_ms=scale.stall_ms if stalls else 0)
     with model_stack(root, f"{case}-{model}-{layout}", model, pacing, layout=layout) as ms:
@@ -135,7 +137,7 @@ async def case_r(
     span = finals[-1] - finals[0] if len(finals) > 1 else 0.0
     sent = sum(t.sent for t in ok)
     what = f"{n} trainees, 1 msg/{scale.mean_interval:g} s each (Poisson), {scale.load_seconds:g} s"
-    label = model if layout == "sqlite" else f"{model}, scaled"
+    label = model if layout == "sqlite" else f"{model}, {layout}"
     row = _replies_row(
         case,
         label,

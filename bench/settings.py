@@ -47,7 +47,7 @@ TRAINEE_LINES = (
 REPLY_TIMEOUT_SECONDS = 30.0  # closed loop: a reply later than this counts as an error
 MODELS = ("mock", "openai")
 GUARD_CASES = ("floor", "a", "c", "idle", "e")
-LOAD_CASES = ("r1", "r2", "r3", "m")
+LOAD_CASES = ("r1", "r2", "r3", "r4", "m")
 ALL_CASES = (*LOAD_CASES, *GUARD_CASES)
 
 
@@ -68,6 +68,7 @@ class Scale:
     r1_trainees: int = 200
     r2_trainees: int = 1000
     r3_trainees: int = 200
+    r4_trainees: int = 2000  # on one box, beside the in-process reference
     stall_ms: int = 30000
     m_trainees: int = 500
     m_first_chunk_ms: int = 20000
@@ -88,6 +89,7 @@ QUICK = Scale(
     r1_trainees=20,
     r2_trainees=50,
     r3_trainees=20,
+    r4_trainees=60,
     stall_ms=1000,
     m_trainees=30,
     m_first_chunk_ms=1000,

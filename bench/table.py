@@ -13,6 +13,7 @@ import psutil
 import websockets
 
 from bench.database import exactly_once
+from bench.stacks import REFERENCE
 
 # Realistic cases: (queue wait, first-delta overhead, final overhead) p99 bounds in ms.
 BOUNDS_MS = {"r1": (20, 50, 50), "r2": (150, 150, 150), "r3": (20, 50, 50)}
@@ -21,15 +22,22 @@ TARGETS = {
     "r2": "all delivered; p99 queue, 1st, final<=150 ms",
     "r3": "r1's bounds",
     "r3 stalled": "all delivered",
+    "r4": "all delivered",
     "m": "all in flight at once, all delivered",
     "a": "p50<=5 ms",
     "c": ">=600/s, exactly once",
+    "c ours": ">=600/s and >=1.0x the reference, exactly once",
+    "c reference": "exactly once (the yardstick)",
     "idle": "<=1% core",
     "e": "<=40 KiB/socket",
 }
 
 
 def _target_key(row: dict) -> str:
+    if row["case"] == "c" and row.get("model") == REFERENCE:
+        return "c reference"
+    if row["case"] == "c" and "reference_ratio" in row:
+        return "c ours"
     return "r3 stalled" if row.get("stalled") else row["case"]
 
 
@@ -59,17 +67,20 @@ def verdict(row: dict) -> str:
                 missed.append(f"no {name[:-3]} figures")
             elif stats["p99"] > bound:
                 missed.append(f"{name[:-3]} p99")
-    elif key in ("r3 stalled", "m"):
+    elif key in ("r3 stalled", "r4", "m"):
         missed += _delivered(row)
         if not row.get("n"):
             missed.append("no replies")
         if key == "m" and row.get("in_flight_count") != row["in_flight"]["of"]:
             missed.append(f"{row.get('in_flight_count')} in flight")
+    elif key == "c reference":
+        missed += _delivered(row)
     elif key == "a":
         missed += [] if lat and lat["p50"] <= 5 else ["p50"]
-    elif key == "c":
+    elif key in ("c", "c ours"):
         missed += _delivered(row)
         missed += [] if row["replies_per_second"] >= 600 else ["rate"]
+        missed += [] if row.get("reference_ratio", 1.0) >= 1.0 else ["vs reference"]
     elif key == "idle":
         missed += [] if sum(row["idle_cpu_percent"].values()) <= 1 else ["CPU"]
     elif key == "e":
@@ -87,6 +98,8 @@ def notes(row: dict) -> str:
         parts.append(
             f"sent {row['sent']} ({row['arrivals_per_second']:.1f}/s), client late <= {row['send_lag_ms']:.0f} ms"
         )
+    if "reference_ratio" in row:
+        parts.append(f"{row['reference_ratio']:.2f}x the reference's replies/s")
     if "delivery" in row:
         d = row["delivery"]
         parts.append(
@@ -127,6 +140,18 @@ def notes(row: dict) -> str:
     if "kib_per_socket" in row:
         parts.append(f"web RSS {row['baseline_rss_mib']['web']:.1f} -> {row['rss_mib']['web']:.1f} MiB")
     return "; ".join(parts)
+
+
+def reference_line(rows: list[dict]) -> str:
+    """Case c's replies/s over the in-process reference's in the same run, if both ran."""
+    ours = next((r for r in rows if "reference_ratio" in r), None)
+    theirs = next((r for r in rows if r["case"] == "c" and r.get("model") == REFERENCE), None)
+    if ours is None or theirs is None:
+        return ""
+    return (
+        f"case c, unpaced saturation: ours {ours['replies_per_second']:.1f} replies/s over the in-process"
+        f" reference's {theirs['replies_per_second']:.1f} = {ours['reference_ratio']:.2f}x (target >= 1.0x)"
+    )
 
 
 def _pair(stats: dict | None) -> str:
