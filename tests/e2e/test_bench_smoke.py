@@ -1,7 +1,8 @@
 """The benchmark itself keeps working: `make bench ARGS=--quick` on every case and both
-models (r3 on the fake server only), from a subprocess as an operator would run it. Its numbers are not judged here
-(the machines are shared and noisy); that it runs, speaks the protocol, counts every reply
-once, finds the worker's stamps for its overheads and writes its table is."""
+models (r3 on the fake server only; r4 and c also on the in-process reference), from a
+subprocess as an operator would run it. Its numbers are not judged here (the machines are
+shared and noisy); that it runs, speaks the protocol, counts every reply once, finds the
+worker's stamps for its overheads and writes its table is."""
 
 from __future__ import annotations
 
@@ -23,12 +24,15 @@ EXPECTED_ROWS = [
     ("r2", "openai"),
     ("r3", "openai"),
     ("r3", "openai"),
+    ("r4", "mock"),
+    ("r4", "mock, reference"),
     ("m", "mock"),
     ("m", "openai"),
     ("floor", "mock"),
     ("a", "mock"),
     ("c", "mock"),
     ("idle", "mock"),
+    ("c", "reference"),
     ("e", "mock"),
     ("e", "mock"),
 ]
@@ -65,17 +69,22 @@ def test_the_quick_benchmark_runs_every_case_and_prints_its_table(tmp_path: Path
             delivery = row["delivery"]
             assert delivery["sent"] == delivery["acked"] == delivery["socket_once"] == delivery["db_once"] > 0, row
             assert delivery["socket_duplicated"] == delivery["db_duplicated"] == 0, row
-    # The realistic rows have replies, each with the worker's stamps to measure against;
-    # r3's stalled trainees sent some too and got them; m had every message in flight at once.
-    for row in rows[:8]:
+    # The realistic rows have replies, each with the worker's stamps (or the reference's) to
+    # measure against; r3's stalled trainees sent some too and got them; m had every message
+    # in flight at once.
+    for row in rows[:10]:
         assert row["n"] > 0, row
         assert row["stamps_note"] is None, row["stamps_note"]
         assert row["queue_ms"]["n"] == row["final_ms"]["n"] == row["n"] and row["first_delta_ms"]["n"] > 0, row
     # r3's stalling model is the fake server's alone: no mock row.
     assert [row.get("stalled", False) for row in rows[4:6]] == [False, True]
-    for row in rows[6:8]:
+    for row in rows[8:10]:
         assert row["n"] == row["in_flight"]["of"] == row["in_flight_count"], row
-    for case in ("r1", "r2", "r3", "m", "floor", "a", "c", "idle", "e"):
+    # Case c was set against the in-process reference in the same run.
+    ours, reference = rows[12], rows[14]
+    assert ours["reference_ratio"] == ours["replies_per_second"] / reference["replies_per_second"] > 0, ours
+    assert "over the in-process reference's" in result.stdout
+    for case in ("r1", "r2", "r3", "r4", "m", "floor", "a", "c", "idle", "e"):
         assert any(line.startswith(case + " ") for line in result.stdout.splitlines()), case
 
 
