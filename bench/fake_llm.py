@@ -57,6 +57,17 @@ class Pacing:
     stall_ms: float = 0.0
     stall_marker: str = ""
 
+    def pace_arguments(self) -> list[str]:
+        """The pace on a command line, as this server and bench/reference_server.py read it."""
+        return [
+            "--first-chunk-ms",
+            f"{self.first_chunk_ms:g}",
+            "--chunks-per-second",
+            f"{self.chunks_per_second:g}",
+            "--chunk-chars",
+            str(self.chunk_chars),
+        ]
+
 
 def split_chunks(text: str, size: int) -> list[str]:
     """Pieces of about `size` characters, cut between words; they join back to `text`."""
