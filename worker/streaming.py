@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from shared.conversation.frames import SentText
 from shared.conversation.writes import session_masker, write_reply_delta
 from shared.db import jobs as job_rows
 from shared.llm import LLMError, ReplyRequest
@@ -41,21 +42,29 @@ class ModelTiming:
     last_chunk_at: float = 0.0
 
 
+class StreamedReply(NamedTuple):
+    """A reply the model has finished: its whole text, what clients were sent of it as
+    deltas (the reply's transaction completes them, worker/tasks.py), and the usage."""
+
+    generated: str
+    sent: SentText
+    usage: Any
+
+
 def stream_reply(
     runtime: WorkerRuntime,
     request: ReplyRequest,
     *,
-    emitted: str,
-    next_seq: int,
+    sent: SentText,
     claimant: str,
     timing: ModelTiming,
-) -> tuple[DeltaBatcher, Any]:
-    """Run the provider, writing batched deltas; returns (batcher, usage). `emitted` and
-    `next_seq` are what an earlier run of the job already sent. Waits for one of the
-    provider's slots (CHATTRAIN_LLM_MAX_CONCURRENT_REQUESTS) first, with the `typing`
-    indicator already pending, so a wait for a slot shows as typing."""
+) -> StreamedReply:
+    """Run the provider, writing batched deltas. `sent` is what an earlier run of the job
+    already sent. Waits for one of the provider's slots
+    (CHATTRAIN_LLM_MAX_CONCURRENT_REQUESTS) first, with the `typing` indicator already
+    pending, so a wait for a slot shows as typing."""
     session_id, message_id = request.session_id, request.reply_to
-    batcher = DeltaBatcher(batch_seconds=runtime.settings.stream_batch_ms / 1000, emitted=emitted, next_seq=next_seq)
+    batcher = DeltaBatcher(batch_seconds=runtime.settings.stream_batch_ms / 1000, sent=sent)
     claim = _RunClaim(claimant)
     pending = runtime.typing.started(session_id, message_id, claimant)
     try:
@@ -72,7 +81,7 @@ def stream_reply(
         runtime.typing.settle(pending)
     if not batcher.generated.strip():
         raise LLMError("llm_empty_reply", "The model returned an empty reply.", retryable=True)
-    return batcher, stream.usage
+    return StreamedReply(batcher.generated, batcher.sent, stream.usage)
 
 
 @dataclass
@@ -97,17 +106,17 @@ def _write_delta(runtime: WorkerRuntime, request: ReplyRequest, batcher: DeltaBa
     """One delta in its own write transaction, which also claims the job for this run when
     its claim is not fresh (the first delta always claims)."""
     session_id, message_id = request.session_id, request.reply_to
-    start = batcher.checkpoint()
+    sent, sendable = batcher.sent, batcher.sendable()
     began = time.monotonic()
     renew = claim.needs_renewal()
 
-    def write(conn) -> bool:  # noqa: ANN001
-        batcher.restore(start)  # a group run again (shared/db/grouped_writes.py) takes the same delta
-        delta = batcher.take_delta(session_masker(conn, runtime.masking, session_id, request.scenario.masking_rules))
-        if delta is None:
-            return False
-        if renew and (
-            job_rows.claim_reply_job(
+    def write(conn) -> SentText | None:  # noqa: ANN001
+        mask = session_masker(conn, runtime.masking, session_id, request.scenario.masking_rules)
+        now_sent = write_reply_delta(conn, session_id=session_id, message_id=message_id, sent=sent, text=mask(sendable))
+        if (
+            now_sent is not None
+            and renew
+            and job_rows.claim_reply_job(
                 conn,
                 message_id,
                 claimant=claim.claimant,
@@ -117,10 +126,11 @@ def _write_delta(runtime: WorkerRuntime, request: ReplyRequest, batcher: DeltaBa
             is None
         ):
             raise LLMError("claim_lost", "Another worker took this reply over.", retryable=False)
-        write_reply_delta(conn, session_id=session_id, message_id=message_id, delta=delta)
-        return True
+        return now_sent
 
-    if runtime.write(write, lock_sessions=(session_id,)):
+    now_sent = runtime.write(write, lock_sessions=(session_id,))
+    batcher.flushed(now_sent)
+    if now_sent is not None:
         if renew:
             claim.fresh_until = began + runtime.settings.reply_claim_seconds / 2
         runtime.wake_web()
@@ -160,21 +170,13 @@ class ModelSlots:
             self.in_use += in_use
 
 
-class Delta(NamedTuple):
-    """What one `assistant_delta` says (shared/conversation/frames.py builds the frame)."""
-
-    seq: int
-    content: str
-    restart: bool = False
-
-
 @dataclass
 class DeltaBatcher:
-    """Decides when to flush and what each delta says. Pure logic; the caller writes."""
+    """Decides when to flush and which text may go out. Pure logic; the caller masks
+    and writes (frames.assistant_delta_event says what the delta carries)."""
 
     batch_seconds: float
-    emitted: str = ""  # what clients have been sent for this reply (possibly by an earlier run)
-    next_seq: int = 0
+    sent: SentText = SentText()  # what clients have been sent (possibly by an earlier run)
     generated: str = ""
     _last_flush: float = field(default_factory=time.monotonic)
 
@@ -186,29 +188,17 @@ class DeltaBatcher:
         # whole as its assistant_message, with no deltas and no extra writes.
         return time.monotonic() - self._last_flush >= self.batch_seconds
 
-    def checkpoint(self) -> tuple[str, int, float]:
-        """What take_delta changes, to restore when the transaction that took a delta is
-        rolled back and run again (shared/db/grouped_writes.py)."""
-        return self.emitted, self.next_seq, self._last_flush
+    def sendable(self) -> str:
+        """The text that may go out before the rest arrives (safe_prefix), to be masked."""
+        return safe_prefix(self.generated)
 
-    def restore(self, checkpoint: tuple[str, int, float]) -> None:
-        self.emitted, self.next_seq, self._last_flush = checkpoint
-
-    def take_delta(self, mask: Callable[[str], str], *, final: bool = False) -> Delta | None:
-        """The next delta, or None if there is nothing new
-        (then the next chunk may flush at once: the interval counts from a delta sent)."""
-        text = self.generated if final else safe_prefix(self.generated)
-        masked = mask(text)
-        if self.emitted.startswith(masked):
-            return None  # nothing new yet (or still catching up with an earlier run)
-        self._last_flush = time.monotonic()
-        if masked.startswith(self.emitted):
-            delta = Delta(self.next_seq, masked[len(self.emitted) :])
-        else:
-            delta = Delta(self.next_seq, masked, restart=True)
-        self.emitted = masked
-        self.next_seq += 1
-        return delta
+    def flushed(self, sent: SentText | None) -> None:
+        """A flush committed: `sent` is what clients have now, or None when there was
+        nothing new (then the next chunk may flush at once: the interval counts from a
+        delta sent)."""
+        if sent is not None:
+            self.sent = sent
+            self._last_flush = time.monotonic()
 
 
 _CONNECTORS = {"-", "(", ")", "/", ".", ",", ":", "ext", "ext.", "x", "#"}

@@ -24,6 +24,7 @@ from typing import Any
 
 from huey.signals import SIGNAL_INTERRUPTED
 
+from shared.conversation.frames import SentText
 from shared.conversation.writes import (
     complete_if_due,
     session_masker,
@@ -43,7 +44,7 @@ from worker.evaluation import evaluate_session
 from worker.huey_app import huey
 from worker.model_judging import start_model_judging
 from worker.runtime import WorkerRuntime, get_runtime
-from worker.streaming import DeltaBatcher, ModelTiming, stream_reply
+from worker.streaming import ModelTiming, StreamedReply, stream_reply
 
 log = logging.getLogger("chattrain.worker")
 
@@ -105,8 +106,7 @@ class _ReplyInputs:
     scenario: Any
     request: ReplyRequest
     user_id: str
-    emitted: str
-    next_seq: int
+    sent: SentText  # what an earlier run of the job sent as deltas
     trainee_message: dict[str, Any] | None
 
 
@@ -115,8 +115,7 @@ class _Generated:
     """A reply generated and scored, ready for its write transaction."""
 
     inputs: _ReplyInputs
-    batcher: DeltaBatcher
-    usage: Any
+    streamed: StreamedReply
     feedback: Any
     found: list | None
     timing: ModelTiming
@@ -162,7 +161,6 @@ def _read_inputs(runtime: WorkerRuntime, conn, job: dict[str, Any]) -> _ReplyInp
         conn, session_id, message_id, limit=runtime.settings.llm_history_messages
     )
     assistant_turns = message_rows.count_assistant_messages_before(conn, session_id, message_id)
-    emitted, next_seq = event_rows.select_streamed_deltas(conn, session_id, message_id)
     scenario = runtime.scenario_for(session["scenario_id"])
     request = ReplyRequest(
         scenario=scenario,
@@ -177,8 +175,7 @@ def _read_inputs(runtime: WorkerRuntime, conn, job: dict[str, Any]) -> _ReplyInp
         scenario=scenario,
         request=request,
         user_id=session["user_id"],
-        emitted=emitted,
-        next_seq=next_seq,
+        sent=SentText(*event_rows.select_streamed_deltas(conn, session_id, message_id)),
         trainee_message=message_rows.select_message(conn, message_id),
     )
 
@@ -199,9 +196,7 @@ def _generate(runtime: WorkerRuntime, inputs: _ReplyInputs, claimant: str) -> _G
         pending_verdict = start_model_judging(
             runtime, scenario, inputs.trainee_message, turn_index, user_id=inputs.user_id
         )
-        batcher, usage = stream_reply(
-            runtime, inputs.request, emitted=inputs.emitted, next_seq=inputs.next_seq, claimant=claimant, timing=timing
-        )
+        streamed = stream_reply(runtime, inputs.request, sent=inputs.sent, claimant=claimant, timing=timing)
     except LLMError as error:
         _handle_llm_error(runtime, inputs.job, error, claimant)
         return None
@@ -221,8 +216,8 @@ def _generate(runtime: WorkerRuntime, inputs: _ReplyInputs, claimant: str) -> _G
     )
     # Like scoring, the search for personal data in a reply that goes out whole runs
     # before the transaction; only the placeholders are put in with the lock held.
-    found = runtime.masking.find(batcher.generated, scenario.masking_rules) if batcher.next_seq == 0 else None
-    return _Generated(inputs, batcher, usage, feedback, found, timing)
+    found = runtime.masking.find(streamed.generated, scenario.masking_rules) if streamed.sent.next_seq == 0 else None
+    return _Generated(inputs, streamed, feedback, found, timing)
 
 
 def _claim(runtime: WorkerRuntime, conn, message_id: int, claimant: str) -> dict[str, Any] | None:  # noqa: ANN001
@@ -259,14 +254,10 @@ def _write_reply(runtime: WorkerRuntime, reply: _Generated, claimant: str) -> No
     (a bug in its write) is retried like a failed LLM call, then reported to the trainee."""
     inputs = reply.inputs
     session_id, message_id = inputs.request.session_id, inputs.message_id
-    start = reply.batcher.checkpoint()
-
-    def store(conn):  # noqa: ANN001, ANN202
-        reply.batcher.restore(start)  # a group run again takes the same last delta
-        return _store_reply(runtime, conn, reply, claimant)
-
     try:
-        written, ended_by = runtime.write(store, lock_sessions=(session_id,))
+        written, ended_by = runtime.write(
+            lambda conn: _store_reply(runtime, conn, reply, claimant), lock_sessions=(session_id,)
+        )
     except Exception as error:
         runtime.note_failure(error, "writing a reply failed session_id=%s message_id=%s", session_id, message_id)
         _handle_llm_error(
@@ -279,7 +270,7 @@ def _write_reply(runtime: WorkerRuntime, reply: _Generated, claimant: str) -> No
             "reply written session_id=%s message_id=%s tokens=%s llm_s=%.2f",
             session_id,
             message_id,
-            reply.usage.completion_tokens,
+            reply.streamed.usage.completion_tokens,
             reply.timing.last_chunk_at - reply.timing.requested_at,
         )
     if ended_by is not None:
@@ -294,7 +285,7 @@ def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, claimant: str)
     always add up to the stored reply. In the same transaction: the claim on the job and
     its end, the feedback on the trainee message the reply answers (after the reply's
     event), and the session's completion when its script is finished or its time is up."""
-    inputs, batcher, usage = reply.inputs, reply.batcher, reply.usage
+    inputs, streamed, usage = reply.inputs, reply.streamed, reply.streamed.usage
     session_id, message_id, scenario = inputs.request.session_id, inputs.message_id, inputs.scenario
     if message_rows.select_reply(conn, message_id) is not None:
         job_rows.finish_reply_job(conn, message_id, status="done")
@@ -303,13 +294,14 @@ def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, claimant: str)
         log.info("reply dropped, another run has claimed the job message_id=%s", message_id)
         return False, None
     mask = session_masker(conn, runtime.masking, session_id, scenario.masking_rules)
-    if batcher.next_seq > 0:
-        delta = batcher.take_delta(mask, final=True)
-        if delta is not None:
-            write_reply_delta(conn, session_id=session_id, message_id=message_id, delta=delta)
-        text = batcher.emitted
+    if streamed.sent.next_seq > 0:
+        sent = write_reply_delta(
+            conn, session_id=session_id, message_id=message_id, sent=streamed.sent, text=mask(streamed.generated)
+        )
+        # What the deltas add up to: an earlier run may have sent more than this one made.
+        text = (sent or streamed.sent).text
     else:
-        text = mask(batcher.generated, reply.found)
+        text = mask(streamed.generated, reply.found)
     metadata = {
         "tokens": usage.completion_tokens,
         "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},

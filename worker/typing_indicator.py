@@ -1,16 +1,16 @@
-"""The `typing` indicator, written only for a reply that is slow to come.
+"""When to write the `typing` indicator: only for a reply that is slow to come.
 
 A reply generated within one delta batch interval (CHATTRAIN_STREAM_BATCH_MS) goes out
 whole, and a typing frame just before it would only flicker; writing it anyway cost an
 event row, a wake-up of every web process and a frame per reply. So a reply job
-registers here when it starts, and one thread per worker process writes the `typing`
-events of the jobs still unanswered when their interval has passed (together, through the
-worker's grouped writes) (checked once per
-interval, so typing comes one to two intervals after the reply started). That transaction also
-claims the job for the run (worker/tasks.py claims lazily), and writes nothing if the job
-is finished, claimed by another run, or has sent text already; and a run settles its entry,
-waiting out a typing write in progress, before it writes anything itself. So `typing`
-never follows what it announces."""
+registers here when it starts (worker/streaming.py), and one thread per worker process
+writes the `typing` events of the jobs still unanswered when their interval has passed,
+together, through the worker's grouped writes (checked once per interval, so typing
+comes one to two intervals after the reply started). Each is `write_typing`
+(shared/conversation/writes.py), which also claims the job for the run (the run claims
+lazily) and writes nothing if the job is finished, claimed by another run, or has sent
+text already; and a run settles its entry, waiting out a typing write in progress,
+before it writes anything itself. So `typing` never follows what it announces."""
 
 from __future__ import annotations
 
@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
-from shared.conversation.frames import typing_event
-from shared.db import events as event_rows
-from shared.db import jobs as job_rows
+from shared.conversation.writes import write_typing
 
 log = logging.getLogger("chattrain.worker")
 
@@ -42,20 +40,6 @@ class PendingReply:
     claimant: str
     due: float
     settled: bool = field(default=False)
-
-
-def write_typing_if_pending(conn, session_id: int, message_id: int, *, claimant: str, claim_seconds: float) -> bool:  # noqa: ANN001
-    """Claim the job for `claimant` and append the reply's `typing` event, unless the job is
-    finished or another run has claimed it, or the reply has sent text already. True if written."""
-    if (
-        job_rows.claim_reply_job(conn, message_id, claimant=claimant, now=time.time(), claim_seconds=claim_seconds)
-        is None
-    ):
-        return False
-    if event_rows.select_streamed_deltas(conn, session_id, message_id)[1] > 0:
-        return False
-    event_rows.insert_event(conn, session_id=session_id, frame=typing_event(message_id), message_id=message_id)
-    return True
 
 
 class TypingIndicator:
@@ -159,10 +143,10 @@ class TypingIndicator:
     def _write_typing(self, conn: Connection, due: list[PendingReply]) -> bool:
         """The typing events of every reply due at once, in one transaction."""
         written = [
-            write_typing_if_pending(
+            write_typing(
                 conn,
-                pending.session_id,
-                pending.message_id,
+                session_id=pending.session_id,
+                message_id=pending.message_id,
                 claimant=pending.claimant,
                 claim_seconds=self.claim_seconds,
             )

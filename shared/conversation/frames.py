@@ -74,11 +74,27 @@ def assistant_message_event(
     )
 
 
-def assistant_delta_event(reply_to: int, seq: int, content: str, *, restart: bool = False) -> EventFrame:
-    """New text of the reply being streamed; with `restart`, the whole text so far."""
-    payload: dict[str, Any] = {"reply_to": reply_to, "seq": seq, "content": content}
-    if restart:
-        payload["restart"] = True
+class SentText(NamedTuple):
+    """What clients have been sent of a reply while it streams: its masked text so far
+    and the seq of the next `assistant_delta`."""
+
+    text: str = ""
+    next_seq: int = 0
+
+
+def assistant_delta_event(reply_to: int, sent: SentText, text: str) -> EventFrame | None:
+    """The delta that takes clients from `sent` to `text`, the reply's masked text so far:
+    the new text or, when `text` no longer extends what was sent (a value recognised, and
+    masked, only once it was whole; a re-run after a crash that generated differently),
+    `restart` with the whole text. None when there is nothing new (or a re-run is still
+    catching up with what an earlier run sent)."""
+    if sent.text.startswith(text):
+        return None
+    payload: dict[str, Any] = {"reply_to": reply_to, "seq": sent.next_seq}
+    if text.startswith(sent.text):
+        payload["content"] = text[len(sent.text) :]
+    else:
+        payload.update(content=text, restart=True)
     return EventFrame("assistant_delta", payload)
 
 

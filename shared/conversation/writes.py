@@ -1,6 +1,6 @@
 """A conversation's shared transactions: starting a session, a trainee's message and its
-reply job, a retry, the customer's lines and the reply's deltas (with the session's
-masking vault kept current), the feedback on each trainee reply, ending the session and
+reply job, a retry, the customer's lines, the reply's `typing` and deltas (with the
+session's masking vault kept current), the feedback on each trainee reply, ending the session and
 writing its report. (How a reply job claims, retries and expires its job is in
 worker/tasks.py; the sweeps' in worker/maintenance.py.) Each is one short transaction's
 worth of work; the scoring and the report's contents come from shared/training.
@@ -190,11 +190,33 @@ def write_customer_message(
     return message
 
 
-def write_reply_delta(conn: Connection, *, session_id: int, message_id: int, delta: Any) -> int:
-    """Append an `assistant_delta` event of the reply to `message_id`; `delta` has the
-    `seq`, `content` and `restart` the worker's batcher decided (worker/streaming.py)."""
-    event = frames.assistant_delta_event(message_id, delta.seq, delta.content, restart=delta.restart)
-    return event_rows.insert_event(conn, session_id=session_id, frame=event, message_id=message_id)
+def write_reply_delta(
+    conn: Connection, *, session_id: int, message_id: int, sent: frames.SentText, text: str
+) -> frames.SentText | None:
+    """Append the `assistant_delta` event that takes the reply to `message_id` from what
+    clients were `sent` to `text` (its masked text so far; frames.assistant_delta_event
+    says what the delta carries). Returns what clients have been sent now, or None, writing
+    nothing, when `text` adds nothing."""
+    event = frames.assistant_delta_event(message_id, sent, text)
+    if event is None:
+        return None
+    event_rows.insert_event(conn, session_id=session_id, frame=event, message_id=message_id)
+    return frames.SentText(text, sent.next_seq + 1)
+
+
+def write_typing(conn: Connection, *, session_id: int, message_id: int, claimant: str, claim_seconds: float) -> bool:
+    """Claim the reply job for `claimant` and append the reply's `typing` event, unless the
+    job is finished or another run has claimed it, or the reply has sent text already.
+    True if written (worker/typing_indicator.py decides when)."""
+    if (
+        job_rows.claim_reply_job(conn, message_id, claimant=claimant, now=time.time(), claim_seconds=claim_seconds)
+        is None
+    ):
+        return False
+    if event_rows.select_streamed_deltas(conn, session_id, message_id)[1] > 0:
+        return False
+    event_rows.insert_event(conn, session_id=session_id, frame=frames.typing_event(message_id), message_id=message_id)
+    return True
 
 
 def session_masker(conn: Connection, masking: MaskingPolicy, session_id: int, patterns: tuple) -> Callable[..., str]:

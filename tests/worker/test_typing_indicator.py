@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.conversation.frames import assistant_delta_event, event_text
+from shared.conversation.frames import SentText, assistant_delta_event, event_text
+from shared.conversation.writes import write_typing
 from shared.db import events as event_rows
 from shared.db import jobs as job_rows
 from shared.db.migrate import upgrade_to_head
@@ -17,7 +18,7 @@ from shared.settings import Settings
 from tests.support.replies import queued_message
 from tests.support.stack import REPO_ROOT
 from worker.runtime import WorkerRuntime
-from worker.typing_indicator import TypingIndicator, write_typing_if_pending
+from worker.typing_indicator import TypingIndicator
 
 DELAY = 0.05
 
@@ -88,14 +89,17 @@ def test_no_typing_once_the_reply_moved_on(runtime: WorkerRuntime, state: str) -
             event_rows.insert_event(
                 conn,
                 session_id=session_id,
-                frame=assistant_delta_event(message_id, 0, "Fine"),
+                frame=assistant_delta_event(message_id, SentText(), "Fine"),
                 message_id=message_id,
             )
         elif state == "claimed by another run":
             job_rows.claim_reply_job(conn, message_id, claimant="host:2:def:other", now=time.time(), claim_seconds=10)
         else:
             job_rows.finish_reply_job(conn, message_id, status=state)
-        assert write_typing_if_pending(conn, session_id, message_id, claimant=CLAIMANT, claim_seconds=10) is False
+        assert (
+            write_typing(conn, session_id=session_id, message_id=message_id, claimant=CLAIMANT, claim_seconds=10)
+            is False
+        )
     assert _typing_events(runtime, session_id) == []
 
 

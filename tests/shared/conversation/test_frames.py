@@ -31,11 +31,11 @@ def _sent(event: frames.EventFrame, seq: int = 4) -> str:
             '"metadata":{"tokens":0,"reply_to":null,"opening":true}}',
         ),
         (
-            frames.assistant_delta_event(2, 0, "Fine. The email "),
+            frames.assistant_delta_event(2, frames.SentText(), "Fine. The email "),
             '{"type":"assistant_delta","event_id":4,"reply_to":2,"seq":0,"content":"Fine. The email "}',
         ),
         (
-            frames.assistant_delta_event(2, 3, "Fine, [NAME_1]", restart=True),
+            frames.assistant_delta_event(2, frames.SentText("Fine, Jane", 3), "Fine, [NAME_1]"),
             '{"type":"assistant_delta","event_id":4,"reply_to":2,"seq":3,"content":"Fine, [NAME_1]","restart":true}',
         ),
         (frames.typing_event(2), '{"type":"typing","event_id":4,"reply_to":2}'),
