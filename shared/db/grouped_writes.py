@@ -18,8 +18,9 @@ deadlocked again, a second each, and under load the workers made almost no progr
 (`commit_group`): each write names the sessions it writes to, the group locks them all
 first, in id order, so groups wait for each other in one order; and a group that still
 meets a deadlock or a serialization failure (another lock taken out of order, a counter
-row) is rolled back whole and run again, so its writes must be safe to re-run: they run
-on the database alone, or restore what they change in memory (worker/tasks.py)."""
+row) is rolled back whole and run again, so its writes must be safe to re-run: they act
+on the database alone (a worker's delta changes what its run has sent only once its
+write has committed, worker/streaming.py)."""
 
 from __future__ import annotations
 
