@@ -33,8 +33,8 @@ from shared.scenarios import Scenario
 from shared.scenarios.catalog import ScenarioCatalog
 from shared.settings import Settings
 from shared.wakeups.channels import create_waker
+from worker.delayed_writes import DelayedWrites
 from worker.streaming import ModelSlots
-from worker.typing_indicator import TypingIndicator
 
 log = logging.getLogger("chattrain.worker")
 
@@ -57,12 +57,10 @@ class WorkerRuntime:
         # Whether the database answers, as this process last found it: an outage is
         # logged once, then reminded of, not once per failed step (shared/lib/outages.py).
         self.database_outage = Outage(log, f"the database {shown_url(self.settings.resolved_database_url)}")
-        self.typing = TypingIndicator(
-            self.write,
-            self.wake_web,
-            self.settings.stream_batch_ms / 1000,
-            claim_seconds=self.settings.reply_claim_seconds,
-            note_failure=self.note_failure,
+        # A reply's `typing`, written only once it has sent nothing for one batch
+        # interval (worker/streaming.py).
+        self.delayed_writes = DelayedWrites(
+            self.write, self.wake_web, self.settings.stream_batch_ms / 1000, note_failure=self.note_failure
         )
 
     @cached_property

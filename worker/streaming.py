@@ -1,7 +1,7 @@
 """The model call of a reply job (step two of a message's path, called from
 worker/tasks.py): wait for one of the model's slots, stream the customer's reply from the
-LLM provider, and write it as batched, masked `assistant_delta` events while it comes
-(with `typing` first when the reply is slow, worker/typing_indicator.py).
+LLM provider, and write it as batched, masked `assistant_delta` events while it comes,
+with `typing` first when nothing has gone out for one batch interval.
 
 Each delta carries only new text. Every flush masks the whole text so far (PII split
 across chunks is still found) and holds back the tail that could be the start of a value
@@ -16,6 +16,7 @@ produced different text), the next delta carries `restart: true` and the full te
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shared.conversation.frames import SentText
-from shared.conversation.writes import session_masker, write_reply_delta
+from shared.conversation.writes import session_masker, write_reply_delta, write_typing
 from shared.db import jobs as job_rows
 from shared.llm import LLMError, ReplyRequest
 
@@ -61,12 +62,25 @@ def stream_reply(
 ) -> StreamedReply:
     """Run the provider, writing batched deltas. `sent` is what an earlier run of the job
     already sent. Waits for one of the provider's slots
-    (CHATTRAIN_LLM_MAX_CONCURRENT_REQUESTS) first, with the `typing` indicator already
-    pending, so a wait for a slot shows as typing."""
+    (CHATTRAIN_LLM_MAX_CONCURRENT_REQUESTS) first, with `typing` already scheduled, so a
+    wait for a slot shows as typing."""
     session_id, message_id = request.session_id, request.reply_to
     batcher = DeltaBatcher(batch_seconds=runtime.settings.stream_batch_ms / 1000, sent=sent)
     claim = _RunClaim(claimant)
-    pending = runtime.typing.started(session_id, message_id, claimant)
+    # `typing` goes out only for a reply that has sent nothing for one to two batch
+    # intervals: a reply that comes whole within one would make it flicker. The typing
+    # write claims the job for this run too; it is cancelled (waiting out a write in
+    # progress) before the run writes anything itself, so it never follows what it announces.
+    typing = runtime.delayed_writes.schedule(
+        functools.partial(
+            write_typing,
+            session_id=session_id,
+            message_id=message_id,
+            claimant=claimant,
+            claim_seconds=runtime.settings.reply_claim_seconds,
+        ),
+        session_id=session_id,
+    )
     try:
         with runtime.model_slots.held():
             timing.requested_at = time.time()
@@ -75,10 +89,10 @@ def stream_reply(
                 timing.last_chunk_at = time.time()
                 timing.first_chunk_at = timing.first_chunk_at or timing.last_chunk_at
                 if batcher.add(chunk):
-                    runtime.typing.settle(pending)
+                    runtime.delayed_writes.cancel(typing)
                     _write_delta(runtime, request, batcher, claim)
     finally:
-        runtime.typing.settle(pending)
+        runtime.delayed_writes.cancel(typing)
     if not batcher.generated.strip():
         raise LLMError("llm_empty_reply", "The model returned an empty reply.", retryable=True)
     return StreamedReply(batcher.generated, batcher.sent, stream.usage)
@@ -103,8 +117,9 @@ class _RunClaim:
 
 
 def _write_delta(runtime: WorkerRuntime, request: ReplyRequest, batcher: DeltaBatcher, claim: _RunClaim) -> None:
-    """One delta in its own write transaction, which also claims the job for this run when
-    its claim is not fresh (the first delta always claims)."""
+    """One delta as a write of its own (runtime.write commits it with the writes ready at
+    the same moment), which also claims the job for this run when its claim is not fresh
+    (the first delta always claims)."""
     session_id, message_id = request.session_id, request.reply_to
     sent, sendable = batcher.sent, batcher.sendable()
     began = time.monotonic()

@@ -125,9 +125,9 @@ def run_reply_job(runtime: WorkerRuntime, message_id: int) -> None:
     """One run of a reply job.
 
     The job is read, not claimed, at the start: the run claims it with its `typing`
-    event (worker/typing_indicator.py) or its first delta (worker/streaming.py), and a
-    reply generated within one batch interval is written in a single transaction that claims the job, stores the reply and
-    finishes the job together. Two runs of one job (a duplicate queue entry) can both
+    event or its first delta (worker/streaming.py), and a reply generated within one
+    batch interval is written in a single transaction that claims the job, stores the
+    reply and finishes the job together. Two runs of one job (a duplicate queue entry) can both
     generate, but only the claimant of the claim writes anything, and a reply is stored
     once (messages.reply_to is unique)."""
     claimant = f"{runtime.worker_id}:{secrets.token_hex(3)}"

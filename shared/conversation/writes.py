@@ -207,7 +207,7 @@ def write_reply_delta(
 def write_typing(conn: Connection, *, session_id: int, message_id: int, claimant: str, claim_seconds: float) -> bool:
     """Claim the reply job for `claimant` and append the reply's `typing` event, unless the
     job is finished or another run has claimed it, or the reply has sent text already.
-    True if written (worker/typing_indicator.py decides when)."""
+    True if written (worker/streaming.py decides when)."""
     if (
         job_rows.claim_reply_job(conn, message_id, claimant=claimant, now=time.time(), claim_seconds=claim_seconds)
         is None

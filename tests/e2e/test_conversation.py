@@ -64,7 +64,7 @@ async def test_five_turn_conversation_gets_every_reply_through_the_worker(stack,
             assert reply["content"].strip()
             replies.append(reply)
         assert len({r["message_id"] for r in replies}) == 5
-        # A `typing` frame is only written for a slow reply (worker/typing_indicator.py); whenever
+        # A `typing` frame is only written for a slow reply (worker/streaming.py); whenever
         # one came, it came before the reply it announced.
         for typing in (frame for frame in chat.received if frame["type"] == "typing"):
             reply = next(r for r in replies if r["metadata"]["reply_to"] == typing["reply_to"])

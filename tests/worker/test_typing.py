@@ -1,6 +1,6 @@
-"""The typing indicator (worker/typing_indicator.py): written only for a reply still being generated
-after its delay, never after the reply, a delta or a failure, and it claims the job for
-the run that is generating it."""
+"""A reply's `typing` (worker/streaming.py schedules it on worker/delayed_writes.py): written
+only for a reply still being generated after its delay, never after the reply, a delta or
+a failure, and it claims the job for the run that is generating it."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from shared.db.migrate import upgrade_to_head
 from shared.settings import Settings
 from tests.support.replies import queued_message
 from tests.support.stack import REPO_ROOT
+from worker.delayed_writes import DelayedWrites, PendingWrite
 from worker.runtime import WorkerRuntime
-from worker.typing_indicator import TypingIndicator
 
 DELAY = 0.05
 
@@ -44,16 +44,25 @@ def _typing_events(runtime: WorkerRuntime, session_id: int) -> list:
         return [e for e in event_rows.select_session_events_after(conn, session_id, 0) if e.type == "typing"]
 
 
-def _indicator(runtime: WorkerRuntime, wakeups: list) -> TypingIndicator:
-    return TypingIndicator(runtime.write, lambda: wakeups.append(1), DELAY)
+def _delayed_writes(runtime: WorkerRuntime, wakeups: list, **options) -> DelayedWrites:  # noqa: ANN003
+    return DelayedWrites(runtime.write, lambda: wakeups.append(1), DELAY, **options)
+
+
+def _schedule_typing(writes: DelayedWrites, session_id: int, message_id: int, claimant: str) -> PendingWrite:
+    """What worker/streaming.py schedules when a reply starts."""
+
+    def typing(conn) -> bool:  # noqa: ANN001
+        return write_typing(conn, session_id=session_id, message_id=message_id, claimant=claimant, claim_seconds=10)
+
+    return writes.schedule(typing, session_id=session_id)
 
 
 def test_a_slow_reply_gets_typing_after_the_delay_and_its_run_holds_the_job(runtime: WorkerRuntime) -> None:
     session_id, message_id = queued_message(runtime)
     wakeups: list = []
-    indicator = _indicator(runtime, wakeups)
+    writes = _delayed_writes(runtime, wakeups)
     started = time.monotonic()
-    indicator.started(session_id, message_id, CLAIMANT)
+    _schedule_typing(writes, session_id, message_id, CLAIMANT)
     deadline = started + 5
     # The wake-up follows the commit, so the event can be read a moment before it.
     while not (_typing_events(runtime, session_id) and wakeups) and time.monotonic() < deadline:
@@ -66,14 +75,14 @@ def test_a_slow_reply_gets_typing_after_the_delay_and_its_run_holds_the_job(runt
     assert (job["status"], job["worker_id"], job["attempts"]) == ("working", CLAIMANT, 1)
 
 
-def test_a_reply_settled_within_the_delay_gets_no_typing(runtime: WorkerRuntime) -> None:
+def test_a_reply_that_cancels_its_typing_within_the_delay_gets_none(runtime: WorkerRuntime) -> None:
     session_id, message_id = queued_message(runtime)
     wakeups: list = []
-    indicator = _indicator(runtime, wakeups)
-    indicator.settle(indicator.started(session_id, message_id, CLAIMANT))
+    writes = _delayed_writes(runtime, wakeups)
+    writes.cancel(_schedule_typing(writes, session_id, message_id, CLAIMANT))
     # A second, slow reply in the same session proves the thread ran past the first's due time.
     _, other_id = queued_message(runtime)
-    indicator.started(session_id, other_id, "host:1:abc:run2")
+    _schedule_typing(writes, session_id, other_id, "host:1:abc:run2")
     time.sleep(DELAY * 6)
     typing = _typing_events(runtime, session_id)
     assert [event_text(e).endswith(f'"reply_to":{other_id}}}') for e in typing] == [True]
@@ -124,14 +133,14 @@ def test_the_thread_stays_awake_while_fast_replies_keep_starting(runtime: Worker
     every fast reply would put a thread switch on each one's path."""
     idle_after = 1.0
     session_id, message_id = queued_message(runtime)
-    indicator = TypingIndicator(runtime.write, lambda: None, DELAY, idle_after_seconds=idle_after)
+    writes = _delayed_writes(runtime, [], idle_after_seconds=idle_after)
     asleep_at_start = []  # a reply starting while the thread sleeps for good must wake it
     for _ in range(int(idle_after * 1.5 / DELAY)):
-        asleep_at_start.append(indicator._asleep)
-        indicator.settle(indicator.started(session_id, message_id, CLAIMANT))
+        asleep_at_start.append(writes._asleep)
+        writes.cancel(_schedule_typing(writes, session_id, message_id, CLAIMANT))
         time.sleep(DELAY)
     assert not any(asleep_at_start)
     deadline = time.monotonic() + idle_after + 2
-    while not indicator._asleep and time.monotonic() < deadline:
+    while not writes._asleep and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert indicator._asleep  # and once nothing starts, it does sleep
+    assert writes._asleep  # and once nothing starts, it does sleep
