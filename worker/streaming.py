@@ -105,9 +105,9 @@ class _RunClaim:
     Another run can take the job only once the claim has run out (shared/db/jobs.py), and
     the worker's heartbeat extends it meanwhile. So a delta within half a claim's length
     of the transaction that last claimed, timed from before that transaction began, needs
-    no claim of its own: the job cannot have been taken over. Claiming with every delta was
-    a statement per delta, about a tenth of the worker's CPU on PostgreSQL at r2
-    (docs/performance.md)."""
+    no claim of its own: the job cannot have been taken over. Claiming with every delta
+    was a statement per delta, a large share of the worker's CPU on PostgreSQL
+    (docs/performance.md, Design measurements)."""
 
     claimant: str
     fresh_until: float = 0.0  # time.monotonic(); before it, the claim cannot have run out

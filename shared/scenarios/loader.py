@@ -314,7 +314,7 @@ def _read_yaml(path: Path, shown: str) -> dict[Any, Any]:
 
 def _parse_yaml(text: str) -> Any:
     """The safe loader on libyaml's parser when PyYAML has it (a shipped scenario parses
-    in a tenth of the time, and every web and worker start-up reads each one); where
+    many times faster, and every web and worker start-up reads each one); where
     libyaml refuses the text, the pure-Python parser reads it again, so what loads and
     what an error says do not depend on how PyYAML was built."""
     fast = getattr(yaml, "CSafeLoader", None)
