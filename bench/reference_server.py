@@ -33,6 +33,7 @@ from quart import Quart, request, websocket
 from sqlalchemy import Connection, event
 
 from shared.conversation.frames import (
+    SentText,
     ack_frame,
     assistant_delta_event,
     assistant_message_event,
@@ -246,20 +247,28 @@ class ReferenceChat:
         type, payload = frame
         await self.send(event_text(StoredEvent(0, self.session_id, type, dumps(payload), self.last_event_id)))
 
+    async def send_delta(self, message_id: int, sent: SentText, generated: str) -> SentText:
+        """The delta from what was `sent` to `generated`, if there is anything new."""
+        delta = assistant_delta_event(message_id, sent, generated)
+        if delta is None:
+            return sent
+        await self.send_event(delta)
+        return SentText(generated, sent.next_seq + 1)
+
     async def reply(self, message_id: int, content: str, turns: int, stamps: Stamps) -> None:
         stamps.requested_at = time.time()
         text = scripted_reply(self.scenario, [ChatTurn("user", content)], turns)
-        generated, sent, seq, last_flush = "", "", 0, time.monotonic()
+        generated, sent, last_flush = "", SentText(), time.monotonic()
         for index, chunk in enumerate(split_into_chunks(text, self.pacing.chunk_chars)):
             await self.pacing.before_chunk(index)
             stamps.last_chunk_at = time.time()
             stamps.first_chunk_at = stamps.first_chunk_at or stamps.last_chunk_at
             generated += chunk
             if time.monotonic() - last_flush >= BATCH_SECONDS:
-                await self.send_event(assistant_delta_event(message_id, seq, generated[len(sent) :]))
-                sent, seq, last_flush = generated, seq + 1, time.monotonic()
-        if seq and generated != sent:  # the deltas alone add up to the reply, as ours do
-            await self.send_event(assistant_delta_event(message_id, seq, generated[len(sent) :]))
+                sent = await self.send_delta(message_id, sent, generated)
+                last_flush = time.monotonic()
+        if sent.next_seq:  # the deltas alone add up to the reply, as ours do
+            await self.send_delta(message_id, sent, generated)
         stored = await self.db.run(insert_reply, self.session_id, message_id, generated, stamps)
         await self.send_event(
             assistant_message_event(
