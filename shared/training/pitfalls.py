@@ -21,7 +21,14 @@ from shared.scenarios.keywords import keyword_alternatives, keyword_regex
 from shared.scenarios.model import Pitfall, Point
 from shared.training import meaning
 from shared.training.documents import DocumentRule, document_rules
-from shared.training.language import Clause, compiled_pattern, is_negated, negation_count, sentence_at
+from shared.training.language import (
+    Clause,
+    any_pattern_occurs,
+    compiled_pattern,
+    is_negated,
+    negation_count,
+    sentence_at,
+)
 from shared.training.meaning import ReplyMeaning, anchor_matrix
 from shared.training.tone import BUILT_IN_PITFALLS, TAKES_OFFERED_SECRET, TONE_CRITERION, offers_secret, tone_criterion
 
@@ -109,6 +116,9 @@ def _authored_and_pattern_hits(
 def _pattern_hits(pitfalls: Iterable[Pitfall], scenario: Any, turn_index: int, text: str) -> Iterable[PitfallHit]:
     """The pitfalls whose `says` pattern occurs outside a negation and not in words the
     customer's own line uses."""
+    pitfalls = tuple(pitfalls)
+    if not any_pattern_occurs(tuple(pattern for pitfall in pitfalls for pattern in pitfall.says), text):
+        return
     line = scenario.bot_messages[turn_index] if 0 <= turn_index < len(scenario.bot_messages) else None
     customer_words = line.content.casefold() if line is not None else ""
     for pitfall in pitfalls:
