@@ -80,6 +80,9 @@ def test_the_quick_benchmark_runs_every_case_and_prints_its_table(tmp_path: Path
     assert [row.get("stalled", False) for row in rows[4:6]] == [False, True]
     for row in rows[8:10]:
         assert row["n"] == row["in_flight"]["of"] == row["in_flight_count"], row
+    # r4 was set against the in-process reference's first delta in the same run.
+    assert rows[6]["reference_first_delta_p99"] == rows[7]["first_delta_ms"]["p99"], rows[6]
+    assert "r4, one box: our first delta p99" in result.stdout
     # Case c was set against the in-process reference in the same run.
     ours, reference = rows[12], rows[14]
     assert ours["reference_ratio"] == ours["replies_per_second"] / reference["replies_per_second"] > 0, ours
