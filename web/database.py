@@ -196,10 +196,9 @@ class Database:
 
         While another process holds the write lock, writes pile up here; taking them
         together costs one lock hand-over and one commit instead of one each, and a
-        commit writes each changed page once however many messages share it. Each write
-        runs in its own savepoint (shared/db/grouped_writes.py), so one that raises (a
-        session that has ended, a rate limit) is undone alone and its caller gets the
-        error."""
+        commit writes each changed page once however many messages share it. A write
+        that raises (a session that has ended, a rate limit) is undone alone and its
+        caller gets the error (shared/db/grouped_writes.py)."""
         with self._pending_lock:
             group, self._pending = self._pending, []
         if not group:

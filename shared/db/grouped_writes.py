@@ -3,8 +3,9 @@
 SQLite has one writer at a time, and every commit pays the same fixed costs: the write
 lock, `BEGIN IMMEDIATE`, the log pages of each table and index it touched, the commit
 itself and a wake-up to the web processes. Writes that are ready at the same moment share
-them: each runs in its own savepoint inside one transaction, so one that raises is undone
-alone and its caller gets the error, while the others commit.
+them in one transaction. A write that raises is undone alone and its caller gets the
+error, while the others commit: the group then runs again with each write in a savepoint
+of its own (`commit_group`).
 
 The web process groups the writes queued for its write thread (web/database.py); every
 write of the worker goes through one `GroupedWriter` (WorkerRuntime.write), which groups
@@ -70,21 +71,35 @@ class _Conflict(Exception):
     """A write of the group met a retryable error inside its savepoint: roll back all."""
 
 
+class _WriteFailed(Exception):
+    """A write of a group run without savepoints raised: roll back all, run with them."""
+
+
 def commit_group(conn: Connection, writes: list[WriteFn], session_ids: Iterable[int] = ()) -> list[Outcome]:
     """Run `writes` in one transaction on `conn` and commit: each write's (result, error),
     in order. The sessions in `session_ids` are locked first, in id order (PostgreSQL).
-    Raises only when nothing could be committed (the error of the last attempt)."""
+    Raises only when nothing could be committed (the error of the last attempt).
+
+    A group first runs without savepoints: on PostgreSQL a savepoint is one more round
+    trip per write, and a write almost never fails. When one does, the group is rolled
+    back and run again with each write in its own savepoint, so that it is undone alone."""
     ids = sorted(set(session_ids))
-    attempt = 1
+    attempt, in_savepoints = 1, len(writes) == 1
     while True:
         try:
             with conn.begin():
                 session_rows.lock_sessions(conn, ids)
-                outcomes = list(run_each_in_savepoint(conn, writes))
+                if in_savepoints:
+                    outcomes = list(run_each_in_savepoint(conn, writes))
+                else:
+                    outcomes = _run_all_or_none(conn, writes)
                 conflict = next((error for _, error in outcomes if is_retryable(error)), None)
                 if conflict is not None and attempt < GROUP_ATTEMPTS:
                     raise _Conflict() from conflict  # rolls the whole group back
             return outcomes
+        except _WriteFailed:
+            in_savepoints = True  # rolled back; not a conflict, so at once and not counted
+            continue
         except _Conflict as rolled_back:
             cause = rolled_back.__cause__
         except Exception as error:
@@ -94,6 +109,20 @@ def commit_group(conn: Connection, writes: list[WriteFn], session_ids: Iterable[
         log.info("write group of %d rolled back (%s), running it again", len(writes), type(cause).__name__)
         time.sleep(random.uniform(0, 0.005 * attempt))  # the other transaction's turn first
         attempt += 1
+
+
+def _run_all_or_none(conn: Connection, writes: list[WriteFn]) -> list[Outcome]:
+    """Run each write inside the caller's open transaction; a write that raises stops the
+    group (_WriteFailed), except for a conflict, which rolls the whole group back anyway."""
+    outcomes: list[Outcome] = []
+    for write in writes:
+        try:
+            outcomes.append((write(conn), None))
+        except Exception as error:
+            if is_retryable(error):
+                raise
+            raise _WriteFailed() from error
+    return outcomes
 
 
 def run_each_in_savepoint(conn: Connection, writes: list[WriteFn]) -> Iterator[tuple[Any, BaseException | None]]:

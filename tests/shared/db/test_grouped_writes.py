@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from shared.db.engine import BEGIN_MODE, create_sync_engine
-from shared.db.grouped_writes import GroupedWriter
+from shared.db.grouped_writes import GroupedWriter, commit_group
 from tests.support.stack import REPO_ROOT
 
 
@@ -117,3 +117,39 @@ def test_under_gevent_the_greenlets_ready_at_once_commit_in_one_transaction(tmp_
     same_results, same_rows, transactions = result.stdout.split()
     assert (same_results, same_rows) == ("True", "True")
     assert 1 <= int(transactions) <= 3  # one in practice: all 51 were ready in the same pass
+
+
+def _traced(engine):  # noqa: ANN001, ANN202
+    """A connection of `engine` and the statements its driver runs."""
+    conn = engine.connect()
+    statements: list[str] = []
+    conn.connection.driver_connection.set_trace_callback(statements.append)
+    return conn, statements
+
+
+def test_a_group_runs_without_savepoints_until_a_write_fails_then_each_write_in_its_own(engine) -> None:  # noqa: ANN001
+    conn, statements = _traced(engine)
+    calls: list[str] = []
+
+    def insert(value: str):  # noqa: ANN202
+        def write(connection) -> str:  # noqa: ANN001
+            calls.append(value)
+            return _insert(value)(connection)
+
+        return write
+
+    outcomes = commit_group(conn, [insert("a"), insert("b")])
+    assert outcomes == [("a", None), ("b", None)]
+    assert not [statement for statement in statements if "SAVEPOINT" in statement]
+    assert calls == ["a", "b"]
+
+    calls.clear()
+    outcomes = commit_group(conn, [insert("c"), insert("a"), insert("d")])  # "a" is taken
+    assert [result for result, _ in outcomes] == ["c", None, "d"]
+    assert "UNIQUE" in str(outcomes[1][1])
+    # The first pass stopped at the failure and was rolled back; the second ran each
+    # write in a savepoint, undoing the failing one alone.
+    assert calls == ["c", "a", "c", "a", "d"]
+    assert [statement for statement in statements if "SAVEPOINT" in statement]
+    conn.close()
+    assert _values(engine) == ["a", "b", "c", "d"]
