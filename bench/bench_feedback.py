@@ -4,7 +4,7 @@ shipped scenarios' and the evaluation scenarios'), and measure what it holds in 
 Run: python bench/bench_feedback.py [rounds]
 
 Prints the median, p90 and p99 time to judge one reply (every reply judged `rounds` times
-after one warm-up pass), the first call's time (which compiles the patterns), and the
+after one warm-up pass, never taken from the judge's memory of recent replies), the first call's time (which compiles the patterns), and the
 memory the embedder's vector table, the scenarios' anchors, compiled patterns and caches
 take (tracemalloc, and the process's resident size before and after).
 """
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from shared.scenarios.loader import load_scenarios  # noqa: E402
-from shared.training.judge import judge_reply  # noqa: E402
+from shared.training.judge import forget_recent_judgements, judge_reply  # noqa: E402
 
 
 def max_rss_kib() -> int:
@@ -57,6 +57,7 @@ def main() -> None:
     timings = []
     for _ in range(rounds):
         for item in work:
+            forget_recent_judgements()  # judged anew, not taken from the last round
             started = time.perf_counter()
             judge_reply(*item)
             timings.append((time.perf_counter() - started) * 1000)

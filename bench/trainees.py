@@ -19,6 +19,17 @@ import websockets
 from bench.settings import REPLY_TIMEOUT_SECONDS, SCENARIO, TRAINEE_LINES
 from tests.support.stack import Stack
 
+def _reference(session_id: int, message_number: int) -> str:
+    """A word that makes every message of a run its own text, as real trainees' are: the
+    judge keeps its recent judgements (shared/training/judge.py), and five lines sent
+    over and over would be judged once each. Letters, not digits, which masking reads."""
+    number, letters = session_id * 10_000 + message_number, ""
+    while number:
+        number, digit = divmod(number, 26)
+        letters += chr(ord("a") + digit)
+    return f"(ref {letters})"
+
+
 # --- users and sessions: the only code that knows how a trainee gets in ---------------
 
 
@@ -158,7 +169,7 @@ class Trainee:
         self._sent_at[client_id] = now if scheduled is None else scheduled
         if scheduled is not None:
             self.send_lag = max(self.send_lag, now - scheduled)
-        line = TRAINEE_LINES[self._next_id % len(TRAINEE_LINES)]
+        line = f"{TRAINEE_LINES[self._next_id % len(TRAINEE_LINES)]} {_reference(self.session_id, self._next_id)}"
         try:
             await self._send(
                 "user_message", f"{line} {self.marker}" if self.marker else line, client_message_id=client_id

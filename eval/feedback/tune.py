@@ -51,6 +51,7 @@ def apply(bounds: dict[str, float]) -> None:
     judge._anchors_for.cache_clear()
     judge._keyword_points_cached.cache_clear()
     judge._keyword_anchor_texts.cache_clear()
+    judge.forget_recent_judgements()
 
 
 def objective(rows: list[dict[str, str]], by_slug: dict) -> float:

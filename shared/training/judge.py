@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -146,6 +148,52 @@ def judge_reply(
     `verdict`, a model judge's reading of the reply (shared/llm/judging.py), decides the
     points and the authored pitfalls instead of the meaning check; form, the built-in and
     the rubric's pattern pitfalls and the score's formula stay the same."""
+    if verdict is not None:
+        return _judge(scenario, turn_index, text, hints, verdict)
+    return _recent.get(scenario, turn_index, text, hints)
+
+
+class _RecentJudgements:
+    """The judgements this process made last, kept for a second call with the same
+    reply: the mock provider judges the trainee's reply to choose the customer's reaction
+    (shared/llm/mock.py), and the reply's feedback then judges it again, which cost a
+    fifth of the worker's CPU at saturation (docs/performance.md, Design measurements).
+    Keyed by the scenario object itself (a process loads each once), so an edited
+    scenario is judged anew."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._kept: OrderedDict[tuple[int, int, str, bool], tuple[Any, Judgement]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, scenario: Any, turn_index: int, text: str, hints: bool) -> Judgement:
+        key = (id(scenario), turn_index, text, hints)
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is not None and kept[0] is scenario:
+            return kept[1]
+        judgement = _judge(scenario, turn_index, text, hints, None)
+        with self._lock:
+            self._kept[key] = (scenario, judgement)  # the scenario kept, so its id is not reused
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return judgement
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+# Enough for the replies one worker has in flight between the two calls.
+_recent = _RecentJudgements(size=2048)
+
+
+def forget_recent_judgements() -> None:
+    """Judge every reply anew from here on (eval/feedback/tune.py, after moving a bound)."""
+    _recent.clear()
+
+
+def _judge(scenario: Any, turn_index: int, text: str, hints: bool, verdict: ModelVerdict | None) -> Judgement:
     points = line_points(scenario, turn_index)
     reply = ReplyMeaning(text)
     anchors = _point_anchors(scenario, turn_index)

@@ -256,3 +256,18 @@ def test_a_scenario_in_the_upstream_layout_is_judged_sensibly() -> None:
     refunded = judge_reply(legacy, 1, "I'll cancel the add-on and refund the 24.99 to your card.")
     assert "refund" not in denied.made_labels() and not denied.pitfalls
     assert denied.score < refunded.score
+
+
+def test_the_same_reply_judged_again_is_the_judgement_already_made_and_an_edited_scenario_is_judged_anew() -> None:
+    # The mock provider judges the trainee's reply for its reaction, then the feedback
+    # judges the same reply: the second call takes the first's judgement.
+    path = REPO_ROOT / "scenarios" / "customer-service" / "scenario.yaml"
+    scenario = load_scenario(path)
+    reply = "I'm so sorry, let me send you a fresh reset link right now."
+    first = judge_reply(scenario, 0, reply)
+    assert judge_reply(scenario, 0, reply) is first
+    assert judge_reply(scenario, 0, reply + " ") is not first
+    assert judge_reply(scenario, 0, reply, hints=False) is not first
+    reloaded = load_scenario(path)  # what a process that reads the folder again holds
+    again = judge_reply(reloaded, 0, reply)
+    assert again is not first and again.score == first.score
