@@ -19,6 +19,7 @@ import websockets
 from bench.settings import REPLY_TIMEOUT_SECONDS, SCENARIO, TRAINEE_LINES
 from tests.support.stack import Stack
 
+
 def _reference(session_id: int, message_number: int) -> str:
     """A word that makes every message of a run its own text, as real trainees' are: the
     judge keeps its recent judgements (shared/training/judge.py), and five lines sent
