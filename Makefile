@@ -80,7 +80,7 @@ test: install-test install-server install browser-deps server-deps
 
 ## The end-to-end tests `make test` leaves out (marked `slow`): the outage, killed-worker,
 ## recovery and scaled-layout runs, the model and masking runs, schemathesis, the browser
-## suite and the rest of tests/e2e (about 12 minutes on a 2-core machine). One at a time:
+## suite and the rest of tests/e2e (12 to 17 minutes on a 2-core machine). One at a time:
 ## several of them time what the processes do (a socket closed within a second) and stop
 ## servers on purpose.
 test-e2e: install-test install-server install browser-deps server-deps
