@@ -53,7 +53,10 @@ class StaticEmbedder:
         """One unit row per text (a zero row for a text with no tokens)."""
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        # One `encode` per text rather than `encode_batch`: the batch call hands a reply's
+        # few clauses to the tokenizer's thread pool, whose threads cost about four times
+        # the CPU of tokenizing them in turn (docs/performance.md, Design measurements).
+        encodings = [self._tokenizer.encode(text, add_special_tokens=False) for text in texts]
         rows = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         for i, encoding in enumerate(encodings):
             if encoding.ids:

@@ -173,31 +173,6 @@ def compiled_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
-# A backreference or a named group ties a pattern to its own group numbers and names,
-# which joining it with others would change.
-_OWN_GROUPS = re.compile(r"\\[1-9]|\\g<|\(\?P[<=]|\(\?<(?![=!])")
-
-
-def any_pattern_occurs(patterns: tuple[str, ...], text: str) -> bool:
-    """Whether any of `patterns` (scenario patterns, case-insensitive) occurs in `text`:
-    one scan of the patterns joined, where checking them one by one took one scan each,
-    and most replies contain none of a scenario's pitfall patterns."""
-    return any(scanner.search(text) for scanner in _scanners(patterns))
-
-
-@lru_cache(maxsize=1024)
-def _scanners(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    joinable = [pattern for pattern in patterns if not _OWN_GROUPS.search(pattern)]
-    alone = [compiled_pattern(pattern) for pattern in patterns if _OWN_GROUPS.search(pattern)]
-    if not joinable:
-        return tuple(alone)
-    try:
-        joined = re.compile("|".join(f"(?:{pattern})" for pattern in joinable), re.IGNORECASE)
-    except re.error:  # a pattern with a flag of its own, say, that cannot sit inside another
-        return tuple(compiled_pattern(pattern) for pattern in patterns)
-    return (joined, *alone)
-
-
 def sentence_at(text: str, offset: int) -> str:
     """The sentence of `text` around `offset`, on one line and at most QUOTE_CHARS long."""
     for match in _QUOTE_SENTENCE.finditer(text):

@@ -23,13 +23,13 @@ from shared.training import meaning
 from shared.training.documents import DocumentRule, document_rules
 from shared.training.language import (
     Clause,
-    any_pattern_occurs,
     compiled_pattern,
     is_negated,
     negation_count,
     sentence_at,
 )
 from shared.training.meaning import ReplyMeaning, anchor_matrix
+from shared.training.pattern_scan import any_pattern_occurs
 from shared.training.tone import BUILT_IN_PITFALLS, TAKES_OFFERED_SECRET, TONE_CRITERION, offers_secret, tone_criterion
 
 
