@@ -35,10 +35,11 @@ GRID = {
     "MINOR_PENALTY": [15, 20, 25],
     "RELEVANT_AT": [0.0, 0.1, 0.15, 0.2, 0.25, 0.3],
     "EXAMPLE_ANCHOR_AT": [0.1, 0.2, 0.3, 0.4, 1.1],
+    "KEYWORD_CREDIT": [0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
 }
 
 
-JUDGE_BOUNDS = ("DOCUMENT_ANCHORS_PER_KEYWORD", "MINOR_PENALTY")
+JUDGE_BOUNDS = ("DOCUMENT_ANCHORS_PER_KEYWORD", "MINOR_PENALTY", "KEYWORD_CREDIT")
 
 
 def apply(bounds: dict[str, float]) -> None:

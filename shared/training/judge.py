@@ -68,6 +68,10 @@ _KEYWORD_POINTS: set[Point] = set()
 # say what the keyword means here ("the Direct Debit collects the corrected amount"), which
 # a good reply in other words is closer to than to the bare keyword (set by tune.py).
 DOCUMENT_ANCHORS_PER_KEYWORD = 5
+# The degree an upstream keyword said outside a negation gives its point at least; the
+# meaning check may give more. Below 1, a wrong reply full of the right words no longer
+# makes every point outright (set by tune.py; docs/training.md, The evaluation).
+KEYWORD_CREDIT = 0.5
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 
 
@@ -358,6 +362,8 @@ def _check_point(point: Point, text: str, reply: ReplyMeaning, anchors: np.ndarr
         for pattern in point.says or speech_act_hints(point.label):
             for match in compiled_pattern(pattern).finditer(text):
                 if not is_negated(text, match.start()):
+                    if point in _KEYWORD_POINTS and KEYWORD_CREDIT < 1:
+                        return _keyword_said(point, reply, anchors, sentence_at(text, match.start()))
                     return PointResult(point, True, False, sentence_at(text, match.start()), 1.0)
                 negated_quote = negated_quote or sentence_at(text, match.start())
         # A keyword said in a negation ("no interest", "couldn't get access") is often the
@@ -369,6 +375,14 @@ def _check_point(point: Point, text: str, reply: ReplyMeaning, anchors: np.ndarr
     made = made_degree >= MADE_DEGREE
     quote = sentence_at(text, clause.start) if made and clause is not None else None
     return PointResult(point, made, False, quote, made_degree)
+
+
+def _keyword_said(point: Point, reply: ReplyMeaning, anchors: np.ndarray, quote: str) -> PointResult:
+    """An upstream keyword said: the point's degree is at least KEYWORD_CREDIT, more when
+    the reply also means it."""
+    similarity, _clause = reply.best(anchors)
+    made_degree = max(meaning.degree(similarity), KEYWORD_CREDIT)
+    return PointResult(point, made_degree >= MADE_DEGREE, False, quote, made_degree)
 
 
 def praise_for(point: Point) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from shared.scenarios.loader import load_scenario
 from shared.scenarios.model import BotMessage, Pitfall, Point, RubricCriterion, Scenario
-from shared.training.judge import MINOR_PENALTY, RUDE_CAP, WRONG_CAP, judge_reply
+from shared.training.judge import KEYWORD_CREDIT, MINOR_PENALTY, RUDE_CAP, WRONG_CAP, judge_reply
 from shared.training.language import is_negated, keyword_list_share
 from shared.training.scoring import reply_feedback
 from tests.support.stack import REPO_ROOT
@@ -148,10 +148,14 @@ def test_asking_for_a_secret_is_wrong_but_saying_you_never_will_is_not(technical
 def test_the_upstream_layout_gets_one_point_per_expected_keyword() -> None:
     scenario = small_scenario(expected_keywords=("sorry|apologize", "replacement"))
     judgement = judge_reply(scenario, 0, "I'm so sorry about that. A replacement is on its way to you today.")
-    assert judgement.score == 100
     assert judgement.made_labels() == ["sorry", "replacement"]
+    # A keyword said makes its point and gives it at least KEYWORD_CREDIT of its weight;
+    # the rest comes from meaning it (this bare scenario has no documents to mean).
+    assert all(point.degree >= KEYWORD_CREDIT for point in judgement.points)
+    assert judgement.score >= 60
     half = judge_reply(scenario, 0, "I apologize for that.")
-    assert 40 <= half.score <= 75
+    assert half.made_labels() == ["sorry"]
+    assert 40 <= half.score < judgement.score
     # The coaching is the rubric's words or the customer's question, never "mention X".
     assert all("mention" not in c.text.lower() for c in half.improve())
     assert judge_reply(scenario, 0, "Sorry, replacement, sorry, replacement.").score < half.score
@@ -248,7 +252,7 @@ def test_a_scenario_in_the_upstream_layout_is_judged_sensibly() -> None:
     stuffed = "Help, invoice, check. Check invoice help."
     rude = "You should have read your invoice. I'll check it, I guess."
     scores = [judge_reply(legacy, 0, text).score for text in (good, stuffed, rude)]
-    assert scores[0] >= 90
+    assert scores[0] >= 60  # its keywords made, each at least KEYWORD_CREDIT of its weight
     assert scores[1] <= 25 and scores[2] <= 25
     # A keyword said in a negation does not make its point, but is not marked wrong either:
     # in an upstream scenario "no refund" may be right ("no fee", "no interest" often are).
