@@ -122,12 +122,17 @@ def _write_delta(runtime: WorkerRuntime, request: ReplyRequest, batcher: DeltaBa
     (the first delta always claims)."""
     session_id, message_id = request.session_id, request.reply_to
     sent, sendable = batcher.sent, batcher.sendable()
+    # The search for personal data runs before the write, outside the group's turn (and on
+    # PostgreSQL its session locks); only the placeholders are put in inside it.
+    found = runtime.masking.find(sendable, request.scenario.masking_rules)
     began = time.monotonic()
     renew = claim.needs_renewal()
 
     def write(conn) -> SentText | None:  # noqa: ANN001
         mask = session_masker(conn, runtime.masking, session_id, request.scenario.masking_rules)
-        now_sent = write_reply_delta(conn, session_id=session_id, message_id=message_id, sent=sent, text=mask(sendable))
+        now_sent = write_reply_delta(
+            conn, session_id=session_id, message_id=message_id, sent=sent, text=mask(sendable, found)
+        )
         if (
             now_sent is not None
             and renew

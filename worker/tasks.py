@@ -117,7 +117,7 @@ class _Generated:
     inputs: _ReplyInputs
     streamed: StreamedReply
     feedback: Any
-    found: list | None
+    found: list  # the personal data in the reply (MaskingPolicy.find), masked in its transaction
     timing: ModelTiming
 
 
@@ -214,9 +214,9 @@ def _generate(runtime: WorkerRuntime, inputs: _ReplyInputs, claimant: str) -> _G
         if scenario.per_reply_feedback and trainee_message is not None and trainee_message["role"] == "user"
         else None
     )
-    # Like scoring, the search for personal data in a reply that goes out whole runs
-    # before the transaction; only the placeholders are put in with the lock held.
-    found = runtime.masking.find(streamed.generated, scenario.masking_rules) if streamed.sent.next_seq == 0 else None
+    # Like scoring, the search for personal data in the reply runs before the transaction;
+    # only the placeholders are put in with the lock held.
+    found = runtime.masking.find(streamed.generated, scenario.masking_rules)
     return _Generated(inputs, streamed, feedback, found, timing)
 
 
@@ -296,7 +296,11 @@ def _store_reply(runtime: WorkerRuntime, conn, reply: _Generated, claimant: str)
     mask = session_masker(conn, runtime.masking, session_id, scenario.masking_rules)
     if streamed.sent.next_seq > 0:
         sent = write_reply_delta(
-            conn, session_id=session_id, message_id=message_id, sent=streamed.sent, text=mask(streamed.generated)
+            conn,
+            session_id=session_id,
+            message_id=message_id,
+            sent=streamed.sent,
+            text=mask(streamed.generated, reply.found),
         )
         # What the deltas add up to: an earlier run may have sent more than this one made.
         text = (sent or streamed.sent).text
